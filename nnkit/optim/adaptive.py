@@ -1,0 +1,217 @@
+"""Per-coordinate adaptive learning rates: Adagrad, Adadelta and RMSprop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnkit.optim.base import Optimizer, check_flag, check_number
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al. 2011), as ``torch.optim.Adagrad``.
+
+    Parameters
+    ----------
+    parameters : Layer or list of (dict, dict)
+        A Layer-like object with ``parameters()``, or ``(params, grads)`` pairs.
+    lr : float, default 1e-2
+        Learning rate, ``>= 0``.
+    lr_decay : float, default 0
+        Learning-rate decay, ``>= 0``.
+    weight_decay : float, default 0
+        L2 coefficient, ``>= 0``: adds ``weight_decay * w`` to the gradient.
+    initial_accumulator_value : float, default 0
+        Starting value of every entry of the sum of squares ``s``, ``>= 0``.
+    eps : float, default 1e-10
+        Added to the denominator, ``>= 0``.
+    decay : {"weights", "all"} or collection of str, default "weights"
+        Which arrays ``weight_decay`` applies to (see :class:`nnkit.optim.SGD`).
+
+    Notes
+    -----
+    With ``s = initial_accumulator_value`` everywhere before the first step,
+    step ``t = 1, 2, ...`` does::
+
+        g <- g + weight_decay * w                  (if w is decayed)
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        s <- s + g * g
+        w <- w - lr_t * g / (sqrt(s) + eps)
+
+    ``eps`` sits outside the square root, as in PyTorch. ``lr_decay`` is
+    PyTorch's addition; the paper has a fixed learning rate.
+    """
+
+    HYPERPARAMETERS = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+
+    def __init__(self, parameters: object, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, decay: object = "weights") -> None:
+        self.lr, self.lr_decay, self.weight_decay = lr, lr_decay, weight_decay
+        self.initial_accumulator_value, self.eps = initial_accumulator_value, eps
+        super().__init__(parameters, decay)
+
+    def _check_hyperparameters(self) -> None:
+        for name in self.HYPERPARAMETERS:
+            setattr(self, name, check_number("Adagrad", name, getattr(self, name)))
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, decayed: bool) -> None:
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full(param.shape, self.initial_accumulator_value)
+        state["step"] += 1
+        if self.weight_decay != 0 and decayed:
+            grad = grad + self.weight_decay * param
+        lr_t = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
+        state["sum"] += grad * grad
+        param -= lr_t * (grad / (np.sqrt(state["sum"]) + self.eps))
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler 2012), as ``torch.optim.Adadelta``.
+
+    Parameters
+    ----------
+    parameters : Layer or list of (dict, dict)
+        A Layer-like object with ``parameters()``, or ``(params, grads)`` pairs.
+    lr : float, default 1.0
+        Scale applied to the step, ``>= 0``.
+    rho : float, default 0.9
+        Decay rate of both running averages, in ``[0, 1]``.
+    eps : float, default 1e-6
+        Added inside both square roots, ``>= 0``.
+    weight_decay : float, default 0
+        L2 coefficient, ``>= 0``: adds ``weight_decay * w`` to the gradient.
+    decay : {"weights", "all"} or collection of str, default "weights"
+        Which arrays ``weight_decay`` applies to (see :class:`nnkit.optim.SGD`).
+
+    Notes
+    -----
+    With the running averages ``a`` (of squared gradients) and ``u`` (of
+    squared updates) starting at zero, one step does::
+
+        g <- g + weight_decay * w                  (if w is decayed)
+        a <- rho * a + (1 - rho) * g * g
+        delta = sqrt(u + eps) / sqrt(a + eps) * g
+        u <- rho * u + (1 - rho) * delta * delta
+        w <- w - lr * delta
+
+    ``eps`` is inside both square roots (as in the paper). The paper has no
+    ``lr``; PyTorch adds it, and ``lr=1.0`` gives the paper's method.
+    """
+
+    HYPERPARAMETERS = ("lr", "rho", "eps", "weight_decay")
+
+    def __init__(self, parameters: object, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, decay: object = "weights") -> None:
+        self.lr, self.rho, self.eps, self.weight_decay = lr, rho, eps, weight_decay
+        super().__init__(parameters, decay)
+
+    def _check_hyperparameters(self) -> None:
+        self.lr = check_number("Adadelta", "lr", self.lr)
+        self.rho = check_number("Adadelta", "rho", self.rho, high=1.0)
+        self.eps = check_number("Adadelta", "eps", self.eps)
+        self.weight_decay = check_number("Adadelta", "weight_decay", self.weight_decay)
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, decayed: bool) -> None:
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros(param.shape)
+            state["acc_delta"] = np.zeros(param.shape)
+        state["step"] += 1
+        if self.weight_decay != 0 and decayed:
+            grad = grad + self.weight_decay * param
+        square_avg, acc_delta, rho = state["square_avg"], state["acc_delta"], self.rho
+        square_avg *= rho
+        square_avg += (1 - rho) * (grad * grad)
+        std = np.sqrt(square_avg + self.eps)
+        delta = np.sqrt(acc_delta + self.eps) / std * grad
+        acc_delta *= rho
+        acc_delta += (1 - rho) * (delta * delta)
+        param -= self.lr * delta
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Hinton's lecture 6e), as ``torch.optim.RMSprop``.
+
+    Parameters
+    ----------
+    parameters : Layer or list of (dict, dict)
+        A Layer-like object with ``parameters()``, or ``(params, grads)`` pairs.
+    lr : float, default 1e-2
+        Learning rate, ``>= 0``.
+    alpha : float, default 0.99
+        Decay rate of the running averages, in ``[0, 1]``.
+    eps : float, default 1e-8
+        Added to the denominator, ``>= 0``.
+    weight_decay : float, default 0
+        L2 coefficient, ``>= 0``: adds ``weight_decay * w`` to the gradient.
+    momentum : float, default 0
+        Momentum factor, ``>= 0``; 0 turns momentum off.
+    centered : bool, default False
+        Divide by an estimate of the gradient's standard deviation instead of
+        its root mean square.
+    decay : {"weights", "all"} or collection of str, default "weights"
+        Which arrays ``weight_decay`` applies to (see :class:`nnkit.optim.SGD`).
+
+    Notes
+    -----
+    With ``a`` (mean square), ``m`` (mean, centered only) and ``b`` (momentum
+    buffer) starting at zero, one step does::
+
+        g <- g + weight_decay * w                  (if w is decayed)
+        a <- alpha * a + (1 - alpha) * g * g
+        if centered:
+            m <- alpha * m + (1 - alpha) * g
+            d = sqrt(a - m * m) + eps
+        else:
+            d = sqrt(a) + eps
+        if momentum > 0:
+            b <- momentum * b + g / d
+            w <- w - lr * b
+        else:
+            w <- w - lr * g / d
+
+    ``eps`` is outside the square root (PyTorch; Keras and TensorFlow put it
+    inside). The lecture's ``alpha`` is usually 0.9; PyTorch's default is 0.99.
+    """
+
+    HYPERPARAMETERS = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+
+    def __init__(self, parameters: object, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 decay: object = "weights") -> None:
+        self.lr, self.alpha, self.eps = lr, alpha, eps
+        self.weight_decay, self.momentum, self.centered = weight_decay, momentum, centered
+        super().__init__(parameters, decay)
+
+    def _check_hyperparameters(self) -> None:
+        self.lr = check_number("RMSprop", "lr", self.lr)
+        self.alpha = check_number("RMSprop", "alpha", self.alpha, high=1.0)
+        self.eps = check_number("RMSprop", "eps", self.eps)
+        self.weight_decay = check_number("RMSprop", "weight_decay", self.weight_decay)
+        self.momentum = check_number("RMSprop", "momentum", self.momentum)
+        self.centered = check_flag("RMSprop", "centered", self.centered)
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, decayed: bool) -> None:
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros(param.shape)
+        state["step"] += 1
+        if self.weight_decay != 0 and decayed:
+            grad = grad + self.weight_decay * param
+        alpha, square_avg = self.alpha, state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * (grad * grad)
+        if self.centered:
+            grad_avg = state.setdefault("grad_avg", np.zeros(param.shape))
+            grad_avg *= alpha
+            grad_avg += (1 - alpha) * grad
+            denom = np.sqrt(square_avg - grad_avg * grad_avg) + self.eps
+        else:
+            denom = np.sqrt(square_avg) + self.eps
+        if self.momentum > 0:
+            buf = state.setdefault("momentum_buffer", np.zeros(param.shape))
+            buf *= self.momentum
+            buf += grad / denom
+            param -= self.lr * buf
+        else:
+            param -= self.lr * (grad / denom)
