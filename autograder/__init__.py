@@ -1,0 +1,55 @@
+"""nnkit's autograder: checks written once against a handle, run in the kernel or sandboxed.
+
+In a notebook test cell::
+
+    from autograder import check
+    check("u1_heaviside", globals())               # visible checks
+    check("u1_heaviside", globals(), hidden=True)  # visible + hidden checks
+
+``check`` prints feedback to stdout and returns the points earned as a plain
+float (the cell's value, which nbgrader reads as partial credit). Trusted grading
+(``nnkit grade``) never runs test cells; it runs the same checks against the
+submission in a sandboxed worker.
+
+This module stays light: heavy parts load on first use.
+"""
+
+from __future__ import annotations
+
+__all__ = ["check"]
+
+
+def check(grade_id: str, ns, hidden: bool = False, *, registry=None, secret: str | None = None) -> float:
+    """Run the checks of item ``grade_id`` against the namespace ``ns`` and print feedback.
+
+    Parameters
+    ----------
+    grade_id : str
+        The nbgrader grade id of the test cell, e.g. ``"u1_heaviside"``.
+    ns : dict or Handle
+        The notebook's ``globals()`` (wrapped in a ``LocalHandle``) or any handle.
+    hidden : bool
+        Also run the item's hidden checks (visible + hidden = the item's whole score).
+    registry : Registry, optional
+        Where to look ``grade_id`` up (default: all unit suites).
+    secret : str, optional
+        Seed secret for hidden inputs (default: ``NNKIT_GRADER_SECRET`` or the public default).
+
+    Returns
+    -------
+    float
+        Points earned, between 0.0 and the item's points.
+    """
+    import sys
+
+    from autograder.handle import Handle, LocalHandle
+    from autograder.items import default_registry
+    from autograder.runner import run_item
+
+    if not isinstance(grade_id, str):
+        raise TypeError(f"check: grade_id must be a str, got {type(grade_id).__name__}")
+    item = (registry if registry is not None else default_registry()).get(grade_id)
+    handle = ns if isinstance(ns, Handle) else LocalHandle(ns)
+    result = run_item(item, handle, include_hidden=bool(hidden), secret=secret)
+    print(result.render(), file=sys.__stdout__ if sys.stdout is None else sys.stdout, flush=True)
+    return float(result.score)

@@ -1,0 +1,143 @@
+"""Graded items and the registry of all units.
+
+An ``Item`` is one nbgrader grade cell: its ``grade_id`` and ``points`` are the
+cell's, and its checks are functions ``check(ns, t)`` taking a ``Handle`` and a
+``Tester``. Unit suites live in ``autograder/suites/unitN.py``, each defining a
+list ``ITEMS``; ``load_registry()`` imports exactly the modules in ``UNITS`` and
+skips only a suite module that does not exist yet.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+UNITS = ("unit1", "unit2", "unit3", "unit4", "unit5")
+
+# Modules a submission may always import; everything else under "nnkit" is the graded reference.
+ALWAYS_ALLOWED = ("nnkit", "nnkit.data", "nnkit.plot", "nnkit.datasets")
+# Modules a submission may never import, whatever the item says.
+ALWAYS_FORBIDDEN = ("autograder",)
+
+
+def module_matches(module: str, prefix: str) -> bool:
+    """``module`` is ``prefix`` or one of its submodules."""
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def is_allowed_module(module: str) -> bool:
+    return module in ALWAYS_ALLOWED or any(module_matches(module, p) for p in ALWAYS_ALLOWED[1:])
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graded cell.
+
+    Parameters
+    ----------
+    grade_id, points, title
+        The nbgrader grade id and points of the test cell, and a short title.
+    names
+        Top-level names the item needs (functions, classes); a missing one fails the
+        item with "`name` is not defined".
+    checks, hidden_checks
+        Functions ``check(ns, t)``; hidden checks run only in trusted grading and in
+        ``check(..., hidden=True)``.
+    forbid
+        Module prefixes a submission must not import for this item (default: all of
+        ``nnkit`` except ``ALWAYS_ALLOWED``). ``autograder`` is always forbidden.
+    all_or_nothing
+        Full points only when every sub-check passes.
+    timeout
+        Wall-clock seconds allowed per call into the student's code (None: the default).
+    """
+
+    grade_id: str
+    points: float
+    title: str
+    names: tuple[str, ...] = ()
+    checks: tuple[Callable, ...] = ()
+    hidden_checks: tuple[Callable, ...] = ()
+    forbid: tuple[str, ...] = ("nnkit",)
+    all_or_nothing: bool = False
+    timeout: float | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.grade_id, str) or not self.grade_id:
+            raise ValueError(f"Item: grade_id must be a non-empty str, got {self.grade_id!r}")
+        if isinstance(self.points, bool) or not isinstance(self.points, (int, float)) or not self.points > 0:
+            raise ValueError(f"Item {self.grade_id}: points must be a positive number, got {self.points!r}")
+        for label in ("names", "checks", "hidden_checks", "forbid"):
+            if not isinstance(getattr(self, label), tuple):
+                raise TypeError(f"Item {self.grade_id}: {label} must be a tuple, "
+                                f"got {type(getattr(self, label)).__name__}")
+        if not self.checks and not self.hidden_checks:
+            raise ValueError(f"Item {self.grade_id}: needs at least one check or hidden check")
+        for fn in self.checks + self.hidden_checks:
+            if not callable(fn):
+                raise TypeError(f"Item {self.grade_id}: checks must be callables, got {fn!r}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"Item {self.grade_id}: timeout must be positive seconds, got {self.timeout!r}")
+
+    def forbids(self, module: str) -> bool:
+        """Whether importing ``module`` costs this item its credit."""
+        if any(module_matches(module, p) for p in ALWAYS_FORBIDDEN):
+            return True
+        if is_allowed_module(module):
+            return False
+        return any(module_matches(module, p) for p in self.forbid)
+
+
+class Registry:
+    """Items by grade id, in definition order."""
+
+    def __init__(self, items: Iterable[Item] = ()):
+        self._items: dict[str, Item] = {}
+        for item in items:
+            if not isinstance(item, Item):
+                raise TypeError(f"Registry: expected Item objects, got {type(item).__name__}")
+            if item.grade_id in self._items:
+                raise ValueError(f"Registry: duplicate grade_id {item.grade_id!r}")
+            self._items[item.grade_id] = item
+
+    def __contains__(self, grade_id) -> bool:
+        return grade_id in self._items
+
+    def __iter__(self):
+        return iter(self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, grade_id: str) -> Item:
+        if grade_id not in self._items:
+            known = ", ".join(sorted(self._items)) or "none"
+            raise ValueError(f"autograder: unknown grade_id {grade_id!r}; known grade ids: {known}")
+        return self._items[grade_id]
+
+
+def load_registry(units: Iterable[str] = UNITS) -> Registry:
+    """Import ``autograder.suites.<unit>`` for each unit; a suite that does not exist yet is skipped."""
+    items: list[Item] = []
+    for unit in units:
+        name = f"autograder.suites.{unit}"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        items.extend(module.ITEMS)
+    return Registry(items)
+
+
+_DEFAULT: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The registry of all unit suites (loaded once per process)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_registry()
+    return _DEFAULT

@@ -1,0 +1,216 @@
+"""The object table behind every handle: runs operations on a student namespace.
+
+A ``NamespaceServer`` executes the handle operations (``has``, ``call``, ``new``,
+``method``, ``get``, ``set``, ``setitem``) against a namespace dict. It lives
+where the student's objects live: in the kernel (behind ``LocalHandle``) or in
+the sandboxed worker (behind ``RemoteHandle``). Every value it hands out is
+*plain data* -- arrays of plain dtypes (always copies), exact Python scalars,
+str, None, and lists/tuples/str-keyed dicts of those; any other object stays in
+the table and is handed out as ``{"ref": id, "type": name}``.
+
+This module imports only numpy so that the worker can load it and then drop it
+from ``sys.modules`` (the worker must not leave grader modules importable).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PLAIN_KINDS = "biufc"          # bool, int, uint, float, complex: the only dtypes that cross
+MAX_DEPTH = 32                 # deeper (or self-referencing) containers stay behind as refs
+_EXACT_SCALARS = (bool, int, float, complex, str, type(None))
+
+
+class Ref:
+    """An object that stays where the student's code lives, named by its id.
+
+    ``type_name`` is the object's class name, for messages ("returned a list").
+    """
+
+    __slots__ = ("id", "type_name")
+
+    def __init__(self, id: int, type_name: str):
+        self.id = id
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<Ref #{self.id}: {self.type_name} object>"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Ref and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(("Ref", self.id))
+
+
+class StudentCodeError(Exception):
+    """Student code raised while serving an operation.
+
+    ``where`` names what was being called (``heaviside`` or ``Linear.forward``),
+    ``exc_type``/``message`` describe the student's exception.
+    """
+
+    def __init__(self, where: str, exc_type: str, message: str):
+        super().__init__(f"{where}: {exc_type}: {message}")
+        self.where = where
+        self.exc_type = exc_type
+        self.message = message
+
+    @property
+    def not_implemented(self) -> bool:
+        return self.exc_type == "NotImplementedError"
+
+
+class NamespaceError(Exception):
+    """The grader asked for something that does not exist (a missing name or ref)."""
+
+
+def _is_plain_array(value) -> bool:
+    return type(value) is np.ndarray and value.dtype.kind in PLAIN_KINDS and value.dtype.fields is None \
+        and value.dtype.subdtype is None
+
+
+def _is_numpy_scalar(value) -> bool:
+    return isinstance(value, np.generic) and type(value) is np.dtype(type(value)).type \
+        and np.dtype(type(value)).kind in PLAIN_KINDS
+
+
+class NamespaceServer:
+    """Serve handle operations on ``namespace`` (a dict such as a notebook's globals)."""
+
+    def __init__(self, namespace: dict):
+        if not isinstance(namespace, dict):
+            raise TypeError(f"NamespaceServer: namespace must be a dict, got {type(namespace).__name__}")
+        self.namespace = namespace
+        self.objects: dict[int, object] = {}
+        self._next_id = 1
+
+    # -- conversion -------------------------------------------------------------------------------
+    def store(self, obj) -> Ref:
+        ref_id = self._next_id
+        self._next_id += 1
+        self.objects[ref_id] = obj
+        return Ref(ref_id, _type_name(obj))
+
+    def export(self, value, depth: int = 0):
+        """Plain-data copy of ``value``; anything else is stored and exported as a Ref."""
+        kind = type(value)
+        if kind in _EXACT_SCALARS:
+            return value
+        if _is_plain_array(value):
+            return value.copy()
+        if _is_numpy_scalar(value):
+            return value  # immutable and of an exact numpy type
+        if depth < MAX_DEPTH:
+            if kind is list or kind is tuple:
+                items = [self.export(v, depth + 1) for v in value]
+                return items if kind is list else tuple(items)
+            if kind is dict and all(type(k) is str for k in value):
+                return {k: self.export(v, depth + 1) for k, v in value.items()}
+        return self.store(value)
+
+    def resolve(self, value, depth: int = 0):
+        """The grader's argument as the student's code should see it (arrays copied, refs resolved)."""
+        kind = type(value)
+        if kind is Ref:
+            if value.id not in self.objects:
+                raise NamespaceError(f"unknown object ref #{value.id}")
+            return self.objects[value.id]
+        if kind is np.ndarray:
+            return value.copy()
+        if depth > MAX_DEPTH:
+            raise NamespaceError("argument nested too deeply")
+        if kind is list:
+            return [self.resolve(v, depth + 1) for v in value]
+        if kind is tuple:
+            return tuple(self.resolve(v, depth + 1) for v in value)
+        if kind is dict:
+            return {k: self.resolve(v, depth + 1) for k, v in value.items()}
+        return value
+
+    # -- operations ------------------------------------------------------------------------------
+    def lookup(self, target):
+        """A top-level name (str) or a stored object (Ref)."""
+        if type(target) is Ref:
+            return self.resolve(target)
+        if type(target) is not str:
+            raise NamespaceError(f"expected a name or a ref, got {type(target).__name__}")
+        if target not in self.namespace:
+            raise NamespaceError(f"`{target}` is not defined in your notebook (did you run its cell?)")
+        return self.namespace[target]
+
+    def _where(self, target, attr: str = "") -> str:
+        base = target if type(target) is str else self._objects_type(target)
+        return f"{base}.{attr}" if attr else base
+
+    def _objects_type(self, ref: Ref) -> str:
+        obj = self.objects.get(ref.id)
+        return type(obj).__name__ if obj is not None else ref.type_name
+
+    def _run(self, where: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (NamespaceError, StudentCodeError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any student exception is reported, never re-raised raw
+            raise StudentCodeError(where, type(exc).__name__, _safe_str(exc)) from None
+        except SystemExit as exc:
+            raise StudentCodeError(where, "SystemExit", f"your code called sys.exit({exc.code!r})") from None
+
+    def has(self, name: str) -> bool:
+        return type(name) is str and name in self.namespace
+
+    def call(self, target, args=(), kwargs=None):
+        fn = self.lookup(target)
+        where = self._where(target)
+        if not callable(fn):
+            raise StudentCodeError(where, "TypeError", f"`{where}` is a {type(fn).__name__}, not a function")
+        result = self._run(where, fn, *self.resolve(tuple(args)), **self.resolve(dict(kwargs or {})))
+        return self.export(result)
+
+    def new(self, class_name, args=(), kwargs=None) -> Ref:
+        cls = self.lookup(class_name)
+        where = self._where(class_name)
+        if not callable(cls):
+            raise StudentCodeError(where, "TypeError", f"`{where}` is a {type(cls).__name__}, not a class")
+        obj = self._run(where, cls, *self.resolve(tuple(args)), **self.resolve(dict(kwargs or {})))
+        return self.store(obj)
+
+    def method(self, ref, name: str, args=(), kwargs=None):
+        obj = self.lookup(ref)
+        where = f"{type(obj).__name__}.{name}"
+        bound = self._run(where, getattr, obj, name)
+        result = self._run(where, bound, *self.resolve(tuple(args)), **self.resolve(dict(kwargs or {})))
+        return self.export(result)
+
+    def _walk(self, target, attr: str):
+        obj = self.lookup(target)
+        for part in [p for p in attr.split(".") if p]:
+            obj = self._run(self._where(target, attr), getattr, obj, part)
+        return obj
+
+    def get(self, target, attr: str = ""):
+        return self.export(self._walk(target, attr))
+
+    def set(self, ref, attr: str, value) -> None:
+        head, _, last = attr.rpartition(".")
+        obj = self._walk(ref, head)
+        self._run(self._where(ref, attr), setattr, obj, last, self.resolve(value))
+
+    def setitem(self, ref, attr: str, key, value) -> None:
+        container = self._walk(ref, attr)
+        self._run(self._where(ref, attr), container.__setitem__, self.resolve(key), self.resolve(value))
+
+
+def _type_name(obj) -> str:
+    if type(obj) is np.ndarray:
+        return f"ndarray[{obj.dtype}]"
+    return type(obj).__name__
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a student exception whose __str__ raises
+        text = "<unprintable message>"
+    return text if len(text) <= 500 else text[:500] + "..."

@@ -1,0 +1,258 @@
+"""The Tester: what a check uses to compare, record and explain.
+
+One ``Tester`` serves one phase (visible or hidden) of one item. Each comparison
+records a ``SubCheck``; an item scores ``points * credit / total`` over its
+sub-checks (or all-or-nothing). The comparisons never trust the student's objects:
+everything they receive has crossed a handle as plain data.
+
+``t.rng`` is re-seeded before each check function from the grade id, the phase,
+the check's name and -- for hidden checks only -- the instructor's secret
+(environment variable ``NNKIT_GRADER_SECRET``). Visible inputs are therefore the
+same for a student in the notebook and for the trusted grader, while hidden
+inputs cannot be reproduced without the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from autograder import tolerance
+from autograder.diagnose import diagnose
+from autograder.namespace import Ref
+
+DEFAULT_SECRET = "nnkit-public-default-secret"
+SECRET_ENV = "NNKIT_GRADER_SECRET"
+
+
+def grader_secret() -> str:
+    """The instructor's secret from ``NNKIT_GRADER_SECRET`` (a public default when unset)."""
+    return os.environ.get(SECRET_ENV) or DEFAULT_SECRET
+
+
+def seed_for(grade_id: str, phase: str, check_name: str, secret: str) -> int:
+    """A 128-bit seed; the secret enters only for the hidden phase."""
+    material = "\0".join([grade_id, phase, check_name, secret if phase == "hidden" else ""])
+    return int.from_bytes(hashlib.sha256(material.encode("utf-8")).digest()[:16], "big")
+
+
+@dataclass
+class SubCheck:
+    """One recorded comparison. ``details`` may reveal inputs; ``diagnosis`` never does."""
+
+    what: str
+    credit: float
+    hidden: bool = False
+    details: list[str] = field(default_factory=list)
+    diagnosis: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.credit >= 1.0
+
+    def to_dict(self) -> dict:
+        return {"what": self.what, "passed": self.passed, "credit": self.credit, "hidden": self.hidden,
+                "details": list(self.details), "diagnosis": list(self.diagnosis)}
+
+
+def _fmt(value) -> str:
+    arr = np.asarray(value)
+    if arr.size <= 12:
+        return np.array2string(arr, precision=8, separator=", ") if arr.ndim else f"{arr.item()!r}"
+    return f"array of shape {arr.shape}"
+
+
+def _describe_returned(got) -> str:
+    if got is None:
+        return "None (did you forget `return`?)"
+    if type(got) is Ref:
+        if got.type_name.startswith("ndarray["):
+            return f"an array of dtype {got.type_name[8:-1]} (only numeric dtypes are accepted)"
+        return f"a {got.type_name} object"
+    return f"a {type(got).__name__}"
+
+
+class Tester:
+    """Records sub-checks for one phase of one item; see the module docstring."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, grade_id: str, *, hidden: bool = False, secret: str | None = None):
+        self.grade_id = grade_id
+        self.hidden = hidden
+        self._secret = grader_secret() if secret is None else secret
+        self.results: list[SubCheck] = []
+        self.start("")
+
+    def start(self, check_name: str) -> None:
+        """Re-seed ``rng`` for the check function ``check_name``."""
+        phase = "hidden" if self.hidden else "visible"
+        self.rng = np.random.default_rng(seed_for(self.grade_id, phase, check_name, self._secret))
+
+    # -- recording -------------------------------------------------------------------------------
+    def record(self, what: str, credit: float, details=(), diagnosis=()) -> bool:
+        credit = float(min(1.0, max(0.0, credit)))
+        self.results.append(SubCheck(what, credit, self.hidden, list(details), list(diagnosis)))
+        return credit >= 1.0
+
+    def fail(self, what: str, message: str, diagnosis=()) -> bool:
+        return self.record(what, 0.0, [message], diagnosis)
+
+    def true(self, what: str, cond, detail: str = "") -> bool:
+        """A property check: passes when ``cond`` is exactly True (or a numpy True)."""
+        ok = cond is True or (isinstance(cond, np.bool_) and bool(cond))
+        return self.record(what, 1.0 if ok else 0.0, [] if ok or not detail else [detail])
+
+    def score_fraction(self, what: str, fraction: float, detail: str = "") -> bool:
+        """Partial credit on a scale, e.g. accuracy on a hidden split mapped to [0, 1]."""
+        fraction = float(fraction)
+        if not np.isfinite(fraction):
+            fraction = 0.0
+        return self.record(what, fraction, [detail] if detail else [])
+
+    def equal(self, what: str, got, expected) -> bool:
+        """Exact equality of plain data (ints, strings, bools, shapes, integer arrays)."""
+        if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
+            ok = (type(got) is np.ndarray and got.shape == np.shape(expected)
+                  and got.dtype.kind == np.asarray(expected).dtype.kind and bool(np.array_equal(got, expected)))
+        else:
+            ok = type(got) is type(expected) and got == expected
+        if ok:
+            return self.record(what, 1.0)
+        return self.fail(what, f"expected {_fmt(expected) if isinstance(expected, np.ndarray) else repr(expected)}, "
+                               f"got {_fmt(got) if type(got) is np.ndarray else _describe_returned_value(got)}")
+
+    def away_from_kinks(self, shape, *, kinks=(0.0,), scale: float = 1.0) -> np.ndarray:
+        """Random inputs from ``self.rng`` at least ``tolerance.KINK_MARGIN`` from every kink."""
+        return tolerance.away_from_kinks(self.rng, shape, kinks=kinks, scale=scale)
+
+    # -- array comparison ------------------------------------------------------------------------
+    def _as_array(self, what: str, got, expected: np.ndarray):
+        """``got`` as an ndarray if it is an acceptable result, else record a failure and return None."""
+        if expected.ndim == 0 and (type(got) in (int, float, bool) or isinstance(got, np.generic)):
+            got = np.asarray(got)
+        if type(got) is not np.ndarray:
+            self.fail(what, f"expected an ndarray of shape {expected.shape} and dtype {expected.dtype}, "
+                            f"got {_describe_returned(got)}")
+            return None
+        if got.dtype.kind not in "biufc":
+            self.fail(what, f"expected a numeric array, got dtype {got.dtype}")
+            return None
+        return got
+
+    def close(self, what: str, got, expected, rtol: float | None = None, atol: float | None = None, *,
+              kind: str = "forward", known_wrong: dict | None = None, batch_size: int | None = None) -> bool:
+        """``got`` matches ``expected`` under the tolerance policy (see ``autograder.tolerance``).
+
+        Shapes must match exactly (no broadcasting) and float results must be
+        float64. On failure the feedback shows shapes, dtypes, the max absolute and
+        relative error and the first mismatching index, plus any diagnosis.
+        """
+        expected = np.asarray(expected)
+        got = self._as_array(what, got, expected)
+        if got is None:
+            return False
+        tol = tolerance.tolerance_for(kind, rtol, atol)
+        if got.shape != expected.shape:
+            return self.fail(what, f"expected shape {expected.shape}, got shape {got.shape}",
+                             diagnose(got, expected, known_wrong, batch_size))
+        if expected.dtype.kind in "fc" and (got.dtype.kind not in "fc" or got.dtype.itemsize < 8):
+            hint = ("float32 loses precision: compute in float64" if got.dtype.kind == "f"
+                    else "return floats (e.g. `.astype(np.float64)`)")
+            return self.fail(what, f"expected dtype {expected.dtype}, got {got.dtype}: {hint}")
+        if expected.dtype.kind in "biu" and got.dtype.kind != expected.dtype.kind:
+            return self.fail(what, f"expected an array of dtype {expected.dtype}, got {got.dtype}")
+        ok = np.isclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+        if np.all(ok):
+            return self.record(what, 1.0)
+        return self.record(what, 0.0, self._mismatch_details(got, expected, ok, tol),
+                           diagnose(got, expected, known_wrong, batch_size))
+
+    @staticmethod
+    def _mismatch_details(got, expected, ok, tol) -> list[str]:
+        first = tuple(int(i) for i in np.argwhere(~ok)[0])
+        with np.errstate(all="ignore"):
+            err = np.abs(got.astype(np.complex128 if got.dtype.kind == "c" else np.float64) - expected)
+            rel = err / np.maximum(np.abs(expected), 1e-300)
+        finite = np.isfinite(err)
+        max_abs = float(np.max(err[finite])) if np.any(finite) else float("nan")
+        max_rel = float(np.max(rel[finite])) if np.any(finite) else float("nan")
+        lines = [f"{int(np.sum(~ok))} of {ok.size} values differ (rtol={tol.rtol:g}, atol={tol.atol:g}); "
+                 f"max abs error {max_abs:.3g}, max rel error {max_rel:.3g}"]
+        index = first if expected.ndim else ()
+        lines.append(f"first mismatch at index {index}: expected {expected[index]!r}, got {got[index]!r}")
+        if expected.size <= 12:
+            lines.append(f"expected {_fmt(expected)}")
+            lines.append(f"got      {_fmt(got)}")
+        return lines
+
+    # -- gradients -------------------------------------------------------------------------------
+    def grad_matches_numeric(self, what: str, forward, x, dout, analytic, *, eps: float | None = None,
+                             max_rel_error: float | None = None) -> bool:
+        """``analytic`` matches central differences of ``L(x) = sum(forward(x) * dout)``.
+
+        ``forward`` is called by the grader (it usually wraps ``ns.call`` or
+        ``ns.method``), so the student's own forward is differentiated. See
+        ``autograder.tolerance`` for the error measure and the sampling of large x.
+        """
+        eps = tolerance.NUMERIC_EPS if eps is None else float(eps)
+        limit = tolerance.NUMERIC_MAX_REL_ERROR if max_rel_error is None else float(max_rel_error)
+        x = np.array(x, dtype=np.float64)
+        dout = np.asarray(dout, dtype=np.float64)
+        analytic = self._as_array(what, analytic, x)
+        if analytic is None:
+            return False
+        if analytic.shape != x.shape:
+            return self.fail(what, f"the gradient has shape {analytic.shape}, its input has shape {x.shape}")
+        coords = np.arange(x.size)
+        if x.size > tolerance.NUMERIC_MAX_COORDS:
+            coords = np.sort(self.rng.choice(x.size, tolerance.NUMERIC_MAX_COORDS, replace=False))
+        numeric = np.empty(coords.size)
+        for j, flat in enumerate(coords):
+            values = []
+            for step in (eps, -eps):
+                shifted = x.copy()
+                shifted.flat[flat] += step
+                out = forward(shifted)
+                out_arr = self._as_array(what + " (forward output)", out, dout)
+                if out_arr is None:
+                    return False
+                if out_arr.shape != dout.shape:
+                    return self.fail(what, f"forward returned shape {out_arr.shape}, expected {dout.shape}")
+                values.append(float(np.sum(out_arr * dout)))
+            numeric[j] = (values[0] - values[1]) / (2 * eps)
+        picked = analytic.reshape(-1)[coords].astype(np.float64)
+        if not np.all(np.isfinite(picked)):
+            return self.fail(what, "the gradient contains NaN or inf")
+        err = tolerance.normwise_rel_error(picked, numeric)
+        if err <= limit:
+            return self.record(what, 1.0)
+        worst = int(coords[int(np.argmax(np.abs(picked - numeric)))])
+        index = tuple(int(i) for i in np.unravel_index(worst, x.shape))
+        k = None
+        if np.any(numeric):
+            k = float(picked @ numeric) / float(numeric @ numeric)
+        notes = diagnose(picked, numeric) if k is not None else []
+        return self.record(what, 0.0, [
+            f"relative error {err:.3g} against numeric differentiation of your forward (limit {limit:g}, "
+            f"{coords.size} coordinates)",
+            f"worst at index {index}: your gradient {analytic[index]!r}, numeric {numeric[list(coords).index(worst)]!r}",
+        ], notes)
+
+    # -- totals ----------------------------------------------------------------------------------
+    @property
+    def credit(self) -> float:
+        return float(sum(r.credit for r in self.results))
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+
+def _describe_returned_value(got) -> str:
+    if type(got) in (int, float, bool, str, complex) or got is None or isinstance(got, np.generic):
+        return repr(got)
+    return _describe_returned(got)

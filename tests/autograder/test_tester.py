@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from autograder import tolerance
+from autograder.diagnose import diagnose
+from autograder.tester import Tester, seed_for
+
+
+def test_close_passes_within_policy_and_fails_beyond():
+    t = Tester("g")
+    x = np.linspace(-1, 1, 6)
+    assert t.close("same", x * (1 + 1e-12), x)
+    assert not t.close("off", x + 1e-5, x)
+    assert [r.passed for r in t.results] == [True, False]
+    assert "first mismatch at index" in "\n".join(t.results[1].details)
+
+
+def test_close_rejects_wrong_shape_dtype_and_non_arrays():
+    t = Tester("g")
+    x = np.ones((2, 3))
+    assert not t.close("shape", np.ones(6), x)
+    assert not t.close("float32", x.astype(np.float32), x)
+    assert not t.close("int", np.ones((2, 3), dtype=int), x)
+    assert not t.close("list", [[1.0] * 3] * 2, x)
+    assert not t.close("none", None, x)
+    assert "did you forget `return`" in t.results[-1].details[0]
+    assert "reshape" in " ".join(t.results[0].diagnosis)
+
+
+def test_close_accepts_python_scalar_for_scalar_expected():
+    t = Tester("g")
+    assert t.close("scalar", 0.5, 0.5)
+    assert not t.close("scalar", 0.6, 0.5)
+
+
+@pytest.mark.parametrize("factor, phrase", [(2.0, "exactly 2x"), (0.5, "1/2"), (-1.0, "sign is flipped"),
+                                            (8.0, "averaging")])
+def test_scale_diagnoses(factor, phrase):
+    expected = np.random.default_rng(0).normal(size=(8, 3))
+    notes = diagnose(factor * expected, expected, batch_size=8)
+    assert any(phrase in n for n in notes), notes
+
+
+def test_transpose_nan_and_known_wrong_diagnoses():
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=(3, 4))
+    assert any("transpose" in n for n in diagnose(e.T, e))
+    bad = e.copy(); bad[0, 0] = np.nan
+    assert any("overflow" in n for n in diagnose(bad, e))
+    wrong = e[:, ::-1].copy()
+    assert diagnose(wrong, e, {"convolution with a flipped kernel": wrong}) == \
+        ["this looks like convolution with a flipped kernel"]
+    assert diagnose(e + rng.normal(size=e.shape), e) == []
+
+
+def test_numeric_gradient_check_catches_wrong_backward():
+    t = Tester("g")
+    x = t.away_from_kinks((4, 3))
+    dout = t.rng.normal(size=(4, 3))
+    forward = lambda v: np.tanh(v)
+    good = dout * (1 - np.tanh(x) ** 2)
+    assert t.grad_matches_numeric("right", forward, x, dout, good)
+    assert not t.grad_matches_numeric("2x", forward, x, dout, 2 * good)
+    assert any("exactly 2x" in n for n in t.results[-1].diagnosis)
+
+
+def test_numeric_gradient_samples_large_inputs():
+    t = Tester("g")
+    x = t.rng.normal(size=(20, 20))
+    calls = []
+
+    def forward(v):
+        calls.append(1)
+        return v ** 2
+    assert t.grad_matches_numeric("sampled", forward, x, np.ones_like(x) * 0.5, x)
+    assert len(calls) == 2 * tolerance.NUMERIC_MAX_COORDS
+
+
+def test_away_from_kinks_keeps_margin():
+    x = tolerance.away_from_kinks(np.random.default_rng(0), (10000,), kinks=(0.0, 1.0))
+    assert np.min(np.abs(x)) >= tolerance.KINK_MARGIN and np.min(np.abs(x - 1.0)) >= tolerance.KINK_MARGIN
+
+
+def test_hidden_seed_depends_on_secret_visible_does_not():
+    assert seed_for("g", "visible", "c", "a") == seed_for("g", "visible", "c", "b")
+    assert seed_for("g", "hidden", "c", "a") != seed_for("g", "hidden", "c", "b")
+    assert seed_for("g", "hidden", "c", "a") != seed_for("g", "visible", "c", "a")
+    assert Tester("g", hidden=True, secret="s").rng.random() == Tester("g", hidden=True, secret="s").rng.random()
+
+
+def test_equal_true_and_score_fraction():
+    t = Tester("g")
+    assert t.equal("int", 3, 3) and not t.equal("bool vs int", True, 1)
+    assert not t.true("np false", np.bool_(False)) and t.true("np true", np.bool_(True))
+    assert not t.true("truthy non-bool", 1)
+    t.score_fraction("acc", 0.25)
+    assert t.results[-1].credit == 0.25
+    t.score_fraction("nan", float("nan"))
+    assert t.results[-1].credit == 0.0
