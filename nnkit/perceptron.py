@@ -24,15 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnkit import activations
+
 ACTIVATIONS = ("heaviside", "sign")
 _TARGETS = {"heaviside": (0.0, 1.0), "sign": (-1.0, 1.0)}
 
 
 def _step(z: np.ndarray, activation: str) -> np.ndarray:
     """Apply the named step function; both map z = 0 to the lower level."""
-    if activation == "heaviside":
-        return np.where(z > 0, 1.0, 0.0)
-    return np.where(z > 0, 1.0, -1.0)
+    return activations.heaviside(z) if activation == "heaviside" else activations.sign(z)
 
 
 def _check_activation(fn: str, activation: str) -> None:
