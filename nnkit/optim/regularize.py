@@ -79,8 +79,13 @@ def _penalty(where: str, params: object, lam: float, decay: object, term) -> tup
     selected = decay_selector(decay, where)
     if isinstance(params, dict):
         return _penalty_dict(where, params, lam, selected, term, "params")
+    try:
+        pairs = resolve_pairs(params, where)
+    except TypeError:
+        raise TypeError(f"{where}: params must be a numpy array, a dict of arrays, a Layer or a list of "
+                        f"(params, grads) pairs, got {type(params).__name__}") from None
     total, grads = 0.0, []
-    for i, (pair_params, _) in enumerate(resolve_pairs(params, where)):
+    for i, (pair_params, _) in enumerate(pairs):
         value, pair_grads = _penalty_dict(where, pair_params, lam, selected, term, f"parameters[{i}]")
         total += value
         grads.append(pair_grads)
