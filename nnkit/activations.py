@@ -108,7 +108,8 @@ def sign_grad(z) -> np.ndarray:
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     # exp(-|z|) never overflows; the two branches are the same function rearranged.
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    s = 1.0 / (1.0 + e)
+    return np.where(z >= 0, s, e * s)
 
 
 def sigmoid(z) -> np.ndarray:
