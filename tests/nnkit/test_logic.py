@@ -170,3 +170,22 @@ def test_perceptron_converges_on_every_function_separability_calls_separable():
 def test_separability_rejects_bad_tables(y_table, match):
     with pytest.raises(ValueError, match="is_linearly_separable: y_table " + match):
         is_linearly_separable(y_table)
+
+
+@pytest.mark.parametrize("name", ["AND", "OR", "NAND", "NOR", "NOT"])
+def test_gates_agree_with_nnkit_data_truth_tables(name):
+    from nnkit.data import truth_table
+
+    X, y = truth_table(name)
+    np.testing.assert_array_equal(input_table(X.shape[1]), X)  # same row order
+    np.testing.assert_array_equal(evaluate_truth_table(gate(name), X.shape[1]).bits, y)
+
+
+def test_separability_of_nnkit_data_tables_reports_xor_and_xnor():
+    from nnkit.data import truth_table
+
+    verdicts = {name: str(is_linearly_separable(truth_table(name)[1], name=name))
+                for name in ["AND", "OR", "NAND", "NOR", "XOR", "XNOR"]}
+    assert verdicts["XOR"] == "XOR: not linearly separable"
+    assert verdicts["XNOR"] == "XNOR: not linearly separable"
+    assert all("linearly separable, e.g." in verdicts[n] for n in ["AND", "OR", "NAND", "NOR"])

@@ -316,3 +316,21 @@ def test_delta_rule_rejects_bad_input():
         delta_rule(X, y, lr=0.1, epochs=1, w0=np.zeros((3, 1)))
     with pytest.raises(ValueError, match="shuffle=True has no effect with mode='batch'"):
         delta_rule(X, y, lr=0.1, epochs=1, shuffle=True, seed=0)
+
+
+def test_on_nnkit_blobs_predictions_agree_with_sklearn():
+    from nnkit.data import make_blobs
+
+    X, y = make_blobs(120, noise=1.0, seed=3)
+    X_new = np.random.default_rng(5).uniform(-4, 4, size=(500, 2))
+    # Zero start (the default of both): both separate the training data.
+    ours = train_perceptron(X, y, lr=0.1, max_epochs=500)
+    sk = _sklearn_perceptron(0.1, 500).fit(X, y)
+    assert ours.converged
+    np.testing.assert_array_equal(ours.predict(X)[:, 0], sk.predict(X))
+    # Same random start: identical weights, so identical predictions everywhere.
+    theta0 = np.random.default_rng(6).normal(size=(3, 1))
+    ours = train_perceptron(X, y, lr=0.1, max_epochs=500, theta0=theta0)
+    sk = _sklearn_perceptron(0.1, 500).fit(X, y, coef_init=theta0[1:, 0][None, :].copy(),
+                                           intercept_init=theta0[0].copy())
+    np.testing.assert_array_equal(ours.predict(X_new)[:, 0], sk.predict(X_new))
