@@ -384,6 +384,8 @@ def gradient(f: Callable, point: Sequence[float], mode: str = "reverse") -> tupl
     grad : list[float], length D
     """
     xs = [_number("gradient", p) for p in point]
+    if not xs:
+        raise ValueError("gradient: point must hold at least one number, got an empty sequence")
     if mode == "reverse":
         inputs = [Value(x) for x in xs]
         out = f(*inputs)
@@ -392,14 +394,11 @@ def gradient(f: Callable, point: Sequence[float], mode: str = "reverse") -> tupl
         out.backward()
         return out.data, [v.grad for v in inputs]
     if mode == "forward":
-        grads, value = [], None
+        grads = []
         for i in range(len(xs)):
             out = f(*[Dual(x, 1.0 if j == i else 0.0) for j, x in enumerate(xs)])
             if not isinstance(out, Dual):
                 raise TypeError(f"gradient: f must return a Dual in forward mode, got {type(out).__name__}")
-            value = out.value
             grads.append(out.tangent)
-        if value is None:
-            value = f().value
-        return value, grads
+        return out.value, grads
     raise ValueError(f"gradient: mode must be 'reverse' or 'forward', got {mode!r}")
