@@ -46,8 +46,10 @@ class Adam(Optimizer):
 
     as DESIGN §3 fixes it: ``t`` is incremented before use, both moments are
     bias-corrected, and ``eps`` is added outside the square root of the
-    *corrected* ``v``. (The paper's "efficient version" adds ``eps`` to the
-    uncorrected ``sqrt(v)``, which is a slightly different ``eps``.)
+    *corrected* ``v``. This is the paper's Algorithm 1. The paper's
+    "efficient version" (end of its section 2), which TensorFlow/Keras use,
+    folds the corrections into the step size and adds ``eps`` to the
+    *uncorrected* ``sqrt(v)``: the same method with a rescaled ``eps``.
     """
 
     HYPERPARAMETERS = ("lr", "betas", "eps", "weight_decay", "amsgrad")

@@ -170,8 +170,10 @@ class RMSprop(Optimizer):
         else:
             w <- w - lr * g / d
 
-    ``eps`` is outside the square root (PyTorch; Keras and TensorFlow put it
-    inside). The lecture's ``alpha`` is usually 0.9; PyTorch's default is 0.99.
+    ``eps`` is outside the square root, as in PyTorch; some libraries (for
+    example TensorFlow 1's ``RMSPropOptimizer``) add it inside, which changes
+    what a given ``eps`` means. Hinton's lecture uses a decay of 0.9 where
+    PyTorch's default ``alpha`` is 0.99. ``centered`` is Graves (2013).
     """
 
     HYPERPARAMETERS = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")

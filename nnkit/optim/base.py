@@ -242,7 +242,21 @@ class Optimizer:
         if not isinstance(state_dict, dict) or state_dict.get("optimizer") != type(self).__name__:
             got = state_dict.get("optimizer") if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ValueError(f"{where}: expected a state dict saved by {type(self).__name__}, got one from {got!r}")
-        saved_state = state_dict["state"]
+        missing = sorted({"hyperparameters", "state"} - set(state_dict))
+        if missing:
+            raise ValueError(f"{where}: the state dict lacks {missing}")
+        decay = state_dict.get("decay", self.decay)
+        if isinstance(decay, np.ndarray):
+            decay = decay.tolist()
+        decays = decay_selector(decay, where)
+        check_decay_names(decay, self.pairs, where)
+        new_state = self._restored_state(state_dict["state"], where)
+        self._load_hyperparameters(state_dict["hyperparameters"], where)
+        self._decays, self.decay = decays, decay if isinstance(decay, str) else sorted(decay)
+        self.state = new_state
+
+    def _restored_state(self, saved_state: list, where: str) -> list[dict[str, dict]]:
+        """Copies of the saved per-pair state, checked against the params' names and shapes."""
         if len(saved_state) != len(self.pairs):
             raise ValueError(f"{where}: the state dict has {len(saved_state)} param pairs, this optimizer has "
                              f"{len(self.pairs)}")
@@ -255,10 +269,15 @@ class Optimizer:
             for name, slot in restored.items():
                 _check_state_shapes(slot, params[name], where, f"parameters[{i}] param {name!r}")
             new_state.append(restored)
+        return new_state
+
+    def _load_hyperparameters(self, saved: dict, where: str) -> None:
+        """Set the saved hyperparameters, or none of them if any is unknown or invalid."""
+        unknown = sorted(set(saved) - set(self.HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(f"{where}: unknown hyperparameters {unknown}; expected {list(self.HYPERPARAMETERS)}")
         old = {name: getattr(self, name) for name in self.HYPERPARAMETERS}
-        for name, value in state_dict["hyperparameters"].items():
-            if name not in self.HYPERPARAMETERS:
-                raise ValueError(f"{where}: unknown hyperparameter {name!r}; expected {list(self.HYPERPARAMETERS)}")
+        for name, value in saved.items():
             setattr(self, name, _restore_value(value))
         try:
             self._check_hyperparameters()
@@ -266,13 +285,6 @@ class Optimizer:
             for name, value in old.items():
                 setattr(self, name, value)
             raise
-        decay = state_dict.get("decay", self.decay)
-        if isinstance(decay, np.ndarray):
-            decay = decay.tolist()
-        decay = decay if isinstance(decay, str) else sorted(str(d) for d in decay)
-        self._decays = decay_selector(decay, where)
-        self.decay = decay
-        self.state = new_state
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.HYPERPARAMETERS)
