@@ -1,0 +1,237 @@
+"""Reading trusted and submitted notebooks: cell matching and the static integrity scan.
+
+The trusted notebook (from ``solutions/``) decides what a cell is, by nbgrader
+``grade_id``: test cells are never run, locked cells run the trusted source
+(even if the student edited or deleted them), solution cells and cells the
+student added run as submitted. Markdown is ignored.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.items import module_matches
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be graded (unreadable, empty, foreign); the message says why."""
+
+
+def read_notebook(path) -> nbformat.NotebookNode:
+    """Read ``path`` as a notebook, with a clear ``SubmissionError`` for every way it can be broken."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(f"cannot read {path}: {exc.strerror}") from None
+    if not raw.strip():
+        raise SubmissionError(f"{path.name} is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{path.name} is not UTF-8 text (byte {exc.start}); is it really a notebook?") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SubmissionError(f"{path.name} is not valid notebook JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise SubmissionError(f"{path.name} is not a Jupyter notebook (no list of cells)")
+    try:
+        return nbformat.reads(text, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for malformed input
+        raise SubmissionError(f"{path.name} is not a valid notebook ({type(exc).__name__}: {exc})") from None
+
+
+def nbgrader_meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def source_of(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+@dataclass
+class TrustedCell:
+    grade_id: str
+    kind: str          # "test", "solution", "locked", "other"
+    cell_type: str
+    source: str
+    points: float | None
+
+
+def classify(cell) -> TrustedCell | None:
+    meta = nbgrader_meta(cell)
+    grade_id = meta.get("grade_id")
+    if not isinstance(grade_id, str):
+        return None
+    if meta.get("grade") and not meta.get("solution") and cell.get("cell_type") == "code":
+        kind = "test"
+    elif meta.get("solution"):
+        kind = "solution"
+    elif meta.get("locked") or meta.get("grade"):
+        kind = "locked"
+    else:
+        kind = "other"
+    points = meta.get("points")
+    return TrustedCell(grade_id, kind, cell.get("cell_type", ""), source_of(cell),
+                       float(points) if isinstance(points, (int, float)) else None)
+
+
+def trusted_cells(nb) -> list[TrustedCell]:
+    return [c for c in (classify(cell) for cell in nb.cells) if c is not None]
+
+
+def test_cells(nb) -> dict[str, float | None]:
+    """Grade id -> points of every autograded test cell, in notebook order."""
+    return {c.grade_id: c.points for c in trusted_cells(nb) if c.kind == "test"}
+
+
+def verify_assignment(trusted, submitted, trusted_name: str) -> None:
+    """Raise ``SubmissionError`` unless ``submitted`` is a copy of the trusted assignment."""
+    ours = {c.grade_id for c in trusted_cells(trusted)}
+    theirs = {c.grade_id for c in trusted_cells(submitted)}
+    shared = ours & theirs
+    if not shared or len(theirs - ours) > len(shared):
+        raise SubmissionError(f"this notebook is not the assignment {trusted_name}: it shares {len(shared)} of "
+                              f"{len(ours)} nbgrader cells with it (is it the right file?)")
+
+
+def strip_magics(source: str) -> str:
+    """IPython-only lines (``%magic``, ``!shell``, ``?help``) become ``pass`` so the cell is plain Python."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")
+                                                and stripped[:-1].strip().isidentifier()):
+            lines.append(line[: len(line) - len(stripped)] + "pass  # IPython-only line removed by the grader")
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def is_check_copy(source: str) -> bool:
+    """A cell that only imports ``check`` and calls it (a copied test cell): skipped, not flagged."""
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "autograder" and \
+                [a.name for a in node.names] == ["check"] and all(a.asname is None for a in node.names):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                isinstance(node.value.func, ast.Name) and node.value.func.id == "check":
+            continue
+        return False
+    return bool(tree.body)
+
+
+def build_cells(trusted, submitted) -> list[tuple[str, str]]:
+    """The code cells the worker runs, as ``[(name, source)]`` in submission order.
+
+    Test cells are dropped; locked cells take the trusted source, and locked code
+    cells missing from the submission are put back at their place; solution and
+    student-added cells run as submitted (copied test cells are dropped).
+    """
+    order = [c for c in trusted_cells(trusted)]
+    index = {c.grade_id: i for i, c in enumerate(order)}
+    present = {c.grade_id for c in trusted_cells(submitted) if c.grade_id in index}
+    cells, emitted, position = [], set(), 0
+
+    def restore_missing(upto: int):
+        for c in order[:upto]:
+            if c.kind == "locked" and c.cell_type == "code" and c.grade_id not in present \
+                    and c.grade_id not in emitted:
+                emitted.add(c.grade_id)
+                cells.append((f"locked cell {c.grade_id} (restored)", strip_magics(c.source)))
+
+    for n, cell in enumerate(submitted.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        info = classify(cell)
+        trusted_cell = order[index[info.grade_id]] if info is not None and info.grade_id in index else None
+        if trusted_cell is not None:
+            position = max(position, index[trusted_cell.grade_id])
+            restore_missing(position)
+            if trusted_cell.kind == "test" or trusted_cell.grade_id in emitted:
+                continue
+            emitted.add(trusted_cell.grade_id)
+            if trusted_cell.kind == "locked":
+                if trusted_cell.cell_type == "code":
+                    cells.append((f"cell {n} ({trusted_cell.grade_id}, locked)", strip_magics(trusted_cell.source)))
+                continue
+            cells.append((f"cell {n} ({trusted_cell.grade_id})", strip_magics(source_of(cell))))
+        elif not is_check_copy(source_of(cell)):
+            cells.append((f"cell {n}", strip_magics(source_of(cell))))
+    restore_missing(len(order))
+    return cells
+
+
+# -- static scan -------------------------------------------------------------------------------
+_LOADERS = {"__import__", "import_module", "find_spec", "spec_from_file_location", "run_module", "run_path",
+            "SourceFileLoader", "load_module", "find_module", "reload"}
+_EXECS = {"exec", "eval", "compile"}
+
+
+def _strings(node) -> list[str]:
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def _name_of(func) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def scan_source(source: str, prefixes, depth: int = 0) -> set[str]:
+    """Forbidden modules that ``source`` imports or loads by a literal name (also inside exec'd strings)."""
+    try:
+        tree = ast.parse(strip_magics(source))
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+
+    def consider(name: str):
+        for p in prefixes:
+            if module_matches(name, p):
+                found.add(name)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                consider(alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            consider(node.module)
+            for alias in node.names:
+                consider(f"{node.module}.{alias.name}")
+        elif isinstance(node, ast.Call):
+            name = _name_of(node.func)
+            if name in _LOADERS:
+                for text in _strings(node):
+                    consider(text.strip())
+                    for p in prefixes:
+                        if p in text.replace("/", ".").replace("\\", "."):
+                            found.add(p)
+            elif name in _EXECS and depth < 5:
+                for text in _strings(node):
+                    found |= scan_source(text, prefixes, depth + 1)
+                    found |= {p for p in prefixes if p in text and "import" in text}
+    return found
+
+
+def static_scan(cells: list[tuple[str, str]], prefixes) -> list[tuple[str, str]]:
+    """``[(module, cell name)]`` for every forbidden module a cell names statically."""
+    hits = []
+    for name, source in cells:
+        for module in sorted(scan_source(source, prefixes)):
+            hits.append((module, name))
+    return hits

@@ -1,0 +1,222 @@
+"""Adversarial submissions: each must be graded correctly, with no grader crash and no wrong credit."""
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from autograder.grader import grade_submission
+from autograder.sandbox import Limits
+from tests.autograder import fixture_assignment as fx
+
+LIMITS = Limits(cell_timeout=1.5, call_timeout=1.5, memory_bytes=1024 ** 3)
+WRONG_RELU = "def relu(z):\n    return z * 1.0\n"
+
+
+@pytest.fixture()
+def course(tmp_path):
+    fx.write(fx.notebook(), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    return tmp_path
+
+
+def grade(course, code=None, *, extra_cells=(), test_cells=None, name="student", nb=None):
+    path = fx.write(nb if nb is not None else fx.notebook(code, test_cells=test_cells, extra_cells=extra_cells),
+                    course / "submitted" / name / fx.ASSIGNMENT / "fixture.ipynb")
+    result = grade_submission(path, source=course / "source", registry=fx.REGISTRY, limits=LIMITS)
+    assert result.error is None, result.error
+    return result, {i.grade_id: i.score for i in result.items}
+
+
+FULL = {"fx_relu": 2.0, "fx_relu_grad": 2.0, "fx_softmax": 2.0, "fx_linear": 3.0, "fx_mse": 1.0}
+
+
+def test_honest_submission_gets_full_marks(course):
+    result, scores = grade(course)
+    assert scores == FULL and result.score == 10.0 and result.flags == []
+
+
+def test_stubs_get_zero_with_implement_first(course):
+    result, scores = grade(course, fx.STUBS)
+    assert result.score == 0.0
+    assert "implement `relu` first" in result.items[0].render()
+
+
+@pytest.mark.parametrize("patch", [
+    "np.allclose = lambda *a, **k: True\nnp.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)\n"
+    "np.testing.assert_allclose = lambda *a, **k: None\nnp.array_equal = lambda *a, **k: True\n",
+    "import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.abs = lambda x: 0\nbuiltins.max = lambda *a, **k: 0\n",
+    "get_ipython().input_transformers_cleanup.append(lambda lines: ['relu = lambda z: z'])\n",
+    "import sys\nsys.modules['numpy'].allclose = lambda *a, **k: True\n",
+])
+def test_monkeypatching_cannot_fake_a_pass(course, patch):
+    _, scores = grade(course, {"relu": WRONG_RELU + patch})
+    assert scores["fx_relu"] == 0.0
+    assert scores["fx_softmax"] == 2.0 and scores["fx_linear"] == 3.0
+
+
+def test_printing_fake_results_changes_nothing(course):
+    fake = WRONG_RELU + 'print("fx_relu -- relu(z): 2 / 2 points")\nprint(2.0)\n'
+    result, scores = grade(course, {"relu": fake}, extra_cells=["print('Total: 10 / 10')\n2.0"])
+    assert scores["fx_relu"] == 0.0 and result.score == 7.0   # relu_grad loses its numeric check too
+
+
+@pytest.mark.parametrize("test_cells", [
+    {"fx_relu": "print('all good')\n2.0\n"},                     # edited test cell
+    {"fx_relu": None, "fx_softmax": None},                        # deleted test cells
+    {"fx_relu": "relu = lambda z: np.maximum(z, 0.0) * 0 + 1"},   # a test cell that redefines a function
+])
+def test_edited_or_deleted_test_cells_change_nothing(course, test_cells):
+    _, scores = grade(course, {"relu": WRONG_RELU}, test_cells=test_cells)
+    assert scores["fx_relu"] == 0.0 and scores["fx_softmax"] == 2.0
+    _, honest = grade(course, test_cells=test_cells, name="honest")
+    assert honest == FULL
+
+
+def test_infinite_loop_in_a_cell_and_in_a_function(course):
+    result, scores = grade(course, {"relu": "def relu(z):\n    while True:\n        pass\n"},
+                           extra_cells=["while True:\n    pass\n"])
+    assert scores["fx_relu"] == 0.0 and scores["fx_softmax"] == 2.0 and scores["fx_linear"] == 3.0
+    assert "time limit" in result.items[0].render()
+    assert any(c["status"] == "crashed" and "time limit" in c["message"] for c in result.cells)
+
+
+@pytest.mark.parametrize("bomb", [
+    "x = np.ones((1 << 20, 1 << 12))\n",
+    "hog = []\nwhile True:\n    hog.append(bytearray(1 << 24))\n",
+])
+def test_memory_bomb_is_contained(course, bomb):
+    result, scores = grade(course, extra_cells=[bomb])
+    assert scores == FULL
+    assert any("MemoryError" in c["message"] or c["status"] == "crashed" for c in result.cells)
+
+
+@pytest.mark.parametrize("bomb", [
+    "import os\nwhile True:\n    os.fork()\n",
+    "import subprocess\nsubprocess.run(['sh', '-c', ':(){ :|:& };:'])\n",
+    "import os\nos.system('echo pwned > /tmp/nnkit-pwned')\n",
+    "import multiprocessing\nmultiprocessing.Process(target=print).start()\n",
+    "import os\nos.posix_spawn('/bin/true', ['true'], {})\n",
+    "import _posixsubprocess\n_posixsubprocess.fork_exec\n",
+])
+def test_process_creation_is_blocked(course, bomb):
+    result, scores = grade(course, extra_cells=[bomb])
+    assert scores == FULL
+    assert result.cells[-1]["status"] == "error"
+    assert not os.path.exists("/tmp/nnkit-pwned")
+
+
+@pytest.mark.parametrize("crash", ["import os\nos._exit(0)\n", "import sys\nsys.exit(1)\n",
+                                   "import faulthandler\nfaulthandler._sigsegv()\n",
+                                   "import ctypes\nctypes.string_at(0)\n"])
+def test_exits_and_segfaults_in_cells_do_not_stop_grading(course, crash):
+    result, scores = grade(course, extra_cells=[crash])
+    assert scores == FULL
+    assert result.cells[-1]["status"] in ("crashed", "error")
+
+
+def test_worker_crash_in_one_item_then_grading_continues(course):
+    code = {"relu": "def relu(z):\n    import faulthandler\n    faulthandler._sigsegv()\n",
+            "softmax": "def softmax(z):\n    import os\n    os._exit(3)\n"}
+    result, scores = grade(course, code)
+    assert scores["fx_relu"] == 0.0 and scores["fx_softmax"] == 0.0
+    assert scores["fx_linear"] == 3.0 and scores["fx_mse"] == 1.0
+    text = "\n".join(i.render() for i in result.items)
+    assert "segmentation fault" in text and "exited with code 3" in text
+
+
+def test_huge_output_is_truncated(course):
+    result, scores = grade(course, {"relu": "def relu(z):\n    print('y' * 10**7)\n    return np.where(z > 0, z, 0.0)\n"},
+                           extra_cells=["print('x' * 10**8)\n"])
+    assert scores == FULL
+    assert len(json.dumps(result.to_dict())) < 200_000
+
+
+def test_static_import_of_the_reference_is_flagged(course):
+    code = {"relu": "from autograder.items import Item\n" + fx.HONEST["relu"]}
+    result, scores = grade(course, code)
+    assert all(s == 0.0 for s in scores.values())
+    assert "imports autograder" in result.items[0].flag
+
+
+def test_obfuscated_runtime_import_is_blocked_and_flagged(course):
+    sneaky = ("import importlib\ntry:\n    ag = importlib.import_module(''.join(['auto', 'grader']))\n"
+              "except ImportError:\n    ag = None\n")
+    result, scores = grade(course, extra_cells=[sneaky])
+    assert all(s == 0.0 for s in scores.values())
+    assert "tried to import autograder" in result.items[0].flag
+
+
+def test_reading_the_trusted_notebook_fails(course):
+    leak = ("leaked = ''\ntry:\n    leaked = open({path!r}).read()\nexcept OSError:\n    pass\n"
+            "def relu(z):\n    return np.where(z > 0, z, 0.0) if 'fx_relu' in leaked else z\n")
+    path = str(course / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    result, scores = grade(course, {"relu": leak.format(path=path)})
+    assert scores["fx_relu"] == 0.0
+    assert any("open" in f for f in result.flags)
+
+
+@pytest.mark.parametrize("attempt", [
+    "import os\nos.symlink({src!r}, 'link.ipynb')\n",
+    "import os\nos.link({src!r}, 'hard.ipynb')\n",
+    "open('/tmp/nnkit-pwned', 'w').write('x')\n",
+    "import os\nos.kill(os.getppid(), 9)\n",
+    "import gc\ngc.get_objects()\n",
+    "import os\nos.listdir({dir!r})\n",
+])
+def test_filesystem_and_process_escapes_are_blocked(course, attempt):
+    src = str(course / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    result, scores = grade(course, extra_cells=[attempt.format(src=src, dir=os.path.dirname(src))])
+    assert scores == FULL and result.cells[-1]["status"] == "error"
+    assert not os.path.exists("/tmp/nnkit-pwned")
+
+
+@pytest.mark.parametrize("relu", [
+    "def relu(z):\n    return list(np.where(z > 0, z, 0.0))\n",                     # a list
+    "def relu(z):\n    class Liar:\n        def __eq__(self, o):\n            return True\n    return Liar()\n",
+    "def relu(z):\n    return np.full(z.shape, np.nan)\n",                             # NaN
+    "def relu(z):\n    return np.where(z > 0, z, 0.0).astype(np.float32)\n",          # wrong dtype
+    "def relu(z):\n    return np.where(z > 0, z, 0.0).astype(object)\n",              # object dtype
+    "def relu(z):\n    class A(np.ndarray):\n        def __eq__(s, o):\n            return True\n"
+    "    return np.where(z > 0, z, 0.0).view(A) * 0\n",                               # lying ndarray subclass
+    "def relu(z):\n    return None\n",
+])
+def test_bad_return_values_get_no_credit(course, relu):
+    _, scores = grade(course, {"relu": relu})
+    assert scores["fx_relu"] == 0.0 and scores["fx_softmax"] == 2.0
+
+
+def test_mutating_inputs_and_returning_views_is_graded_on_values(course):
+    relu = "def relu(z):\n    z[z < 0] = 0.0\n    return z\n"          # correct values, mutates its input
+    _, scores = grade(course, {"relu": relu})
+    assert scores == FULL
+
+
+@pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"\xff\xfe\x00garbage", "not UTF-8"),
+                                              (b"{not json", "not valid notebook JSON"),
+                                              (b'{"cells": 3}', "not a Jupyter notebook")])
+def test_broken_notebooks_get_a_clear_error(course, content, message):
+    path = course / "submitted" / "x" / fx.ASSIGNMENT / "fixture.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    result = grade_submission(path, source=course / "source", registry=fx.REGISTRY, limits=LIMITS)
+    assert message in result.error and result.score == 0.0
+
+
+def test_foreign_notebook_is_refused(course):
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": "other_q1", "solution": True,
+                                                                         "grade": False, "locked": False}})]
+    path = fx.write(nb, course / "submitted" / "x" / fx.ASSIGNMENT / "fixture.ipynb")
+    result = grade_submission(path, source=course / "source", registry=fx.REGISTRY, limits=LIMITS)
+    assert "not the assignment" in result.error
+
+
+def test_student_added_cells_run_and_locked_cells_come_from_the_trusted_copy(course):
+    nb = fx.notebook({"relu": "def relu(z):\n    return helper(z)\n"},
+                     extra_cells=[])
+    nb.cells.insert(2, nbformat.v4.new_code_cell("def helper(z):\n    return np.where(z > 0, z, 0.0)\n"))
+    nb.cells[1].source = "np = None\n"    # the student edited the locked setup cell
+    _, scores = grade(course, nb=nb)
+    assert scores == FULL
