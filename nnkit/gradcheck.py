@@ -175,6 +175,8 @@ def _compare(name, analytic, shifted, dout, *, rng, eps, tol, max_coords, n_dire
     ``shifted(delta)`` evaluates the output with the checked array moved by ``delta``.
     """
     size = analytic.size
+    if size == 0:
+        raise ValueError(f"gradcheck: {name} is empty (shape {analytic.shape}); nothing to check")
 
     def slope(direction: np.ndarray) -> float:
         up, down = shifted(eps * direction), shifted(-eps * direction)

@@ -224,6 +224,13 @@ def test_check_function_validates_its_arguments():
         G.check_function(np.sin, lambda v, d: d, x, rng=rng(), dout=np.ones(3))
     with pytest.raises(ValueError, match="x must be finite"):
         G.check_function(np.sin, lambda v, d: d, np.array([np.nan]), rng=rng())
+    with pytest.raises(ValueError, match=r"x is empty \(shape \(0,\)\)"):
+        G.check_function(np.sin, lambda v, d: d, np.zeros(0), rng=rng())
+
+
+def test_scalar_input_is_checked_at_index_empty_tuple():
+    result = G.check_function(np.sin, lambda v, d: d * np.cos(v), 0.3, rng=rng())
+    assert result.ok and result.worst_index == () and result.n_checked == 1
 
 
 # ---- check_layer --------------------------------------------------------------------------
