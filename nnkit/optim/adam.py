@@ -44,9 +44,11 @@ class Adam(Optimizer):
         m_hat = m / (1 - beta1**t)
         w <- w - lr * m_hat / (sqrt(v / (1 - beta2**t)) + eps)
 
-    as DESIGN §3 fixes it: ``t`` is incremented before use, both moments are
-    bias-corrected, and ``eps`` is added outside the square root of the
-    *corrected* ``v``. This is the paper's Algorithm 1. The paper's
+    The state holds ``"step"`` (t), ``"exp_avg"`` (m), ``"exp_avg_sq"`` (v)
+    and ``"max_exp_avg_sq"`` (v_max). As DESIGN §3 fixes it, ``t`` is
+    incremented before use, both moments are bias-corrected, and ``eps`` is
+    added outside the square root of the *corrected* ``v``: the paper's
+    Algorithm 1. The paper's
     "efficient version" (end of its section 2), which TensorFlow/Keras use,
     folds the corrections into the step size and adds ``eps`` to the
     *uncorrected* ``sqrt(v)``: the same method with a rescaled ``eps``.

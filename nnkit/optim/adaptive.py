@@ -37,6 +37,7 @@ class Adagrad(Optimizer):
         s <- s + g * g
         w <- w - lr_t * g / (sqrt(s) + eps)
 
+    ``s`` is kept as ``"sum"`` in the state, with the step count ``"step"``.
     ``eps`` sits outside the square root, as in PyTorch. ``lr_decay`` is
     PyTorch's addition; the paper has a fixed learning rate.
     """
@@ -94,6 +95,7 @@ class Adadelta(Optimizer):
         u <- rho * u + (1 - rho) * delta * delta
         w <- w - lr * delta
 
+    In the state, ``a`` is ``"square_avg"`` and ``u`` is ``"acc_delta"``.
     ``eps`` is inside both square roots (as in the paper). The paper has no
     ``lr``; PyTorch adds it, and ``lr=1.0`` gives the paper's method.
     """
@@ -170,10 +172,12 @@ class RMSprop(Optimizer):
         else:
             w <- w - lr * g / d
 
-    ``eps`` is outside the square root, as in PyTorch; some libraries (for
-    example TensorFlow 1's ``RMSPropOptimizer``) add it inside, which changes
-    what a given ``eps`` means. Hinton's lecture uses a decay of 0.9 where
-    PyTorch's default ``alpha`` is 0.99. ``centered`` is Graves (2013).
+    In the state: ``a`` is ``"square_avg"``, ``m`` ``"grad_avg"``, ``b``
+    ``"momentum_buffer"``. ``eps`` is outside the square root, as in
+    PyTorch; some libraries (for example TensorFlow 1's ``RMSPropOptimizer``)
+    add it inside, which changes what a given ``eps`` means. Hinton's lecture
+    uses a decay of 0.9 where PyTorch's default ``alpha`` is 0.99.
+    ``centered`` is Graves (2013).
     """
 
     HYPERPARAMETERS = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")

@@ -40,7 +40,8 @@ class SGD(Optimizer):
             g <- g + momentum * b   if nesterov   else   g <- b
         w <- w - lr * g
 
-    The buffer ``b`` starts as the first gradient itself, undamped.
+    The buffer ``b`` starts as the first gradient itself, undamped; it is
+    ``state[i][name]["momentum_buffer"]``.
 
     This is PyTorch's convention, ``v <- mu v + g; w <- w - lr v``. The lecture
     notes (and Sutskever et al. 2013) write ``v <- gamma v + eta g; w <- w - v``.
