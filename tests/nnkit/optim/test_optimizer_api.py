@@ -298,3 +298,22 @@ def test_bad_gradients_raise_and_leave_every_param_and_state_untouched(grad, err
     for name in before:  # W comes first and has a good gradient: it must not have moved either
         np.testing.assert_array_equal(layer.params[name], before[name])
     assert opt.state_dict()["state"][0]["W"]["step"] == state_before["state"][0]["W"]["step"]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), ALL, ids=IDS)
+def test_float32_params_stay_float32_and_follow_the_float64_run_closely(cls, kwargs):
+    wide = TwoArrays()
+    narrow = {k: v.astype(np.float32) for k, v in wide.params.items()}
+    narrow_grads = {}
+    opt64, opt32 = cls(wide, **kwargs), cls([(narrow, narrow_grads)], **kwargs)
+    arrays = dict(narrow)
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        grads = {k: rng.normal(size=v.shape) for k, v in wide.params.items()}
+        wide.grads.update(grads)
+        narrow_grads.update({k: g.astype(np.float32) for k, g in grads.items()})
+        opt64.step()
+        opt32.step()
+    for name in narrow:
+        assert narrow[name] is arrays[name] and narrow[name].dtype == np.float32
+        np.testing.assert_allclose(narrow[name], wide.params[name], rtol=1e-4, atol=1e-5)
