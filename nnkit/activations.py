@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -70,27 +71,27 @@ def _check_dout(z: np.ndarray, dout, func: str) -> np.ndarray:
 
 # ---- linear and step functions -------------------------------------------------
 
-def identity(z) -> np.ndarray:
+def identity(z: ArrayLike) -> np.ndarray:
     """Identity ``f(z) = z`` (a copy); the usual output activation for regression."""
     return _as_real(z, "identity").copy()
 
 
-def identity_grad(z) -> np.ndarray:
+def identity_grad(z: ArrayLike) -> np.ndarray:
     """Derivative of identity: ones shaped like ``z``."""
     return np.ones_like(_as_real(z, "identity_grad"))
 
 
-def heaviside(z) -> np.ndarray:
+def heaviside(z: ArrayLike) -> np.ndarray:
     """Unit step: 1 where ``z > 0``, 0 otherwise (so ``heaviside(0) = 0``, DESIGN.md §3)."""
     return (_as_real(z, "heaviside") > 0).astype(np.float64)
 
 
-def heaviside_grad(z) -> np.ndarray:
+def heaviside_grad(z: ArrayLike) -> np.ndarray:
     """Derivative of heaviside: 0 everywhere; the jump at 0 is taken as 0 too."""
     return np.zeros_like(_as_real(z, "heaviside_grad"))
 
 
-def sign(z) -> np.ndarray:
+def sign(z: ArrayLike) -> np.ndarray:
     """Bipolar step: 1 where ``z > 0``, -1 otherwise (so ``sign(0) = -1``, DESIGN.md §3).
 
     Unlike ``np.sign`` this never returns 0, so a threshold unit always fires one way.
@@ -98,7 +99,7 @@ def sign(z) -> np.ndarray:
     return np.where(_as_real(z, "sign") > 0, 1.0, -1.0)
 
 
-def sign_grad(z) -> np.ndarray:
+def sign_grad(z: ArrayLike) -> np.ndarray:
     """Derivative of sign: 0 everywhere; the jump at 0 is taken as 0 too."""
     return np.zeros_like(_as_real(z, "sign_grad"))
 
@@ -112,7 +113,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.where(z >= 0, s, e * s)
 
 
-def sigmoid(z) -> np.ndarray:
+def sigmoid(z: ArrayLike) -> np.ndarray:
     """Logistic function ``1 / (1 + exp(-z))``, stable for any finite ``z``.
 
     Example from the notes: ``sigmoid(1 + 3*(-1) - 2*2) = sigmoid(-6) ≈ 0.00247``.
@@ -120,18 +121,18 @@ def sigmoid(z) -> np.ndarray:
     return _sigmoid(_as_real(z, "sigmoid"))
 
 
-def sigmoid_grad(z) -> np.ndarray:
+def sigmoid_grad(z: ArrayLike) -> np.ndarray:
     """``sigmoid'(z) = s (1 - s)`` with ``s = sigmoid(z)``."""
     s = _sigmoid(_as_real(z, "sigmoid_grad"))
     return s * (1.0 - s)
 
 
-def tanh(z) -> np.ndarray:
+def tanh(z: ArrayLike) -> np.ndarray:
     """Hyperbolic tangent."""
     return np.tanh(_as_real(z, "tanh"))
 
 
-def tanh_grad(z) -> np.ndarray:
+def tanh_grad(z: ArrayLike) -> np.ndarray:
     """``tanh'(z) = 1 - tanh(z)**2``."""
     t = np.tanh(_as_real(z, "tanh_grad"))
     return 1.0 - t * t
@@ -139,41 +140,41 @@ def tanh_grad(z) -> np.ndarray:
 
 # ---- rectifiers ----------------------------------------------------------------
 
-def relu(z) -> np.ndarray:
+def relu(z: ArrayLike) -> np.ndarray:
     """Rectified linear unit ``max(z, 0)``."""
     return np.maximum(_as_real(z, "relu"), 0.0)
 
 
-def relu_grad(z) -> np.ndarray:
+def relu_grad(z: ArrayLike) -> np.ndarray:
     """1 where ``z > 0``, else 0; ``relu'(0) = 0`` (DESIGN.md §3, as in PyTorch)."""
     return (_as_real(z, "relu_grad") > 0).astype(np.float64)
 
 
-def relu6(z) -> np.ndarray:
+def relu6(z: ArrayLike) -> np.ndarray:
     """``min(max(z, 0), 6)``."""
     return np.clip(_as_real(z, "relu6"), 0.0, 6.0)
 
 
-def relu6_grad(z) -> np.ndarray:
+def relu6_grad(z: ArrayLike) -> np.ndarray:
     """1 where ``0 < z < 6``, else 0 (0 at both kinks, as in PyTorch)."""
     z = _as_real(z, "relu6_grad")
     return ((z > 0) & (z < 6)).astype(np.float64)
 
 
-def leaky_relu(z, alpha: float = 0.01) -> np.ndarray:
+def leaky_relu(z: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """``z`` where ``z > 0``, ``alpha * z`` otherwise (PyTorch's ``negative_slope``)."""
     alpha = _as_param(alpha, "leaky_relu", "alpha")
     z = _as_real(z, "leaky_relu")
     return np.where(z > 0, z, alpha * z)
 
 
-def leaky_relu_grad(z, alpha: float = 0.01) -> np.ndarray:
+def leaky_relu_grad(z: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """1 where ``z > 0``, ``alpha`` otherwise (so the derivative at 0 is ``alpha``)."""
     alpha = _as_param(alpha, "leaky_relu_grad", "alpha")
     return np.where(_as_real(z, "leaky_relu_grad") > 0, 1.0, alpha)
 
 
-def elu(z, alpha: float = 1.0) -> np.ndarray:
+def elu(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """``z`` where ``z > 0``, ``alpha * (exp(z) - 1)`` otherwise."""
     alpha = _as_param(alpha, "elu", "alpha")
     z = _as_real(z, "elu")
@@ -181,7 +182,7 @@ def elu(z, alpha: float = 1.0) -> np.ndarray:
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
 
 
-def elu_grad(z, alpha: float = 1.0) -> np.ndarray:
+def elu_grad(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """1 where ``z > 0``, ``alpha * exp(z)`` otherwise (``alpha`` at 0, as in PyTorch)."""
     alpha = _as_param(alpha, "elu_grad", "alpha")
     z = _as_real(z, "elu_grad")
@@ -195,14 +196,14 @@ def _check_celu_alpha(alpha, func: str) -> float:
     return alpha
 
 
-def celu(z, alpha: float = 1.0) -> np.ndarray:
+def celu(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """``max(0, z) + min(0, alpha * (exp(z / alpha) - 1))``; equals elu when ``alpha = 1``."""
     alpha = _check_celu_alpha(alpha, "celu")
     z = _as_real(z, "celu")
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0) / alpha))
 
 
-def celu_grad(z, alpha: float = 1.0) -> np.ndarray:
+def celu_grad(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """1 where ``z > 0``, ``exp(z / alpha)`` otherwise (1 at 0)."""
     alpha = _check_celu_alpha(alpha, "celu_grad")
     z = _as_real(z, "celu_grad")
@@ -217,7 +218,7 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return 0.5 * np.asarray(_erfc(-z / _SQRT_2), dtype=np.float64)
 
 
-def gelu(z) -> np.ndarray:
+def gelu(z: ArrayLike) -> np.ndarray:
     """Gaussian error linear unit, exact form ``z * Phi(z)``.
 
     ``Phi`` is the standard normal CDF, computed with ``math.erfc`` (no tanh
@@ -227,7 +228,7 @@ def gelu(z) -> np.ndarray:
     return z * _normal_cdf(z)
 
 
-def gelu_grad(z) -> np.ndarray:
+def gelu_grad(z: ArrayLike) -> np.ndarray:
     """``Phi(z) + z * phi(z)``, with ``phi`` the standard normal density."""
     z = _as_real(z, "gelu_grad")
     return _normal_cdf(z) + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
@@ -246,7 +247,7 @@ def _softplus(z: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.n
     return np.where(bz > threshold, z, np.log1p(np.exp(np.minimum(bz, threshold))) / beta)
 
 
-def softplus(z, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+def softplus(z: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """``log(1 + exp(beta * z)) / beta``, returning ``z`` itself where ``beta * z > threshold``.
 
     Defaults and the threshold rule are PyTorch's (``beta=1``, ``threshold=20``).
@@ -255,32 +256,32 @@ def softplus(z, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     return _softplus(_as_real(z, "softplus"), beta, threshold)
 
 
-def softplus_grad(z, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+def softplus_grad(z: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """``sigmoid(beta * z)``, and 1 where ``beta * z > threshold`` (PyTorch's rule)."""
     beta, threshold = _check_softplus_params(beta, threshold, "softplus_grad")
     bz = beta * _as_real(z, "softplus_grad")
     return np.where(bz > threshold, 1.0, _sigmoid(bz))
 
 
-def hardswish(z) -> np.ndarray:
+def hardswish(z: ArrayLike) -> np.ndarray:
     """``z * relu6(z + 3) / 6``: 0 for ``z <= -3``, ``z`` for ``z >= 3``."""
     z = _as_real(z, "hardswish")
     return z * np.clip(z + 3.0, 0.0, 6.0) / 6.0
 
 
-def hardswish_grad(z) -> np.ndarray:
+def hardswish_grad(z: ArrayLike) -> np.ndarray:
     """0 for ``z <= -3``, ``z / 3 + 1/2`` for ``-3 < z < 3``, 1 for ``z >= 3`` (PyTorch's kinks)."""
     z = _as_real(z, "hardswish_grad")
     return np.where(z <= -3.0, 0.0, np.where(z < 3.0, z / 3.0 + 0.5, 1.0))
 
 
-def mish(z) -> np.ndarray:
+def mish(z: ArrayLike) -> np.ndarray:
     """``z * tanh(softplus(z))``."""
     z = _as_real(z, "mish")
     return z * np.tanh(_softplus(z))
 
 
-def mish_grad(z) -> np.ndarray:
+def mish_grad(z: ArrayLike) -> np.ndarray:
     """``tanh(sp) + z * (1 - tanh(sp)**2) * sigmoid(z)`` with ``sp = softplus(z)``."""
     z = _as_real(z, "mish_grad")
     t = np.tanh(_softplus(z))
@@ -301,7 +302,7 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def softmax(z) -> np.ndarray:
+def softmax(z: ArrayLike) -> np.ndarray:
     """``exp(z_i) / sum_j exp(z_j)`` over the last axis, shape ``(..., C)`` -> ``(..., C)``.
 
     The row maximum is subtracted first, so large logits (even 1000) do not overflow.
@@ -311,12 +312,12 @@ def softmax(z) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def log_softmax(z) -> np.ndarray:
+def log_softmax(z: ArrayLike) -> np.ndarray:
     """``z_i - log sum_j exp(z_j)`` over the last axis, computed with the max-shift trick."""
     return _log_softmax(_as_logits(z, "log_softmax"))
 
 
-def softmax_vjp(z, dout) -> np.ndarray:
+def softmax_vjp(z: ArrayLike, dout: ArrayLike) -> np.ndarray:
     """dL/dz for ``s = softmax(z)``: ``s * (dout - sum(dout * s))``, sums over the last axis.
 
     Parameters
@@ -332,7 +333,7 @@ def softmax_vjp(z, dout) -> np.ndarray:
     return s * (dout - (dout * s).sum(axis=-1, keepdims=True))
 
 
-def log_softmax_vjp(z, dout) -> np.ndarray:
+def log_softmax_vjp(z: ArrayLike, dout: ArrayLike) -> np.ndarray:
     """dL/dz for ``y = log_softmax(z)``: ``dout - softmax(z) * sum(dout)`` over the last axis.
 
     Shapes as in :func:`softmax_vjp`.
@@ -362,11 +363,11 @@ class Activation:
     _grad: Callable | None
     _vjp: Callable | None = None
 
-    def forward(self, z) -> np.ndarray:
+    def forward(self, z: ArrayLike) -> np.ndarray:
         """The activation applied to ``z``."""
         return self._forward(z, **self.kwargs)
 
-    def vjp(self, z, dout) -> np.ndarray:
+    def vjp(self, z: ArrayLike, dout: ArrayLike) -> np.ndarray:
         """dL/dz given ``dout`` = dL/d(output); works for every activation."""
         if self._vjp is not None:
             return self._vjp(z, dout)

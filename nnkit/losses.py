@@ -26,6 +26,9 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+LossResult = tuple[float, np.ndarray]  # (value, dvalue/dfirst_argument)
 
 _LOG_FLOOR = -100.0  # PyTorch's binary_cross_entropy clamps log(p) at -100
 _EPS = 1e-12  # and keeps p (1 - p) at least this large in its gradient
@@ -118,7 +121,7 @@ def _reduce(total: float, grad: np.ndarray, count: int, reduction: str) -> tuple
 
 # ---- regression --------------------------------------------------------------------------
 
-def mse(pred, target, reduction: str = "mean") -> tuple[float, np.ndarray]:
+def mse(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResult:
     """Mean squared error ``sum((pred - target)**2) / n``.
 
     Parameters
@@ -138,7 +141,7 @@ def mse(pred, target, reduction: str = "mean") -> tuple[float, np.ndarray]:
     return _reduce(np.sum(diff * diff), 2.0 * diff, diff.size, reduction)
 
 
-def mae(pred, target, reduction: str = "mean") -> tuple[float, np.ndarray]:
+def mae(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResult:
     """Mean absolute error ``sum(|pred - target|) / n`` (PyTorch's ``l1_loss``).
 
     The gradient is ``sign(pred - target) / n`` with ``sign(0) = 0`` where the
@@ -153,7 +156,7 @@ def mae(pred, target, reduction: str = "mean") -> tuple[float, np.ndarray]:
 
 # ---- binary classification ------------------------------------------------------------------
 
-def binary_cross_entropy(probs, target, reduction: str = "mean") -> tuple[float, np.ndarray]:
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResult:
     """Binary cross-entropy from probabilities, ``-[t log p + (1 - t) log(1 - p)]`` per element.
 
     Parameters
@@ -183,7 +186,7 @@ def binary_cross_entropy(probs, target, reduction: str = "mean") -> tuple[float,
     return _reduce(total, grad, p.size, reduction)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") -> tuple[float, np.ndarray]:
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResult:
     """Binary cross-entropy of ``sigmoid(logits)``, fused so it is stable for any logit.
 
     Per element ``max(x, 0) - x t + log(1 + exp(-|x|))``, which equals
@@ -203,7 +206,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
 
 # ---- multi-class classification ---------------------------------------------------------------
 
-def cross_entropy(logits, labels, reduction: str = "mean") -> tuple[float, np.ndarray]:
+def cross_entropy(logits: ArrayLike, labels: ArrayLike, reduction: str = "mean") -> LossResult:
     """Softmax cross-entropy from raw scores: ``log_softmax`` and NLL fused (PyTorch's ``cross_entropy``).
 
     Parameters
@@ -232,7 +235,7 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> tuple[float, np.nd
     return _reduce(total, np.exp(log_probs) - y, z.shape[0], reduction)
 
 
-def categorical_cross_entropy(probs, labels, reduction: str = "mean") -> tuple[float, np.ndarray]:
+def categorical_cross_entropy(probs: ArrayLike, labels: ArrayLike, reduction: str = "mean") -> LossResult:
     """Cross-entropy from class probabilities: ``-sum_n log probs[n, y_n]``.
 
     Parameters
@@ -270,7 +273,7 @@ def categorical_cross_entropy(probs, labels, reduction: str = "mean") -> tuple[f
     return _reduce(total, -y / np.maximum(p, _EPS), p.shape[0], reduction)
 
 
-def nll_loss(log_probs, labels, reduction: str = "mean") -> tuple[float, np.ndarray]:
+def nll_loss(log_probs: ArrayLike, labels: ArrayLike, reduction: str = "mean") -> LossResult:
     """Negative log-likelihood from log-probabilities: ``-sum_n log_probs[n, y_n]`` (PyTorch's ``nll_loss``).
 
     Parameters
