@@ -114,7 +114,7 @@ def _check_theta_X(fn: str, theta, X) -> tuple[np.ndarray, np.ndarray]:
     X = _as_float_array(fn, "X", X, 2)
     if theta.shape[0] != X.shape[1] + 1:
         raise ValueError(f"{fn}: theta must have D+1 = {X.shape[1] + 1} rows for X of shape {X.shape} "
-                         f"(row 0 is the bias), got theta.shape={theta.shape}")
+                         f"(row 0 is the bias; pass X without the bias column), got theta.shape={theta.shape}")
     return theta, X
 
 
@@ -176,7 +176,7 @@ def perceptron_step(theta: np.ndarray, x: np.ndarray, y: np.ndarray, lr: float,
     lr = _check_lr(fn, lr)
     if theta.shape[0] != x.shape[0] + 1:
         raise ValueError(f"{fn}: theta must have D+1 = {x.shape[0] + 1} rows for x of shape {x.shape}, "
-                         f"got theta.shape={theta.shape}")
+                         f"got theta.shape={theta.shape} (pass x without the bias input x0 = 1)")
     if y.shape != (theta.shape[1],):
         raise ValueError(f"{fn}: y must have shape (K,) = ({theta.shape[1]},) to match theta.shape="
                          f"{theta.shape}, got y.shape={y.shape}")

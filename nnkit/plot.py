@@ -148,11 +148,6 @@ def decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndar
 
 # --- training curves ----------------------------------------------------------------------------
 
-def _series(fn: str, name: str, values) -> np.ndarray:
-    arr = _array(fn, f"curve {name!r}", values, 1)
-    return arr
-
-
 def history_curves(history, *, keys: Sequence[str] | None = None, title: str | None = None) -> Figure:
     """Loss curves (left) and accuracy/metric curves (right) from a training history.
 
@@ -190,7 +185,7 @@ def history_curves(history, *, keys: Sequence[str] | None = None, title: str | N
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for ax, (names, label) in zip(axes[0], panels):
         for name in names:
-            values = _series(fn, name, history[name])
+            values = _array(fn, f"curve {name!r}", history[name], 1)
             ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) <= 30 else None,
                     markersize=3, linestyle="--" if name.startswith("val") else "-", label=name)
         ax.set_xlabel("epoch")
@@ -227,7 +222,7 @@ def compare_curves(curves: Mapping[str, Sequence[float]], ax: Axes | None = None
         raise ValueError(f"{fn}: curves must be a non-empty mapping of label -> values, got {curves!r:.60}")
     ax = _axes(ax)
     for label, values in curves.items():
-        arr = _series(fn, label, values)
+        arr = _array(fn, f"curve {label!r}", values, 1)
         finite = np.isfinite(arr)
         diverged = not finite.all()
         stop = int(np.argmin(finite)) if diverged else len(arr)
