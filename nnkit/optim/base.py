@@ -164,6 +164,9 @@ class Optimizer:
     state : list of dict
         Per pair, per param name, the optimizer's running quantities
         (``step``, moment estimates, ...), created on the first ``step``.
+
+    Each hyperparameter is a plain attribute (``opt.lr``), which may be
+    changed between steps, for example by a learning-rate schedule.
     """
 
     HYPERPARAMETERS: tuple[str, ...] = ()
@@ -198,11 +201,11 @@ class Optimizer:
             for name, param in params.items():
                 label = f"parameters[{i}] param {name!r}"
                 grad = check_grad(grads, name, param, where, label)
-                state = self.state[i].setdefault(name, {})
-                _check_state_shapes(state, param, where, label)
-                work.append((param, grad, state, self._decays(name, param)))
-        for param, grad, state, decayed in work:
-            self._update(param, np.asarray(grad, dtype=np.float64), state, decayed)
+                _check_state_shapes(self.state[i].get(name, {}), param, where, label)
+                work.append((i, name, param, grad))
+        for i, name, param, grad in work:
+            state = self.state[i].setdefault(name, {})
+            self._update(param, np.asarray(grad, dtype=np.float64), state, self._decays(name, param))
 
     def zero_grad(self) -> None:
         """Replace every gradient by fresh zeros shaped like its param (the old arrays are left alone)."""

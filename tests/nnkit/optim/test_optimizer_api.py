@@ -317,3 +317,12 @@ def test_float32_params_stay_float32_and_follow_the_float64_run_closely(cls, kwa
     for name in narrow:
         assert narrow[name] is arrays[name] and narrow[name].dtype == np.float32
         np.testing.assert_allclose(narrow[name], wide.params[name], rtol=1e-4, atol=1e-5)
+
+
+def test_a_failed_first_step_creates_no_state():
+    layer = TwoArrays()
+    opt = optim.RMSprop(layer, momentum=0.9)
+    layer.grads["b"] = np.full(3, np.nan)
+    with pytest.raises(ValueError, match="not finite"):
+        opt.step()
+    assert opt.state_dict()["state"] == [{}]
