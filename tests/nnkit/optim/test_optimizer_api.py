@@ -276,9 +276,11 @@ def test_a_single_pair_is_accepted():
 
 @pytest.mark.parametrize(("grad", "error", "message"), [
     (None, ValueError, r"no gradient for parameters\[0\] param 'b': grads has keys \['W'\]"),
-    (np.ones((3, 1)), ValueError, r"gradient for parameters\[0\] param 'b' has shape \(3, 1\), the param has shape \(3,\)"),
+    (np.ones((3, 1)), ValueError,
+     r"gradient for parameters\[0\] param 'b' has shape \(3, 1\), the param has shape \(3,\)"),
     (np.ones(4), ValueError, r"has shape \(4,\), the param has shape \(3,\)"),
-    (np.array([1.0, np.nan, 2.0]), ValueError, r"param 'b' is not finite: 1 NaN/inf entries, the first at index \(1,\)"),
+    (np.array([1.0, np.nan, 2.0]), ValueError,
+     r"param 'b' is not finite: 1 NaN/inf entries, the first at index \(1,\)"),
     (np.array([1.0, 2.0, -np.inf]), ValueError, r"not finite.*index \(2,\)"),
     ([1.0, 2.0, 3.0], TypeError, "gradient for parameters\\[0\\] param 'b' must be a numpy array, got list"),
 ])
