@@ -91,7 +91,7 @@ def gate(name: str) -> Callable[[np.ndarray], np.ndarray]:
     return apply
 
 
-def xor_network(X: np.ndarray, return_hidden: bool = False):
+def xor_network(X: np.ndarray, return_hidden: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """XOR as a two-layer network of gates: ``AND(OR(x1, x2), NAND(x1, x2))``.
 
     Parameters

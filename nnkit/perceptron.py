@@ -216,7 +216,8 @@ class PerceptronResult:
 
 
 def train_perceptron(X: np.ndarray, y: np.ndarray, *, lr: float = 0.1, max_epochs: int = 100,
-                     theta0: np.ndarray | None = None, shuffle: bool = False, seed=None,
+                     theta0: np.ndarray | None = None, shuffle: bool = False,
+                     seed: int | np.random.Generator | None = None,
                      activation: str = "heaviside") -> PerceptronResult:
     """Train K threshold logic units with the perceptron rule, online, epoch by epoch.
 
@@ -324,7 +325,8 @@ def _squared_error(Xb: np.ndarray, Y: np.ndarray, w: np.ndarray) -> float:
 
 
 def delta_rule(X: np.ndarray, y: np.ndarray, *, lr: float, epochs: int, mode: str = "batch",
-               w0: np.ndarray | None = None, shuffle: bool = False, seed=None) -> DeltaRuleResult:
+               w0: np.ndarray | None = None, shuffle: bool = False,
+               seed: int | np.random.Generator | None = None) -> DeltaRuleResult:
     """Train linear unit(s) on squared error with the delta (Widrow-Hoff / LMS) rule.
 
     Parameters
