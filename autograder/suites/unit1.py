@@ -1,0 +1,373 @@
+"""Unit 1 checks: step and sigmoid, threshold logic units, the perceptron rule, sigmoid gates, the delta rule.
+
+Each check compares the student's functions (through the handle ``ns``) with the reference in
+``nnkit.activations``, ``nnkit.perceptron`` and ``nnkit.logic`` on inputs drawn from ``t.rng``, or checks a
+property or a training outcome that any correct answer has (e.g. hand-set gate weights are judged only by their
+truth table). The student-facing signatures are those of ``solutions/unit1/unit1.ipynb``:
+
+==========================================  =====================================================
+``heaviside(z)``, ``sigmoid(z)``            elementwise, any shape, float64
+``add_bias(X)``, ``tlu_predict(theta, X)``  (N, D) -> (N, D+1); theta (D+1, K), X (N, D) -> (N, K)
+``perceptron_step(theta, x, y, lr)``        new theta (D+1, K); x (D,), y (K,)
+``train_perceptron(X, Y, lr, max_epochs,    -> (theta (D+1, K), mistakes: list[int]); Y (N, K)
+theta0)``
+``gate_neuron(w, X)``, ``W_AND`` ...        sigmoid(w[0] + X @ w[1:]) -> (N,); weights bias first
+``xor_network(X)``                          (N, 2) -> (N,)
+``delta_rule(X, y, lr, epochs, w0)``        -> (w (D+1,), losses: list[float] after each epoch)
+==========================================  =====================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.items import Item
+from nnkit import activations as ref_act
+from nnkit import logic as ref_logic
+from nnkit import perceptron as ref_p
+
+TABLE2 = ref_logic.input_table(2)                                   # (4, 2) rows 00, 01, 10, 11
+TARGETS = {
+    "AND": np.array([0.0, 0.0, 0.0, 1.0]), "OR": np.array([0.0, 1.0, 1.0, 1.0]),
+    "NAND": np.array([1.0, 1.0, 1.0, 0.0]), "XOR": np.array([0.0, 1.0, 1.0, 0.0]),
+}
+GATE_TOL = 1e-4
+
+
+def _unpack(t, what: str, result, n: int):
+    """``result`` as an n-tuple, or record a failure (with what arrived) and return None."""
+    if isinstance(result, (tuple, list)) and len(result) == n:
+        return tuple(result)
+    got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+    t.fail(what, f"expected a tuple of {n} values, got {got}")
+    return None
+
+
+def _int_list(values):
+    """A list/tuple/1-D integer array of counts as a list of Python ints (anything else is returned as is)."""
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iu":
+        return [int(v) for v in values]
+    if isinstance(values, (list, tuple)) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                                 for v in values):
+        return [int(v) for v in values]
+    return values
+
+
+def _floats(values):
+    """A list of losses as a float64 array (or the value unchanged when it is not a list of numbers)."""
+    if isinstance(values, (list, tuple)) and all(isinstance(v, (int, float, np.floating)) for v in values):
+        return np.array(values, dtype=np.float64)
+    return values
+
+
+def _with_zeros(t, shape, scale=2.0):
+    z = t.rng.normal(size=shape) * scale
+    z.flat[t.rng.choice(z.size, size=max(1, z.size // 5), replace=False)] = 0.0
+    return z
+
+
+# -- heaviside and sigmoid --------------------------------------------------------------------------------------
+def heaviside_matches_reference(ns, t):
+    z = _with_zeros(t, (6, 5))
+    t.close("heaviside on a (6, 5) array containing zeros", ns.call("heaviside", z), ref_act.heaviside(z),
+            known_wrong={"H(0) = 1 (z >= 0); in this course H(0) = 0": (z >= 0).astype(float)})
+
+
+def heaviside_at_zero(ns, t):
+    z = np.array([-1.5, 0.0, 2.0])
+    t.close("heaviside([-1.5, 0, 2]) = [0, 0, 1]", ns.call("heaviside", z), np.array([0.0, 0.0, 1.0]),
+            known_wrong={"H(0) = 1 (z >= 0); in this course H(0) = 0": np.array([0.0, 1.0, 1.0]),
+                         "np.sign (it gives -1 and 0, not 0 and 1)": np.sign(z)})
+
+
+def heaviside_other_shapes(ns, t):
+    z = _with_zeros(t, (2, 3, 4), scale=1e6)
+    t.close("heaviside on a (2, 3, 4) array", ns.call("heaviside", z), ref_act.heaviside(z))
+
+
+def heaviside_integer_input(ns, t):
+    z = t.rng.integers(-3, 4, size=9)
+    t.close("heaviside on an integer array returns float64", ns.call("heaviside", z), ref_act.heaviside(z))
+
+
+def sigmoid_matches_reference(ns, t):
+    z = t.rng.normal(size=(5, 4)) * 3
+    t.close("sigmoid on a (5, 4) array", ns.call("sigmoid", z), ref_act.sigmoid(z))
+
+
+def sigmoid_extreme_inputs(ns, t):
+    z = np.array([-1000.0, -745.0, -40.0, 0.0, 40.0, 745.0, 1000.0])
+    t.close("sigmoid at +-1000, +-745, +-40 and 0 (no NaN, no overflow)", ns.call("sigmoid", z),
+            ref_act.sigmoid(z))
+
+
+def sigmoid_symmetry(ns, t):
+    z = t.rng.normal(size=(3, 4, 2)) * 10
+    s_pos, s_neg = ns.call("sigmoid", z), ns.call("sigmoid", -z)
+    t.close("sigmoid(z) + sigmoid(-z) = 1", s_pos + s_neg if isinstance(s_pos, np.ndarray)
+            and isinstance(s_neg, np.ndarray) else s_pos, np.ones_like(z))
+
+
+def sigmoid_large_random(ns, t):
+    z = t.rng.normal(size=(50,)) * 400
+    t.close("sigmoid on inputs of size ~400", ns.call("sigmoid", z), ref_act.sigmoid(z))
+
+
+# -- TLUs and the perceptron rule -------------------------------------------------------------------------------
+def add_bias_matches_reference(ns, t):
+    X = t.rng.normal(size=(5, 3))
+    t.close("add_bias on a (5, 3) array", ns.call("add_bias", X), ref_p.add_bias(X),
+            known_wrong={"the column of ones at the end instead of column 0": np.hstack([X, np.ones((5, 1))])})
+
+
+def tlu_cat_dog(ns, t):
+    theta, X = np.ones((3, 2)), np.array([[0.5, 1.0]])
+    t.close("the lecture's cat/dog TLUs: all weights 1, x = (0.5, 1) -> (1, 1)", ns.call("tlu_predict", theta, X),
+            np.array([[1.0, 1.0]]))
+
+
+def tlu_matches_reference(ns, t):
+    theta, X = t.rng.normal(size=(4, 3)), t.rng.normal(size=(6, 3))
+    t.close("tlu_predict with theta (4, 3) and X (6, 3)", ns.call("tlu_predict", theta, X),
+            ref_p.tlu_predict(theta, X), known_wrong={
+                "the bias in the last row of theta instead of row 0":
+                    ref_act.heaviside(np.hstack([X, np.ones((6, 1))]) @ theta),
+                "a missing bias": ref_act.heaviside(X @ theta[1:])})
+
+
+def tlu_single_unit_single_example(ns, t):
+    theta, X = t.rng.normal(size=(6, 1)), t.rng.normal(size=(1, 5))
+    t.close("tlu_predict with K = 1 unit and N = 1 example keeps shape (1, 1)", ns.call("tlu_predict", theta, X),
+            ref_p.tlu_predict(theta, X))
+
+
+def tlu_exact_ties(ns, t):
+    theta = t.rng.integers(-2, 3, size=(3, 4)).astype(float)
+    X = t.rng.integers(-2, 3, size=(10, 2)).astype(float)
+    t.close("tlu_predict when some weighted sums are exactly 0 (H(0) = 0)", ns.call("tlu_predict", theta, X),
+            ref_p.tlu_predict(theta, X))
+
+
+def perceptron_step_cat_dog(ns, t):
+    theta, x, y = np.ones((3, 2)), np.array([0.5, 1.0]), np.array([1.0, 0.0])
+    expected = np.array([[1.0, 0.9], [1.0, 0.95], [1.0, 0.9]])
+    t.close("one step on the cat/dog example: the dog unit becomes (0.9, 0.95, 0.9)",
+            ns.call("perceptron_step", theta, x, y, 0.1), expected,
+            known_wrong={"a flipped update (theta - lr (y - a) x)": np.array([[1.0, 1.1], [1.0, 1.05], [1.0, 1.1]]),
+                         "a bias that is not updated (x0 = 1 missing)": np.array([[1.0, 1.0], [1.0, 0.95], [1.0, 0.9]])})
+
+
+def perceptron_step_matches_reference(ns, t):
+    theta, x = t.rng.normal(size=(4, 3)), t.rng.normal(size=3)
+    y = 1.0 - ref_p.tlu_predict(theta, x[None, :])[0]      # every unit is wrong, so every column moves
+    t.close("perceptron_step with theta (4, 3), every unit wrong, lr = 0.25",
+            ns.call("perceptron_step", theta, x, y, 0.25), ref_p.perceptron_step(theta, x, y, 0.25))
+
+
+def perceptron_step_correct_units_unchanged(ns, t):
+    theta, x = t.rng.normal(size=(3, 2)), t.rng.normal(size=2)
+    y = ref_p.tlu_predict(theta, x[None, :])[0]
+    t.close("perceptron_step leaves units that were right unchanged", ns.call("perceptron_step", theta, x, y, 0.5),
+            theta)
+
+
+def perceptron_step_hidden_cases(ns, t):
+    for d, k in ((5, 1), (2, 4)):
+        theta, x = t.rng.normal(size=(d + 1, k)), t.rng.normal(size=d)
+        y = t.rng.integers(0, 2, size=k).astype(float)
+        lr = float(t.rng.uniform(0.05, 1.0))
+        t.close(f"perceptron_step with D = {d}, K = {k}", ns.call("perceptron_step", theta, x, y, lr),
+                ref_p.perceptron_step(theta, x, y, lr))
+
+
+def perceptron_step_tie_at_zero(ns, t):
+    theta, x, y = np.array([[1.0], [-1.0]]), np.array([1.0]), np.array([1.0])   # z = 0 exactly, H(0) = 0
+    t.close("perceptron_step when z = 0 exactly (H(0) = 0, so a target of 1 is a mistake)",
+            ns.call("perceptron_step", theta, x, y, 0.5), ref_p.perceptron_step(theta, x, y, 0.5))
+
+
+# -- training -----------------------------------------------------------------------------------------------------
+def _train(ns, t, what, X, Y, lr, max_epochs, theta0):
+    result = _unpack(t, what, ns.call("train_perceptron", X, Y, lr=lr, max_epochs=max_epochs, theta0=theta0), 2)
+    return None if result is None else (result[0], _int_list(result[1]))
+
+
+def _compare_training(ns, t, label, X, Y, lr, max_epochs, theta0):
+    got = _train(ns, t, label, X, Y, lr, max_epochs, theta0)
+    if got is None:
+        return
+    ref = ref_p.train_perceptron(X, Y, lr=lr, max_epochs=max_epochs, theta0=theta0)
+    t.equal(f"{label}: mistakes per epoch", got[1], list(ref.mistakes_per_epoch))
+    t.close(f"{label}: final theta", got[0], ref.theta)
+
+
+def train_converges_on_and(ns, t):
+    X, Y = TABLE2, TARGETS["AND"][:, None]
+    got = _train(ns, t, "training on AND", X, Y, 0.1, 20, np.zeros((3, 1)))
+    if got is None:
+        return
+    theta, mistakes = got
+    converged = isinstance(mistakes, list) and 0 < len(mistakes) <= 20 and mistakes[-1] == 0
+    t.true("AND: converges within 20 epochs (the last epoch has no mistakes)", converged,
+           f"mistakes per epoch: {mistakes!r}")
+    if isinstance(theta, np.ndarray) and theta.shape == (3, 1):
+        t.close("AND: the final theta classifies all four rows", ref_p.tlu_predict(theta, X), Y)
+    else:
+        t.fail("AND: the final theta classifies all four rows", f"theta must be an array of shape (3, 1), "
+               f"got {getattr(theta, 'shape', type(theta).__name__)}")
+
+
+def train_matches_reference_on_or(ns, t):
+    _compare_training(ns, t, "OR from theta0 = 0.1", TABLE2, TARGETS["OR"][:, None], 0.1, 30, np.full((3, 1), 0.1))
+
+
+def train_reports_failure_on_xor(ns, t):
+    got = _train(ns, t, "training on XOR", TABLE2, TARGETS["XOR"][:, None], 0.1, 25, None)
+    if got is None:
+        return
+    mistakes = got[1]
+    t.true("XOR: runs all 25 epochs, every one with mistakes, and returns normally",
+           isinstance(mistakes, list) and len(mistakes) == 25 and all(m > 0 for m in mistakes),
+           f"mistakes per epoch: {mistakes!r}")
+
+
+def train_matches_reference_on_separable_data(ns, t):
+    w_true = t.rng.normal(size=(4, 2))
+    X = t.rng.normal(size=(60, 3))
+    z = ref_p.add_bias(X) @ w_true
+    keep = np.all(np.abs(z) > 0.3, axis=1)                       # a margin, so training stops quickly
+    X, Y = X[keep][:25], (z[keep][:25] > 0).astype(float)
+    _compare_training(ns, t, "two units on separable random data", X, Y, 0.5, 500,
+                      t.rng.normal(size=(4, 2)) * 0.1)
+
+
+def train_matches_reference_on_nand(ns, t):
+    _compare_training(ns, t, "NAND with lr = 0.3", TABLE2, TARGETS["NAND"][:, None], 0.3, 40, None)
+
+
+# -- gates -----------------------------------------------------------------------------------------------------
+def gate_neuron_matches_reference(ns, t):
+    w, X = t.rng.normal(size=3), t.rng.normal(size=(7, 2))
+    t.close("gate_neuron with w (3,) and X (7, 2)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X))
+
+
+def _gate_truth_table(ns, t, name):
+    w = ns.get(f"W_{name}")
+    size = 2 if name == "NOT" else 3
+    what = f"W_{name}: sigmoid(w[0] + x . w[1:]) within {GATE_TOL:g} of the {name} truth table"
+    if not (isinstance(w, np.ndarray) and w.shape == (size,) and w.dtype.kind in "iuf"):
+        t.fail(what, f"W_{name} must be a numeric array of shape ({size},), got "
+                     f"{getattr(w, 'shape', type(w).__name__)}")
+        return
+    X = ref_logic.input_table(size - 1)
+    target = np.array([1.0, 0.0]) if name == "NOT" else TARGETS[name]
+    t.close(what, ref_logic.neuron(w.astype(float), X), target, rtol=0.0, atol=GATE_TOL)
+
+
+def gate_weights_truth_tables(ns, t):
+    for name in ("AND", "OR", "NAND", "NOT"):
+        _gate_truth_table(ns, t, name)
+
+
+def gate_neuron_hidden(ns, t):
+    w, X = t.rng.normal(size=4) * 5, t.rng.normal(size=(9, 3))
+    t.close("gate_neuron with w (4,) and X (9, 3)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X))
+
+
+def xor_truth_table(ns, t):
+    t.close(f"xor_network on the four inputs, within {GATE_TOL:g} of XOR", ns.call("xor_network", TABLE2),
+            TARGETS["XOR"], rtol=0.0, atol=GATE_TOL)
+
+
+def xor_shuffled_rows(ns, t):
+    idx = t.rng.integers(0, 4, size=13)
+    t.close("xor_network on 13 rows in random order", ns.call("xor_network", TABLE2[idx]), TARGETS["XOR"][idx],
+            rtol=0.0, atol=GATE_TOL)
+
+
+# -- delta rule ------------------------------------------------------------------------------------------------
+def _regression(t, n, d):
+    X = t.rng.normal(size=(n, d))
+    y = ref_p.add_bias(X) @ t.rng.normal(size=d + 1) + 0.1 * t.rng.normal(size=n)
+    return X, y
+
+
+def _delta(ns, t, what, X, y, lr, epochs, w0):
+    return _unpack(t, what, ns.call("delta_rule", X, y, lr, epochs, w0=w0), 2)
+
+
+def delta_rule_one_update(ns, t):
+    X, y = _regression(t, 6, 2)
+    w0 = t.rng.normal(size=3)
+    got = _delta(ns, t, "delta_rule after one epoch", X, y, 0.05, 1, w0)
+    if got is None:
+        return
+    Xb = ref_p.add_bias(X)
+    expected = ref_p.delta_rule(X, y, lr=0.05, epochs=1, w0=w0[:, None]).w[:, 0]
+    t.close("delta_rule: weights after one batch update (N = 6, lr = 0.05)", got[0], expected, known_wrong={
+        "the mean over the batch instead of the sum": w0 + 0.05 / 6 * Xb.T @ (y - Xb @ w0),
+        "a step uphill (w - lr * sum (y - y_hat) x)": w0 - 0.05 * Xb.T @ (y - Xb @ w0)})
+
+
+def delta_rule_losses(ns, t):
+    X, y = _regression(t, 8, 2)
+    got = _delta(ns, t, "delta_rule over 5 epochs", X, y, 0.02, 5, None)
+    if got is None:
+        return
+    ref = ref_p.delta_rule(X, y, lr=0.02, epochs=5)
+    before = [0.5 * float(np.sum((y - ref_p.add_bias(X) @ w) ** 2))
+              for w in [np.zeros(3)] + [ref_p.delta_rule(X, y, lr=0.02, epochs=e).w[:, 0] for e in range(1, 5)]]
+    t.close("delta_rule: the 5 losses, each measured after its update", _floats(got[1]), np.array(ref.losses),
+            known_wrong={"losses measured before each update instead of after": np.array(before)})
+
+
+def delta_rule_reaches_least_squares(ns, t):
+    X, y = _regression(t, 30, 2)
+    Xb = ref_p.add_bias(X)
+    lr = 1.0 / np.linalg.eigvalsh(Xb.T @ Xb).max()
+    got = _delta(ns, t, "delta_rule for 400 epochs", X, y, lr, 400, None)
+    if got is not None:
+        t.close("delta_rule converges to the least-squares weights", got[0],
+                np.linalg.lstsq(Xb, y, rcond=None)[0], rtol=1e-6, atol=1e-8)
+
+
+def delta_rule_hidden_reference(ns, t):
+    X, y = _regression(t, 20, 3)
+    w0 = t.rng.normal(size=4)
+    got = _delta(ns, t, "delta_rule with D = 3 over 7 epochs", X, y, 0.01, 7, w0)
+    if got is None:
+        return
+    ref = ref_p.delta_rule(X, y, lr=0.01, epochs=7, w0=w0[:, None])
+    t.close("delta_rule with D = 3: final weights", got[0], ref.w[:, 0])
+    t.close("delta_rule with D = 3: losses", _floats(got[1]), np.array(ref.losses))
+
+
+# The graded reference modules of this unit (and the next); nnkit.data and nnkit.plot stay allowed.
+FORBID = ("nnkit.activations", "nnkit.perceptron", "nnkit.logic", "nnkit.autodiff")
+
+ITEMS = [
+    Item("u1_heaviside", 1, "heaviside(z)", names=("heaviside",),
+         checks=(heaviside_matches_reference, heaviside_at_zero),
+         hidden_checks=(heaviside_other_shapes, heaviside_integer_input), forbid=FORBID),
+    Item("u1_sigmoid", 1, "sigmoid(z), stable for large |z|", names=("sigmoid",),
+         checks=(sigmoid_matches_reference, sigmoid_extreme_inputs),
+         hidden_checks=(sigmoid_symmetry, sigmoid_large_random), forbid=FORBID),
+    Item("u1_tlu", 2, "add_bias(X) and tlu_predict(theta, X)", names=("add_bias", "tlu_predict"),
+         checks=(add_bias_matches_reference, tlu_cat_dog, tlu_matches_reference),
+         hidden_checks=(tlu_single_unit_single_example, tlu_exact_ties), forbid=FORBID),
+    Item("u1_perceptron_step", 2, "perceptron_step(theta, x, y, lr)", names=("perceptron_step",),
+         checks=(perceptron_step_cat_dog, perceptron_step_matches_reference, perceptron_step_correct_units_unchanged),
+         hidden_checks=(perceptron_step_hidden_cases, perceptron_step_tie_at_zero), forbid=FORBID),
+    Item("u1_train_perceptron", 3, "train_perceptron(X, Y, lr, max_epochs, theta0)", names=("train_perceptron",),
+         checks=(train_converges_on_and, train_matches_reference_on_or, train_reports_failure_on_xor),
+         hidden_checks=(train_matches_reference_on_separable_data, train_matches_reference_on_nand), forbid=FORBID),
+    Item("u1_gates", 2, "gate_neuron and the AND/OR/NAND/NOT weights",
+         names=("gate_neuron", "W_AND", "W_OR", "W_NAND", "W_NOT"),
+         checks=(gate_neuron_matches_reference, gate_weights_truth_tables),
+         hidden_checks=(gate_neuron_hidden,), forbid=FORBID),
+    Item("u1_xor", 2, "xor_network(X) from gates", names=("xor_network",),
+         checks=(xor_truth_table,), hidden_checks=(xor_shuffled_rows,), forbid=FORBID),
+    Item("u1_delta_rule", 3, "delta_rule(X, y, lr, epochs, w0)", names=("delta_rule",),
+         checks=(delta_rule_one_update, delta_rule_losses, delta_rule_reaches_least_squares),
+         hidden_checks=(delta_rule_hidden_reference,), forbid=FORBID),
+]

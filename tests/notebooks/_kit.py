@@ -1,0 +1,201 @@
+"""Helpers shared by the notebook tests and the suite tests: reading the course notebooks, building student
+namespaces and submissions from scripted edits, and running nbgrader / ``nnkit grade`` on a temporary course.
+
+Submissions are described as edits of the instructor notebook, by the grade_id of a solution cell::
+
+    SOLVED                       the instructor's code with the solution markers removed
+    [("z > 0", "z >= 0"), ...]   the instructor's code with these replacements (a plausible student bug);
+                                 each ``old`` must occur in the cell, so an edit can never silently do nothing
+    "def heaviside(z): ..."      any other source, verbatim
+
+A solution cell that is not listed keeps the released stub (``raise NotImplementedError()``).
+Each unit's partially correct submissions live in ``tests/notebooks/submissions/<unit>.py`` as a dict
+``SUBMISSIONS = {name: {solution grade_id: edit}}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[2]
+SUBMISSIONS_DIR = Path(__file__).resolve().parent / "submissions"
+SOLVED = "SOLVED"
+STUB = "STUB"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+nbtools = _load("nnkit_scripts_nbtools", REPO / "scripts" / "nbtools.py")
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def solution_notebook_path(unit: str) -> Path:
+    return REPO / "solutions" / unit / f"{unit}.ipynb"
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def autograded_cells(nb) -> dict[str, float]:
+    """grade_id -> points of every autograded test cell (grade, not solution, code)."""
+    return {m["grade_id"]: float(m["points"]) for c in nb.cells if (m := nbgrader_meta(c))
+            and m.get("grade") and not m.get("solution") and c.cell_type == "code"}
+
+
+def manual_cells(nb) -> dict[str, float]:
+    """grade_id -> points of every hand-graded answer cell (grade and solution)."""
+    return {m["grade_id"]: float(m["points"]) for c in nb.cells if (m := nbgrader_meta(c))
+            and m.get("grade") and m.get("solution")}
+
+
+_MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+
+
+def strip_markers(source: str) -> str:
+    """The instructor's code as a student who solved the task would have it."""
+    return "\n".join(line for line in source.split("\n") if not _MARKER.match(line))
+
+
+def stub_source(source: str) -> str:
+    """What ``nbgrader generate_assignment`` leaves of a solution cell: each region becomes the code stub."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        if "### BEGIN SOLUTION" in line:
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [indent + "# YOUR CODE HERE", indent + "raise NotImplementedError()"]
+            inside = True
+        elif "### END SOLUTION" in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def apply_edit(source: str, edit, where: str) -> str:
+    """``source`` (an instructor solution cell) after ``edit`` (see the module docstring)."""
+    if edit == SOLVED:
+        return strip_markers(source)
+    if edit == STUB:
+        return stub_source(source)
+    if isinstance(edit, list):
+        code = strip_markers(source)
+        for old, new in edit:
+            if old not in code:
+                raise ValueError(f"{where}: the edit's text {old!r} does not occur in the solution cell")
+            code = code.replace(old, new)
+        return code
+    if isinstance(edit, str):
+        return edit
+    raise TypeError(f"{where}: an edit is SOLVED, a list of (old, new) pairs or a source string, got {edit!r}")
+
+
+def solution_sources(unit: str) -> dict[str, str]:
+    """grade_id -> source of every solution code cell of the unit's instructor notebook, in order."""
+    nb = read_notebook(solution_notebook_path(unit))
+    return {m["grade_id"]: c.source for c in nb.cells
+            if (m := nbgrader_meta(c)) and m.get("solution") and c.cell_type == "code"}
+
+
+def student_namespace(unit: str, edits: dict | None = None, *, base: str = SOLVED) -> dict:
+    """Execute the unit's solution cells (``base`` applied to each, then ``edits``) in a fresh namespace.
+
+    With the default ``base=SOLVED`` this is a fully correct student; ``edits`` swap in mistakes; ``base=STUB``
+    is the untouched exercise. A cell that raises is skipped, as in a notebook run with errors allowed. The
+    namespace starts with ``np`` and ``math``, as the notebooks' setup cells provide.
+    """
+    import math
+
+    import numpy as np
+
+    edits = dict(edits or {})
+    sources = solution_sources(unit)
+    unknown = set(edits) - set(sources)
+    if unknown:
+        raise ValueError(f"student_namespace: {sorted(unknown)} are not solution cells of {unit}; "
+                         f"known: {sorted(sources)}")
+    ns: dict = {"np": np, "math": math, "__name__": "__main__"}
+    for gid, source in sources.items():
+        code = apply_edit(source, edits.get(gid, base), f"{unit}:{gid}")
+        try:
+            exec(compile(code, f"<{unit}:{gid}>", "exec"), ns)
+        except Exception:  # noqa: BLE001 - a stub cell raises NotImplementedError, like in the notebook
+            pass
+    return ns
+
+
+def submission_specs(unit: str) -> dict[str, dict]:
+    """The partially correct submissions scripted for ``unit`` ({} when there are none yet)."""
+    path = SUBMISSIONS_DIR / f"{unit}.py"
+    if not path.exists():
+        return {}
+    return dict(_load(f"nnkit_submissions_{unit}", path).SUBMISSIONS)
+
+
+def make_submission(release_nb, solution_nb, edits: dict, where: str):
+    """A student notebook: the released one with the edited solution cells put in (matched by grade_id)."""
+    sources = {nbgrader_meta(c)["grade_id"]: c.source for c in solution_nb.cells
+               if nbgrader_meta(c).get("solution")}
+    nb = nbformat.from_dict(json.loads(json.dumps(release_nb)))
+    seen = set()
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in edits:
+            cell.source = apply_edit(sources[gid], edits[gid], f"{where}:{gid}")
+            seen.add(gid)
+    if set(edits) - seen:
+        raise ValueError(f"{where}: no released cells with grade_ids {sorted(set(edits) - seen)}")
+    return nb
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """An exclusive lock shared by pytest-xdist workers (a no-op where fcntl does not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_json(root: Path, name: str, compute):
+    """``compute()`` once per test session across xdist workers; its JSON result is cached under ``root``."""
+    result_path = root / f"{name}.json"
+    with file_lock(root / f"{name}.lock"):
+        if result_path.exists():
+            return json.loads(result_path.read_text())
+        result = compute()
+        result_path.write_text(json.dumps(result))
+        return result
+
+
+def session_root(tmp_path_factory) -> Path:
+    """A directory shared by all xdist workers of this pytest run."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "nnkit-notebooks"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
