@@ -15,9 +15,10 @@ from tests.notebooks import _kit
 REGISTRY = load_registry(["unit1"])
 
 
-def grade(edits=None, base=_kit.SOLVED):
+def grade(edits=None, base=_kit.SOLVED, only=None):
     ns = _kit.student_namespace("unit1", edits, base=base)
-    return {item.grade_id: run_item(item, LocalHandle(ns), include_hidden=True) for item in REGISTRY}
+    return {item.grade_id: run_item(item, LocalHandle(ns), include_hidden=True) for item in REGISTRY
+            if only is None or item.grade_id == only}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("gid, edits, phrase", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
 def test_mistake_loses_points_with_a_useful_message(gid, edits, phrase):
-    result = grade(edits)[gid]
+    result = grade(edits, only=gid)[gid]
     item = REGISTRY.get(gid)
     assert result.score < item.points, result.render(show_hidden_details=True)
     assert phrase in result.render(show_hidden_details=True)
@@ -104,16 +105,5 @@ def test_a_mistake_in_one_item_leaves_the_unrelated_items_alone():
 def test_any_correct_gate_weights_earn_full_marks():
     scaled = {"u1_gates_impl": [("W_OR = np.array([-10.0, 20.0, 20.0])", "W_OR = np.array([-15.0, 40.0, 35.0])"),
                                 ("W_NOT = np.array([10.0, -20.0])", "W_NOT = np.array([12.0, -24.0])")]}
-    result = grade(scaled)["u1_gates"]
+    result = grade(scaled, only="u1_gates")["u1_gates"]
     assert result.score == REGISTRY.get("u1_gates").points, result.render()
-
-
-def test_visible_inputs_are_reproducible_and_hidden_ones_depend_on_the_secret():
-    ns = _kit.student_namespace("unit1", {"u1_heaviside_impl": [("z > 0", "z >= 0")]})
-    item = REGISTRY.get("u1_heaviside")
-    a = run_item(item, LocalHandle(ns), include_hidden=True, secret="one").render(show_hidden_details=True)
-    b = run_item(item, LocalHandle(ns), include_hidden=True, secret="one").render(show_hidden_details=True)
-    c = run_item(item, LocalHandle(ns), include_hidden=True, secret="two").render(show_hidden_details=True)
-    assert a == b
-    visible = [line for line in a.splitlines() if "(hidden)" not in line][:4]
-    assert visible == [line for line in c.splitlines() if "(hidden)" not in line][:4]

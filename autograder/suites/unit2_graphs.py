@@ -1,0 +1,154 @@
+"""Helpers for the unit 2 checks: closed-form operations, and scalar expressions built on either side.
+
+An expression is a list of steps, and step i defines node i:
+
+* ``("leaf", k)``: input number k;
+* ``(method, i, arg)``: node i's method, with ``arg`` None, a number, or ``("node", j)``.
+
+``build_student`` builds it from the student's ``Value``/``Dual`` through the handle (objects stay with the
+student, only ``Ref``s come back); ``build_reference`` from ``nnkit.autodiff``. ``_compare_expression`` checks the
+student's leaf gradients against both the reference and central differences of the student's own forward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autograder.handle import Ref, StudentCodeError
+from nnkit import autodiff as ref_ad
+
+# closed-form forward and local derivative(s) of each operation
+BINARY = {
+    "__add__": (lambda a, b: a + b, lambda a, b: (1.0, 1.0)),
+    "__mul__": (lambda a, b: a * b, lambda a, b: (b, a)),
+}
+UNARY = {
+    "exp": (math.exp, math.exp),
+    "tanh": (math.tanh, lambda a: 1.0 - math.tanh(a) ** 2),
+    "sigmoid": (lambda a: 1.0 / (1.0 + math.exp(-a)), lambda a: math.exp(-a) / (1.0 + math.exp(-a)) ** 2),
+}
+
+
+def _attempt(t, what: str, thunk):
+    """Run ``thunk``; if the student's code raises, record one failed sub-check and return None."""
+    try:
+        return thunk()
+    except StudentCodeError as exc:
+        if exc.not_implemented:
+            t.fail(what, f"implement `{exc.where}` first")
+        else:
+            t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}")
+        return None
+
+
+def _node(t, what: str, got, cls: str):
+    """``got`` if it is a student object (a Ref), else record that an operation returned the wrong thing."""
+    if type(got) is Ref:
+        return got
+    t.fail(what, f"the operation must return a new {cls}, got {type(got).__name__} {got!r}")
+    return None
+
+
+def _unpack(t, what: str, result, n: int):
+    if isinstance(result, (tuple, list)) and len(result) == n:
+        return tuple(result)
+    got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+    t.fail(what, f"expected a tuple of {n} values, got {got}")
+    return None
+
+
+def _numbers(values) -> np.ndarray | object:
+    """A tuple of plain numbers as a float64 array (anything else unchanged, so the comparison reports it)."""
+    if isinstance(values, (tuple, list)) and all(isinstance(v, (int, float, np.floating, np.integer))
+                                                 and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype=np.float64)
+    return values
+
+
+# -- expressions built on either side --------------------------------------------------------------------------
+# An expression is a list of steps; step i defines node i:
+#   ("leaf", k)           input number k
+#   (method, i, arg)      node i's method, arg None, a number, or ("node", j)
+SHARED_NODE = [("leaf", 0), ("leaf", 1), ("__mul__", 0, ("node", 1)), ("tanh", 2, None),
+               ("__mul__", 2, ("node", 3)), ("__add__", 4, ("node", 2)), ("__add__", 5, ("node", 0))]
+
+
+def random_expression(rng, n_leaves: int, n_ops: int) -> list:
+    """A random expression whose intermediate values stay moderate (exp only of small values)."""
+    steps = [("leaf", k) for k in range(n_leaves)]
+    sizes = [1.0] * n_leaves
+    for _ in range(n_ops):
+        i = int(rng.integers(len(steps)))
+        j = int(rng.integers(len(steps)))
+        kind = rng.choice(["add", "mul", "scale", "tanh", "sigmoid", "square", "exp"])
+        if kind == "exp" and sizes[i] > 1.0:
+            kind = "tanh"
+        if kind in ("mul", "square") and sizes[i] * max(sizes[i], sizes[j]) > 20:
+            kind = "add"
+        step, size = {
+            "add": (("__add__", i, ("node", j)), sizes[i] + sizes[j]),
+            "mul": (("__mul__", i, ("node", j)), sizes[i] * sizes[j]),
+            "scale": (("__mul__", i, float(rng.choice([-1.5, 0.5, 2.0]))), 2 * sizes[i]),
+            "tanh": (("tanh", i, None), 1.0),
+            "sigmoid": (("sigmoid", i, None), 1.0),
+            "square": (("__pow__", i, 2), sizes[i] ** 2),
+            "exp": (("exp", i, None), math.e),
+        }[str(kind)]
+        steps.append(step)
+        sizes.append(size)
+    return steps
+
+
+def build_reference(cls, steps, xs, tangents=None) -> list:
+    """The expression's nodes built from the reference ``Value`` (or ``Dual`` with ``tangents``)."""
+    nodes = []
+    for step in steps:
+        if step[0] == "leaf":
+            k = step[1]
+            nodes.append(cls(float(xs[k])) if tangents is None else cls(float(xs[k]), float(tangents[k])))
+            continue
+        method, i, arg = step
+        args = () if arg is None else (nodes[arg[1]],) if isinstance(arg, tuple) else (arg,)
+        nodes.append(getattr(nodes[i], method)(*args))
+    return nodes
+
+
+def build_student(ns, cls, steps, xs, tangents=None) -> list:
+    nodes = []
+    for step in steps:
+        if step[0] == "leaf":
+            k = step[1]
+            extra = () if tangents is None else (float(tangents[k]),)
+            nodes.append(ns.new(cls, float(xs[k]), *extra))
+            continue
+        method, i, arg = step
+        args = () if arg is None else (nodes[arg[1]],) if isinstance(arg, tuple) else (arg,)
+        out = ns.method(nodes[i], method, *args)
+        if type(out) is not Ref:
+            raise TypeError(f"{cls}.{method} returned {type(out).__name__}, not a {cls}")
+        nodes.append(out)
+    return nodes
+
+
+def _leaf_count(steps) -> int:
+    return sum(1 for s in steps if s[0] == "leaf")
+
+
+def _compare_expression(ns, t, label: str, steps, xs) -> None:
+    """Forward value, leaf gradients vs the reference, and leaf gradients vs numeric differences of the student."""
+    nodes = build_student(ns, "Value", steps, xs)
+    ns.method(nodes[-1], "backward")
+    n = _leaf_count(steps)
+    grads = _numbers([ns.get(nodes[k], "grad") for k in range(n)])
+    ref_nodes = build_reference(ref_ad.Value, steps, xs)
+    ref_nodes[-1].backward()
+    t.close(f"{label}: gradients of the inputs", grads, np.array([ref_nodes[k].grad for k in range(n)]),
+            kind="backward")
+
+    def forward(v):
+        return ns.get(build_student(ns, "Value", steps, v)[-1], "data")
+
+    t.grad_matches_numeric(f"{label}: gradients against numeric differences of your forward", forward,
+                           np.asarray(xs, dtype=float), np.array(1.0), grads)
