@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder import notebook
 from autograder.handle import RemoteHandle, WorkerFailure
-from autograder.items import ALWAYS_FORBIDDEN, Registry, default_registry, is_allowed_module
+from autograder.items import ALWAYS_FORBIDDEN, Registry, default_registry, is_allowed_module, module_matches
 from autograder.runner import ItemResult, run_item
 from autograder.sandbox import ALWAYS_BLOCKED, Limits, Policy, Sandbox
 from autograder.tester import SubCheck
@@ -46,13 +46,14 @@ class SubmissionResult:
     items: list[ItemResult] = field(default_factory=list)
     error: str | None = None
     flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     cells: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self, show_hidden_details: bool = False) -> dict:
         return {"path": self.path, "assignment": self.assignment, "notebook": self.notebook,
                 "student": self.student, "score": self.score, "max_score": self.max_score, "error": self.error,
-                "flags": self.flags, "cells": self.cells, "seconds": round(self.seconds, 3),
+                "flags": self.flags, "notes": self.notes, "cells": self.cells, "seconds": round(self.seconds, 3),
                 "items": [i.to_dict(show_hidden_details) for i in self.items]}
 
     @classmethod
@@ -61,7 +62,7 @@ class SubmissionResult:
                             [SubCheck(s["what"], s["credit"], s["hidden"], s["details"], s["diagnosis"])
                              for s in i["subchecks"]], i["hidden_included"], i["flag"]) for i in d["items"]]
         return cls(d["path"], d["assignment"], d["notebook"], d["student"], d["score"], d["max_score"], items,
-                   d["error"], d["flags"], d["cells"], d["seconds"])
+                   d["error"], d["flags"], d.get("notes", []), d["cells"], d["seconds"])
 
 
 def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
@@ -100,13 +101,37 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
     return best
 
 
-def module_policy(items: list, source: Path) -> Policy:
-    """Block modules every item forbids (and the grader), record those any item forbids, hide sources."""
+def provided_modules(trusted) -> tuple[str, ...]:
+    """nnkit modules the trusted notebook itself imports: the assignment provides them to students."""
+    cells = [(c.grade_id, c.source) for c in notebook.trusted_cells(trusted)
+             if c.cell_type == "code" and c.kind != "test"]
+    cells += [("", notebook.source_of(c)) for c in trusted.cells
+              if c.get("cell_type") == "code" and notebook.classify(c) is None]
+    return tuple(sorted({m for m, _ in notebook.static_scan(cells, ["nnkit"])}))
+
+
+def forbidden(item, module: str, provided=()) -> bool:
+    """``item`` forbids ``module``, unless the assignment's own notebook imports it."""
+    if any(module_matches(module, p) for p in ALWAYS_FORBIDDEN):
+        return True
+    return item.forbids(module) and not any(module_matches(module, p) for p in provided)
+
+
+def module_policy(items: list, source: Path, provided=()) -> Policy:
+    """Block modules every item forbids (and the grader), record those any item forbids, hide sources.
+
+    Modules the trusted notebook imports are preloaded in the worker before its audit
+    hook is installed, so that their own imports of graded modules (``nnkit.layers``
+    importing ``nnkit.init``) work; a student importing a graded module directly
+    still fires the hook, because the worker drops blocked modules from ``sys.modules``.
+    """
     graded = _nnkit_modules()
-    blocked = [m for m in graded if items and all(item.forbids(m) for item in items)]
-    recorded = sorted({m for m in graded if any(item.forbids(m) for item in items)} | set(ALWAYS_FORBIDDEN))
+    blocked = [m for m in graded if items and all(forbidden(item, m, provided) for item in items)]
+    recorded = sorted({m for m in graded if any(forbidden(item, m, provided) for item in items)}
+                      | set(ALWAYS_FORBIDDEN))
     denied = [source] + [path for module, path in graded.items() if module in blocked]
-    return Policy(tuple(ALWAYS_BLOCKED) + tuple(blocked), tuple(recorded), tuple(str(p) for p in denied))
+    return Policy(tuple(ALWAYS_BLOCKED) + tuple(blocked), tuple(recorded), tuple(str(p) for p in denied),
+                  tuple(provided))
 
 
 def _nnkit_modules() -> dict[str, Path]:
@@ -148,13 +173,15 @@ def _grade(result, path, source, registry, limits, secret) -> None:
     graded = notebook.test_cells(trusted)
     items = [registry.get(gid) if gid in registry else None for gid in graded]
     known = [i for i in items if i is not None]
-    policy = module_policy(known, source)
+    provided = provided_modules(trusted)
+    policy = module_policy(known, source, provided)
+    preload = _with_dependencies(provided)
     prefixes = sorted(set(policy.recorded_modules) | {"nnkit"})
     static_hits = notebook.static_scan(cells, prefixes)                         # 5. scan
     result.max_score = float(sum(i.points for i in known) +
                              sum(p or 0 for gid, p in graded.items() if gid not in registry))
     sandbox = Sandbox(cells, limits, Policy(policy.blocked_modules, policy.recorded_modules,
-                                            policy.denied_paths + (str(path.resolve().parent),)))
+                                            policy.denied_paths + (str(path.resolve().parent),), preload))
     try:
         try:
             runs = sandbox.boot()                                               # 6. run
@@ -172,25 +199,67 @@ def _grade(result, path, source, registry, limits, secret) -> None:
             result.items.append(run_item(item, handle, include_hidden=True, secret=secret))
     finally:
         sandbox.close()
-    _apply_flags(result, known, static_hits, sandbox.reports)                   # 8. flags
+    _apply_flags(result, known, static_hits, sandbox.reports, provided)         # 8. flags
     result.score = float(round(sum(i.score for i in result.items), 6))
 
 
-def _apply_flags(result, items, static_hits, reports) -> None:
+def _with_dependencies(modules) -> tuple[str, ...]:
+    """``modules`` plus every nnkit module their source imports (also inside functions), transitively."""
+    sources = {name: path for name, path in _nnkit_modules().items()}
+    todo, seen = list(modules), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = sources.get(name)
+        if path is None:
+            package = Path(importlib.util.find_spec("nnkit").origin).parent if name.startswith("nnkit") else None
+            rel = name.split(".")[1:]
+            candidates = [package.joinpath(*rel).with_suffix(".py"), package.joinpath(*rel, "__init__.py")] \
+                if package is not None and rel else []
+            path = next((c for c in candidates if c.is_file()), None)
+        if path is not None:
+            found = notebook.scan_source(path.read_text(encoding="utf-8"), ["nnkit"])
+            todo.extend(m for m in found if m not in seen)
+    return tuple(sorted(seen))
+
+
+def _module_for_path(path: str) -> str | None:
+    """The grader or graded-reference module whose source ``path`` is, if any."""
+    try:
+        resolved = Path(path).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if resolved.is_relative_to(Path(__file__).resolve().parent):
+        return "autograder"
+    for module, source in _nnkit_modules().items():
+        if resolved == source.resolve():
+            return module
+    return None
+
+
+def _apply_flags(result, items, static_hits, reports, provided=()) -> None:
+    """Zero the items a forbidden import (static or at run time) affects; note what was blocked."""
     by_id = {i.grade_id: i for i in items}
     events = [(module, f"{cell} imports {module}") for module, cell in static_hits]
-    events += [(detail, f"your code tried to import {detail} while running") for kind, detail in reports
-               if kind == "import"]
     for kind, detail in reports:
-        if kind in ("open", "write", "blocked"):
-            result.flags.append(f"blocked while running your code: {kind} {detail}")
+        module = _module_for_path(detail) if kind == "open" else None
+        if kind == "import":
+            events.append((detail, f"your code tried to import {detail} while running"))
+        elif module is not None:
+            events.append((module, f"your code tried to read the source of {module}"))
+        elif kind == "open":
+            result.flags.append(f"your code tried to read {detail} (refused)")
+        else:
+            result.notes.append(f"refused while running your code: {kind} {detail}")
     for item_result in result.items:
         item = by_id.get(item_result.grade_id)
         if item is None:
             continue
-        reasons = sorted({why for module, why in events if item.forbids(module)})
+        reasons = sorted({why for module, why in events if forbidden(item, module, provided)})
         if reasons:
             item_result.flag = "no credit: " + "; ".join(reasons) + " (graded code must be your own)"
             item_result.score = 0.0
     result.flags.extend(sorted({why for module, why in events
-                                if any(i.forbids(module) for i in items)}))
+                                if any(forbidden(i, module, provided) for i in items)}))

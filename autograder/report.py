@@ -35,6 +35,8 @@ def render_text(result: SubmissionResult, show_hidden_details: bool = False) -> 
         return "\n".join(lines)
     for flag in result.flags:
         lines.append(f"   FLAG: {flag}")
+    for note in result.notes:
+        lines.append(f"   note: {note}")
     for cell in result.cells:
         if cell["status"] != "ok":
             lines.append(f"   {cell['name']}: {cell['status']}: {cell['message']}")

@@ -54,6 +54,7 @@ class Policy:
     blocked_modules: tuple = ()
     recorded_modules: tuple = ()
     denied_paths: tuple = ()
+    preload: tuple = ()            # modules imported before the hook (the assignment provides them)
 
 
 ALWAYS_BLOCKED = ("autograder", "ctypes", "_ctypes", "_posixsubprocess", "cffi", "_testcapi",
@@ -125,12 +126,14 @@ class Worker:
                "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg",
                "MPLCONFIGDIR": os.path.join(self.workdir, ".mpl"), "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
-               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
+               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8",
+               "PYTHONNOUSERSITE": "1"}
         package_parent = str(Path(__file__).resolve().parent.parent)
-        boot = f"import sys; sys.path.append({package_parent!r}); from autograder.worker import main; main()"
+        boot = (f"import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+                f"sys.path.append({package_parent!r}); from autograder.worker import main; main()")
         self._log = open(os.path.join(self._private, "worker.log"), "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", boot, str(req_r), str(resp_w), str(rep_w)],
+            [sys.executable, "-s", "-B", "-c", boot, str(req_r), str(resp_w), str(rep_w)],
             cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             pass_fds=(req_r, resp_w, rep_w), start_new_session=True, close_fds=True)
         for fd in (req_r, resp_w, rep_w):
@@ -141,7 +144,8 @@ class Worker:
                   "recorded_modules": list(self.policy.recorded_modules),
                   "denied_inodes": _inodes(list(self.policy.denied_paths) + [Path(__file__).resolve().parent]),
                   "workdir": os.path.realpath(self.workdir)}
-        self._send({"limits": limits, "policy": policy, "drop_paths": [package_parent]})
+        self._send({"limits": limits, "policy": policy, "drop_paths": [package_parent],
+                    "preload": list(self.policy.preload)})
         ready = self._receive(self.limits.startup_timeout)
         if not (isinstance(ready, dict) and ready.get("ready") is True):
             self.kill()

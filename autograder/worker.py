@@ -1,7 +1,8 @@
 """The sandboxed worker: runs a submission's cells and serves handle operations.
 
-Started by ``autograder.sandbox`` as ``python -I -c <boot>`` in a fresh temporary
-directory with a stripped environment. It talks to the grader only over three
+Started by ``autograder.sandbox`` as ``python -s -B -c <boot>`` in a fresh temporary
+directory with a stripped environment (no PYTHONPATH, no HOME secrets, no
+NNKIT_GRADER_SECRET; PYTHONHASHSEED=0 so that runs are deterministic). It talks to the grader only over three
 inherited pipes (requests in, responses out, audit reports out), never over
 stdout. Start-up, in order:
 
@@ -9,9 +10,10 @@ stdout. Start-up, in order:
 2. import numpy and neuter ``_posixsubprocess.fork_exec`` (see below);
 3. set resource limits: address space, file size, process count, CPU (the grader
    lowers the CPU soft limit before every request with ``prlimit``), no core files;
-4. create an empty ``__main__`` module for the student's code;
-5. drop every ``autograder`` module from ``sys.modules`` -- otherwise a later
-   ``import autograder`` would be a cache hit that fires no audit event;
+4. preload the nnkit modules the trusted notebook imports (they may import graded
+   modules themselves), and create an empty ``__main__`` module for the student;
+5. drop every ``autograder``, ``ctypes`` and blocked module from ``sys.modules`` --
+   otherwise a later import would be a cache hit that fires no audit event;
 6. install the audit hook (it cannot be removed from Python code) and report ready.
 
 The hook blocks, and reports over the audit pipe: imports of forbidden modules
@@ -19,8 +21,7 @@ The hook blocks, and reports over the audit pipe: imports of forbidden modules
 modules the assignment forbids); every way to start a process (``os.fork``,
 ``os.system``, ``os.exec*``, ``os.posix_spawn``, ``subprocess.Popen``, ...);
 ``ctypes``; sockets; ``resource.setrlimit``/``prlimit``; ``gc.get_objects`` and
-friends, ``__code__`` replacement and traceback-frame access (ways to reach and
-patch the hook's state); signals to other processes; opening, listing or linking
+friends and ``__code__`` replacement (ways to reach and patch the hook); signals to other processes; opening, listing or linking
 the denied files (trusted notebooks, the autograder and graded nnkit sources,
 other submissions), matched by device and inode so symlinks and ``..`` do not
 help; and writes, renames and deletions outside the working directory.
@@ -57,7 +58,6 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
     })
     path_events = frozenset({"os.remove", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown",
                              "os.utime", "os.mkdir", "shutil.rmtree", "shutil.move", "shutil.copyfile"})
-    frame_attrs = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
 
     def report(kind, detail):
         try:
@@ -146,8 +146,6 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
                 raise _PermissionError(f"{event} is not allowed in graded code")
         elif event == "object.__setattr__" and len(args) > 1 and args[1] in ("__code__", "__closure__"):
             raise _PermissionError("replacing a function's code is not allowed in graded code")
-        elif event == "object.__getattr__" and len(args) > 1 and args[1] in frame_attrs:
-            raise _PermissionError(f"reading {args[1]} is not allowed in graded code")
 
     class RefuseForbidden:
         """First on sys.meta_path: importlib.import_module() skips the audit event, not the finders."""
@@ -253,12 +251,20 @@ def main() -> None:
     del _posixsubprocess.fork_exec   # it starts processes without any audit event
 
     _set_limits(config["limits"])
+    import importlib
+    for name in config["preload"]:     # modules the assignment provides (and what they import)
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - not a module (an imported name), or broken: the cell will say
+            pass
+    blocked = tuple(config["policy"]["blocked_modules"])
     module = types.ModuleType("__main__")
     module.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = module
     server = namespace.NamespaceServer(module.__dict__)
     # numpy loads ctypes; forget it (and the grader's own modules) so that importing them fires the hook
-    for name in [m for m in sys.modules if m.split(".")[0] in ("autograder", "ctypes", "_ctypes")]:
+    for name in [m for m in sys.modules if m.split(".")[0] in ("autograder", "ctypes", "_ctypes")
+                 or any(m == b or m.startswith(b + ".") for b in blocked)]:
         del sys.modules[name]
     sys.path[:] = [p for p in sys.path if p not in config["drop_paths"]]
     _install_audit_hook(config["policy"], report_fd)
