@@ -1,0 +1,5 @@
+"""Worked examples that train small networks end to end with nnkit.
+
+They print nothing unless asked, so tests, benchmarks and ``nnkit demo`` can
+call them directly.
+"""

@@ -1,0 +1,63 @@
+"""Layers: the seeds' "layered view" of a network.
+
+Each layer has ``params`` and ``grads`` (dicts of arrays), ``forward(x, *,
+training=True)`` and ``backward(dout) -> dx`` (see :mod:`nnkit.layers.base`).
+``dout`` is always dL/d(output) of the layer it is handed to.
+"""
+
+from nnkit.layers.activation import (
+    CELU,
+    ELU,
+    GELU,
+    Activation,
+    Hardswish,
+    Heaviside,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    Sign,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from nnkit.layers.base import Layer
+from nnkit.layers.batchnorm import BatchNorm1d, BatchNorm2d, batchnorm_backward, batchnorm_forward
+from nnkit.layers.dense import Linear
+from nnkit.layers.loss import SoftmaxCrossEntropy
+from nnkit.layers.regularize import Dropout, GaussianNoise, mc_predict
+from nnkit.layers.sequential import Sequential
+
+__all__ = [
+    "Layer",
+    "Linear",
+    "Sequential",
+    "Activation",
+    "Identity",
+    "Heaviside",
+    "Sign",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "ReLU6",
+    "LeakyReLU",
+    "ELU",
+    "CELU",
+    "GELU",
+    "Softplus",
+    "Hardswish",
+    "Mish",
+    "Softmax",
+    "LogSoftmax",
+    "Dropout",
+    "GaussianNoise",
+    "mc_predict",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "SoftmaxCrossEntropy",
+]
