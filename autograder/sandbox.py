@@ -37,6 +37,8 @@ class Limits:
 
     cell_timeout: float = 60.0
     call_timeout: float = 20.0
+    cell_cpu: float | None = None      # CPU seconds per cell / per call (None: same as the wall clock)
+    call_cpu: float | None = None
     startup_timeout: float = 60.0
     memory_bytes: int = 2 * 1024 ** 3
     file_bytes: int = 64 * 1024 ** 2
@@ -209,10 +211,10 @@ class Worker:
                 self.reports.append((kind, detail))
 
     # -- requests --------------------------------------------------------------------------------
-    def request(self, op: str, args: list, timeout: float) -> dict:
+    def request(self, op: str, args: list, timeout: float, cpu: float | None = None) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             raise WorkerFailure("the worker is not running")
-        self._set_cpu_budget(timeout)
+        self._set_cpu_budget(timeout if cpu is None else cpu)
         self._send({"op": op, "args": args})
         response = self._receive(timeout)
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
@@ -284,7 +286,8 @@ class Sandbox:
                     runs.append(self._crash_notes[name])
                     continue
                 try:
-                    response = self.worker.request("exec", [source, name], self.limits.cell_timeout)
+                    response = self.worker.request("exec", [source, name], self.limits.cell_timeout,
+                                                   self.limits.cell_cpu)
                 except WorkerFailure as exc:
                     self.crashed_cells.add(name)
                     self._crash_notes[name] = CellRun(name, "crashed", str(exc))
@@ -322,7 +325,7 @@ class Sandbox:
         if self.worker is None or self.worker.proc is None or self.worker.proc.poll() is not None:
             self.boot()
         try:
-            response = self.worker.request(op, protocol_args(args), self.call_timeout)
+            response = self.worker.request(op, list(args), self.call_timeout, self.limits.call_cpu)
         finally:
             self._collect()
         if response["ok"]:
@@ -340,8 +343,3 @@ class Sandbox:
         if self.worker is not None:
             self.worker.close()
             self.worker = None
-
-
-def protocol_args(args: list) -> list:
-    """Arguments as sent: tuples and dicts survive the protocol unchanged (see ``protocol``)."""
-    return list(args)
