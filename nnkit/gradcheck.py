@@ -227,6 +227,12 @@ def _output(value, func: str, what: str) -> np.ndarray:
     return out
 
 
+def _require_deterministic(first: np.ndarray, second: np.ndarray, func: str, what: str) -> None:
+    if first.shape != second.shape or not np.array_equal(first, second):
+        raise ValueError(f"{func}: {what} gave different outputs for the same input, so numeric differences "
+                         f"are meaningless; check random layers (Dropout, GaussianNoise) with training=False")
+
+
 def _random_dout(shape, dout, rng, func: str) -> np.ndarray:
     if dout is None:
         return rng.standard_normal(shape)
@@ -277,6 +283,7 @@ def check_function(f: Callable, df: Callable, x, *, rng: np.random.Generator, ep
     eps = _check_options(rng, eps, tol, max_coords, n_directions, func)
     x = _as_float(x, func, "x")
     y = _output(f(x.copy()), func, "f")
+    _require_deterministic(y, _output(f(x.copy()), func, "f"), func, "f")
     dout = _random_dout(y.shape, dout, rng, func)
     dx = _output(df(x.copy(), dout.copy()), func, "df")
     if dx.shape != x.shape:
@@ -328,6 +335,8 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
     x = _as_float(x, func, "x")
     probe = copy.deepcopy(layer) if copy_layer else layer
     out = _output(probe.forward(x.copy(), training=training), func, "layer.forward")
+    again = _output(probe.forward(x.copy(), training=training), func, "layer.forward")
+    _require_deterministic(out, again, func, "layer.forward")
     dout = rng.standard_normal(out.shape)
     dx = _output(probe.backward(dout.copy()), func, "layer.backward")
     if dx.shape != x.shape:
@@ -352,13 +361,10 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
 
         def shifted_param(delta, param=param, saved=saved):
             param[...] = saved + delta  # in place: the layer holds this very array
-            try:
-                return _output(probe.forward(x.copy(), training=training), func, "layer.forward")
-            finally:
-                param[...] = saved
+            return _output(probe.forward(x.copy(), training=training), func, "layer.forward")
 
         try:
             results[name] = _compare(name, analytic[name], shifted_param, dout, **options)
-        finally:
+        finally:  # restore bit for bit, also when forward raised mid-perturbation
             np.copyto(param, saved)
     return results
