@@ -5,7 +5,6 @@ real registry. ``notebook(...)`` builds an nbgrader-style notebook whose solutio
 cells can be swapped for adversarial ones.
 """
 
-import nbformat
 import numpy as np
 
 from autograder.items import Item, Registry
@@ -146,6 +145,8 @@ def notebook(code=None, *, test_cells=None, extra_cells=(), setup="import numpy 
     maps a grade id to replacement test-cell source (``None`` deletes the cell);
     ``extra_cells`` are appended (student-added code cells).
     """
+    import nbformat   # lazily: batch workers import this module for its checks, not its notebooks
+
     code = {**HONEST, **(code or {})}
     test_cells = dict(TEST_CELLS, **(test_cells or {}))
     nb = nbformat.v4.new_notebook()
@@ -165,6 +166,7 @@ def notebook(code=None, *, test_cells=None, extra_cells=(), setup="import numpy 
 
 
 def write(nb, path):
+    import nbformat
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(path))
     return path

@@ -1,0 +1,137 @@
+"""Reports (text, JSON, CSV, Gradescope), batch grading (parallel, resumable, error rows) and the CLI."""
+
+import csv
+import json
+import os
+
+import pytest
+
+from autograder import batch, cli, report
+from autograder.grader import SubmissionResult
+from autograder.sandbox import Limits
+from tests.autograder import fixture_assignment as fx
+
+REGISTRY_SPEC = "tests.autograder.fixture_assignment:REGISTRY"
+# Published Gradescope results.json fields
+# (https://gradescope-autograders.readthedocs.io/en/latest/specs/#output-format).
+GS_TOP = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
+          "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+GS_TEST = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
+           "visibility", "extra_data"}
+GS_VISIBILITY = {"visible", "hidden", "after_due_date", "after_published"}
+
+
+@pytest.fixture()
+def course(tmp_path):
+    fx.write(fx.notebook(), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    sub = tmp_path / "submitted"
+    fx.write(fx.notebook(), sub / "alice" / fx.ASSIGNMENT / "fixture.ipynb")
+    fx.write(fx.notebook({"relu": "def relu(z):\n    return z\n"}), sub / "bob" / fx.ASSIGNMENT / "fixture.ipynb")
+    broken = sub / "carol" / fx.ASSIGNMENT / "fixture.ipynb"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"\x89PNG not a notebook")
+    return tmp_path
+
+
+def options(course):
+    return dict(source=course / "source", registry=fx.REGISTRY, limits=Limits(cell_timeout=5, call_timeout=5))
+
+
+def test_discover_reads_the_nbgrader_layout_and_flat_files(course, tmp_path):
+    flat = fx.write(fx.notebook(), tmp_path / "flat" / "dave.ipynb")
+    subs = batch.discover([course / "submitted", flat])
+    assert [(s.student, s.assignment) for s in subs[:3]] == [("alice", "fixture"), ("bob", "fixture"),
+                                                            ("carol", "fixture")]
+    assert subs[3].student == "" and subs[3].key == "flat/dave"
+    with pytest.raises(FileNotFoundError):
+        batch.discover([tmp_path / "nope"])
+
+
+def test_batch_grades_in_parallel_writes_outputs_and_keeps_going_after_a_broken_file(course):
+    out = course / "out"
+    results = batch.grade_batch(batch.discover([course / "submitted"]), out=out, jobs=2, progress=False,
+                                **options(course))
+    assert [r.score for r in results] == [10.0, 7.0, 0.0]
+    assert results[2].error and "not UTF-8" in results[2].error
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["student"], r["score"], r["fx_relu"]) for r in rows] == [("alice", "10.0", "2.0"),
+                                                                      ("bob", "7.0", "0.0"), ("carol", "0.0", "")]
+    saved = report.read_json(out / "results" / "bob" / "fixture" / "fixture.json")
+    assert saved.to_dict() == results[1].to_dict()
+    for who in ("alice", "bob", "carol"):
+        doc = json.loads((out / "gradescope" / who / "fixture" / "fixture" / "results.json").read_text())
+        assert set(doc) <= GS_TOP and doc["visibility"] in GS_VISIBILITY
+        for test in doc["tests"]:
+            assert set(test) <= GS_TEST and test["status"] in ("passed", "failed")
+            assert test["visibility"] in GS_VISIBILITY and 0 <= test["score"] <= test["max_score"]
+            assert isinstance(test["name"], str) and isinstance(test["output"], str)
+        assert sum(t["score"] for t in doc["tests"]) == pytest.approx(doc["score"])
+
+
+def test_gradescope_splits_visible_and_hidden_checks():
+    ns_result = SubmissionResult.from_dict(json.loads(json.dumps(_fake_result())))
+    doc = report.gradescope(ns_result)
+    names = [(t["name"], t["visibility"], t["score"], t["max_score"]) for t in doc["tests"]]
+    assert names == [("g1: item (visible checks)", "visible", 1.0, 2.0),
+                     ("g1: item (hidden checks)", "after_published", 0.0, 1.0)]
+    assert "secret input" not in json.dumps(doc)
+
+
+def _fake_result():
+    sub = lambda what, credit, hidden, details=(): {"what": what, "credit": credit, "hidden": hidden,  # noqa: E731
+                                                    "details": list(details), "diagnosis": []}
+    return {"path": "p", "assignment": "a", "notebook": "n", "student": "s", "score": 1.0, "max_score": 3.0,
+            "error": None, "flags": [], "notes": [], "cells": [], "seconds": 0.1,
+            "items": [{"grade_id": "g1", "title": "item", "points": 3.0, "score": 1.0, "hidden_included": True,
+                       "flag": None, "subchecks": [sub("a", 1.0, False), sub("b", 0.0, False),
+                                                   sub("c", 0.0, True, ["secret input [1, 2]"])]}]}
+
+
+def test_rerun_resumes_and_force_regrades(course):
+    out = course / "out"
+    subs = batch.discover([course / "submitted" / "alice"])
+    first = batch.grade_batch(subs, out=out, jobs=1, progress=False, **options(course))
+    path = out / "results" / "alice" / "fixture" / "fixture.json"
+    doc = json.loads(path.read_text())
+    doc["score"] = 123.0                     # a marker: a resumed run must reuse this file
+    path.write_text(json.dumps(doc))
+    resumed = batch.grade_batch(subs, out=out, jobs=1, progress=False, **options(course))
+    assert resumed[0].score == 123.0
+    forced = batch.grade_batch(subs, out=out, jobs=1, progress=False, force=True, **options(course))
+    assert forced[0].score == first[0].score == 10.0
+    assert json.loads((out / "results.json").read_text())["score"] == 10.0   # single submission: Gradescope path
+
+
+def test_text_report_is_readable(course):
+    results = batch.grade_batch(batch.discover([course / "submitted" / "bob"]), jobs=1, progress=False,
+                                **options(course))
+    text = report.render_text(results[0])
+    assert text.startswith("== bob/fixture/fixture.ipynb: 7 / 10 points")
+    assert "[FAIL] relu on a (5, 4) array with a 0" in text and "first mismatch at index" in text
+
+
+def test_cli_grade_exit_codes_and_outputs(course, capsys, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    out = course / "out"
+    args = ["grade", str(course / "submitted"), "--source", str(course / "source"), "--out", str(out),
+            "--registry", REGISTRY_SPEC, "--jobs", "1"]
+    assert cli.main(args) == cli.EXIT_SUBMISSION_ERRORS          # carol's file is broken
+    printed = capsys.readouterr().out
+    assert "graded 2 of 3 submissions" in printed and "== alice/fixture/fixture.ipynb: 10 / 10" in printed
+    assert (out / "grades.csv").is_file()
+    assert cli.main(["grade", str(course / "submitted" / "alice"), "--source", str(course / "source"),
+                     "--out", str(out), "--registry", REGISTRY_SPEC, "--quiet"]) == cli.EXIT_OK
+    assert cli.main(["grade", str(course / "empty-dir-does-not-exist")]) == cli.EXIT_USAGE
+    assert cli.main(["grade", str(course / "submitted"), "--source", str(course / "nope")]) == cli.EXIT_USAGE
+    assert cli.main(["grade", str(course / "submitted"), "--jobs", "0"]) == cli.EXIT_USAGE
+
+
+def test_cli_check_prints_hidden_results_without_inputs(course, capsys, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    nb = fx.write(fx.notebook({"softmax": "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(-1, keepdims=True)\n"}),
+                  course / "mine.ipynb")
+    assert cli.main(["check", str(nb), "--source", str(course / "source"), "--registry", REGISTRY_SPEC]) == 0
+    text = capsys.readouterr().out
+    assert "(hidden) softmax of large inputs" in text and "details of hidden checks are not shown" in text
+    assert "fx_softmax -- softmax(z): 1 / 2 points" in text
