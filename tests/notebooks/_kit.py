@@ -199,3 +199,76 @@ def session_root(tmp_path_factory) -> Path:
     root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "nnkit-notebooks"
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+# -- a temporary nbgrader course built from the kit -------------------------------------------------------------
+COURSE_CONFIG = '''c = get_config()
+load_subconfig(r"{config}")
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+'''
+
+_GRADEBOOK_DUMP = '''
+import json, sys
+from nbgrader.api import Gradebook
+unit, students = sys.argv[1], sys.argv[2:]
+with Gradebook("sqlite:///gradebook.db", course_id="nnkit") as gb:
+    print(json.dumps({s: {g.name: g.auto_score for g in gb.find_submission_notebook(unit, unit, s).grades}
+                      for s in students}))
+'''
+
+
+def build_course(unit: str, course: Path) -> dict[str, Path]:
+    """An instructor's course directory for ``unit``: ``source/`` from the kit's solutions, ``release/`` from
+    ``nbgrader generate_assignment``, and ``submitted/<student>/<unit>/<unit>.ipynb`` for the solution itself,
+    the untouched release and every scripted submission. Returns the submissions by student id.
+    """
+    import shutil
+
+    if course.exists():
+        shutil.rmtree(course)
+    (course / "source").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(config=REPO / "nbgrader_config.py"))
+    shutil.copytree(REPO / "solutions" / unit, course / "source" / unit)
+    nbtools.run_nbgrader(["generate_assignment", unit, "--force", "--log-level=WARN"], course)
+    release_nb = read_notebook(course / "release" / unit / f"{unit}.ipynb")
+    solution_nb = read_notebook(solution_notebook_path(unit))
+    notebooks = {"solution": solution_nb, "untouched": release_nb}
+    for name, edits in submission_specs(unit).items():
+        notebooks[name] = make_submission(release_nb, solution_nb, edits, f"{unit}/{name}")
+    paths = {}
+    for student, nb in notebooks.items():
+        path = course / "submitted" / student / unit / f"{unit}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, str(path))
+        paths[student] = path
+    return paths
+
+
+def nbgrader_autograde_scores(unit: str, course: Path, students: list[str]) -> dict[str, dict[str, float]]:
+    """Run ``nbgrader autograde`` on every submission and read each grade cell's automatic score."""
+    import subprocess
+
+    nbtools.run_nbgrader(["autograde", unit, "--force", "--log-level=WARN"], course)
+    proc = subprocess.run([sys.executable, "-c", _GRADEBOOK_DUMP, unit, *students], cwd=course,
+                          env=nbtools.nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"reading the gradebook failed:\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def nnkit_grade_scores(course: Path, grade_ids: list[str]) -> dict[str, dict[str, float]]:
+    """Run ``nnkit grade`` on the course's ``submitted/`` against its ``source/`` and read grades.csv."""
+    import csv
+    import subprocess
+
+    out = course / "nnkit-grades"
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"),
+                           "--source", str(course / "source"), "--out", str(out), "--quiet", "--jobs", "2"],
+                          cwd=course, env=nbtools.nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode not in (0, 1) or not (out / "grades.csv").exists():
+        raise RuntimeError(f"nnkit grade failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {row["student"]: {g: float(row[g]) if row.get(g) not in (None, "") else None for g in grade_ids}
+            for row in rows}
