@@ -1,0 +1,400 @@
+"""2-D convolution: a loop version to read, a vectorised version to use, and the Conv2D layer.
+
+Conventions (DESIGN.md §3, as in PyTorch's ``conv2d``):
+
+- images are ``(N, C, H, W)`` (batch, channels, height, width), weights ``(F, C, HH, WW)``, bias ``(F,)``;
+- the operation is a *cross-correlation*: the kernel is not flipped;
+- ``stride`` is an int or a pair ``(SH, SW)``; ``padding`` is an int, a pair ``(PH, PW)``, ``"valid"`` (no
+  padding) or ``"same"`` (stride 1 only; output the size of the input). Padding adds zeros;
+- the output height is ``H' = 1 + (H + 2P - HH) // S`` (the same for the width). When the stride does not fit
+  exactly, the floor drops the last rows/columns of the padded input, as PyTorch does; they get zero gradient.
+
+Both versions are pure pairs: ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache) -> (dx, dW, db)``.
+The helpers here (argument checks, sliding windows, and ``col2im`` by kernel offsets) are reused by
+:mod:`nnkit.layers.pool`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from nnkit.layers._checks import check_positive_int, make_rng, no_forward_yet
+from nnkit.layers.base import Layer
+
+Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# argument checks shared with pool.py
+# --------------------------------------------------------------------------------------------------------------
+def _as_pair(value, func: str, name: str, *, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a tuple ``(for H, for W)``."""
+    items = value if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+        raise TypeError(f"{func}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(items) < minimum:
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _as_float_array(a, func: str, name: str, ndim: int, layout: str) -> np.ndarray:
+    """``a`` as a float64 array with ``ndim`` dimensions and finite entries (never the caller's array mutated)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{func}: {name} must be a numpy array {layout}, got {type(a).__name__}")
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise TypeError(f"{func}: {name} must hold real numbers, got dtype {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{func}: {name} must be {ndim}-D {layout}, got shape {a.shape}")
+    a = a.astype(np.float64, copy=False)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{func}: {name} contains NaN or inf")
+    return a
+
+
+def _check_dout(dout, expected_shape: tuple, func: str) -> np.ndarray:
+    dout = _as_float_array(dout, func, "dout", len(expected_shape), "(N, F, H', W')")
+    if dout.shape != tuple(expected_shape):
+        raise ValueError(f"{func}: dout must have the forward output's shape {tuple(expected_shape)}, "
+                         f"got {dout.shape}")
+    return dout
+
+
+def _resolve_padding(padding, kernel: tuple[int, int], stride: tuple[int, int], func: str) -> Pads:
+    """``((top, bottom), (left, right))`` zeros to add for an int, a pair, ``"valid"`` or ``"same"``."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{func}: padding='same' needs stride 1, got stride={stride}")
+            # PyTorch's rule: total k - 1; the odd extra zero of an even kernel goes to the bottom/right.
+            (kh, kw) = kernel
+            return ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)
+        raise ValueError(f"{func}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    ph, pw = _as_pair(padding, func, "padding", minimum=0)
+    return (ph, ph), (pw, pw)
+
+
+def _output_size(size: int, pad: tuple[int, int], k: int, s: int, func: str, axis: str) -> int:
+    padded = size + pad[0] + pad[1]
+    if k > padded:
+        raise ValueError(f"{func}: kernel {axis} {k} is larger than the padded input {axis} {padded} "
+                         f"(input {size} + padding {pad[0]} + {pad[1]})")
+    return 1 + (padded - k) // s
+
+
+def _pad(x: np.ndarray, pads: Pads) -> np.ndarray:
+    if pads == ((0, 0), (0, 0)):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# window helpers for the fast paths (conv and pool)
+# --------------------------------------------------------------------------------------------------------------
+def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """Read-only view (N, C, H', W', HH, WW): window (i, j) starts at row i*SH, column j*SW of xp."""
+    view = sliding_window_view(xp, kernel, axis=(2, 3))          # (N, C, Hp-HH+1, Wp-WW+1, HH, WW)
+    return view[:, :, ::stride[0], ::stride[1]][:, :, :out_hw[0], :out_hw[1]]
+
+
+def _col2im(dwin: np.ndarray, padded_hw: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """Adjoint of :func:`_windows`: sum window gradients (N, C, H', W', HH, WW) back onto (N, C, Hp, Wp).
+
+    One strided slice-add per kernel offset (HH*WW of them) instead of ``np.add.at`` over every element;
+    overlapping windows (stride < kernel) accumulate because each offset is added in turn.
+    """
+    N, C, H_out, W_out, HH, WW = dwin.shape
+    sh, sw = stride
+    dxp = np.zeros((N, C) + tuple(padded_hw))
+    for di in range(HH):
+        for dj in range(WW):
+            dxp[:, :, di:di + sh * (H_out - 1) + 1:sh, dj:dj + sw * (W_out - 1) + 1:sw] += dwin[:, :, :, :, di, dj]
+    return dxp
+
+
+def _unpad(dxp: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
+    (top, _), (left, _) = pads
+    return dxp[:, :, top:top + hw[0], left:left + hw[1]]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# shared validation of a conv call
+# --------------------------------------------------------------------------------------------------------------
+class _ConvGeometry(NamedTuple):
+    stride: tuple[int, int]
+    pads: Pads
+    out_hw: tuple[int, int]
+
+
+def _check_conv(x, W, b, stride, padding, func: str):
+    x = _as_float_array(x, func, "x", 4, "(N, C, H, W)")
+    W = _as_float_array(W, func, "W", 4, "(F, C, HH, WW)")
+    b = _as_float_array(b, func, "b", 1, "(F,)")
+    if W.shape[1] != x.shape[1]:
+        raise ValueError(f"{func}: x has {x.shape[1]} channels but W expects {W.shape[1]} "
+                         f"(x.shape={x.shape}, W.shape={W.shape})")
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"{func}: b must have shape ({W.shape[0]},) for {W.shape[0]} filters, got {b.shape}")
+    if min(W.shape) == 0 or min(x.shape) == 0:
+        raise ValueError(f"{func}: empty input or kernel (x.shape={x.shape}, W.shape={W.shape})")
+    stride = _as_pair(stride, func, "stride", minimum=1)
+    kernel = W.shape[2:]
+    pads = _resolve_padding(padding, kernel, stride, func)
+    out_hw = (_output_size(x.shape[2], pads[0], kernel[0], stride[0], func, "height"),
+              _output_size(x.shape[3], pads[1], kernel[1], stride[1], func, "width"))
+    return x, W, b, _ConvGeometry(stride, pads, out_hw)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# naive version: four loops, one dot product per output number
+# --------------------------------------------------------------------------------------------------------------
+class Conv2dNaiveCache(NamedTuple):
+    x: np.ndarray          # (N, C, H, W), the input as given (float64)
+    W: np.ndarray          # (F, C, HH, WW)
+    stride: tuple[int, int]
+    pads: Pads
+
+
+def conv2d_forward_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tuple[int, int] = 1,
+                         padding: int | tuple[int, int] | str = 0) -> tuple[np.ndarray, Conv2dNaiveCache]:
+    """2-D cross-correlation with loops, written to be read.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    W : np.ndarray, shape (F, C, HH, WW)
+        F filters, each spanning all C input channels.
+    b : np.ndarray, shape (F,)
+    stride : int or (SH, SW)
+    padding : int, (PH, PW), "valid" or "same"
+        Zeros added on each side. ``"same"`` (stride 1 only) pads ``HH - 1`` rows in total, the extra row of
+        an even kernel at the bottom (and the extra column at the right), as PyTorch does.
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, F, H', W')
+        ``H' = 1 + (H + 2*PH - HH) // SH`` and ``W' = 1 + (W + 2*PW - WW) // SW``.
+    cache : Conv2dNaiveCache
+
+    Notes
+    -----
+    ``out[n, f, i, j] = b[f] + sum over c, p, q of  xpad[n, c, i*SH + p, j*SW + q] * W[f, c, p, q]``.
+    The kernel is not flipped (cross-correlation, as in PyTorch).
+    """
+    x, W, b, geo = _check_conv(x, W, b, stride, padding, "conv2d_forward_naive")
+    (sh, sw), (H_out, W_out) = geo.stride, geo.out_hw
+    F, _, HH, WW = W.shape
+    xpad = _pad(x, geo.pads)
+    out = np.zeros((x.shape[0], F, H_out, W_out))
+    for n in range(x.shape[0]):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = xpad[n, :, i * sh:i * sh + HH, j * sw:j * sw + WW]    # (C, HH, WW)
+                    out[n, f, i, j] = np.sum(window * W[f]) + b[f]
+    return out, Conv2dNaiveCache(x, W, geo.stride, geo.pads)
+
+
+def conv2d_backward_naive(dout: np.ndarray, cache: Conv2dNaiveCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d_forward_naive`, with the same loops.
+
+    Parameters
+    ----------
+    dout : np.ndarray, shape (N, F, H', W')
+        dL/d(out).
+    cache : Conv2dNaiveCache
+        From the matching forward call.
+
+    Returns
+    -------
+    dx : np.ndarray, shape (N, C, H, W)
+    dW : np.ndarray, shape (F, C, HH, WW)
+    db : np.ndarray, shape (F,)
+
+    Notes
+    -----
+    Each output number used one window of ``xpad`` and the whole filter ``W[f]``, so it sends
+    ``dout[n, f, i, j] * W[f]`` back to that window and ``dout[n, f, i, j] * window`` to ``dW[f]``.
+    Windows overlap when the stride is smaller than the kernel, hence ``+=``. Padding is cut off at the end.
+    """
+    if not isinstance(cache, Conv2dNaiveCache):
+        raise TypeError(f"conv2d_backward_naive: cache must come from conv2d_forward_naive, got {type(cache).__name__}")
+    x, W, (sh, sw), pads = cache
+    N, F, HH, WW = x.shape[0], W.shape[0], W.shape[2], W.shape[3]
+    xpad = _pad(x, pads)
+    H_out = 1 + (xpad.shape[2] - HH) // sh
+    W_out = 1 + (xpad.shape[3] - WW) // sw
+    dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward_naive")
+    dxpad = np.zeros_like(xpad)
+    dW = np.zeros_like(W)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    rows, cols = slice(i * sh, i * sh + HH), slice(j * sw, j * sw + WW)
+                    dW[f] += dout[n, f, i, j] * xpad[n, :, rows, cols]
+                    dxpad[n, :, rows, cols] += dout[n, f, i, j] * W[f]
+    db = dout.sum(axis=(0, 2, 3))
+    return _unpad(dxpad, pads, x.shape[2:]), dW, db
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fast version: im2col + matrix products
+# --------------------------------------------------------------------------------------------------------------
+class Conv2dCache(NamedTuple):
+    cols: np.ndarray       # (N, C*HH*WW, H'*W'): column p of sample n is the window under output position p
+    W: np.ndarray          # (F, C, HH, WW)
+    x_shape: tuple[int, int, int, int]
+    stride: tuple[int, int]
+    pads: Pads
+    out_hw: tuple[int, int]
+
+
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tuple[int, int] = 1,
+                   padding: int | tuple[int, int] | str = 0) -> tuple[np.ndarray, Conv2dCache]:
+    """2-D cross-correlation, vectorised with im2col (same contract as :func:`conv2d_forward_naive`).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    W : np.ndarray, shape (F, C, HH, WW)
+    b : np.ndarray, shape (F,)
+    stride : int or (SH, SW)
+    padding : int, (PH, PW), "valid" or "same" (stride 1 only; PyTorch's split for even kernels)
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, F, H', W') with ``H' = 1 + (H + 2*PH - HH) // SH``, ``W' = 1 + (W + 2*PW - WW) // SW``
+    cache : Conv2dCache
+
+    Notes
+    -----
+    im2col copies the window under every output position into a column: ``cols[n]`` is (C*HH*WW, H'*W').
+    Then each sample's convolution is one matrix product, ``W.reshape(F, -1) @ cols[n]`` (F, H'*W'), and
+    ``np.matmul`` runs all N of them through BLAS. The result is already in (N, F, H', W') order.
+    """
+    x, W, b, geo = _check_conv(x, W, b, stride, padding, "conv2d_forward")
+    N, C = x.shape[:2]
+    F, _, HH, WW = W.shape
+    H_out, W_out = geo.out_hw
+    win = _windows(_pad(x, geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (N, C, H', W', HH, WW) view
+    cols = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C * HH * WW, H_out * W_out)
+    out = np.matmul(W.reshape(F, -1), cols)                               # (N, F, H'*W')
+    out += b[:, None]
+    return out.reshape(N, F, H_out, W_out), Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
+
+
+def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d_forward`.
+
+    Parameters
+    ----------
+    dout : np.ndarray, shape (N, F, H', W')
+    cache : Conv2dCache
+
+    Returns
+    -------
+    dx : np.ndarray, shape (N, C, H, W)
+    dW : np.ndarray, shape (F, C, HH, WW)
+    db : np.ndarray, shape (F,)
+
+    Notes
+    -----
+    Per sample, ``out[n] = Wmat @ cols[n] + b``, so ``dWmat = sum_n dout[n] @ cols[n].T``,
+    ``dcols[n] = Wmat.T @ dout[n]`` and ``db`` sums dout over n and positions. col2im then folds ``dcols``
+    back onto the padded image with one strided slice-add per kernel offset; the padding is cut off.
+    """
+    if not isinstance(cache, Conv2dCache):
+        raise TypeError(f"conv2d_backward: cache must come from conv2d_forward, got {type(cache).__name__}")
+    cols, W, (N, C, H, W_in), stride, pads, (H_out, W_out) = cache
+    F, _, HH, WW = W.shape
+    dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward").reshape(N, F, H_out * W_out)
+    dW = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+    db = dout.sum(axis=(0, 2))
+    dcols = np.matmul(W.reshape(F, -1).T, dout)                            # (N, C*HH*WW, H'*W')
+    dwin = dcols.reshape(N, C, HH, WW, H_out, W_out).transpose(0, 1, 4, 5, 2, 3)   # (N, C, H', W', HH, WW)
+    padded_hw = (H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1])
+    dx = _unpad(_col2im(dwin, padded_hw, stride), pads, (H, W_in))
+    return np.ascontiguousarray(dx), dW, db
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the layer
+# --------------------------------------------------------------------------------------------------------------
+class Conv2D(Layer):
+    """2-D convolution layer (cross-correlation, NCHW) on top of :func:`conv2d_forward` / :func:`conv2d_backward`.
+
+    Parameters
+    ----------
+    in_channels : int
+        C, the channels of each input image.
+    out_channels : int
+        F, the number of filters (output channels).
+    kernel_size : int or (HH, WW)
+    stride : int or (SH, SW), default 1
+    padding : int, (PH, PW), "valid" or "same", default 0
+        ``"same"`` needs stride 1; an even kernel gets its extra zero row/column at the bottom/right (PyTorch).
+    init : str, default "kaiming_uniform"
+        How ``W`` is drawn, a name for :func:`nnkit.init.get`; the fan-in of a filter is ``C*HH*WW``.
+    seed, rng : int or numpy.random.Generator, optional
+        Where the initial weights come from (pass one, not both).
+
+    Attributes
+    ----------
+    params : dict
+        ``W`` of shape (F, C, HH, WW) and ``b`` of shape (F,), the bias starting at zero.
+    grads : dict
+        ``W`` and ``b`` after ``backward``, summed over the batch.
+
+    Notes
+    -----
+    Output shape (N, F, H', W') with ``H' = 1 + (H + 2*PH - HH) // SH`` (and likewise W'). A stride that does
+    not fit exactly drops the last rows/columns (floor, as PyTorch does).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0, *,
+                 init: str = "kaiming_uniform", seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "Conv2D", "in_channels")
+        self.out_channels = check_positive_int(out_channels, "Conv2D", "out_channels")
+        self.kernel_size = _as_pair(kernel_size, "Conv2D", "kernel_size", minimum=1)
+        self.stride = _as_pair(stride, "Conv2D", "stride", minimum=1)
+        _resolve_padding(padding, self.kernel_size, self.stride, "Conv2D")   # reject bad padding now
+        self.padding = padding
+        self.init = init
+        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        self.params = {"W": _initial_filters(init, shape, make_rng(seed, rng, "Conv2D")),
+                       "b": np.zeros(self.out_channels)}
+        self.zero_grad()
+        self._cache: Conv2dCache | None = None
+
+    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+        """Convolve ``x`` (N, C, H, W) with every filter: (N, F, H', W')."""
+        if isinstance(x, np.ndarray) and x.ndim == 4 and x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D.forward: x has {x.shape[1]} channels, the layer expects "
+                             f"{self.in_channels} (x.shape={x.shape})")
+        out, self._cache = conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.padding)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Store ``dW`` (F, C, HH, WW) and ``db`` (F,) in ``grads`` and return ``dx`` (N, C, H, W)."""
+        if self._cache is None:
+            raise no_forward_yet("Conv2D.backward")
+        dx, self.grads["W"], self.grads["b"] = conv2d_backward(dout, self._cache)
+        return dx
+
+    def __repr__(self) -> str:
+        return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r})")
+
+
+def _initial_filters(init: str, shape: tuple[int, int, int, int], rng: np.random.Generator) -> np.ndarray:
+    from nnkit import init as initializers
+
+    return initializers.get(init)(shape, rng=rng)

@@ -1,0 +1,125 @@
+"""Spatial dropout: drop whole feature maps instead of single pixels.
+
+Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels barely regularises a
+convolutional layer: the missing value can be read off its neighbours. Spatial dropout (PyTorch's
+``nn.Dropout2d``) drops each channel of each sample as a whole, with probability ``p``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from nnkit.layers._checks import as_float_array, check_dout, check_probability, make_rng, no_forward_yet
+from nnkit.layers.base import Layer
+
+
+class SpatialDropoutCache(NamedTuple):
+    keep: np.ndarray   # (N, C, 1, 1) bool, True where the feature map was kept
+    p: float
+    x_shape: tuple[int, int, int, int]
+
+
+def _check_keep(x: np.ndarray, keep, func: str) -> np.ndarray:
+    if x.ndim != 4:
+        raise ValueError(f"{func}: x must be 4-D (N, C, H, W), got x.shape={x.shape}")
+    if not isinstance(keep, np.ndarray) or keep.dtype != bool:
+        got = keep.dtype if isinstance(keep, np.ndarray) else type(keep).__name__
+        raise TypeError(f"{func}: keep must be a bool numpy array of shape (N, C, 1, 1), got {got}")
+    if keep.shape != x.shape[:2] + (1, 1):
+        raise ValueError(f"{func}: keep must have shape {x.shape[:2] + (1, 1)} for x.shape={x.shape}, "
+                         f"got {keep.shape}")
+    return keep.copy()
+
+
+def spatial_dropout2d_forward(x: np.ndarray, keep: np.ndarray, p: float) -> tuple[np.ndarray, SpatialDropoutCache]:
+    """Apply a given channel keep-mask with inverted scaling.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    keep : np.ndarray of bool, shape (N, C, 1, 1)
+        True where feature map ``x[n, c]`` is kept. The layer draws it as ``rng.random((N, C, 1, 1)) >= p``;
+        passing it in keeps this function deterministic and checkable.
+    p : float in [0, 1)
+        Drop probability, used for the scaling.
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, C, H, W)
+        ``x * keep / (1 - p)``: kept maps scaled by ``1/(1-p)`` so that ``E[out] = x``, dropped maps all zero.
+    cache : SpatialDropoutCache
+    """
+    x = as_float_array(x, "spatial_dropout2d_forward")
+    p = check_probability(p, "spatial_dropout2d_forward", "p")
+    keep = _check_keep(x, keep, "spatial_dropout2d_forward")
+    return x * keep / (1.0 - p), SpatialDropoutCache(keep, p, x.shape)
+
+
+def spatial_dropout2d_backward(dout: np.ndarray, cache: SpatialDropoutCache) -> np.ndarray:
+    """Gradient of :func:`spatial_dropout2d_forward`: ``dout * keep / (1 - p)`` with the same mask."""
+    if not isinstance(cache, SpatialDropoutCache):
+        raise TypeError(f"spatial_dropout2d_backward: cache must come from spatial_dropout2d_forward, "
+                        f"got {type(cache).__name__}")
+    dout = check_dout(dout, cache.x_shape, "spatial_dropout2d_backward")
+    return dout * cache.keep / (1.0 - cache.p)
+
+
+class SpatialDropout2d(Layer):
+    """Drop whole feature maps while training (PyTorch's ``nn.Dropout2d``).
+
+    Parameters
+    ----------
+    p : float, default 0.5
+        Probability of *dropping* a feature map, in [0, 1) (DESIGN.md §3).
+    seed, rng : int or numpy.random.Generator, optional
+        Where the masks come from (pass one, not both).
+
+    Attributes
+    ----------
+    mask : np.ndarray of bool, shape (N, C, 1, 1), or None
+        The keep-mask of the last forward: True where feature map ``x[n, c]`` was kept. ``None`` when the last
+        forward was the identity (``training=False`` or ``p == 0``).
+    mc_dropout : bool
+        When True, dropout stays on even with ``training=False`` (Monte Carlo dropout), as for ``Dropout``.
+
+    Notes
+    -----
+    Training: ``out = x * mask / (1 - p)`` with ``mask[n, c] ~ Bernoulli(1 - p)`` broadcast over (H, W), and
+    ``dx = dout * mask / (1 - p)``. Evaluation: the identity.
+    """
+
+    def __init__(self, p: float = 0.5, *, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.p = check_probability(p, "SpatialDropout2d", "p")
+        self.rng = make_rng(seed, rng, "SpatialDropout2d")
+        self.mask: np.ndarray | None = None
+        self.mc_dropout = False
+        self._cache: SpatialDropoutCache | None = None
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+        """(N, C, H, W) -> (N, C, H, W): whole maps zeroed, the rest scaled by ``1/(1-p)``; identity in eval."""
+        x = as_float_array(x, "SpatialDropout2d.forward")
+        if x.ndim != 4:
+            raise ValueError(f"SpatialDropout2d.forward: x must be 4-D (N, C, H, W), got x.shape={x.shape}")
+        self._shape = x.shape
+        if not (training or self.mc_dropout) or self.p == 0.0:
+            self.mask, self._cache = None, None
+            return x
+        self.mask = self.rng.random(x.shape[:2] + (1, 1)) >= self.p
+        out, self._cache = spatial_dropout2d_forward(x, self.mask, self.p)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """``dout * mask / (1 - p)``, or ``dout`` itself after an identity forward."""
+        if self._shape is None:
+            raise no_forward_yet("SpatialDropout2d.backward")
+        dout = check_dout(dout, self._shape, "SpatialDropout2d.backward")
+        if self._cache is None:
+            return dout
+        return spatial_dropout2d_backward(dout, self._cache)
+
+    def __repr__(self) -> str:
+        return f"SpatialDropout2d(p={self.p})"
