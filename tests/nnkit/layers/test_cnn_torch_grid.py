@@ -1,5 +1,8 @@
 """The CNN layers against PyTorch (float64, to 1e-10) on a grid of shapes, and naive against fast.
 
+Conv2D, MaxPool2D, AvgPool2D, SpatialDropout2d (with torch's own mask) and BatchNorm2d (training steps that
+move the running statistics, then eval).
+
 Grid: stride 1 and 2; padding 0, 1 and "same" (stride 1 only); odd and non-square images and kernels (an even
 kernel side makes "same" padding asymmetric); C = 1 and 3; N = 1 and 5. The shapes are small so the naive loop
 versions can run on the whole grid.
@@ -11,6 +14,7 @@ import zlib
 import numpy as np
 import pytest
 
+from nnkit.layers.batchnorm import BatchNorm2d
 from nnkit.layers.conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive
 from nnkit.layers.dropout2d import spatial_dropout2d_backward, spatial_dropout2d_forward
 from nnkit.layers.pool import (
@@ -115,3 +119,38 @@ def test_spatial_dropout_matches_torch_dropout2d_with_the_same_mask(torch, p, sh
     out, cache = spatial_dropout2d_forward(x, keep, p)
     close(out, out_t.detach().numpy())
     close(spatial_dropout2d_backward(dout, cache), xt.grad.numpy())
+
+
+BN_GRID = list(itertools.product(IMAGES, CHANNELS, BATCHES))
+
+
+@pytest.mark.parametrize(("hw", "C", "N"), BN_GRID, ids=[f"{h}x{w}-C{c}-N{n}" for (h, w), c, n in BN_GRID])
+def test_batchnorm2d_matches_torch_in_training_then_eval(torch, hw, C, N):
+    rng = seeded_rng("bn", hw, C, N)
+    layer = BatchNorm2d(C, momentum=0.2)
+    gamma, beta = rng.uniform(0.5, 2.0, size=C), rng.normal(size=C)
+    layer.params["gamma"], layer.params["beta"] = gamma.copy(), beta.copy()
+    running_mean, running_var = torch.zeros(C), torch.ones(C)
+    for step in range(2):                                  # two training steps move the running statistics
+        x = rng.normal(loc=3.0, scale=2.0, size=(N, C) + hw)
+        dout = rng.normal(size=x.shape)
+        expected_out, (expected_dx, expected_dgamma, expected_dbeta) = torch_forward_backward(
+            torch, lambda xt, gt, bt: torch.nn.functional.batch_norm(
+                xt, running_mean, running_var, gt, bt, training=True, momentum=0.2, eps=1e-5),
+            (x, gamma, beta), dout)
+        close(layer.forward(x, training=True), expected_out)
+        close(layer.backward(dout), expected_dx)
+        close(layer.grads["gamma"], expected_dgamma)
+        close(layer.grads["beta"], expected_dbeta)
+        close(layer.buffers["running_mean"], running_mean.numpy())
+        close(layer.buffers["running_var"], running_var.numpy())
+    x = rng.normal(size=(N, C) + hw)
+    dout = rng.normal(size=x.shape)
+    expected_out, (expected_dx, expected_dgamma, expected_dbeta) = torch_forward_backward(
+        torch, lambda xt, gt, bt: torch.nn.functional.batch_norm(
+            xt, running_mean, running_var, gt, bt, training=False, eps=1e-5),
+        (x, gamma, beta), dout)
+    close(layer.forward(x, training=False), expected_out)
+    close(layer.backward(dout), expected_dx)
+    close(layer.grads["gamma"], expected_dgamma)
+    close(layer.grads["beta"], expected_dbeta)
