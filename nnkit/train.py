@@ -21,16 +21,14 @@ LossFn = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
 # Losses whose targets are classes; for these fit() reports accuracy by default.
 # The number is the decision threshold for one-column outputs: 0 for logits, 0.5 for probabilities.
+# (A function passed as the loss is looked up by its __name__, e.g. nnkit.losses.cross_entropy.)
 _CLASSIFICATION_LOSSES = {
     "cross_entropy": 0.0,
-    "softmax_cross_entropy": 0.0,
+    "softmax_cross_entropy": 0.0,  # the SoftmaxCrossEntropy layer
     "binary_cross_entropy_with_logits": 0.0,
-    "bce_with_logits": 0.0,
     "binary_cross_entropy": 0.5,
-    "bce": 0.5,
     "categorical_cross_entropy": 0.5,
     "nll_loss": 0.5,
-    "nll": 0.5,
 }
 
 
@@ -116,8 +114,8 @@ def fit(
         Evaluated in eval mode after every epoch.
     patience : int, optional
         Early stopping: stop after ``patience`` epochs without a lower validation
-        loss, then restore the weights (and batch-norm statistics) of the best
-        epoch. Needs ``val_data``.
+        loss. When training ends (stopped early or not) the weights and
+        batch-norm statistics of the best epoch are restored. Needs ``val_data``.
     checkpoint_path : path, optional
         Where to save the model (:func:`save_checkpoint`): after every epoch that
         lowers the validation loss, or after every epoch without ``val_data``.
@@ -294,7 +292,7 @@ def _named_arrays(model, prefix: str = "") -> Iterator[tuple[str, dict, str]]:
 
 def state_dict(model) -> dict[str, np.ndarray]:
     """Copies of every param and buffer (batch-norm running statistics) by name, e.g. ``"layer0.W"``."""
-    return {name: np.array(holder[key], dtype=np.float64, copy=True) for name, holder, key in _named_arrays(model)}
+    return {name: holder[key].copy() for name, holder, key in _named_arrays(model)}
 
 
 def load_state_dict(model, state: dict[str, np.ndarray], *, where: str = "load_state_dict") -> None:
@@ -306,13 +304,14 @@ def load_state_dict(model, state: dict[str, np.ndarray], *, where: str = "load_s
     missing = sorted(set(targets) - set(state))
     unexpected = sorted(set(state) - set(targets))
     if missing or unexpected:
-        raise ValueError(
-            f"{where}: the names do not match the model; missing: {missing or 'none'}, unexpected: {unexpected or 'none'}"
-        )
+        raise ValueError(f"{where}: the names do not match the model; "
+                         f"missing: {missing or 'none'}, unexpected: {unexpected or 'none'}")
     for name, (holder, key) in targets.items():
         value = np.asarray(state[name])
         if value.shape != holder[key].shape:
-            raise ValueError(f"{where}: {name} has shape {value.shape} in the state, the model expects {holder[key].shape}")
+            raise ValueError(
+                f"{where}: {name} has shape {value.shape} in the state, the model expects {holder[key].shape}"
+            )
     for name, (holder, key) in targets.items():
         np.copyto(holder[key], state[name])
 

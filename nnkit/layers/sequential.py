@@ -52,11 +52,18 @@ class Sequential(Layer):
 
     @property
     def params(self) -> dict[str, np.ndarray]:
-        return {f"layer{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in _named(layer, "params")}
+        return self._named("params")
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        return {f"layer{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in _named(layer, "grads")}
+        return self._named("grads")
+
+    def _named(self, attr: str) -> dict[str, np.ndarray]:
+        return {
+            f"layer{i}.{name}": value
+            for i, layer in enumerate(self.layers)
+            for name, value in getattr(layer, attr, {}).items()
+        }
 
     def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
         """Pass ``x`` through every layer in order; return the last output."""
@@ -98,6 +105,3 @@ class Sequential(Layer):
         lines = [f"  ({i}) {layer!r}".replace("\n", "\n  ") for i, layer in enumerate(self.layers)]
         return "Sequential(\n" + "\n".join(lines) + "\n)"
 
-
-def _named(layer: Layer, attr: str) -> Iterator[tuple[str, np.ndarray]]:
-    return iter(getattr(layer, attr, {}).items())

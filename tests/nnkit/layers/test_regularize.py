@@ -181,6 +181,23 @@ def test_gaussian_noise_passes_the_gradient_through_and_is_off_in_eval():
     np.testing.assert_array_equal(layer.forward(x, training=False), x)
 
 
+@pytest.mark.parametrize("shape", [(7, 5), (1, 3)])
+def test_gaussian_noise_passes_gradcheck_with_fixed_noise(shape):
+    rng = np.random.default_rng(21)
+    layer = GaussianNoise(0.7)
+
+    def forward(x):
+        layer.rng = np.random.default_rng(22)  # the same noise on every call
+        return layer.forward(x)
+
+    def backward(x, dout):
+        forward(x)
+        return layer.backward(dout)
+
+    result = check_function(forward, backward, rng.normal(size=shape), rng=rng)
+    assert result.max_rel_error <= 1e-7, str(result)
+
+
 def test_gaussian_noise_validates_std():
     with pytest.raises(ValueError, match="GaussianNoise: std must be a finite number >= 0, got -1"):
         GaussianNoise(-1)
