@@ -138,7 +138,7 @@ def fit(
     """
     X, y = _check_data(data, "data")
     if val_data is not None:
-        X_val, y_val = _check_data(val_data, "val_data")
+        val_data = _check_data(val_data, "val_data")
     epochs = _check_count(epochs, "epochs")
     batch_size = X.shape[0] if batch_size is None else _check_count(batch_size, "batch_size")
     if patience is not None:
@@ -147,36 +147,22 @@ def fit(
             raise ValueError("fit: patience (early stopping) needs val_data to watch, got val_data=None")
     loss_name, loss_fn = _resolve_loss(loss)
     threshold = _accuracy_threshold(loss_name, metrics)
-    bar = _progress_bar(epochs) if progress else None
 
     history = History()
     rng = np.random.default_rng(seed)
-    best_loss, best_state = np.inf, None
+    best_state = None
+    bar = _progress_bar(epochs) if progress else None
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(X.shape[0]) if shuffle else np.arange(X.shape[0])
-            train_loss, train_acc = _train_one_epoch(
-                model, loss_fn, optimizer, X, y, order, batch_size, epoch, threshold
-            )
+            loss_value, acc = _train_one_epoch(model, loss_fn, optimizer, X, y, order, batch_size, epoch, threshold)
             history.epoch_seconds.append(time.perf_counter() - start)
-            history.train_loss.append(train_loss)
-            if threshold is not None:
-                history.train_accuracy.append(train_acc)
-            improved = True
-            if val_data is not None:
-                val = _evaluate(model, loss_fn, X_val, y_val, threshold)
-                if not np.isfinite(val["loss"]):
-                    raise FloatingPointError(f"fit: the validation loss is {val['loss']} after epoch {epoch}")
-                history.val_loss.append(val["loss"])
-                if threshold is not None:
-                    history.val_accuracy.append(val["accuracy"])
-                improved = val["loss"] < best_loss
-                if improved:
-                    best_loss, history.best_epoch = val["loss"], epoch
-                    if patience is not None:
-                        best_state = state_dict(model)
-            if checkpoint_path is not None and improved:
+            _record(history, "train", loss_value, acc)
+            improved = True if val_data is None else _validate(model, loss_fn, val_data, threshold, history, epoch)
+            if improved and patience is not None:
+                best_state = state_dict(model)
+            if improved and checkpoint_path is not None:
                 save_checkpoint(model, checkpoint_path)
             if bar is not None:
                 bar.update(1)
@@ -190,6 +176,24 @@ def fit(
     if best_state is not None:
         load_state_dict(model, best_state)
     return history
+
+
+def _record(history: History, split: str, loss_value: float, acc: float | None) -> None:
+    getattr(history, f"{split}_loss").append(loss_value)
+    if acc is not None:
+        getattr(history, f"{split}_accuracy").append(acc)
+
+
+def _validate(model, loss_fn, val_data, threshold, history: History, epoch: int) -> bool:
+    """Evaluate on the validation set, record it, and say whether this epoch is the best so far."""
+    val = _evaluate(model, loss_fn, *val_data, threshold)
+    if not np.isfinite(val["loss"]):
+        raise FloatingPointError(f"fit: the validation loss is {val['loss']} after epoch {epoch}")
+    improved = not history.val_loss or val["loss"] < min(history.val_loss)
+    _record(history, "val", val["loss"], val.get("accuracy"))
+    if improved:
+        history.best_epoch = epoch
+    return improved
 
 
 def _train_one_epoch(model, loss_fn, optimizer, X, y, order, batch_size, epoch, threshold):
