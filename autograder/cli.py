@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--registry", help=argparse.SUPPRESS)
     grade.add_argument("--quiet", action="store_true", help="no per-submission report, no progress bar")
     grade.add_argument("--show-hidden", action="store_true", help="show hidden checks' inputs and values")
+    grade.add_argument("--worker-user", help="run student code as this (unprivileged) user; needs a root grader")
+    grade.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell (default 60)")
+    grade.add_argument("--call-timeout", type=float, default=None, help="seconds per call into student code "
+                                                                        "(default 20; items may set their own)")
 
     check = sub.add_parser("check", help="self-study: grade one notebook now, hidden checks included")
     check.add_argument("notebook")
@@ -67,7 +71,17 @@ def _grade(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         print(f"nnkit grade: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
         return EXIT_USAGE
-    options = {"source": args.source, "registry": _registry(args.registry)}
+    from autograder.sandbox import Limits
+
+    limits = Limits()
+    for name, value in (("run_as", args.worker_user), ("cell_timeout", args.cell_timeout),
+                        ("call_timeout", args.call_timeout)):
+        if value is not None:
+            if isinstance(value, float) and not value > 0:
+                print(f"nnkit grade: --{name.replace('_', '-')} must be positive, got {value}", file=sys.stderr)
+                return EXIT_USAGE
+            setattr(limits, name, value)
+    options = {"source": args.source, "registry": _registry(args.registry), "limits": limits}
     if options["source"] is not None and not Path(options["source"]).exists():
         print(f"nnkit grade: --source {args.source} does not exist", file=sys.stderr)
         return EXIT_USAGE

@@ -47,6 +47,7 @@ class Limits:
     output_chars: int = 20_000
     max_message_bytes: int = 512 * 1024 ** 2
     max_restarts: int = 8
+    run_as: str | None = None      # user name for the worker (the grader must be root); None: the grader's user
 
 
 @dataclass
@@ -63,8 +64,8 @@ ALWAYS_BLOCKED = ("autograder", "ctypes", "_ctypes", "_posixsubprocess", "cffi",
                   "_xxsubinterpreters", "_testinternalcapi")
 
 
-def _user_process_count() -> int:
-    uid, count = os.getuid(), 0
+def _user_process_count(uid: int) -> int:
+    count = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -134,14 +135,29 @@ class Worker:
         boot = (f"import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
                 f"sys.path.append({package_parent!r}); from autograder.worker import main; main()")
         self._log = open(os.path.join(self._private, "worker.log"), "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-B", "-c", boot, str(req_r), str(resp_w), str(rep_w)],
-            cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            pass_fds=(req_r, resp_w, rep_w), start_new_session=True, close_fds=True)
-        for fd in (req_r, resp_w, rep_w):
-            os.close(fd)
+        user = {}
+        if self.limits.run_as is not None:
+            import pwd
+            entry = pwd.getpwnam(self.limits.run_as)
+            for d in (self.workdir, os.path.join(self.workdir, ".mpl")):
+                os.chown(d, entry.pw_uid, entry.pw_gid)
+            user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-s", "-B", "-c", boot, str(req_r), str(resp_w), str(rep_w)],
+                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                pass_fds=(req_r, resp_w, rep_w), start_new_session=True, close_fds=True, **user)
+        except OSError as exc:
+            raise WorkerFailure(f"could not start the worker{' as ' + self.limits.run_as if user else ''}: "
+                                f"{exc}") from None
+        finally:
+            for fd in (req_r, resp_w, rep_w):
+                os.close(fd)
         limits = asdict(self.limits)
-        limits["nproc"] = (_user_process_count() + self.limits.nproc) if os.getuid() != 0 else 0
+        if self.limits.run_as is not None or os.getuid() != 0:
+            limits["nproc"] = self._worker_process_count() + self.limits.nproc
+        else:
+            limits["nproc"] = 0   # root ignores RLIMIT_NPROC anyway; the audit hook stops forks
         policy = {"blocked_modules": list(self.policy.blocked_modules),
                   "recorded_modules": list(self.policy.recorded_modules),
                   "denied_inodes": _inodes(list(self.policy.denied_paths) + [Path(__file__).resolve().parent]),
@@ -152,6 +168,9 @@ class Worker:
         if not (isinstance(ready, dict) and ready.get("ready") is True):
             self.kill()
             raise WorkerFailure("the worker did not start")
+
+    def _worker_process_count(self) -> int:
+        return _user_process_count(os.stat(f"/proc/{self.proc.pid}").st_uid)
 
     # -- low level -------------------------------------------------------------------------------
     def _send(self, message) -> None:

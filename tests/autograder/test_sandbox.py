@@ -137,3 +137,22 @@ def test_student_exceptions_and_missing_names_come_back_typed():
         assert not ns.has("missing")
     finally:
         sandbox.close()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="running the worker as another user needs a root grader")
+def test_worker_can_run_as_an_unprivileged_user(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("only the grader may read this")
+    secret.chmod(0o600)
+    cells = [("cell 1", f"import os\nuid = os.getuid()\ntry:\n    leak = open({str(secret)!r}).read()\n"
+                        "except OSError as exc:\n    leak = type(exc).__name__\n")]
+    sandbox = Sandbox(cells, Limits(**FAST, run_as="nobody"), Policy())
+    try:
+        try:
+            sandbox.boot()
+        except WorkerFailure as exc:
+            pytest.skip(f"this interpreter cannot be run by 'nobody' here ({exc})")
+        ns = RemoteHandle(sandbox)
+        assert ns.get("uid") != 0 and ns.get("leak") == "PermissionError"
+    finally:
+        sandbox.close()
