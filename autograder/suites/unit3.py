@@ -1,0 +1,561 @@
+"""Unit 3 (multi-layer perceptrons): the checks of every graded cell.
+
+Students build everything from NumPy in this unit, so every item forbids all of
+``nnkit`` except the data and plotting helpers (the ``Item`` default). The
+references are nnkit's own modules, imported here, on the grader's side only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.handle import StudentCodeError
+from autograder.items import Item
+from nnkit import activations as ref_act
+from nnkit import losses as ref_loss
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+
+def _raises_value_error(ns, t, what, name, *args, **kwargs) -> bool:
+    """Record whether ``name(*args)`` refuses bad input with a ValueError (never a silent result)."""
+    try:
+        ns.call(name, *args, **kwargs)
+    except StudentCodeError as exc:
+        if exc.not_implemented:
+            raise
+        return t.true(what, exc.exc_type == "ValueError", f"raised {exc.exc_type} ({exc.message}), "
+                                                           "expected ValueError")
+    return t.fail(what, "returned a result instead of raising ValueError (NumPy would broadcast silently)")
+
+
+def _pair(t, what, got):
+    """A (value, gradient) result as a pair, or record why it is not one."""
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        t.fail(what, f"expected a (value, gradient) pair, got {type(got).__name__}")
+        return None
+    return got
+
+
+def _loss_checks(ns, t, name, ref, pred, target, label, *, batch_size=None, known_wrong=None):
+    """Value and gradient against the reference, plus a numeric check of the student's own value."""
+    got = _pair(t, f"{name} returns (value, gradient)", ns.call(name, pred, target))
+    if got is None:
+        return
+    value, expected_grad = ref(pred, target)
+    t.close(f"{name} value on {label}", got[0], np.float64(value))
+    t.close(f"{name} gradient on {label}", got[1], expected_grad, kind="backward", batch_size=batch_size,
+            known_wrong=known_wrong)
+    t.grad_matches_numeric(f"{name} gradient against numeric differentiation of your value",
+                           lambda p: ns.call(name, p, target)[0], pred, np.float64(1.0), got[1])
+
+
+def _n_weights(ns, t, net):
+    pairs = ns.method(net, "parameters")
+    if not isinstance(pairs, list):
+        t.fail(f"`{net}`.parameters() returns a list", f"got {type(pairs).__name__}")
+        return None
+    return sum(int(np.asarray(a).size) for params, _ in pairs for a in params.values())
+
+
+# -- activations --------------------------------------------------------------------------------------------
+ACTS = ("sigmoid", "tanh", "relu")
+
+
+def activations_match_reference(ns, t):
+    z = t.away_from_kinks((6, 5), scale=3.0)
+    for name in ACTS:
+        t.close(f"{name} on a (6, 5) array", ns.call(name, z), getattr(ref_act, name)(z))
+
+
+def derivatives_match_reference_and_numeric(ns, t):
+    z = t.away_from_kinks((5, 4), scale=3.0)
+    dout = t.rng.normal(size=z.shape)
+    for name in ACTS:
+        grad = ns.call(name + "_grad", z)
+        t.close(f"{name}_grad on a (5, 4) array", grad, getattr(ref_act, name + "_grad")(z), kind="backward")
+        if isinstance(grad, np.ndarray) and grad.shape == z.shape:
+            t.grad_matches_numeric(f"{name}_grad against numeric differentiation of your {name}",
+                                   lambda v, n=name: ns.call(n, v), z, dout, grad * dout)
+    t.close("relu_grad at exactly 0 is 0", ns.call("relu_grad", np.zeros(3)), np.zeros(3))
+
+
+def activations_survive_extreme_inputs(ns, t):
+    z = np.array([-1000.0, -60.0, -1e-3, 0.0, 1e-3, 60.0, 1000.0])
+    for name in ACTS + ("sigmoid_grad", "tanh_grad"):
+        t.close(f"{name} at +-1000 (finite, no overflow)", ns.call(name, z), getattr(ref_act, name)(z))
+
+
+def activations_keep_any_shape(ns, t):
+    for shape in [(7,), (2, 3, 4)]:
+        z = t.away_from_kinks(shape)
+        for name in ACTS:
+            t.close(f"{name} on shape {shape}", ns.call(name, z), getattr(ref_act, name)(z))
+
+
+# -- losses ------------------------------------------------------------------------------------------------
+def mse_and_mae_match_reference(ns, t):
+    n = int(t.rng.integers(5, 9))
+    pred, target = t.rng.normal(size=(n, 3)), t.rng.normal(size=(n, 3))
+    diff = pred - target
+    _loss_checks(ns, t, "mse", ref_loss.mse, pred, target, f"({n}, 3) arrays", known_wrong={
+        "dividing by the number of rows N instead of the number of entries N*3": 2 * diff / n,
+        "the gradient of sum((p - t)**2) / 2, without the mean": diff})
+    target[0, 0] = pred[0, 0]   # sign(0) = 0 is part of the spec
+    _loss_checks(ns, t, "mae", ref_loss.mae, pred, target, f"({n}, 3) arrays with one exact tie",
+                 known_wrong={"dividing by N instead of the number of entries": np.sign(diff) / n})
+
+
+def losses_refuse_mismatched_shapes(ns, t):
+    pred = t.rng.normal(size=(4, 1))
+    for name in ("mse", "mae"):
+        _raises_value_error(ns, t, f"{name}((4, 1), (4,)) raises ValueError", name, pred, pred[:, 0])
+
+
+def mse_on_other_shapes(ns, t):
+    for shape in [(1, 1), (9,), (3, 2, 2)]:
+        pred, target = t.rng.normal(size=shape) * 5, t.rng.normal(size=shape)
+        _loss_checks(ns, t, "mse", ref_loss.mse, pred, target, f"shape {shape}")
+
+
+def bce_matches_reference(ns, t):
+    logits = t.rng.normal(size=(8, 1)) * 3
+    target = (t.rng.random((8, 1)) < 0.5).astype(float)
+    _loss_checks(ns, t, "bce_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
+                 "(8, 1) logits", known_wrong={"sigmoid(z) - y without dividing by the number of entries":
+                                               ref_act.sigmoid(logits) - target})
+
+
+def bce_is_stable_and_checks_shapes(ns, t):
+    logits = np.array([[-1000.0], [-30.0], [0.0], [30.0], [1000.0]])
+    target = np.array([[0.0], [1.0], [1.0], [0.0], [1.0]])
+    _loss_checks(ns, t, "bce_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
+                 "logits up to +-1000")
+    _raises_value_error(ns, t, "bce_with_logits((5, 1), (5,)) raises ValueError", "bce_with_logits",
+                        logits, target[:, 0])
+
+
+def softmax_matches_reference(ns, t):
+    z = t.rng.normal(size=(5, 4)) * 2
+    t.close("softmax on (5, 4) logits", ns.call("softmax", z), ref_act.softmax(z))
+    big = np.array([[1000.0, 0.0, -1000.0], [1000.0, 1000.0, 999.0]])
+    t.close("softmax of logits near 1000 (subtract the row max)", ns.call("softmax", big), ref_act.softmax(big))
+
+
+def cross_entropy_matches_reference(ns, t):
+    n, c = int(t.rng.integers(4, 8)), 5
+    logits, labels = t.rng.normal(size=(n, c)) * 2, t.rng.integers(0, c, size=n)
+    _loss_checks(ns, t, "softmax_cross_entropy", ref_loss.cross_entropy, logits, labels, f"({n}, {c}) logits",
+                 batch_size=n)
+
+
+def cross_entropy_at_large_logits(ns, t):
+    logits = t.rng.normal(size=(4, 3)) * 1000
+    labels = np.array([0, 1, 2, 1])
+    _loss_checks(ns, t, "softmax_cross_entropy", ref_loss.cross_entropy, logits, labels,
+                 "logits of size ~1000 (subtract the row max)", batch_size=4)
+
+
+def cross_entropy_refuses_bad_labels(ns, t):
+    logits = t.rng.normal(size=(3, 4))
+    _raises_value_error(ns, t, "label 4 with 4 classes raises ValueError", "softmax_cross_entropy", logits,
+                        np.array([0, 4, 1]))
+    _raises_value_error(ns, t, "labels of shape (3, 1) raise ValueError", "softmax_cross_entropy", logits,
+                        np.array([[0], [1], [2]]))
+
+
+# -- numeric gradient check ----------------------------------------------------------------------------------
+def _probe(x):
+    return float(np.sum(np.sin(x) * x ** 2) + 0.5 * np.sum(x) ** 2)
+
+
+def _probe_grad(x):
+    return np.cos(x) * x ** 2 + 2.0 * x * np.sin(x) + np.sum(x)
+
+
+def _central(f, x, eps):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += eps
+        xm[i] -= eps
+        grad[i] = (f(xp) - f(xm)) / (2 * eps)
+    return grad
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def _probe_ref(ns, t):
+    """A Ref to the notebook's locked ``probe``, or None after recording that it was edited.
+
+    An intact probe earns nothing by itself (an untouched notebook must score 0), so only a change is recorded.
+    """
+    x = t.rng.normal(size=(3, 2))
+    value = ns.call("probe", x)
+    if not (isinstance(value, float) and np.isclose(value, _probe(x))):
+        t.fail("the locked `probe` function is unchanged",
+               "`probe` no longer computes sum(sin(x) * x**2) + 0.5 * sum(x)**2; re-run its locked cell")
+        return None
+    return ns.get("probe")
+
+
+def numeric_gradient_is_central(ns, t):
+    probe = _probe_ref(ns, t)
+    if probe is None:
+        return
+    x = t.rng.normal(size=(3, 4))
+    t.close("numeric_gradient(probe, x) matches the exact gradient", ns.call("numeric_gradient", probe, x),
+            _probe_grad(x), rtol=1e-6, atol=1e-6)
+    eps = 1e-3
+    forward = np.array([(_probe(x + eps * np.eye(x.size)[k].reshape(x.shape)) - _probe(x)) / eps
+                        for k in range(x.size)]).reshape(x.shape)
+    t.close("numeric_gradient(probe, x, eps=1e-3) is the central difference with step 1e-3",
+            ns.call("numeric_gradient", probe, x, eps=eps), _central(_probe, x, eps), rtol=1e-8, atol=1e-10,
+            known_wrong={"a one-sided difference (f(x + eps) - f(x)) / eps": forward,
+                         "dividing by eps instead of 2 eps": 2 * _central(_probe, x, eps)})
+
+
+def rel_error_matches_formula(ns, t):
+    a, b = t.rng.normal(size=(4, 3)), t.rng.normal(size=(4, 3))
+    b[0, 0] = a[0, 0] = 0.0
+    t.close("rel_error(a, b)", ns.call("rel_error", a, b), np.float64(_rel(a, b)))
+    t.close("rel_error(a, a) is 0", ns.call("rel_error", a, a), np.float64(0.0))
+
+
+def gradient_check_separates_right_from_wrong(ns, t):
+    probe = _probe_ref(ns, t)
+    if probe is None:
+        return
+    x = t.rng.normal(size=(4, 4))
+    right = _probe_grad(x)
+    err = ns.call("gradient_check", probe, x, right)
+    t.true("gradient_check gives < 1e-6 for the correct gradient", isinstance(err, float) and err < 1e-6,
+           f"got {err!r}")
+    numeric = _central(_probe, x, 1e-6)
+    one_off = right.copy()
+    one_off[1, 2] += 0.1
+    for label, wrong in [("2x the gradient", 2 * right), ("the transposed gradient", right.T),
+                         ("one entry off by 0.1", one_off)]:
+        t.close(f"gradient_check on {label}", ns.call("gradient_check", probe, x, wrong),
+                np.float64(_rel(wrong, numeric)), rtol=1e-3, atol=1e-6)
+
+
+# -- Linear ------------------------------------------------------------------------------------------------
+def _linear(ns, t, d, m):
+    layer = ns.new("Linear", d, m)
+    W, b = t.rng.normal(size=(d, m)), t.rng.normal(size=m)
+    ns.setitem(layer, "params", "W", W)
+    ns.setitem(layer, "params", "b", b)
+    return layer, W, b
+
+
+def _params_are_intact(ns, t) -> bool:
+    """The given ``__init__`` makes W (D, M) and b (M,); only a broken one is recorded (it earns nothing)."""
+    params = ns.get(ns.new("Linear", 5, 3), "params")
+    shapes = {k: np.shape(v) for k, v in params.items()} if isinstance(params, dict) else None
+    if shapes is None or shapes.get("W") != (5, 3) or shapes.get("b") != (3,):
+        t.fail("Linear(5, 3).params holds W of shape (5, 3) and b of shape (3,)", f"got {shapes or params!r:.80}")
+        return False
+    return True
+
+
+def linear_forward_matches_reference(ns, t):
+    if not _params_are_intact(ns, t):
+        return
+    n, d, m = 4, 5, 3
+    layer, W, b = _linear(ns, t, d, m)
+    x = t.rng.normal(size=(n, d))
+    t.close("forward of a (4, 5) batch through Linear(5, 3)", ns.method(layer, "forward", x), x @ W + b)
+    W2 = t.rng.normal(size=(d, m))
+    ns.setitem(layer, "params", "W", W2)
+    t.close("forward uses the current params['W'] (set after construction)", ns.method(layer, "forward", x),
+            x @ W2 + b)
+
+
+def linear_backward_matches_reference_and_numeric(ns, t):
+    n, d, m = 6, 4, 3
+    layer, W, b = _linear(ns, t, d, m)
+    x, dout = t.rng.normal(size=(n, d)), t.rng.normal(size=(n, m))
+    ns.method(layer, "forward", x)
+    dx = ns.method(layer, "backward", dout)
+    grads = ns.get(layer, "grads")
+    t.close("dx = dout @ W.T", dx, dout @ W.T, kind="backward")
+    t.close("grads['W'] = x.T @ dout", grads.get("W") if isinstance(grads, dict) else grads, x.T @ dout,
+            kind="backward", batch_size=n)
+    t.close("grads['b'] = dout summed over the batch", grads.get("b") if isinstance(grads, dict) else grads,
+            dout.sum(axis=0), kind="backward", batch_size=n, known_wrong={"averaging db over the batch": dout.mean(0)})
+    t.grad_matches_numeric("dx against numeric differentiation of your forward",
+                           lambda v: ns.method(layer, "forward", v), x, dout, dx)
+
+    def forward_of_W(Wv):
+        ns.setitem(layer, "params", "W", Wv)
+        return ns.method(layer, "forward", x)
+
+    t.grad_matches_numeric("grads['W'] against numeric differentiation of your forward", forward_of_W, W, dout,
+                           grads.get("W") if isinstance(grads, dict) else grads)
+
+
+def linear_edge_cases(ns, t):
+    layer, W, b = _linear(ns, t, 1, 4)
+    x, dout = t.rng.normal(size=(1, 1)), t.rng.normal(size=(1, 4))
+    t.close("forward of a batch of one through Linear(1, 4)", ns.method(layer, "forward", x), x @ W + b)
+    t.close("dx for a batch of one", ns.method(layer, "backward", dout), dout @ W.T, kind="backward")
+    t.close("grads['b'] for a batch of one", ns.get(layer, "grads")["b"],
+            dout.sum(0), kind="backward")
+    layer2, _, _ = _linear(ns, t, 3, 2)
+    try:
+        ns.method(layer2, "forward", t.rng.normal(size=(4, 5)))
+    except StudentCodeError as exc:
+        if exc.not_implemented:
+            raise
+        t.true("forward on x with 5 columns for Linear(3, 2) raises ValueError", exc.exc_type == "ValueError",
+               f"raised {exc.exc_type}")
+    else:
+        t.fail("forward on x with 5 columns for Linear(3, 2) raises ValueError", "it returned a result")
+
+
+# -- activation layers and Sequential ----------------------------------------------------------------------
+def activation_layers_forward_and_backward(ns, t):
+    x = t.away_from_kinks((4, 5), scale=2.0)
+    dout = t.rng.normal(size=x.shape)
+    for cls, fn in [("Sigmoid", "sigmoid"), ("Tanh", "tanh"), ("ReLU", "relu")]:
+        layer = ns.new(cls)
+        out = ns.method(layer, "forward", x)
+        t.close(f"{cls}().forward", out, getattr(ref_act, fn)(x))
+        dx = ns.method(layer, "backward", dout)
+        t.close(f"{cls}().backward", dx, dout * getattr(ref_act, fn + "_grad")(x), kind="backward")
+        t.grad_matches_numeric(f"{cls}().backward against numeric differentiation of its forward",
+                               lambda v, ly=layer: ns.method(ly, "forward", v), x, dout, dx)
+
+
+def _mlp(ns, t, sizes, act="Tanh"):
+    """A student Sequential of Linear/act layers with random weights, and the matching reference."""
+    from nnkit.layers import Linear, ReLU, Sequential, Sigmoid, Tanh
+
+    ref_cls = {"Tanh": Tanh, "ReLU": ReLU, "Sigmoid": Sigmoid}[act]
+    student, reference, linears = [], [], []
+    for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layer, W, b = _linear(ns, t, d, m)
+        ref = Linear(d, m, seed=0)
+        ref.params["W"], ref.params["b"] = W.copy(), b.copy()
+        student.append(layer)
+        reference.append(ref)
+        linears.append((layer, ref))
+        if k < len(sizes) - 2:
+            student.append(ns.new(act))
+            reference.append(ref_cls())
+    return ns.new("Sequential", student), Sequential(reference), linears
+
+
+def sequential_forward_and_backward(ns, t):
+    n = 5
+    net, ref, linears = _mlp(ns, t, [4, 6, 3], act="ReLU")
+    x = t.away_from_kinks((n, 4))
+    dout = t.rng.normal(size=(n, 3))
+    t.close("Sequential([Linear(4, 6), ReLU(), Linear(6, 3)]).forward", ns.method(net, "forward", x),
+            ref.forward(x))
+    t.close("Sequential.backward returns dL/dx", ns.method(net, "backward", dout), ref.backward(dout),
+            kind="backward")
+    for k, (layer, ref_layer) in enumerate(linears):
+        grads = ns.get(layer, "grads")
+        for name in ("W", "b"):
+            t.close(f"grads['{name}'] of Linear layer {k} after Sequential.backward", grads.get(name),
+                    ref_layer.grads[name], kind="backward")
+
+
+def sequential_parameters_in_order(ns, t):
+    net, ref, _ = _mlp(ns, t, [3, 4, 2])
+    pairs = ns.method(net, "parameters")
+    ok = isinstance(pairs, list) and len(pairs) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2
+                                                             for p in pairs)
+    if not t.true("parameters() returns 2 (params, grads) pairs for two Linear layers", ok,
+                  f"got {pairs!r:.100}"):
+        return
+    for k, ((params, _), (ref_params, _)) in enumerate(zip(pairs, ref.parameters())):
+        t.close(f"parameters()[{k}] holds layer {k}'s W", params.get("W"), ref_params["W"])
+
+
+def sequential_matches_numeric_gradient(ns, t):
+    net, _, _ = _mlp(ns, t, [3, 5, 4, 2], act="Sigmoid")
+    x, dout = t.rng.normal(size=(4, 3)), t.rng.normal(size=(4, 2))
+    ns.method(net, "forward", x)
+    dx = ns.method(net, "backward", dout)
+    t.grad_matches_numeric("Sequential.backward against numeric differentiation of its forward",
+                           lambda v: ns.method(net, "forward", v), x, dout, dx)
+
+
+def sequential_nests(ns, t):
+    inner, ref_inner, _ = _mlp(ns, t, [3, 4, 3])
+    last, W, b = _linear(ns, t, 3, 2)
+    outer = ns.new("Sequential", [inner, ns.new("Tanh"), last])
+    x, dout = t.rng.normal(size=(2, 3)), t.rng.normal(size=(2, 2))
+    h = ref_inner.forward(x)
+    expected = np.tanh(h) @ W + b
+    t.close("a Sequential inside a Sequential: forward", ns.method(outer, "forward", x), expected)
+    dh = (dout @ W.T) * (1 - np.tanh(h) ** 2)
+    t.close("a Sequential inside a Sequential: backward", ns.method(outer, "backward", dout),
+            ref_inner.backward(dh), kind="backward")
+
+
+# -- mini-batches and training --------------------------------------------------------------------------------
+def _ref_batches(n, batch_size, rng):
+    order = np.random.default_rng(rng).permutation(n)
+    return [order[s:s + batch_size] for s in range(0, n, batch_size)]
+
+
+def minibatch_indices_match_reference(ns, t):
+    for n, bs in [(10, 3), (8, 4), (5, 7)]:
+        seed = int(t.rng.integers(1000))
+        got = ns.call("minibatch_indices", n, bs, seed)
+        expected = _ref_batches(n, bs, seed)
+        if not t.true(f"minibatch_indices({n}, {bs}, seed) returns {len(expected)} batches",
+                      isinstance(got, list) and len(got) == len(expected), f"got {got!r:.120}"):
+            continue
+        t.true(f"the batches of n={n} cover every index exactly once",
+               bool(np.array_equal(np.sort(np.concatenate(got)), np.arange(n))))
+        t.equal(f"minibatch_indices({n}, {bs}, seed) is default_rng(seed).permutation({n}) cut in order",
+                np.concatenate(got).astype(np.int64), np.concatenate(expected))
+
+
+def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed):
+    fn = {"mse": ref_loss.mse, "bce": ref_loss.binary_cross_entropy_with_logits,
+          "cross_entropy": ref_loss.cross_entropy}[loss]
+    rng, history = np.random.default_rng(seed), []
+    for _ in range(epochs):
+        values = []
+        for idx in _ref_batches(len(X), batch_size, rng):
+            value, dout = fn(ref_net.forward(X[idx]), Y[idx])
+            ref_net.backward(dout)
+            for params, grads in ref_net.parameters():
+                for k in params:
+                    params[k] -= lr * grads[k]
+            values.append(value)
+        history.append(float(np.mean(values)))
+    return np.array(history)
+
+
+def _train_matches(ns, t, loss, Y, out_dim):
+    n, epochs, bs, lr, seed = 13, 3, 4, 0.2, int(t.rng.integers(1000))
+    net, ref, linears = _mlp(ns, t, [3, 4, out_dim])
+    X = t.rng.normal(size=(n, 3))
+    history = ns.call("train", net, X, Y, loss=loss, lr=lr, epochs=epochs, batch_size=bs, seed=seed)
+    expected = _ref_train(ref, X, Y, loss, lr, epochs, bs, seed)
+    got = np.asarray(history, dtype=float) if isinstance(history, list) else history
+    t.close(f"train(loss={loss!r}) returns the mean batch loss of each of {epochs} epochs", got, expected,
+            rtol=1e-6, atol=1e-9)
+    for k, (layer, ref_layer) in enumerate(linears):
+        t.close(f"W of Linear layer {k} after training (replayed with the reference)",
+                ns.get(layer, "params").get("W"), ref_layer.params["W"], rtol=1e-6, atol=1e-9)
+
+
+def train_mse_matches_reference(ns, t):
+    _train_matches(ns, t, "mse", t.rng.normal(size=(13, 2)), 2)
+
+
+def train_other_losses_match_reference(ns, t):
+    _train_matches(ns, t, "cross_entropy", t.rng.integers(0, 3, size=13), 3)
+    _train_matches(ns, t, "bce", (t.rng.random((13, 1)) < 0.5).astype(float), 1)
+
+
+# -- the seeds' small nets, and the digits ------------------------------------------------------------------
+def regression_net_has_seven_weights_and_fits(ns, t):
+    from nnkit import data
+
+    count = _n_weights(ns, t, "reg_net")
+    if count is None:
+        return
+    t.equal("reg_net (1-2-1) has 7 weights", count, 7)
+    x, y = data.make_regression_1d(200, seed=int(t.rng.integers(1, 2**31)))
+    pred = ns.method(ns.get("reg_net"), "forward", x, training=False)
+    if t.true("reg_net.forward maps (200, 1) inputs to (200, 1)", isinstance(pred, np.ndarray)
+              and pred.shape == (200, 1), f"got {getattr(pred, 'shape', type(pred).__name__)}"):
+        mse = float(np.mean((pred - y) ** 2))
+        t.true(f"MSE on a fresh sample of the curve is below 0.06 (yours: {mse:.4f})", mse < 0.06)
+
+
+def xor_net_has_nine_weights_and_separates(ns, t):
+    from nnkit import data
+
+    count = _n_weights(ns, t, "xor_net")
+    if count is None:
+        return
+    t.equal("xor_net (2-2-1) has 9 weights", count, 9)
+    X, y = data.make_xor(400, seed=int(t.rng.integers(1, 2**31)))
+    X = X - 0.5   # the notebook centres the clouds on the origin
+    logits = ns.method(ns.get("xor_net"), "forward", X, training=False)
+    if t.true("xor_net.forward maps (400, 2) inputs to (400, 1) logits", isinstance(logits, np.ndarray)
+              and logits.shape == (400, 1), f"got {getattr(logits, 'shape', type(logits).__name__)}"):
+        acc = float(np.mean((logits[:, 0] > 0) == (y == 1)))
+        t.true(f"accuracy on a fresh XOR sample is at least 90% (yours: {acc:.1%})", acc >= 0.9)
+
+
+DIGITS_FULL, DIGITS_ZERO = 0.95, 0.80
+
+
+def _digits_score(ns, t, X, y, split):
+    """One sub-check: the accuracy on ``split`` mapped to credit (a malformed result scores 0)."""
+    what = f"{split} accuracy (>= 95% full credit, linear down to 0 at 80%)"
+    pred = ns.call("predict_digits", X)
+    if not (isinstance(pred, np.ndarray) and pred.shape == y.shape and pred.dtype.kind in "iu"):
+        shape = getattr(pred, "shape", type(pred).__name__)
+        t.fail(what, f"predict_digits must return {len(y)} integer labels, got {shape} "
+                     f"{getattr(pred, 'dtype', '')} (use np.argmax(scores, axis=1))")
+        return
+    acc = float(np.mean(pred == y))
+    fraction = float(np.clip((acc - DIGITS_ZERO) / (DIGITS_FULL - DIGITS_ZERO), 0.0, 1.0))
+    t.score_fraction(what, fraction, f"your {split} accuracy is {acc:.1%}: {fraction:.0%} of the credit")
+
+
+def digits_validation_accuracy(ns, t):
+    from nnkit import data
+
+    splits = data.digits_splits()
+    _digits_score(ns, t, splits["X_val"], splits["y_val"], "validation")
+
+
+def digits_test_accuracy(ns, t):
+    from nnkit import data
+
+    splits = data.digits_splits()
+    _digits_score(ns, t, splits["X_test"], splits["y_test"], "held-out test")
+
+
+ITEMS = [
+    Item("u3_activations", 3, "sigmoid, tanh, relu and their derivatives",
+         names=("sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad"),
+         checks=(activations_match_reference, derivatives_match_reference_and_numeric),
+         hidden_checks=(activations_survive_extreme_inputs, activations_keep_any_shape)),
+    Item("u3_regression_losses", 2, "mse and mae with their gradients", names=("mse", "mae"),
+         checks=(mse_and_mae_match_reference, losses_refuse_mismatched_shapes),
+         hidden_checks=(mse_on_other_shapes, mse_and_mae_match_reference)),
+    Item("u3_bce", 2, "binary cross-entropy from logits", names=("bce_with_logits",),
+         checks=(bce_matches_reference,), hidden_checks=(bce_is_stable_and_checks_shapes, bce_matches_reference)),
+    Item("u3_softmax_ce", 3, "stable softmax and softmax cross-entropy",
+         names=("softmax", "softmax_cross_entropy"),
+         checks=(softmax_matches_reference, cross_entropy_matches_reference),
+         hidden_checks=(cross_entropy_at_large_logits, cross_entropy_refuses_bad_labels,
+                        cross_entropy_matches_reference)),
+    Item("u3_gradcheck", 3, "numeric gradient, relative error, gradient check",
+         names=("numeric_gradient", "rel_error", "gradient_check", "probe"),
+         checks=(numeric_gradient_is_central, rel_error_matches_formula),
+         hidden_checks=(gradient_check_separates_right_from_wrong,)),
+    Item("u3_linear", 4, "Linear layer forward and backward", names=("Linear",),
+         checks=(linear_forward_matches_reference,
+                 linear_backward_matches_reference_and_numeric),
+         hidden_checks=(linear_backward_matches_reference_and_numeric, linear_edge_cases)),
+    Item("u3_sequential", 4, "activation layers and Sequential",
+         names=("Sigmoid", "Tanh", "ReLU", "Sequential", "Linear"),
+         checks=(activation_layers_forward_and_backward, sequential_forward_and_backward,
+                 sequential_parameters_in_order),
+         hidden_checks=(sequential_matches_numeric_gradient, sequential_nests)),
+    Item("u3_training", 3, "mini-batches and the training loop", names=("minibatch_indices", "train"),
+         checks=(minibatch_indices_match_reference, train_mse_matches_reference),
+         hidden_checks=(minibatch_indices_match_reference, train_other_losses_match_reference)),
+    Item("u3_small_nets", 3, "the 1-2-1 regression net and the 2-2-1 XOR net", names=("reg_net", "xor_net"),
+         checks=(regression_net_has_seven_weights_and_fits, xor_net_has_nine_weights_and_separates),
+         hidden_checks=(regression_net_has_seven_weights_and_fits, xor_net_has_nine_weights_and_separates)),
+    Item("u3_digits", 5, "digits classifier on held-out images", names=("predict_digits",),
+         checks=(digits_validation_accuracy,), hidden_checks=(digits_test_accuracy,)),
+]
