@@ -220,3 +220,11 @@ def test_student_added_cells_run_and_locked_cells_come_from_the_trusted_copy(cou
     nb.cells[1].source = "np = None\n"    # the student edited the locked setup cell
     _, scores = grade(course, nb=nb)
     assert scores == FULL
+
+
+def test_grading_is_deterministic(course):
+    code = {"softmax": "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)\n"}
+    first, _ = grade(course, code, extra_cells=["import random\nprint(set('abcdef'), random.random())\n"])
+    second, _ = grade(course, code, extra_cells=["import random\nprint(set('abcdef'), random.random())\n"])
+    strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "seconds"}  # noqa: E731
+    assert strip(first) == strip(second)
