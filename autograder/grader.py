@@ -180,8 +180,10 @@ def _grade(result, path, source, registry, limits, secret) -> None:
     static_hits = notebook.static_scan(cells, prefixes)                         # 5. scan
     result.max_score = float(sum(i.points for i in known) +
                              sum(p or 0 for gid, p in graded.items() if gid not in registry))
+    parts = path.resolve().parts   # other submissions: the whole submitted/ tree, or the notebook's folder
+    submissions = Path(*parts[:parts.index("submitted") + 1]) if "submitted" in parts else path.resolve().parent
     sandbox = Sandbox(cells, limits, Policy(policy.blocked_modules, policy.recorded_modules,
-                                            policy.denied_paths + (str(path.resolve().parent),), preload))
+                                            policy.denied_paths + (str(submissions),), preload))
     try:
         try:
             runs = sandbox.boot()                                               # 6. run
@@ -196,6 +198,7 @@ def _grade(result, path, source, registry, limits, secret) -> None:
                                                          [f"no checks are registered for grade id {gid!r}"])]))
                 continue
             sandbox.call_timeout = item.timeout or limits.call_timeout
+            sandbox.deadline = time.monotonic() + limits.item_timeout
             result.items.append(run_item(item, handle, include_hidden=True, secret=secret))
     finally:
         sandbox.close()

@@ -37,6 +37,7 @@ class Limits:
 
     cell_timeout: float = 60.0
     call_timeout: float = 20.0
+    item_timeout: float = 300.0        # wall clock for all the calls of one item
     cell_cpu: float | None = None      # CPU seconds per cell / per call (None: same as the wall clock)
     call_cpu: float | None = None
     startup_timeout: float = 60.0
@@ -294,6 +295,7 @@ class Sandbox:
         self._crash_notes: dict[str, CellRun] = {}
         self.reports: list[tuple[str, str]] = []
         self.call_timeout = self.limits.call_timeout
+        self.deadline: float | None = None   # set per item by the grader (Limits.item_timeout)
 
     def boot(self) -> list[CellRun]:
         """Start a worker and run every cell except those that crashed a worker before."""
@@ -341,10 +343,21 @@ class Sandbox:
 
     def request(self, op: str, args: list):
         """Serve one handle operation, restarting the worker first if the last one died."""
+        timeout = self.call_timeout
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerFailure(f"this item's time budget of {self.limits.item_timeout:g} s is used up")
+            timeout = min(timeout, left)
         if self.worker is None or self.worker.proc is None or self.worker.proc.poll() is not None:
             self.boot()
         try:
-            response = self.worker.request(op, list(args), self.call_timeout, self.limits.call_cpu)
+            response = self.worker.request(op, list(args), timeout, self.limits.call_cpu)
+        except WorkerFailure as exc:
+            if timeout < self.call_timeout and "time limit" in str(exc):
+                raise WorkerFailure(f"this item's time budget of {self.limits.item_timeout:g} s is used up") \
+                    from None
+            raise
         finally:
             self._collect()
         if response["ok"]:

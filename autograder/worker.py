@@ -95,7 +95,14 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
                 parts.append(part)
         return "/" + "/".join(parts)
 
+    own_proc = "/proc/" + _str(own_pid)
+
     def check_read(path, event):
+        full = absolute(path)
+        if full.startswith("/proc/") and full.split("/")[2].isdigit() and not (
+                full == own_proc or full.startswith(own_proc + "/")):
+            report("open", full)   # another process's environ, memory or fds (e.g. the grader's)
+            raise _PermissionError(f"{event}: access to {path!r} is not allowed while grading")
         try:
             st = _stat(path)
         except (_OSError, ValueError):

@@ -228,3 +228,20 @@ def test_grading_is_deterministic(course):
     second, _ = grade(course, code, extra_cells=["import random\nprint(set('abcdef'), random.random())\n"])
     strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "seconds"}  # noqa: E731
     assert strip(first) == strip(second)
+
+
+def test_slow_calls_are_bounded_by_the_item_budget(course, tmp_path):
+    path = fx.write(fx.notebook({"relu": "import time\ndef relu(z):\n    time.sleep(0.4)\n    return np.where(z > 0, z, 0.0)\n"}),
+                    course / "submitted" / "slow" / fx.ASSIGNMENT / "fixture.ipynb")
+    limits = Limits(cell_timeout=1.5, call_timeout=1.5, item_timeout=1.0)
+    result = grade_submission(path, source=course / "source", registry=fx.REGISTRY, limits=limits)
+    scores = {i.grade_id: i.score for i in result.items}
+    assert scores["fx_relu_grad"] == 0.0 and "time budget of 1 s is used up" in result.items[1].render()
+    assert scores["fx_softmax"] == 2.0
+
+
+def test_reading_another_process_is_refused(course):
+    leak = ("import os\ntry:\n    env = open(f'/proc/{os.getppid()}/environ', 'rb').read()\n"
+            "except OSError as exc:\n    env = repr(exc)\n")
+    result, scores = grade(course, extra_cells=[leak])
+    assert scores == FULL and any("/proc/" in f for f in result.flags)
