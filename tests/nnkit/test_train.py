@@ -379,3 +379,40 @@ def test_accuracy_handles_indices_one_hot_and_binary_outputs():
     assert accuracy(np.array([[0.3], [-0.2]]), np.array([[1.0], [0.0]]), threshold=0.0) == 1.0
     with pytest.raises(ValueError, match=r"accuracy: target must be \(N,\) class indices or \(N, C\) one-hot"):
         accuracy(scores, labels[:, None])
+
+
+def test_fit_matches_a_torch_training_loop_step_for_step(torch):
+    # Same initial weights, same batches (fit's seeded order), Adam: after 3 epochs every
+    # weight and running statistic agrees with PyTorch to 1e-10.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(37, 5)), rng.integers(0, 3, size=37)
+    # (Batch norm after the nonlinearity: a bias right before batch norm has a zero gradient,
+    # and Adam would turn its round-off into full-size steps.)
+    net = Sequential([Linear(5, 7, seed=1), Tanh(), BatchNorm1d(7), Linear(7, 3, seed=2)])
+    net[0].params["b"][:] = rng.normal(size=7)
+    ref = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.BatchNorm1d(7), torch.nn.Linear(7, 3))
+    with torch.no_grad():
+        for i in (0, 3):
+            ref[i].weight.copy_(torch.from_numpy(net[i].params["W"].T))
+            ref[i].bias.copy_(torch.from_numpy(net[i].params["b"]))
+    opt_t = torch.optim.Adam(ref.parameters(), lr=0.01)
+    order_rng = np.random.default_rng(4)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    for _ in range(3):
+        order = order_rng.permutation(37)
+        for start in range(0, 37, 8):
+            idx = torch.from_numpy(order[start:start + 8])
+            opt_t.zero_grad()
+            torch.nn.functional.cross_entropy(ref(Xt[idx]), yt[idx]).backward()
+            opt_t.step()
+
+    history = fit(net, SoftmaxCrossEntropy(), Adam(net, lr=0.01), (X, y), epochs=3, batch_size=8, seed=4)
+    assert history.epochs == 3
+    for i in (0, 3):
+        np.testing.assert_allclose(net[i].params["W"], ref[i].weight.detach().numpy().T, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(net[i].params["b"], ref[i].bias.detach().numpy(), rtol=1e-10, atol=1e-12)
+    bn, bn_t = net[2], ref[2]
+    np.testing.assert_allclose(bn.params["gamma"], bn_t.weight.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.params["beta"], bn_t.bias.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.buffers["running_mean"], bn_t.running_mean.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.buffers["running_var"], bn_t.running_var.numpy(), rtol=1e-10, atol=1e-12)
