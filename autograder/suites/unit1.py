@@ -67,7 +67,7 @@ def _with_zeros(t, shape, scale=2.0):
 
 
 # -- heaviside and sigmoid --------------------------------------------------------------------------------------
-def heaviside_matches_reference(ns, t):
+def heaviside_matches_the_reference(ns, t):
     z = _with_zeros(t, (6, 5))
     t.close("heaviside on a (6, 5) array containing zeros", ns.call("heaviside", z), ref_act.heaviside(z),
             known_wrong={"H(0) = 1 (z >= 0); in this course H(0) = 0": (z >= 0).astype(float)})
@@ -90,7 +90,7 @@ def heaviside_integer_input(ns, t):
     t.close("heaviside on an integer array returns float64", ns.call("heaviside", z), ref_act.heaviside(z))
 
 
-def sigmoid_matches_reference(ns, t):
+def sigmoid_matches_the_reference(ns, t):
     z = t.rng.normal(size=(5, 4)) * 3
     t.close("sigmoid on a (5, 4) array", ns.call("sigmoid", z), ref_act.sigmoid(z))
 
@@ -114,19 +114,19 @@ def sigmoid_large_random(ns, t):
 
 
 # -- TLUs and the perceptron rule -------------------------------------------------------------------------------
-def add_bias_matches_reference(ns, t):
+def add_bias_matches_the_reference(ns, t):
     X = t.rng.normal(size=(5, 3))
     t.close("add_bias on a (5, 3) array", ns.call("add_bias", X), ref_p.add_bias(X),
             known_wrong={"the column of ones at the end instead of column 0": np.hstack([X, np.ones((5, 1))])})
 
 
-def tlu_cat_dog(ns, t):
+def tlu_predict_on_the_cat_dog_example(ns, t):
     theta, X = np.ones((3, 2)), np.array([[0.5, 1.0]])
     t.close("the lecture's cat/dog TLUs: all weights 1, x = (0.5, 1) -> (1, 1)", ns.call("tlu_predict", theta, X),
             np.array([[1.0, 1.0]]))
 
 
-def tlu_matches_reference(ns, t):
+def tlu_predict_matches_the_reference(ns, t):
     theta, X = t.rng.normal(size=(4, 3)), t.rng.normal(size=(6, 3))
     t.close("tlu_predict with theta (4, 3) and X (6, 3)", ns.call("tlu_predict", theta, X),
             ref_p.tlu_predict(theta, X), known_wrong={
@@ -148,16 +148,17 @@ def tlu_exact_ties(ns, t):
             ref_p.tlu_predict(theta, X))
 
 
-def perceptron_step_cat_dog(ns, t):
+def perceptron_step_on_the_cat_dog_example(ns, t):
     theta, x, y = np.ones((3, 2)), np.array([0.5, 1.0]), np.array([1.0, 0.0])
     expected = np.array([[1.0, 0.9], [1.0, 0.95], [1.0, 0.9]])
     t.close("one step on the cat/dog example: the dog unit becomes (0.9, 0.95, 0.9)",
             ns.call("perceptron_step", theta, x, y, 0.1), expected,
-            known_wrong={"a flipped update (theta - lr (y - a) x)": np.array([[1.0, 1.1], [1.0, 1.05], [1.0, 1.1]]),
-                         "a bias that is not updated (x0 = 1 missing)": np.array([[1.0, 1.0], [1.0, 0.95], [1.0, 0.9]])})
+            known_wrong={
+                "a flipped update (theta - lr (y - a) x)": np.array([[1.0, 1.1], [1.0, 1.05], [1.0, 1.1]]),
+                "a bias that is not updated (x0 = 1 missing)": np.array([[1.0, 1.0], [1.0, 0.95], [1.0, 0.9]])})
 
 
-def perceptron_step_matches_reference(ns, t):
+def perceptron_step_matches_the_reference(ns, t):
     theta, x = t.rng.normal(size=(4, 3)), t.rng.normal(size=3)
     y = 1.0 - ref_p.tlu_predict(theta, x[None, :])[0]      # every unit is wrong, so every column moves
     t.close("perceptron_step with theta (4, 3), every unit wrong, lr = 0.25",
@@ -201,7 +202,7 @@ def _compare_training(ns, t, label, X, Y, lr, max_epochs, theta0):
     t.close(f"{label}: final theta", got[0], ref.theta)
 
 
-def train_converges_on_and(ns, t):
+def training_converges_on_AND_within_20_epochs(ns, t):
     X, Y = TABLE2, TARGETS["AND"][:, None]
     got = _train(ns, t, "training on AND", X, Y, 0.1, 20, np.zeros((3, 1)))
     if got is None:
@@ -217,11 +218,11 @@ def train_converges_on_and(ns, t):
                f"got {getattr(theta, 'shape', type(theta).__name__)}")
 
 
-def train_matches_reference_on_or(ns, t):
+def training_on_OR_matches_the_reference(ns, t):
     _compare_training(ns, t, "OR from theta0 = 0.1", TABLE2, TARGETS["OR"][:, None], 0.1, 30, np.full((3, 1), 0.1))
 
 
-def train_reports_failure_on_xor(ns, t):
+def training_on_XOR_runs_out_of_epochs(ns, t):
     got = _train(ns, t, "training on XOR", TABLE2, TARGETS["XOR"][:, None], 0.1, 25, None)
     if got is None:
         return
@@ -231,7 +232,7 @@ def train_reports_failure_on_xor(ns, t):
            f"mistakes per epoch: {mistakes!r}")
 
 
-def train_matches_reference_on_separable_data(ns, t):
+def training_on_separable_data_matches_the_reference(ns, t):
     w_true = t.rng.normal(size=(4, 2))
     X = t.rng.normal(size=(60, 3))
     z = ref_p.add_bias(X) @ w_true
@@ -241,12 +242,12 @@ def train_matches_reference_on_separable_data(ns, t):
                       t.rng.normal(size=(4, 2)) * 0.1)
 
 
-def train_matches_reference_on_nand(ns, t):
+def training_on_NAND_matches_the_reference(ns, t):
     _compare_training(ns, t, "NAND with lr = 0.3", TABLE2, TARGETS["NAND"][:, None], 0.3, 40, None)
 
 
 # -- gates -----------------------------------------------------------------------------------------------------
-def gate_neuron_matches_reference(ns, t):
+def gate_neuron_matches_the_reference(ns, t):
     w, X = t.rng.normal(size=3), t.rng.normal(size=(7, 2))
     t.close("gate_neuron with w (3,) and X (7, 2)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X))
 
@@ -274,7 +275,7 @@ def gate_neuron_hidden(ns, t):
     t.close("gate_neuron with w (4,) and X (9, 3)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X))
 
 
-def xor_truth_table(ns, t):
+def xor_network_gives_the_XOR_truth_table(ns, t):
     t.close(f"xor_network on the four inputs, within {GATE_TOL:g} of XOR", ns.call("xor_network", TABLE2),
             TARGETS["XOR"], rtol=0.0, atol=GATE_TOL)
 
@@ -347,26 +348,30 @@ FORBID = ("nnkit.activations", "nnkit.perceptron", "nnkit.logic", "nnkit.autodif
 
 ITEMS = [
     Item("u1_heaviside", 1, "heaviside(z)", names=("heaviside",),
-         checks=(heaviside_matches_reference, heaviside_at_zero),
+         checks=(heaviside_matches_the_reference, heaviside_at_zero),
          hidden_checks=(heaviside_other_shapes, heaviside_integer_input), forbid=FORBID),
     Item("u1_sigmoid", 1, "sigmoid(z), stable for large |z|", names=("sigmoid",),
-         checks=(sigmoid_matches_reference, sigmoid_extreme_inputs),
+         checks=(sigmoid_matches_the_reference, sigmoid_extreme_inputs),
          hidden_checks=(sigmoid_symmetry, sigmoid_large_random), forbid=FORBID),
     Item("u1_tlu", 2, "add_bias(X) and tlu_predict(theta, X)", names=("add_bias", "tlu_predict"),
-         checks=(add_bias_matches_reference, tlu_cat_dog, tlu_matches_reference),
+         checks=(add_bias_matches_the_reference, tlu_predict_on_the_cat_dog_example,
+                 tlu_predict_matches_the_reference),
          hidden_checks=(tlu_single_unit_single_example, tlu_exact_ties), forbid=FORBID),
     Item("u1_perceptron_step", 2, "perceptron_step(theta, x, y, lr)", names=("perceptron_step",),
-         checks=(perceptron_step_cat_dog, perceptron_step_matches_reference, perceptron_step_correct_units_unchanged),
+         checks=(perceptron_step_on_the_cat_dog_example, perceptron_step_matches_the_reference,
+                 perceptron_step_correct_units_unchanged),
          hidden_checks=(perceptron_step_hidden_cases, perceptron_step_tie_at_zero), forbid=FORBID),
     Item("u1_train_perceptron", 3, "train_perceptron(X, Y, lr, max_epochs, theta0)", names=("train_perceptron",),
-         checks=(train_converges_on_and, train_matches_reference_on_or, train_reports_failure_on_xor),
-         hidden_checks=(train_matches_reference_on_separable_data, train_matches_reference_on_nand), forbid=FORBID),
+         checks=(training_converges_on_AND_within_20_epochs, training_on_OR_matches_the_reference,
+                 training_on_XOR_runs_out_of_epochs),
+         hidden_checks=(training_on_separable_data_matches_the_reference, training_on_NAND_matches_the_reference),
+         forbid=FORBID),
     Item("u1_gates", 2, "gate_neuron and the AND/OR/NAND/NOT weights",
          names=("gate_neuron", "W_AND", "W_OR", "W_NAND", "W_NOT"),
-         checks=(gate_neuron_matches_reference, gate_weights_truth_tables),
+         checks=(gate_neuron_matches_the_reference, gate_weights_truth_tables),
          hidden_checks=(gate_neuron_hidden,), forbid=FORBID),
     Item("u1_xor", 2, "xor_network(X) from gates", names=("xor_network",),
-         checks=(xor_truth_table,), hidden_checks=(xor_shuffled_rows,), forbid=FORBID),
+         checks=(xor_network_gives_the_XOR_truth_table,), hidden_checks=(xor_shuffled_rows,), forbid=FORBID),
     Item("u1_delta_rule", 3, "delta_rule(X, y, lr, epochs, w0)", names=("delta_rule",),
          checks=(delta_rule_one_update, delta_rule_losses, delta_rule_reaches_least_squares),
          hidden_checks=(delta_rule_hidden_reference,), forbid=FORBID),

@@ -49,7 +49,8 @@ def value_derived_operations_forward(ns, t):
     a, b = float(t.rng.uniform(0.5, 2.0)), float(t.rng.uniform(0.5, 2.0))
     cases = [("2 + a", "__radd__", (2.0,), 2.0 + a), ("3 * a", "__rmul__", (3.0,), 3.0 * a),
              ("a - b", "__sub__", ("B",), a - b), ("5 - a", "__rsub__", (5.0,), 5.0 - a),
-             ("-a", "__neg__", (), -a), ("a / b", "__truediv__", ("B",), a / b), ("1 / a", "__rtruediv__", (1.0,), 1 / a)]
+             ("-a", "__neg__", (), -a), ("a / b", "__truediv__", ("B",), a / b),
+             ("1 / a", "__rtruediv__", (1.0,), 1 / a)]
     for label, method, args, expected in cases:
         what = f"{label} with a = {a:.3f}, b = {b:.3f}"
 

@@ -65,14 +65,14 @@ MISTAKES = [
      "mistakes per epoch"),
     ("u1_train_perceptron", {"u1_train_perceptron_impl": [
         ("wrong += 1", "wrong += int(np.sum(tlu_predict(theta, x[None, :])[0] != y))")]}, "mistakes per epoch"),
-    ("u1_train_perceptron", {"u1_train_perceptron_impl": [("for x, y in zip(X, Y):", "for x, y in zip(X[::-1], Y[::-1]):")]},
-     "final theta"),
+    ("u1_train_perceptron", {"u1_train_perceptron_impl": [
+        ("for x, y in zip(X, Y):", "for x, y in zip(X[::-1], Y[::-1]):")]}, "final theta"),
     ("u1_train_perceptron", {"u1_train_perceptron_impl": [("return theta, mistakes", "return theta")]},
      "tuple of 2 values"),
-    ("u1_gates", {"u1_gates_impl": [("W_AND = np.array([-30.0, 20.0, 20.0])", "W_AND = np.array([-10.0, 20.0, 20.0])")]},
-     "AND truth table"),
-    ("u1_gates", {"u1_gates_impl": [("W_NAND = np.array([30.0, -20.0, -20.0])", "W_NAND = np.array([3.0, -2.0, -2.0])")]},
-     "NAND truth table"),
+    ("u1_gates", {"u1_gates_impl": [
+        ("W_AND = np.array([-30.0, 20.0, 20.0])", "W_AND = np.array([-10.0, 20.0, 20.0])")]}, "AND truth table"),
+    ("u1_gates", {"u1_gates_impl": [
+        ("W_NAND = np.array([30.0, -20.0, -20.0])", "W_NAND = np.array([3.0, -2.0, -2.0])")]}, "NAND truth table"),
     ("u1_gates", {"u1_gates_impl": [("W_NOT = np.array([10.0, -20.0])", "W_NOT = np.array([10.0, -20.0, 0.0])")]},
      "shape (2,)"),
     ("u1_xor", {"u1_xor_impl": [("gate_neuron(W_NAND, X)", "gate_neuron(W_AND, X)")]}, "XOR"),

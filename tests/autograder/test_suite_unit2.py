@@ -75,8 +75,8 @@ MISTAKES = [
                                               "            other.grad += self.data * out.grad",
                                               "            self.grad = other.data * out.grad\n"
                                               "            other.grad = self.data * out.grad")]}, "overwritten"),
-    ("u2_value_backward", {"u2_value_impl": [("self.grad += (1.0 - t * t) * out.grad", "self.grad += (1.0 - t) * out.grad")]},
-     "gradient of Value.tanh"),
+    ("u2_value_backward", {"u2_value_impl": [
+        ("self.grad += (1.0 - t * t) * out.grad", "self.grad += (1.0 - t) * out.grad")]}, "gradient of Value.tanh"),
     ("u2_value_backward", {"u2_value_impl": [("self.grad += k * self.data ** (k - 1) * out.grad",
                                               "self.grad += k * self.data ** k * out.grad")]}, "Value.__pow__"),
     ("u2_value_backward", {"u2_value_impl": replace_backward(BFS_BACKWARD)}, "topological order"),
@@ -94,7 +94,8 @@ MISTAKES = [
     ("u2_dual", {"u2_dual_impl": [("self.value * other.tangent + self.tangent * other.value",
                                    "self.value * other.tangent")]}, "Dual"),
     ("u2_dual", {"u2_dual_impl": [("return Dual(e, e * self.tangent)", "return Dual(e, e)")]}, "exp"),
-    ("u2_train_neuron", {"u2_train_neuron_impl": [("        loss = loss / len(X)\n", "")]}, "summed squared error instead of the mean"),
+    ("u2_train_neuron", {"u2_train_neuron_impl": [("        loss = loss / len(X)\n", "")]},
+     "summed squared error instead of the mean"),
     ("u2_train_neuron", {"u2_train_neuron_impl": [("b = b - lr * bv.grad", "b = b + lr * bv.grad")]}, "bias"),
     ("u2_softmax", {"u2_softmax_impl": [
         ("    shifted = Z - Z.max(axis=1, keepdims=True)\n", "    shifted = Z\n")]}, "overflow"),
