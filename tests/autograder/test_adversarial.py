@@ -245,3 +245,20 @@ def test_reading_another_process_is_refused(course):
             "except OSError as exc:\n    env = repr(exc)\n")
     result, scores = grade(course, extra_cells=[leak])
     assert scores == FULL and any("/proc/" in f for f in result.flags)
+
+
+@pytest.mark.parametrize("sneaky", [
+    "import nnkit\nfrom nnkit import losses as L\n",                                   # from-import of a submodule
+    "import sys, importlib._bootstrap as b\nsys.meta_path[:] = [f for f in sys.meta_path "
+    "if type(f).__name__ != 'RefuseForbidden']\nb._gcd_import('nnkit.losses')\n",        # finder removed
+    "import importlib.util, nnkit, os\np = os.path.join(os.path.dirname(nnkit.__file__), 'losses.py')\n"
+    "spec = importlib.util.spec_from_file_location('x', p)\nm = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(m)\n",                                                      # load the file by path
+    "import nnkit, os\nexec(open(os.path.join(os.path.dirname(nnkit.__file__), 'losses.py')).read())\n",
+])
+def test_runtime_routes_to_the_graded_reference_are_refused_and_flagged(course, sneaky):
+    obfuscated = sneaky.replace("losses", "'+'".join(["los", "ses"])) if "exec(" in sneaky else sneaky
+    result, scores = grade(course, extra_cells=[obfuscated])
+    assert result.cells[-1]["status"] == "error", result.cells[-1]
+    assert all(s == 0.0 for s in scores.values()), scores    # every fixture item forbids all of nnkit
+    assert any("nnkit.losses" in f for f in result.flags), result.flags
