@@ -1,0 +1,496 @@
+"""Unit 5 (convolutional networks): the checks of every graded cell.
+
+The references are ``nnkit.layers.conv``, ``nnkit.layers.pool`` and ``nnkit.layers.shape`` in float64, imported
+lazily on the grader's side. Students build the CNN from their own conv/pool/flatten, so every item forbids
+``nnkit.layers`` (and ``nnkit.examples``, whose CNN is built from it). Everything else of the kit stays allowed:
+``nnkit.optim``, ``nnkit.train`` and ``nnkit.losses`` are units 3-4 material, and none of them imports
+``nnkit.layers``. All items share one forbid list, because the worker records an import for every item that
+forbids it. The student-facing signatures are those of ``solutions/unit5/unit5.ipynb``:
+
+=========================================  ====================================================================
+``conv_output_size(H, HH, stride, pad)``   ``1 + (H + 2*pad - HH) // stride`` as a Python int
+``conv_forward(x, W, b, stride, pad)``     -> (out (N, F, H', W'), cache); x (N, C, H, W), W (F, C, HH, WW)
+``conv_backward(dout, cache)``             -> (dx, dW, db)
+``maxpool_forward(x, kernel_size,          -> (out (N, C, H', W'), cache); H' = 1 + (H - K) // S,
+stride)`` / ``avgpool_forward``            stride defaults to kernel_size
+``maxpool_backward(dout, cache)`` / avg    -> dx (N, C, H, W); max-pool ties: the first maximum (row-major)
+``flatten_forward(x)``                     -> (out (N, C*H*W), cache); ``flatten_backward(dout, cache)`` -> dx
+``predict_digits(X)``                      X (N, 64) rows of ``nnkit.data.digits_splits()`` -> (N,) int labels
+=========================================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.items import Item
+
+FORBID = ("nnkit.layers", "nnkit.examples")
+
+
+def _ref():
+    """The reference modules (imported on first use: grader side only)."""
+    from nnkit.layers import conv, pool, shape
+
+    return conv, pool, shape
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def _pair(t, what: str, result, names: str):
+    """``result`` as a 2-tuple ``(out, cache)``, or record a failure and return None."""
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        return result
+    got = type(result).__name__ + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+    if isinstance(result, np.ndarray):
+        got = f"a bare array of shape {result.shape}"
+    t.fail(what, f"expected a pair {names}, got {got} (return the cache too: backward needs it)")
+    return None
+
+
+def _triple(t, what: str, result):
+    if isinstance(result, (tuple, list)) and len(result) == 3:
+        return result
+    t.fail(what, f"expected a tuple (dx, dW, db), got {type(result).__name__}"
+                 + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
+    return None
+
+
+def _out_of(result):
+    """The output of a ``(out, cache)`` forward result, or the result itself when it is not a pair."""
+    return result[0] if isinstance(result, (tuple, list)) and len(result) == 2 else result
+
+
+def _distinct(t, shape, gap: float = 0.1) -> np.ndarray:
+    """Values that are pairwise at least ``gap`` apart (no max-pool ties, even after a +-1e-6 nudge)."""
+    size = int(np.prod(shape))
+    values = (t.rng.permutation(size) - size / 2) * gap + t.rng.uniform(0, gap / 10, size=size)
+    return values.reshape(shape)
+
+
+def _flip(W: np.ndarray) -> np.ndarray:
+    return W[:, :, ::-1, ::-1].copy()
+
+
+def _size_candidates(H: int, K: int, S: int, P: int, pool: bool = False) -> dict[str, int]:
+    """Output sizes of the usual wrong formulas (only those that differ from the right one)."""
+    right = 1 + (H + 2 * P - K) // S
+    wrong = {"the stride argument is ignored (the windows moved by kernel_size instead)": 1 + (H - K) // K} if pool else {}
+    wrong |= {
+        "you forgot the +1 (the first window sits at position 0)": (H + 2 * P - K) // S,
+        "the padding is ignored (use H + 2*pad)": 1 + (H - K) // S,
+        "the padding is added on one side only (it goes on both sides: 2*pad)": 1 + (H + P - K) // S,
+        "the stride is ignored (divide by the stride)": 1 + (H + 2 * P - K),
+        "you rounded up instead of down (use // : a window that does not fit is dropped)":
+            1 + -(-(H + 2 * P - K) // S),
+        "the output size is H' = (H + 2*pad - HH) / stride + 1 with the +1 inside the division":
+            (H + 2 * P - K + 1) // S,
+    }
+    return {k: v for k, v in wrong.items() if v != right}
+
+
+def _shape_hints(got_shape, expected_shape, dims, pool: bool = False) -> list[str]:
+    """Name the wrong size formula behind a wrong output height/width. ``dims``: ((H, K, S, P), (W, K, S, P))."""
+    notes = []
+    if len(got_shape) != len(expected_shape):
+        return notes
+    for axis, (size, k, s, p), label in zip((-2, -1), dims, ("height", "width")):
+        if got_shape[axis] == expected_shape[axis]:
+            continue
+        hits = [why for why, v in _size_candidates(size, k, s, p, pool).items() if v == got_shape[axis]]
+        if pool:
+            rule, formula = "H' = 1 + (H - K) // stride", f"1 + ({size} - {k}) // {s} = {expected_shape[axis]}"
+        else:
+            rule = "H' = 1 + (H + 2*pad - HH) // stride"
+            formula = f"1 + ({size} + 2*{p} - {k}) // {s} = {expected_shape[axis]}"
+        notes.append(f"output {label} {got_shape[axis]} is wrong; {rule} gives {formula}"
+                     + (f": it looks like {hits[0]}" if hits else ""))
+    return notes
+
+
+def _close_nchw(t, what, got, expected, dims, pool: bool = False, **kwargs):
+    """``t.close`` with the output-size diagnosis when the spatial size is wrong."""
+    if isinstance(got, np.ndarray) and got.shape != expected.shape:
+        hints = _shape_hints(got.shape, expected.shape, dims, pool)
+        if hints:
+            return t.fail(what, f"expected shape {expected.shape}, got shape {got.shape}", hints)
+    return t.close(what, got, expected, **kwargs)
+
+
+# -- the output-size formula --------------------------------------------------------------------------------
+SIZE_CASES_VISIBLE = ((8, 3, 1, 1), (7, 3, 2, 0), (28, 5, 1, 0), (32, 3, 2, 1))
+SIZE_CASES_HIDDEN = ((9, 4, 3, 2), (5, 5, 1, 2), (11, 2, 2, 0), (6, 3, 4, 1), (10, 1, 3, 0))
+
+
+def _size_cases(ns, t, cases):
+    for H, K, S, P in cases:
+        what = f"conv_output_size(H={H}, HH={K}, stride={S}, pad={P})"
+        got = ns.call("conv_output_size", H, K, S, P)
+        expected = 1 + (H + 2 * P - K) // S
+        if isinstance(got, (int, np.integer)) and not isinstance(got, bool) and int(got) == expected:
+            t.record(what, 1.0)
+            continue
+        hits = [why for why, v in _size_candidates(H, K, S, P).items()
+                if isinstance(got, (int, float, np.number)) and not isinstance(got, bool) and v == got]
+        if isinstance(got, (float, np.floating)):
+            t.fail(what, f"expected the int {expected}, got the float {got!r}",
+                   ["a size is a whole number of windows: use // (floor division), not /"])
+        else:
+            t.fail(what, f"expected {expected}, got {got!r}", [f"it looks like {hits[0]}"] if hits else [])
+
+
+def output_size_visible(ns, t):
+    _size_cases(ns, t, SIZE_CASES_VISIBLE)
+
+
+def output_size_hidden(ns, t):
+    _size_cases(ns, t, SIZE_CASES_HIDDEN)
+
+
+# -- convolution forward ------------------------------------------------------------------------------------
+# (N, C, H, W, F, HH, WW, stride, pad): odd, non-square images and kernels, strides 1 and 2, padding 0 and 1.
+CONV_VISIBLE = ((2, 3, 7, 6, 4, 3, 3, 1, 1), (1, 1, 5, 9, 2, 3, 2, 2, 0), (3, 3, 8, 7, 2, 3, 3, 2, 1))
+CONV_HIDDEN = ((4, 1, 9, 7, 3, 3, 3, 1, 0), (1, 3, 6, 11, 5, 2, 4, 2, 1), (2, 2, 10, 10, 1, 5, 5, 2, 1),
+               (3, 1, 8, 8, 6, 1, 1, 1, 0))
+
+
+def _conv_inputs(t, case):
+    N, C, H, W, F, HH, WW, S, P = case
+    return (t.rng.normal(size=(N, C, H, W)), t.rng.normal(size=(F, C, HH, WW)), t.rng.normal(size=F), S, P)
+
+
+def _conv_dims(case):
+    _, _, H, W, _, HH, WW, S, P = case
+    return ((H, HH, S, P), (W, WW, S, P))
+
+
+def _describe_case(case) -> str:
+    N, C, H, W, F, HH, WW, S, P = case
+    return f"x ({N}, {C}, {H}, {W}), W ({F}, {C}, {HH}, {WW}), stride {S}, pad {P}"
+
+
+def _conv_forward_cases(ns, t, cases):
+    conv, _, _ = _ref()
+    for case in cases:
+        x, W, b, S, P = _conv_inputs(t, case)
+        what = f"conv_forward with {_describe_case(case)}"
+        result = _pair(t, what, ns.call("conv_forward", x, W, b, S, P), "(out, cache)")
+        if result is None:
+            continue
+        expected, _ = conv.conv2d_forward_naive(x, W, b, S, P)
+        flipped, _ = conv.conv2d_forward_naive(x, _flip(W), b, S, P)
+        no_bias, _ = conv.conv2d_forward_naive(x, W, np.zeros_like(b), S, P)
+        _close_nchw(t, what, result[0], expected, _conv_dims(case), known_wrong={
+            "convolution with a flipped kernel: this course (like PyTorch) computes a cross-correlation, "
+            "out = sum x[window] * W[f], without flipping W": flipped,
+            "the bias b[f] is missing": no_bias})
+
+
+def conv_forward_visible(ns, t):
+    _conv_forward_cases(ns, t, CONV_VISIBLE)
+
+
+def conv_forward_hand_example(ns, t):
+    # A 4x4 image with a 2x2 kernel: each output is the dot product of one window with the kernel.
+    x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    W = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
+    expected = np.full((1, 1, 3, 3), -5.0)
+    flipped = np.full((1, 1, 3, 3), 5.0)
+    result = _pair(t, "hand example", ns.call("conv_forward", x, W, np.zeros(1), 1, 0), "(out, cache)")
+    if result is not None:
+        t.close("hand example: x = arange(16) as 4x4, W = [[1, 0], [0, -1]]: every output is x[i,j] - x[i+1,j+1] "
+                "= -5", result[0], expected,
+                known_wrong={"convolution with a flipped kernel (this course computes a cross-correlation)": flipped})
+
+
+def conv_forward_hidden(ns, t):
+    _conv_forward_cases(ns, t, CONV_HIDDEN)
+
+
+# -- convolution backward -----------------------------------------------------------------------------------
+def _conv_backward_case(ns, t, case, *, numeric: bool):
+    conv, _, _ = _ref()
+    x, W, b, S, P = _conv_inputs(t, case)
+    label = _describe_case(case)
+    fwd = _pair(t, f"conv_forward ({label})", ns.call("conv_forward", x, W, b, S, P), "(out, cache)")
+    if fwd is None:
+        return
+    expected_out, cache = conv.conv2d_forward_naive(x, W, b, S, P)
+    if not (isinstance(fwd[0], np.ndarray) and fwd[0].shape == expected_out.shape):
+        t.fail(f"conv_backward ({label})", f"conv_forward must return out of shape {expected_out.shape} first, "
+                                           f"got {getattr(fwd[0], 'shape', type(fwd[0]).__name__)}")
+        return
+    dout = t.rng.normal(size=expected_out.shape)
+    grads = _triple(t, f"conv_backward ({label})", ns.call("conv_backward", dout, fwd[1]))
+    if grads is None:
+        return
+    dx, dW, db = conv.conv2d_backward_naive(dout, cache)
+    _, flip_cache = conv.conv2d_forward_naive(x, _flip(W), b, S, P)
+    fdx, fdW, _ = conv.conv2d_backward_naive(dout, flip_cache)
+    t.close(f"dx matches the reference ({label})", grads[0], dx, kind="backward",
+            known_wrong={"dx of a convolution with a flipped kernel": fdx})
+    t.close(f"dW matches the reference ({label})", grads[1], dW, kind="backward",
+            known_wrong={"dW with the kernel flipped (cross-correlation: dW[f] = sum dout * x[window])":
+                         fdW[:, :, ::-1, ::-1]})
+    t.close(f"db matches the reference ({label})", grads[2], db, kind="backward",
+            known_wrong={"db averaged over the batch instead of summed": db / x.shape[0]})
+    if not numeric:
+        return
+
+    def out_for(xv, Wv, bv):
+        return _out_of(ns.call("conv_forward", xv, Wv, bv, S, P))
+
+    t.grad_matches_numeric(f"dx matches numeric differentiation of your conv_forward ({label})",
+                           lambda v: out_for(v, W, b), x, dout, grads[0])
+    t.grad_matches_numeric(f"dW matches numeric differentiation of your conv_forward ({label})",
+                           lambda v: out_for(x, v, b), W, dout, grads[1])
+    t.grad_matches_numeric(f"db matches numeric differentiation of your conv_forward ({label})",
+                           lambda v: out_for(x, W, v), b, dout, grads[2])
+
+
+def conv_backward_visible(ns, t):
+    _conv_backward_case(ns, t, (2, 3, 6, 5, 3, 3, 3, 1, 1), numeric=True)
+    _conv_backward_case(ns, t, (1, 1, 7, 6, 2, 3, 2, 2, 0), numeric=False)
+
+
+def conv_backward_hidden(ns, t):
+    _conv_backward_case(ns, t, (3, 2, 7, 9, 2, 3, 4, 2, 1), numeric=True)
+    _conv_backward_case(ns, t, (1, 3, 5, 5, 4, 5, 5, 1, 2), numeric=False)
+    _conv_backward_case(ns, t, (2, 1, 9, 8, 3, 2, 2, 2, 0), numeric=False)
+
+
+# -- pooling ------------------------------------------------------------------------------------------------
+# (N, C, H, W, K, S): 2x2 / stride 2, overlapping 3x3 / stride 2, a stride that leaves rows over, N = 1.
+POOL_VISIBLE = ((2, 3, 6, 8, 2, 2), (1, 2, 7, 5, 3, 2))
+POOL_HIDDEN = ((3, 1, 9, 7, 2, 1), (2, 2, 8, 11, 3, 3), (1, 3, 5, 6, 2, 2))
+
+
+def _pool_label(name, case):
+    N, C, H, W, K, S = case
+    return f"{name} with x ({N}, {C}, {H}, {W}), kernel_size {K}, stride {S}"
+
+
+def _pool_dims(case):
+    _, _, H, W, K, S = case
+    return ((H, K, S, 0), (W, K, S, 0))
+
+
+def _pool_forward_cases(ns, t, kind, cases):
+    _, pool, _ = _ref()
+    forward = getattr(pool, f"{kind}pool2d_forward_naive")
+    for case in cases:
+        x = _distinct(t, case[:4]) if kind == "max" else t.rng.normal(size=case[:4])
+        what = _pool_label(f"{kind}pool_forward", case)
+        result = _pair(t, what, ns.call(f"{kind}pool_forward", x, case[4], case[5]), "(out, cache)")
+        if result is None:
+            continue
+        expected, _ = forward(x, case[4], case[5])
+        other = "avg" if kind == "max" else "max"
+        wrong_kind, _ = getattr(pool, f"{other}pool2d_forward_naive")(x, case[4], case[5])
+        _close_nchw(t, what, result[0], expected, _pool_dims(case), pool=True,
+                    known_wrong={f"{other}-pooling instead of {kind}-pooling": wrong_kind})
+
+
+def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = ""):
+    _, pool, _ = _ref()
+    K, S = case[4], case[5]
+    label = _pool_label(f"{kind}pool_backward", case) + tie_note
+    fwd = _pair(t, label, ns.call(f"{kind}pool_forward", x, K, S), "(out, cache)")
+    if fwd is None:
+        return
+    expected_out, cache = getattr(pool, f"{kind}pool2d_forward_naive")(x, K, S)
+    if not (isinstance(fwd[0], np.ndarray) and fwd[0].shape == expected_out.shape):
+        t.fail(label, f"{kind}pool_forward must return out of shape {expected_out.shape} first, "
+                      f"got {getattr(fwd[0], 'shape', type(fwd[0]).__name__)}")
+        return
+    dout = t.rng.normal(size=expected_out.shape)
+    dx_got = ns.call(f"{kind}pool_backward", dout, fwd[1])
+    dx = getattr(pool, f"{kind}pool2d_backward_naive")(dout, cache)
+    known = {}
+    if kind == "max":
+        known = {"the gradient sent to every maximum of a window; on a tie only the first maximum (in row-major "
+                 "order, as np.argmax picks it) gets it": _maxpool_grad_to_all(x, dout, K, S),
+                 "the gradient split equally between tied maxima; on a tie only the first maximum gets it":
+                     _maxpool_grad_to_all(x, dout, K, S, share=True),
+                 "the gradient sent to the last maximum of the window; on a tie the first maximum gets it":
+                     _maxpool_grad_to_last(x, dout, K, S),
+                 "overlapping windows overwrite each other's gradient (use += to add them)":
+                     _maxpool_grad_overwrite(x, dout, K, S)}
+    else:
+        known = {f"a gradient not divided by the window size: each input of a window gets dout / (K*K) = "
+                 f"dout / {K * K}": dx * K * K}
+    t.close(f"dx matches the reference ({label})", dx_got, dx, kind="backward", known_wrong=known)
+    if numeric:
+        t.grad_matches_numeric(f"dx matches numeric differentiation of your {kind}pool_forward "
+                               f"({_pool_label(kind + 'pool', case)})",
+                               lambda v: _out_of(ns.call(f"{kind}pool_forward", v, K, S)), x, dout, dx_got)
+
+
+def _windows(x, K, S):
+    H_out, W_out = 1 + (x.shape[2] - K) // S, 1 + (x.shape[3] - K) // S
+    for i in range(H_out):
+        for j in range(W_out):
+            yield i, j, (slice(None), slice(None), slice(i * S, i * S + K), slice(j * S, j * S + K))
+
+
+def _maxpool_grad_to_all(x, dout, K, S, share=False):
+    dx = np.zeros_like(x)
+    for i, j, win in _windows(x, K, S):
+        mask = x[win] == x[win].max(axis=(2, 3), keepdims=True)
+        weight = mask / mask.sum(axis=(2, 3), keepdims=True) if share else mask
+        dx[win] += weight * dout[:, :, i:i + 1, j:j + 1]
+    return dx
+
+
+def _maxpool_grad_to_last(x, dout, K, S):
+    dx = np.zeros_like(x)
+    N, C = x.shape[:2]
+    for i, j, win in _windows(x, K, S):
+        flat = x[win].reshape(N, C, K * K)[:, :, ::-1]
+        last = K * K - 1 - np.argmax(flat, axis=-1)
+        for n in range(N):
+            for c in range(C):
+                p, q = divmod(int(last[n, c]), K)
+                dx[n, c, i * S + p, j * S + q] += dout[n, c, i, j]
+    return dx
+
+
+def _maxpool_grad_overwrite(x, dout, K, S):
+    dx = np.zeros_like(x)
+    N, C = x.shape[:2]
+    for i, j, win in _windows(x, K, S):
+        first = np.argmax(x[win].reshape(N, C, K * K), axis=-1)
+        for n in range(N):
+            for c in range(C):
+                p, q = divmod(int(first[n, c]), K)
+                dx[n, c, i * S + p, j * S + q] = dout[n, c, i, j]
+    return dx
+
+
+def _tied(t, shape) -> np.ndarray:
+    """Small integers: most windows contain a tie for the maximum."""
+    return t.rng.integers(0, 3, size=shape).astype(np.float64)
+
+
+def maxpool_forward_visible(ns, t):
+    _pool_forward_cases(ns, t, "max", POOL_VISIBLE)
+
+
+def maxpool_forward_hidden(ns, t):
+    _pool_forward_cases(ns, t, "max", POOL_HIDDEN)
+    _, pool, _ = _ref()
+    x = -np.abs(t.rng.normal(size=(2, 2, 6, 6))) - 1.0       # all negative: a max initialised at 0 is wrong
+    result = _pair(t, "maxpool_forward on all-negative inputs", ns.call("maxpool_forward", x, 2, 2), "(out, cache)")
+    if result is not None:
+        t.close("maxpool_forward on all-negative inputs (start the maximum from the window, not from 0)",
+                result[0], pool.maxpool2d_forward_naive(x, 2, 2)[0],
+                known_wrong={"a maximum that starts at 0 instead of at the window's first value": np.zeros((2, 2, 3, 3))})
+
+
+def maxpool_backward_visible(ns, t):
+    for case in POOL_VISIBLE:
+        _pool_backward_case(ns, t, "max", case, _distinct(t, case[:4]), numeric=True)
+    case = (2, 2, 6, 6, 2, 2)
+    _pool_backward_case(ns, t, "max", case, _tied(t, case[:4]), numeric=False, tie_note=" with ties")
+
+
+def maxpool_backward_hidden(ns, t):
+    for case in POOL_HIDDEN:
+        _pool_backward_case(ns, t, "max", case, _distinct(t, case[:4]), numeric=case[5] == 1)
+    for case in ((1, 3, 7, 7, 3, 2), (2, 1, 5, 8, 2, 1)):
+        _pool_backward_case(ns, t, "max", case, _tied(t, case[:4]), numeric=False, tie_note=" with ties")
+
+
+def avgpool_visible(ns, t):
+    _pool_forward_cases(ns, t, "avg", POOL_VISIBLE)
+    for case in POOL_VISIBLE:
+        _pool_backward_case(ns, t, "avg", case, t.rng.normal(size=case[:4]), numeric=True)
+
+
+def avgpool_hidden(ns, t):
+    _pool_forward_cases(ns, t, "avg", POOL_HIDDEN)
+    for case in POOL_HIDDEN:
+        _pool_backward_case(ns, t, "avg", case, t.rng.normal(size=case[:4]), numeric=case[0] == 1)
+
+
+# -- flatten ------------------------------------------------------------------------------------------------
+def _flatten_case(ns, t, shape):
+    _, _, shape_ref = _ref()
+    x = t.rng.normal(size=shape)
+    what = f"flatten_forward on x {shape}"
+    result = _pair(t, what, ns.call("flatten_forward", x), "(out, cache)")
+    if result is None:
+        return
+    expected, cache = shape_ref.flatten_forward(x)
+    N = shape[0]
+    t.close(what, result[0], expected, known_wrong={
+        "channels-last order (transpose to (N, H, W, C) before reshaping); keep the row-major (C, H, W) order "
+        "that x.reshape(N, -1) gives": x.transpose(0, 2, 3, 1).reshape(N, -1),
+        "column-major order (order='F'); keep NumPy's default row-major order": x.reshape(N, -1, order="F")})
+    dout = t.rng.normal(size=expected.shape)
+    t.close(f"flatten_backward on dout {expected.shape} gives dx {shape}", ns.call("flatten_backward", dout, result[1]),
+            shape_ref.flatten_backward(dout, cache), kind="backward")
+
+
+def flatten_visible(ns, t):
+    _flatten_case(ns, t, (3, 2, 5, 4))
+    _flatten_case(ns, t, (1, 3, 2, 7))
+
+
+def flatten_hidden(ns, t):
+    _flatten_case(ns, t, (4, 1, 8, 8))
+    _flatten_case(ns, t, (2, 5, 3, 1))
+
+
+# -- the CNN on the digits ----------------------------------------------------------------------------------
+DIGITS_FULL, DIGITS_ZERO = 0.96, 0.86
+
+
+def _digits_score(ns, t, X, y, split):
+    """One sub-check: the accuracy on ``split`` mapped to credit (a malformed result scores 0)."""
+    what = f"{split} accuracy (>= {DIGITS_FULL:.0%} full credit, linear down to 0 at {DIGITS_ZERO:.0%})"
+    pred = ns.call("predict_digits", X)
+    if not (isinstance(pred, np.ndarray) and pred.shape == y.shape and pred.dtype.kind in "iu"):
+        shape = getattr(pred, "shape", type(pred).__name__)
+        t.fail(what, f"predict_digits must return {len(y)} integer labels of shape {y.shape}, got {shape} "
+                     f"{getattr(pred, 'dtype', '')} (use np.argmax(scores, axis=1))")
+        return
+    acc = float(np.mean(pred == y))
+    fraction = float(np.clip((acc - DIGITS_ZERO) / (DIGITS_FULL - DIGITS_ZERO), 0.0, 1.0))
+    t.score_fraction(what, fraction, f"your {split} accuracy is {acc:.1%}: {fraction:.0%} of the credit")
+
+
+def digits_validation_accuracy(ns, t):
+    from nnkit import data
+
+    splits = data.digits_splits()
+    _digits_score(ns, t, splits["X_val"], splits["y_val"], "validation")
+
+
+def digits_test_accuracy(ns, t):
+    from nnkit import data
+
+    splits = data.digits_splits()
+    _digits_score(ns, t, splits["X_test"], splits["y_test"], "held-out test")
+
+
+ITEMS = [
+    Item("u5_conv_output_size", 1, "conv_output_size(H, HH, stride, pad)", names=("conv_output_size",),
+         checks=(output_size_visible,), hidden_checks=(output_size_hidden,), forbid=FORBID),
+    Item("u5_conv_forward", 3, "conv_forward: cross-correlation with stride, padding and filters",
+         names=("conv_forward",), checks=(conv_forward_hand_example, conv_forward_visible),
+         hidden_checks=(conv_forward_hidden,), forbid=FORBID),
+    Item("u5_conv_backward", 4, "conv_backward: dx, dW and db", names=("conv_forward", "conv_backward"),
+         checks=(conv_backward_visible,), hidden_checks=(conv_backward_hidden,), forbid=FORBID),
+    Item("u5_maxpool_forward", 2, "maxpool_forward", names=("maxpool_forward",),
+         checks=(maxpool_forward_visible,), hidden_checks=(maxpool_forward_hidden,), forbid=FORBID),
+    Item("u5_maxpool_backward", 2, "maxpool_backward (ties: the first maximum)",
+         names=("maxpool_forward", "maxpool_backward"),
+         checks=(maxpool_backward_visible,), hidden_checks=(maxpool_backward_hidden,), forbid=FORBID),
+    Item("u5_avgpool", 2, "avgpool_forward and avgpool_backward", names=("avgpool_forward", "avgpool_backward"),
+         checks=(avgpool_visible,), hidden_checks=(avgpool_hidden,), forbid=FORBID),
+    Item("u5_flatten", 1, "flatten_forward and flatten_backward", names=("flatten_forward", "flatten_backward"),
+         checks=(flatten_visible,), hidden_checks=(flatten_hidden,), forbid=FORBID),
+    Item("u5_cnn_digits", 5, "a CNN of your own layers on held-out digits", names=("predict_digits",),
+         checks=(digits_validation_accuracy,), hidden_checks=(digits_test_accuracy,), forbid=FORBID,
+         timeout=60.0),
+]
