@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.items import Item
+from autograder.suites.unit5_mistakes import maxpool_wrong_grad, shape_hints, size_candidates
 
 FORBID = ("nnkit.layers", "nnkit.examples")
 
@@ -71,46 +72,10 @@ def _flip(W: np.ndarray) -> np.ndarray:
     return W[:, :, ::-1, ::-1].copy()
 
 
-def _size_candidates(H: int, K: int, S: int, P: int, pool: bool = False) -> dict[str, int]:
-    """Output sizes of the usual wrong formulas (only those that differ from the right one)."""
-    right = 1 + (H + 2 * P - K) // S
-    wrong = {"the stride argument is ignored (the windows moved by kernel_size instead)": 1 + (H - K) // K} if pool else {}
-    wrong |= {
-        "you forgot the +1 (the first window sits at position 0)": (H + 2 * P - K) // S,
-        "the padding is ignored (use H + 2*pad)": 1 + (H - K) // S,
-        "the padding is added on one side only (it goes on both sides: 2*pad)": 1 + (H + P - K) // S,
-        "the stride is ignored (divide by the stride)": 1 + (H + 2 * P - K),
-        "you rounded up instead of down (use // : a window that does not fit is dropped)":
-            1 + -(-(H + 2 * P - K) // S),
-        "the output size is H' = (H + 2*pad - HH) / stride + 1 with the +1 inside the division":
-            (H + 2 * P - K + 1) // S,
-    }
-    return {k: v for k, v in wrong.items() if v != right}
-
-
-def _shape_hints(got_shape, expected_shape, dims, pool: bool = False) -> list[str]:
-    """Name the wrong size formula behind a wrong output height/width. ``dims``: ((H, K, S, P), (W, K, S, P))."""
-    notes = []
-    if len(got_shape) != len(expected_shape):
-        return notes
-    for axis, (size, k, s, p), label in zip((-2, -1), dims, ("height", "width")):
-        if got_shape[axis] == expected_shape[axis]:
-            continue
-        hits = [why for why, v in _size_candidates(size, k, s, p, pool).items() if v == got_shape[axis]]
-        if pool:
-            rule, formula = "H' = 1 + (H - K) // stride", f"1 + ({size} - {k}) // {s} = {expected_shape[axis]}"
-        else:
-            rule = "H' = 1 + (H + 2*pad - HH) // stride"
-            formula = f"1 + ({size} + 2*{p} - {k}) // {s} = {expected_shape[axis]}"
-        notes.append(f"output {label} {got_shape[axis]} is wrong; {rule} gives {formula}"
-                     + (f": it looks like {hits[0]}" if hits else ""))
-    return notes
-
-
 def _close_nchw(t, what, got, expected, dims, pool: bool = False, **kwargs):
     """``t.close`` with the output-size diagnosis when the spatial size is wrong."""
     if isinstance(got, np.ndarray) and got.shape != expected.shape:
-        hints = _shape_hints(got.shape, expected.shape, dims, pool)
+        hints = shape_hints(got.shape, expected.shape, dims, pool)
         if hints:
             return t.fail(what, f"expected shape {expected.shape}, got shape {got.shape}", hints)
     return t.close(what, got, expected, **kwargs)
@@ -129,7 +94,7 @@ def _size_cases(ns, t, cases):
         if isinstance(got, (int, np.integer)) and not isinstance(got, bool) and int(got) == expected:
             t.record(what, 1.0)
             continue
-        hits = [why for why, v in _size_candidates(H, K, S, P).items()
+        hits = [why for why, v in size_candidates(H, K, S, P).items()
                 if isinstance(got, (int, float, np.number)) and not isinstance(got, bool) and v == got]
         if isinstance(got, (float, np.floating)):
             t.fail(what, f"expected the int {expected}, got the float {got!r}",
@@ -307,14 +272,13 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
     dx = getattr(pool, f"{kind}pool2d_backward_naive")(dout, cache)
     known = {}
     if kind == "max":
-        known = {"the gradient sent to every maximum of a window; on a tie only the first maximum (in row-major "
-                 "order, as np.argmax picks it) gets it": _maxpool_grad_to_all(x, dout, K, S),
-                 "the gradient split equally between tied maxima; on a tie only the first maximum gets it":
-                     _maxpool_grad_to_all(x, dout, K, S, share=True),
-                 "the gradient sent to the last maximum of the window; on a tie the first maximum gets it":
-                     _maxpool_grad_to_last(x, dout, K, S),
-                 "overlapping windows overwrite each other's gradient (use += to add them)":
-                     _maxpool_grad_overwrite(x, dout, K, S)}
+        first = "on a tie only the first maximum (in row-major order, as np.argmax picks it) gets it"
+        overwrite = "overlapping windows overwrite each other's gradient (use += to add them)"
+        known = {f"the gradient sent to every maximum of a window; {first}": maxpool_wrong_grad(x, dout, K, S, "all"),
+                 f"the gradient split between tied maxima; {first}": maxpool_wrong_grad(x, dout, K, S, "share"),
+                 f"the gradient sent to the last maximum; {first}": maxpool_wrong_grad(x, dout, K, S, "last"),
+                 overwrite: maxpool_wrong_grad(x, dout, K, S, "overwrite"),
+                 overwrite + ", whole windows at a time": maxpool_wrong_grad(x, dout, K, S, "window")}
     else:
         known = {f"a gradient not divided by the window size: each input of a window gets dout / (K*K) = "
                  f"dout / {K * K}": dx * K * K}
@@ -323,47 +287,6 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
         t.grad_matches_numeric(f"dx matches numeric differentiation of your {kind}pool_forward "
                                f"({_pool_label(kind + 'pool', case)})",
                                lambda v: _out_of(ns.call(f"{kind}pool_forward", v, K, S)), x, dout, dx_got)
-
-
-def _windows(x, K, S):
-    H_out, W_out = 1 + (x.shape[2] - K) // S, 1 + (x.shape[3] - K) // S
-    for i in range(H_out):
-        for j in range(W_out):
-            yield i, j, (slice(None), slice(None), slice(i * S, i * S + K), slice(j * S, j * S + K))
-
-
-def _maxpool_grad_to_all(x, dout, K, S, share=False):
-    dx = np.zeros_like(x)
-    for i, j, win in _windows(x, K, S):
-        mask = x[win] == x[win].max(axis=(2, 3), keepdims=True)
-        weight = mask / mask.sum(axis=(2, 3), keepdims=True) if share else mask
-        dx[win] += weight * dout[:, :, i:i + 1, j:j + 1]
-    return dx
-
-
-def _maxpool_grad_to_last(x, dout, K, S):
-    dx = np.zeros_like(x)
-    N, C = x.shape[:2]
-    for i, j, win in _windows(x, K, S):
-        flat = x[win].reshape(N, C, K * K)[:, :, ::-1]
-        last = K * K - 1 - np.argmax(flat, axis=-1)
-        for n in range(N):
-            for c in range(C):
-                p, q = divmod(int(last[n, c]), K)
-                dx[n, c, i * S + p, j * S + q] += dout[n, c, i, j]
-    return dx
-
-
-def _maxpool_grad_overwrite(x, dout, K, S):
-    dx = np.zeros_like(x)
-    N, C = x.shape[:2]
-    for i, j, win in _windows(x, K, S):
-        first = np.argmax(x[win].reshape(N, C, K * K), axis=-1)
-        for n in range(N):
-            for c in range(C):
-                p, q = divmod(int(first[n, c]), K)
-                dx[n, c, i * S + p, j * S + q] = dout[n, c, i, j]
-    return dx
 
 
 def _tied(t, shape) -> np.ndarray:
@@ -379,11 +302,11 @@ def maxpool_forward_hidden(ns, t):
     _pool_forward_cases(ns, t, "max", POOL_HIDDEN)
     _, pool, _ = _ref()
     x = -np.abs(t.rng.normal(size=(2, 2, 6, 6))) - 1.0       # all negative: a max initialised at 0 is wrong
-    result = _pair(t, "maxpool_forward on all-negative inputs", ns.call("maxpool_forward", x, 2, 2), "(out, cache)")
+    what = "maxpool_forward on all-negative inputs (start the maximum from the window, not from 0)"
+    result = _pair(t, what, ns.call("maxpool_forward", x, 2, 2), "(out, cache)")
     if result is not None:
-        t.close("maxpool_forward on all-negative inputs (start the maximum from the window, not from 0)",
-                result[0], pool.maxpool2d_forward_naive(x, 2, 2)[0],
-                known_wrong={"a maximum that starts at 0 instead of at the window's first value": np.zeros((2, 2, 3, 3))})
+        t.close(what, result[0], pool.maxpool2d_forward_naive(x, 2, 2)[0],
+                known_wrong={"a maximum that starts at 0 instead of the window's first value": np.zeros((2, 2, 3, 3))})
 
 
 def maxpool_backward_visible(ns, t):

@@ -204,3 +204,79 @@ def test_the_allowed_training_modules_do_not_import_the_reference_layers():
             "print(sorted(m for m in sys.modules if m.startswith(('nnkit.layers', 'nnkit.examples'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- loops are enough ------------------------------------------------------------------------------------------
+NAIVE_CONV = '''
+def conv_forward(x, W, b, stride=1, pad=0):
+    N, C, H, Wd = x.shape
+    F, _, HH, WW = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    H_out, W_out = 1 + (H + 2 * pad - HH) // stride, 1 + (Wd + 2 * pad - WW) // stride
+    out = np.zeros((N, F, H_out, W_out))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    for c in range(C):
+                        for p in range(HH):
+                            for q in range(WW):
+                                out[n, f, i, j] += xp[n, c, i * stride + p, j * stride + q] * W[f, c, p, q]
+                    out[n, f, i, j] += b[f]
+    return out, {"x": x, "W": W, "stride": stride, "pad": pad}
+'''
+NAIVE_CONV_BACKWARD = '''
+def conv_backward(dout, cache):
+    x, W, stride, pad = cache["x"], cache["W"], cache["stride"], cache["pad"]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(W.shape[0])
+    N, F, H_out, W_out = dout.shape
+    HH, WW = W.shape[2:]
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    dW[f] += dout[n, f, i, j] * window
+                    dxp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW] += dout[n, f, i, j] * W[f]
+                    db[f] += dout[n, f, i, j]
+    return dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], dW, db
+'''
+NAIVE_MAXPOOL = '''
+class PoolCache:
+    def __init__(self, x, k, s):
+        self.x, self.k, self.s = x, k, s
+
+
+def maxpool_forward(x, kernel_size=2, stride=None):
+    s = stride or kernel_size
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, 1 + (H - kernel_size) // s, 1 + (W - kernel_size) // s))
+    for n in range(N):
+        for c in range(C):
+            for i in range(out.shape[2]):
+                for j in range(out.shape[3]):
+                    out[n, c, i, j] = x[n, c, i * s:i * s + kernel_size, j * s:j * s + kernel_size].max()
+    return out, PoolCache(x, kernel_size, s)
+'''
+NAIVE_MAXPOOL_BACKWARD = '''
+def maxpool_backward(dout, cache):
+    x, k, s = cache.x, cache.k, cache.s
+    dx = np.zeros_like(x)
+    N, C, H_out, W_out = dout.shape
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x[n, c, i * s:i * s + k, j * s:j * s + k]
+                    p, q = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * s + p, j * s + q] += dout[n, c, i, j]
+    return dx
+'''
+
+
+def test_plain_loop_implementations_with_any_cache_earn_full_marks():
+    results = grade({"u5_conv_forward_impl": NAIVE_CONV, "u5_conv_backward_impl": NAIVE_CONV_BACKWARD,
+                     "u5_maxpool_forward_impl": NAIVE_MAXPOOL, "u5_maxpool_backward_impl": NAIVE_MAXPOOL_BACKWARD})
+    for gid in ("u5_conv_forward", "u5_conv_backward", "u5_maxpool_forward", "u5_maxpool_backward"):
+        assert results[gid].score == REGISTRY.get(gid).points, results[gid].render(show_hidden_details=True)

@@ -1,0 +1,71 @@
+"""Wrong answers the unit 5 checks recognise: output sizes from the usual wrong formulas, and max-pool
+gradients routed by the usual wrong rules. ``autograder.suites.unit5`` turns a match into a diagnosis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def size_candidates(H: int, K: int, S: int, P: int, pool: bool = False) -> dict[str, int]:
+    """Output sizes of the usual wrong formulas (only those that differ from the right one)."""
+    right = 1 + (H + 2 * P - K) // S
+    wrong = {}
+    if pool:
+        wrong["the stride argument is ignored (the windows moved by kernel_size instead)"] = 1 + (H - K) // K
+    wrong |= {
+        "you forgot the +1 (the first window sits at position 0)": (H + 2 * P - K) // S,
+        "the padding is ignored (use H + 2*pad)": 1 + (H - K) // S,
+        "the padding is added on one side only (it goes on both sides: 2*pad)": 1 + (H + P - K) // S,
+        "the stride is ignored (divide by the stride)": 1 + (H + 2 * P - K),
+        "you rounded up instead of down (use // : a window that does not fit is dropped)":
+            1 + -(-(H + 2 * P - K) // S),
+        "the output size is H' = (H + 2*pad - HH) / stride + 1 with the +1 inside the division":
+            (H + 2 * P - K + 1) // S,
+    }
+    return {k: v for k, v in wrong.items() if v != right}
+
+
+def shape_hints(got_shape, expected_shape, dims, pool: bool = False) -> list[str]:
+    """Name the wrong size formula behind a wrong output height/width. ``dims``: ((H, K, S, P), (W, K, S, P))."""
+    notes = []
+    if len(got_shape) != len(expected_shape):
+        return notes
+    for axis, (size, k, s, p), label in zip((-2, -1), dims, ("height", "width")):
+        if got_shape[axis] == expected_shape[axis]:
+            continue
+        hits = [why for why, v in size_candidates(size, k, s, p, pool).items() if v == got_shape[axis]]
+        if pool:
+            rule, formula = "H' = 1 + (H - K) // stride", f"1 + ({size} - {k}) // {s} = {expected_shape[axis]}"
+        else:
+            rule = "H' = 1 + (H + 2*pad - HH) // stride"
+            formula = f"1 + ({size} + 2*{p} - {k}) // {s} = {expected_shape[axis]}"
+        notes.append(f"output {label} {got_shape[axis]} is wrong; {rule} gives {formula}"
+                     + (f": it looks like {hits[0]}" if hits else ""))
+    return notes
+
+
+def maxpool_wrong_grad(x, dout, K, S, rule: str) -> np.ndarray:
+    """Max-pool dx under a wrong rule: "all" maxima get dout, maxima "share" it, the "last" maximum gets it, or
+    the first maximum gets it but overlapping windows overwrite ("overwrite": the winner's entry, "window": the
+    whole window) instead of adding up."""
+    N, C = x.shape[:2]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            win = (slice(None), slice(None), slice(i * S, i * S + K), slice(j * S, j * S + K))
+            flat = x[win].reshape(N, C, K * K)
+            if rule in ("all", "share"):
+                mask = flat == flat.max(axis=2, keepdims=True)
+            else:
+                pick = K * K - 1 - np.argmax(flat[:, :, ::-1], axis=2) if rule == "last" else np.argmax(flat, axis=2)
+                mask = np.arange(K * K) == pick[..., None]
+            weight = mask / mask.sum(axis=2, keepdims=True) if rule == "share" else mask
+            grad = (weight * dout[:, :, i, j, None]).reshape(N, C, K, K)
+            if rule == "overwrite":
+                dx[win] = np.where(mask.reshape(N, C, K, K), grad, dx[win])
+            elif rule == "window":
+                dx[win] = grad
+            else:
+                dx[win] += grad
+    return dx
