@@ -98,6 +98,7 @@ def _inodes(paths) -> list[list[int]]:
 
 
 def describe_exit(returncode: int | None) -> str:
+    """How a worker ended, in words ("was killed by a segmentation fault (SIGSEGV)")."""
     if returncode is None:
         return "did not exit"
     if returncode < 0:
@@ -105,7 +106,11 @@ def describe_exit(returncode: int | None) -> str:
         names = {signal.SIGSEGV: "a segmentation fault (SIGSEGV)", signal.SIGKILL: "SIGKILL",
                  signal.SIGXCPU: "the CPU time limit (SIGXCPU)", signal.SIGABRT: "an abort (SIGABRT)",
                  signal.SIGBUS: "a bus error (SIGBUS)", signal.SIGFPE: "SIGFPE"}
-        return f"was killed by {names.get(sig, signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig)}"
+        try:
+            fallback = signal.Signals(sig).name
+        except ValueError:
+            fallback = f"signal {sig}"
+        return f"was killed by {names.get(sig, fallback)}"
     return f"exited with code {returncode} (sys.exit/os._exit in your code?)"
 
 

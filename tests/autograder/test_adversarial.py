@@ -262,3 +262,10 @@ def test_runtime_routes_to_the_graded_reference_are_refused_and_flagged(course, 
     assert result.cells[-1]["status"] == "error", result.cells[-1]
     assert all(s == 0.0 for s in scores.values()), scores    # every fixture item forbids all of nnkit
     assert any("nnkit.losses" in f for f in result.flags), result.flags
+
+
+def test_nnkit_data_and_plot_stay_importable(course):
+    cell = ("from nnkit.data import truth_table\nimport nnkit.plot\nimport matplotlib.pyplot as plt\n"
+            "X, y = truth_table('XOR')\nfig, ax = plt.subplots()\nax.plot(X[:, 0], y)\nfig.savefig('f.png')\n")
+    result, scores = grade(course, extra_cells=[cell])
+    assert scores == FULL and result.flags == [] and result.cells[-1]["status"] == "ok", result.cells[-1]
