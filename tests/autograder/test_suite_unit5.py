@@ -280,3 +280,37 @@ def test_plain_loop_implementations_with_any_cache_earn_full_marks():
                      "u5_maxpool_forward_impl": NAIVE_MAXPOOL, "u5_maxpool_backward_impl": NAIVE_MAXPOOL_BACKWARD})
     for gid in ("u5_conv_forward", "u5_conv_backward", "u5_maxpool_forward", "u5_maxpool_backward"):
         assert results[gid].score == REGISTRY.get(gid).points, results[gid].render(show_hidden_details=True)
+
+
+# -- the integrity rules through `nnkit grade` -------------------------------------------------------------------
+def _graded_submission(tmp_path, edits):
+    """``nnkit grade`` of the released exercise with ``edits`` put in (the CNN cell left as its stub)."""
+    import nbformat
+
+    from autograder.grader import grade_submission
+
+    release = _kit.read_notebook(_kit.REPO / "exercises" / "unit5" / "unit5.ipynb")
+    solution = _kit.read_notebook(_kit.solution_notebook_path("unit5"))
+    layers = {gid: _kit.SOLVED for gid in _kit.solution_sources("unit5") if gid != "u5_cnn_impl"}
+    path = tmp_path / "submitted" / "unit5.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(_kit.make_submission(release, solution, {**layers, **edits}, "unit5"), path)
+    result = grade_submission(path)
+    assert result.error is None, result.error
+    return {r.grade_id: r for r in result.items}, result
+
+
+def test_nnkit_grade_allows_the_units_3_and_4_modules(tmp_path):
+    uses_optim = {"u5_flatten_impl": [("def flatten_forward(x):",
+                                       "import nnkit.optim\nimport nnkit.train\n\n\ndef flatten_forward(x):")]}
+    items, result = _graded_submission(tmp_path, uses_optim)
+    assert not result.flags, result.flags
+    assert all(items[i.grade_id].score == i.points for i in LAYER_ITEMS), \
+        {g: r.score for g, r in items.items()}
+
+
+def test_nnkit_grade_gives_no_unit5_credit_to_a_notebook_importing_the_reference_layers(tmp_path):
+    borrowed = {"u5_flatten_impl": "from nnkit.layers.shape import flatten_forward, flatten_backward\n"}
+    items, result = _graded_submission(tmp_path, borrowed)
+    assert all(r.score == 0.0 for r in items.values()), {g: r.score for g, r in items.items()}
+    assert "nnkit.layers" in (items["u5_conv_forward"].flag or ""), items["u5_conv_forward"].render()
