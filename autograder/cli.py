@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun to resume (finished submissions are kept)", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - a grader bug: say so, with the traceback, and exit 3
+        import traceback
+        traceback.print_exc()
+        print("nnkit: internal error in the grader (exit code 3); please report it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
