@@ -81,6 +81,7 @@ MISTAKES = [
     ("u5_conv_output_size", NO_PLUS_ONE, "forgot the +1"),
     ("u5_conv_output_size", NO_PADDING, "padding is ignored"),
     ("u5_conv_output_size", {"u5_conv_output_size_impl": [("+ 2 * int(pad)", "+ int(pad)")]}, "one side only"),
+    ("u5_conv_output_size", {"u5_conv_output_size_impl": [(" // int(stride)", "")]}, "the stride is ignored"),
     ("u5_conv_output_size", {"u5_conv_output_size_impl": [("// int(stride)", "/ int(stride)")]},
      "use // (floor division)"),
     ("u5_conv_backward", {"u5_conv_backward_impl": [("dxpad[:, :, rows, cols] += ", "dxpad[:, :, rows, cols] = ")]},
