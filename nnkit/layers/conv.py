@@ -10,8 +10,7 @@ Conventions (DESIGN.md §3, as in PyTorch's ``conv2d``):
   exactly, the floor drops the last rows/columns of the padded input, as PyTorch does; they get zero gradient.
 
 Both versions are pure pairs: ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache) -> (dx, dW, db)``.
-The helpers here (argument checks, sliding windows, and ``col2im`` by kernel offsets) are reused by
-:mod:`nnkit.layers.pool`.
+The argument checks here are reused by :mod:`nnkit.layers.pool`.
 """
 
 from __future__ import annotations
@@ -93,7 +92,7 @@ def _pad(x: np.ndarray, pads: Pads) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# window helpers for the fast paths (conv and pool)
+# window helpers for the fast path
 # --------------------------------------------------------------------------------------------------------------
 def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
     """Read-only view (N, C, H', W', HH, WW): window (i, j) starts at row i*SH, column j*SW of xp."""
@@ -102,7 +101,7 @@ def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], o
 
 
 def _col2im(dwin: np.ndarray, padded_hw: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """Adjoint of :func:`_windows`: sum window gradients (N, C, H', W', HH, WW) back onto (N, C, Hp, Wp).
+    """Adjoint of :func:`_windows`: sum window gradients (A, B, H', W', HH, WW) back onto (A, B, Hp, Wp).
 
     One strided slice-add per kernel offset (HH*WW of them) instead of ``np.add.at`` over every element;
     overlapping windows (stride < kernel) accumulate because each offset is added in turn.
@@ -121,9 +120,6 @@ def _unpad(dxp: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
     return dxp[:, :, top:top + hw[0], left:left + hw[1]]
 
 
-# --------------------------------------------------------------------------------------------------------------
-# shared validation of a conv call
-# --------------------------------------------------------------------------------------------------------------
 class _ConvGeometry(NamedTuple):
     stride: tuple[int, int]
     pads: Pads
@@ -246,7 +242,7 @@ def conv2d_backward_naive(dout: np.ndarray, cache: Conv2dNaiveCache) -> tuple[np
 # fast version: im2col + matrix products
 # --------------------------------------------------------------------------------------------------------------
 class Conv2dCache(NamedTuple):
-    cols: np.ndarray       # (N, C*HH*WW, H'*W'): column p of sample n is the window under output position p
+    cols: np.ndarray       # (C*HH*WW, N*H'*W'): column (n, i, j) is the window under output (n, :, i, j)
     W: np.ndarray          # (F, C, HH, WW)
     x_shape: tuple[int, int, int, int]
     stride: tuple[int, int]
@@ -273,19 +269,20 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tu
 
     Notes
     -----
-    im2col copies the window under every output position into a column: ``cols[n]`` is (C*HH*WW, H'*W').
-    Then each sample's convolution is one matrix product, ``W.reshape(F, -1) @ cols[n]`` (F, H'*W'), and
-    ``np.matmul`` runs all N of them through BLAS. The result is already in (N, F, H', W') order.
+    im2col copies the window under every output position of every image into one column of a matrix
+    ``cols`` (C*HH*WW, N*H'*W'). The whole convolution is then one matrix product,
+    ``W.reshape(F, -1) @ cols`` (F, N*H'*W'), which BLAS runs on every core.
     """
     x, W, b, geo = _check_conv(x, W, b, stride, padding, "conv2d_forward")
     N, C = x.shape[:2]
     F, _, HH, WW = W.shape
     H_out, W_out = geo.out_hw
     win = _windows(_pad(x, geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (N, C, H', W', HH, WW) view
-    cols = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C * HH * WW, H_out * W_out)
-    out = np.matmul(W.reshape(F, -1), cols)                               # (N, F, H'*W')
+    cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(C * HH * WW, N * H_out * W_out)
+    out = W.reshape(F, -1) @ cols                                         # (F, N*H'*W')
     out += b[:, None]
-    return out.reshape(N, F, H_out, W_out), Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
+    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)          # (N, F, H', W')
+    return np.ascontiguousarray(out), Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
 
 
 def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -304,21 +301,22 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
 
     Notes
     -----
-    Per sample, ``out[n] = Wmat @ cols[n] + b``, so ``dWmat = sum_n dout[n] @ cols[n].T``,
-    ``dcols[n] = Wmat.T @ dout[n]`` and ``db`` sums dout over n and positions. col2im then folds ``dcols``
-    back onto the padded image with one strided slice-add per kernel offset; the padding is cut off.
+    With ``out = Wmat @ cols + b`` (F, N*H'*W'): ``dWmat = dout @ cols.T``, ``dcols = Wmat.T @ dout`` and
+    ``db`` sums dout over everything but F. col2im then folds ``dcols`` back onto the padded images, one
+    strided slice-add per kernel offset (overlapping windows add up), and the padding is cut off.
     """
     if not isinstance(cache, Conv2dCache):
         raise TypeError(f"conv2d_backward: cache must come from conv2d_forward, got {type(cache).__name__}")
     cols, W, (N, C, H, W_in), stride, pads, (H_out, W_out) = cache
     F, _, HH, WW = W.shape
-    dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward").reshape(N, F, H_out * W_out)
-    dW = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
-    db = dout.sum(axis=(0, 2))
-    dcols = np.matmul(W.reshape(F, -1).T, dout)                            # (N, C*HH*WW, H'*W')
-    dwin = dcols.reshape(N, C, HH, WW, H_out, W_out).transpose(0, 1, 4, 5, 2, 3)   # (N, C, H', W', HH, WW)
+    dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward")
+    dout_mat = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, N * H_out * W_out)
+    dW = (dout_mat @ cols.T).reshape(W.shape)
+    db = dout_mat.sum(axis=1)
+    dcols = (W.reshape(F, -1).T @ dout_mat).reshape(C, HH, WW, N, H_out, W_out)
     padded_hw = (H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1])
-    dx = _unpad(_col2im(dwin, padded_hw, stride), pads, (H, W_in))
+    dxpad = _col2im(dcols.transpose(0, 3, 4, 5, 1, 2), padded_hw, stride)   # (C, N, Hp, Wp)
+    dx = _unpad(dxpad, pads, (H, W_in)).transpose(1, 0, 2, 3)               # (N, C, H, W)
     return np.ascontiguousarray(dx), dW, db
 
 
