@@ -540,7 +540,7 @@ ITEMS = [
     Item("u3_gradcheck", 3, "numeric gradient, relative error, gradient check",
          names=("numeric_gradient", "rel_error", "gradient_check", "probe"),
          checks=(numeric_gradient_is_central, rel_error_matches_formula),
-         hidden_checks=(gradient_check_separates_right_from_wrong,)),
+         hidden_checks=(gradient_check_separates_right_from_wrong, numeric_gradient_is_central)),
     Item("u3_linear", 4, "Linear layer forward and backward", names=("Linear",),
          checks=(linear_forward_matches_reference,
                  linear_backward_matches_reference_and_numeric),

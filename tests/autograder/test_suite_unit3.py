@@ -48,9 +48,9 @@ def namespace(edits: dict | None = None, *, train: bool = False, base=SOLVED) ->
             try:
                 exec(compile(source, f"<unit3:{gid}>", "exec"), ns)
             except Exception:
-                # A student's demo cell may fail on their bug or stub, as it would in Jupyter; the instructor's
-                # notebook, and every cell that defines something graded, must run.
-                if meta or (base == SOLVED and not edits):
+                # A student's cell may fail on their bug or stub and the notebook goes on, as in Jupyter or
+                # nbgrader; the instructor's notebook must run cleanly.
+                if base == SOLVED and not edits:
                     raise
     return ns
 

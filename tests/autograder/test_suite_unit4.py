@@ -86,7 +86,7 @@ BUGS = [
                                  ("v_hat = v_new / (1.0 - beta2 ** t_new)", "v_hat = v_new")],
      "Adam without bias correction"),
     ("u4_adam", "u4_adam_impl", [("    return w_new, m_new, v_new, t_new", "    return w_new, m_new, v_new, t")],
-     "state 2 after"),
+     "the state after 8 steps: part 2 (the step count)"),
     ("u4_init", "u4_init_impl", [("np.sqrt(2.0 / fan_in)", "np.sqrt(1.0 / fan_in)")], "1 / fan_in (LeCun)"),
     ("u4_init", "u4_init_impl", [("np.sqrt(2.0 / fan_in)", "2.0 / fan_in")], "std 2 / fan_in"),
     ("u4_init", "u4_init_impl", [("rng.uniform(-a, a, size=(int(fan_in), int(fan_out)))",

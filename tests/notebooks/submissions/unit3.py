@@ -40,7 +40,7 @@ SUBMISSIONS = {
         "u3_softmax_ce_impl": SOLVED,
         "u3_gradcheck_impl": [("x[i] = old - eps\n        f_minus = f(x)", "x[i] = old\n        f_minus = f(x)"),
                               ("(f_plus - f_minus) / (2.0 * eps)", "(f_plus - f_minus) / eps")],
-        "u3_linear_impl": [('self.grads["W"] = self.x.T @ dout', 'self.grads["W"] = (dout.T @ self.x).T')],
+        "u3_linear_impl": [('self.grads["W"] = self.x.T @ dout', 'self.grads["W"] = dout.T @ self.x')],
         "u3_sequential_impl": SOLVED,
         "u3_training_impl": [("order = np.random.default_rng(rng).permutation(n)", "order = np.arange(n)")],
         "u3_reg_net_impl": [("reg_net = Sequential([Linear(1, 2, seed=0), Tanh(), Linear(2, 1, seed=1)])",
