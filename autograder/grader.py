@@ -129,7 +129,11 @@ def module_policy(items: list, source: Path, provided=()) -> Policy:
     blocked = [m for m in graded if items and all(forbidden(item, m, provided) for item in items)]
     recorded = sorted({m for m in graded if any(forbidden(item, m, provided) for item in items)}
                       | set(ALWAYS_FORBIDDEN))
-    denied = [source] + [path for module, path in graded.items() if module in blocked]
+    denied = [source]
+    for module, path in graded.items():
+        if module in blocked:   # the source and its compiled bytecode (marshal.loads would give the code)
+            denied.append(path)
+            denied.extend(path.parent.joinpath("__pycache__").glob(f"{path.stem}.*.pyc"))
     return Policy(tuple(ALWAYS_BLOCKED) + tuple(blocked), tuple(recorded), tuple(str(p) for p in denied),
                   tuple(provided))
 
@@ -237,7 +241,9 @@ def _module_for_path(path: str) -> str | None:
     if resolved.is_relative_to(Path(__file__).resolve().parent):
         return "autograder"
     for module, source in _nnkit_modules().items():
-        if resolved == source.resolve():
+        source = source.resolve()
+        if resolved == source or (resolved.parent == source.parent / "__pycache__"
+                                  and resolved.name.startswith(source.stem + ".")):
             return module
     return None
 

@@ -55,6 +55,7 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
         "resource.setrlimit", "resource.prlimit", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
         "os.chdir", "os.chroot", "os.symlink", "os.link", "os.setuid", "os.setgid", "sys.setprofile",
         "sys.settrace", "os.setsid", "os.setpgid", "cpython._PySys_ClearAuditHooks",
+        "sqlite3.connect", "sqlite3.enable_load_extension",
     })
     path_events = frozenset({"os.remove", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown",
                              "os.utime", "os.mkdir", "shutil.rmtree", "shutil.move", "shutil.copyfile"})

@@ -270,3 +270,24 @@ def test_nnkit_data_and_plot_stay_importable(course):
     slow_import = Limits(cell_timeout=60, call_timeout=5)      # importing matplotlib takes seconds on a busy CI
     result, scores = grade(course, extra_cells=[cell], limits=slow_import)
     assert scores == FULL and result.flags == [] and result.cells[-1]["status"] == "ok", result.cells[-1]
+
+
+def test_compiled_bytecode_of_the_reference_is_refused(course):
+    import importlib.util
+    import py_compile
+
+    origin = importlib.util.find_spec("nnkit.losses").origin
+    pyc = importlib.util.cache_from_source(origin)
+    if not os.path.exists(pyc):
+        py_compile.compile(origin, cfile=pyc)   # what an ordinary `import nnkit.losses` leaves behind
+    steal = (f"import marshal\ntry:\n    code = marshal.loads(open({pyc!r}, 'rb').read()[16:])\n"
+             "    ns = {}\n    exec(code, ns)\n    mse_ref = ns['mse']\nexcept OSError:\n    mse_ref = None\n")
+    result, scores = grade(course, extra_cells=[steal])
+    assert all(s == 0.0 for s in scores.values())
+    assert any("tried to read the source of nnkit.losses" in f for f in result.flags), result.flags
+
+
+def test_sqlite_cannot_create_files_outside_the_work_dir(course):
+    result, scores = grade(course, extra_cells=["import sqlite3\nsqlite3.connect('/tmp/nnkit-pwned.db')\n"])
+    assert scores == FULL and result.cells[-1]["status"] == "error"
+    assert not os.path.exists("/tmp/nnkit-pwned.db")
