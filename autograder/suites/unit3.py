@@ -11,6 +11,21 @@ import numpy as np
 
 from autograder.handle import StudentCodeError
 from autograder.items import Item
+from autograder.suites.unit3_nets import (
+    student_linear,
+    activation_layers_forward_and_backward,
+    digits_test_accuracy,
+    digits_validation_accuracy,
+    minibatch_indices_match_reference,
+    regression_net_has_seven_weights_and_fits,
+    sequential_forward_and_backward,
+    sequential_matches_numeric_gradient,
+    sequential_nests,
+    sequential_parameters_in_order,
+    train_mse_matches_reference,
+    train_other_losses_match_reference,
+    xor_net_has_nine_weights_and_separates,
+)
 from nnkit import activations as ref_act
 from nnkit import losses as ref_loss
 
@@ -48,14 +63,6 @@ def _loss_checks(ns, t, name, ref, pred, target, label, *, batch_size=None, know
             known_wrong=known_wrong)
     t.grad_matches_numeric(f"{name} gradient against numeric differentiation of your value",
                            lambda p: ns.call(name, p, target)[0], pred, np.float64(1.0), got[1])
-
-
-def _n_weights(ns, t, net):
-    pairs = ns.method(net, "parameters")
-    if not isinstance(pairs, list):
-        t.fail(f"`{net}`.parameters() returns a list", f"got {type(pairs).__name__}")
-        return None
-    return sum(int(np.asarray(a).size) for params, _ in pairs for a in params.values())
 
 
 # -- activations --------------------------------------------------------------------------------------------
@@ -243,14 +250,6 @@ def gradient_check_separates_right_from_wrong(ns, t):
 
 
 # -- Linear ------------------------------------------------------------------------------------------------
-def _linear(ns, t, d, m):
-    layer = ns.new("Linear", d, m)
-    W, b = t.rng.normal(size=(d, m)), t.rng.normal(size=m)
-    ns.setitem(layer, "params", "W", W)
-    ns.setitem(layer, "params", "b", b)
-    return layer, W, b
-
-
 def _params_are_intact(ns, t) -> bool:
     """The given ``__init__`` makes W (D, M) and b (M,); only a broken one is recorded (it earns nothing)."""
     params = ns.get(ns.new("Linear", 5, 3), "params")
@@ -265,7 +264,7 @@ def linear_forward_matches_reference(ns, t):
     if not _params_are_intact(ns, t):
         return
     n, d, m = 4, 5, 3
-    layer, W, b = _linear(ns, t, d, m)
+    layer, W, b = student_linear(ns, t, d, m)
     x = t.rng.normal(size=(n, d))
     t.close("forward of a (4, 5) batch through Linear(5, 3)", ns.method(layer, "forward", x), x @ W + b)
     W2 = t.rng.normal(size=(d, m))
@@ -276,7 +275,7 @@ def linear_forward_matches_reference(ns, t):
 
 def linear_backward_matches_reference_and_numeric(ns, t):
     n, d, m = 6, 4, 3
-    layer, W, b = _linear(ns, t, d, m)
+    layer, W, b = student_linear(ns, t, d, m)
     x, dout = t.rng.normal(size=(n, d)), t.rng.normal(size=(n, m))
     ns.method(layer, "forward", x)
     dx = ns.method(layer, "backward", dout)
@@ -298,13 +297,13 @@ def linear_backward_matches_reference_and_numeric(ns, t):
 
 
 def linear_edge_cases(ns, t):
-    layer, W, b = _linear(ns, t, 1, 4)
+    layer, W, b = student_linear(ns, t, 1, 4)
     x, dout = t.rng.normal(size=(1, 1)), t.rng.normal(size=(1, 4))
     t.close("forward of a batch of one through Linear(1, 4)", ns.method(layer, "forward", x), x @ W + b)
     t.close("dx for a batch of one", ns.method(layer, "backward", dout), dout @ W.T, kind="backward")
     t.close("grads['b'] for a batch of one", ns.get(layer, "grads")["b"],
             dout.sum(0), kind="backward")
-    layer2, _, _ = _linear(ns, t, 3, 2)
+    layer2, _, _ = student_linear(ns, t, 3, 2)
     try:
         ns.method(layer2, "forward", t.rng.normal(size=(4, 5)))
     except StudentCodeError as exc:
@@ -314,212 +313,6 @@ def linear_edge_cases(ns, t):
                f"raised {exc.exc_type}")
     else:
         t.fail("forward on x with 5 columns for Linear(3, 2) raises ValueError", "it returned a result")
-
-
-# -- activation layers and Sequential ----------------------------------------------------------------------
-def activation_layers_forward_and_backward(ns, t):
-    x = t.away_from_kinks((4, 5), scale=2.0)
-    dout = t.rng.normal(size=x.shape)
-    for cls, fn in [("Sigmoid", "sigmoid"), ("Tanh", "tanh"), ("ReLU", "relu")]:
-        layer = ns.new(cls)
-        out = ns.method(layer, "forward", x)
-        t.close(f"{cls}().forward", out, getattr(ref_act, fn)(x))
-        dx = ns.method(layer, "backward", dout)
-        t.close(f"{cls}().backward", dx, dout * getattr(ref_act, fn + "_grad")(x), kind="backward")
-        t.grad_matches_numeric(f"{cls}().backward against numeric differentiation of its forward",
-                               lambda v, ly=layer: ns.method(ly, "forward", v), x, dout, dx)
-
-
-def _mlp(ns, t, sizes, act="Tanh"):
-    """A student Sequential of Linear/act layers with random weights, and the matching reference."""
-    from nnkit.layers import Linear, ReLU, Sequential, Sigmoid, Tanh
-
-    ref_cls = {"Tanh": Tanh, "ReLU": ReLU, "Sigmoid": Sigmoid}[act]
-    student, reference, linears = [], [], []
-    for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layer, W, b = _linear(ns, t, d, m)
-        ref = Linear(d, m, seed=0)
-        ref.params["W"], ref.params["b"] = W.copy(), b.copy()
-        student.append(layer)
-        reference.append(ref)
-        linears.append((layer, ref))
-        if k < len(sizes) - 2:
-            student.append(ns.new(act))
-            reference.append(ref_cls())
-    return ns.new("Sequential", student), Sequential(reference), linears
-
-
-def sequential_forward_and_backward(ns, t):
-    n = 5
-    net, ref, linears = _mlp(ns, t, [4, 6, 3], act="ReLU")
-    x = t.away_from_kinks((n, 4))
-    dout = t.rng.normal(size=(n, 3))
-    t.close("Sequential([Linear(4, 6), ReLU(), Linear(6, 3)]).forward", ns.method(net, "forward", x),
-            ref.forward(x))
-    t.close("Sequential.backward returns dL/dx", ns.method(net, "backward", dout), ref.backward(dout),
-            kind="backward")
-    for k, (layer, ref_layer) in enumerate(linears):
-        grads = ns.get(layer, "grads")
-        for name in ("W", "b"):
-            t.close(f"grads['{name}'] of Linear layer {k} after Sequential.backward", grads.get(name),
-                    ref_layer.grads[name], kind="backward")
-
-
-def sequential_parameters_in_order(ns, t):
-    net, ref, _ = _mlp(ns, t, [3, 4, 2])
-    pairs = ns.method(net, "parameters")
-    ok = isinstance(pairs, list) and len(pairs) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2
-                                                             for p in pairs)
-    if not t.true("parameters() returns 2 (params, grads) pairs for two Linear layers", ok,
-                  f"got {pairs!r:.100}"):
-        return
-    for k, ((params, _), (ref_params, _)) in enumerate(zip(pairs, ref.parameters())):
-        t.close(f"parameters()[{k}] holds layer {k}'s W", params.get("W"), ref_params["W"])
-
-
-def sequential_matches_numeric_gradient(ns, t):
-    net, _, _ = _mlp(ns, t, [3, 5, 4, 2], act="Sigmoid")
-    x, dout = t.rng.normal(size=(4, 3)), t.rng.normal(size=(4, 2))
-    ns.method(net, "forward", x)
-    dx = ns.method(net, "backward", dout)
-    t.grad_matches_numeric("Sequential.backward against numeric differentiation of its forward",
-                           lambda v: ns.method(net, "forward", v), x, dout, dx)
-
-
-def sequential_nests(ns, t):
-    inner, ref_inner, _ = _mlp(ns, t, [3, 4, 3])
-    last, W, b = _linear(ns, t, 3, 2)
-    outer = ns.new("Sequential", [inner, ns.new("Tanh"), last])
-    x, dout = t.rng.normal(size=(2, 3)), t.rng.normal(size=(2, 2))
-    h = ref_inner.forward(x)
-    expected = np.tanh(h) @ W + b
-    t.close("a Sequential inside a Sequential: forward", ns.method(outer, "forward", x), expected)
-    dh = (dout @ W.T) * (1 - np.tanh(h) ** 2)
-    t.close("a Sequential inside a Sequential: backward", ns.method(outer, "backward", dout),
-            ref_inner.backward(dh), kind="backward")
-
-
-# -- mini-batches and training --------------------------------------------------------------------------------
-def _ref_batches(n, batch_size, rng):
-    order = np.random.default_rng(rng).permutation(n)
-    return [order[s:s + batch_size] for s in range(0, n, batch_size)]
-
-
-def minibatch_indices_match_reference(ns, t):
-    for n, bs in [(10, 3), (8, 4), (5, 7)]:
-        seed = int(t.rng.integers(1000))
-        got = ns.call("minibatch_indices", n, bs, seed)
-        expected = _ref_batches(n, bs, seed)
-        if not t.true(f"minibatch_indices({n}, {bs}, seed) returns {len(expected)} batches",
-                      isinstance(got, list) and len(got) == len(expected), f"got {got!r:.120}"):
-            continue
-        t.true(f"the batches of n={n} cover every index exactly once",
-               bool(np.array_equal(np.sort(np.concatenate(got)), np.arange(n))))
-        t.equal(f"minibatch_indices({n}, {bs}, seed) is default_rng(seed).permutation({n}) cut in order",
-                np.concatenate(got).astype(np.int64), np.concatenate(expected))
-
-
-def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed):
-    fn = {"mse": ref_loss.mse, "bce": ref_loss.binary_cross_entropy_with_logits,
-          "cross_entropy": ref_loss.cross_entropy}[loss]
-    rng, history = np.random.default_rng(seed), []
-    for _ in range(epochs):
-        values = []
-        for idx in _ref_batches(len(X), batch_size, rng):
-            value, dout = fn(ref_net.forward(X[idx]), Y[idx])
-            ref_net.backward(dout)
-            for params, grads in ref_net.parameters():
-                for k in params:
-                    params[k] -= lr * grads[k]
-            values.append(value)
-        history.append(float(np.mean(values)))
-    return np.array(history)
-
-
-def _train_matches(ns, t, loss, Y, out_dim):
-    n, epochs, bs, lr, seed = 13, 3, 4, 0.2, int(t.rng.integers(1000))
-    net, ref, linears = _mlp(ns, t, [3, 4, out_dim])
-    X = t.rng.normal(size=(n, 3))
-    history = ns.call("train", net, X, Y, loss=loss, lr=lr, epochs=epochs, batch_size=bs, seed=seed)
-    expected = _ref_train(ref, X, Y, loss, lr, epochs, bs, seed)
-    got = np.asarray(history, dtype=float) if isinstance(history, list) else history
-    t.close(f"train(loss={loss!r}) returns the mean batch loss of each of {epochs} epochs", got, expected,
-            rtol=1e-6, atol=1e-9)
-    for k, (layer, ref_layer) in enumerate(linears):
-        t.close(f"W of Linear layer {k} after training (replayed with the reference)",
-                ns.get(layer, "params").get("W"), ref_layer.params["W"], rtol=1e-6, atol=1e-9)
-
-
-def train_mse_matches_reference(ns, t):
-    _train_matches(ns, t, "mse", t.rng.normal(size=(13, 2)), 2)
-
-
-def train_other_losses_match_reference(ns, t):
-    _train_matches(ns, t, "cross_entropy", t.rng.integers(0, 3, size=13), 3)
-    _train_matches(ns, t, "bce", (t.rng.random((13, 1)) < 0.5).astype(float), 1)
-
-
-# -- the seeds' small nets, and the digits ------------------------------------------------------------------
-def regression_net_has_seven_weights_and_fits(ns, t):
-    from nnkit import data
-
-    count = _n_weights(ns, t, "reg_net")
-    if count is None:
-        return
-    t.equal("reg_net (1-2-1) has 7 weights", count, 7)
-    x, y = data.make_regression_1d(200, seed=int(t.rng.integers(1, 2**31)))
-    pred = ns.method(ns.get("reg_net"), "forward", x, training=False)
-    if t.true("reg_net.forward maps (200, 1) inputs to (200, 1)", isinstance(pred, np.ndarray)
-              and pred.shape == (200, 1), f"got {getattr(pred, 'shape', type(pred).__name__)}"):
-        mse = float(np.mean((pred - y) ** 2))
-        t.true(f"MSE on a fresh sample of the curve is below 0.06 (yours: {mse:.4f})", mse < 0.06)
-
-
-def xor_net_has_nine_weights_and_separates(ns, t):
-    from nnkit import data
-
-    count = _n_weights(ns, t, "xor_net")
-    if count is None:
-        return
-    t.equal("xor_net (2-2-1) has 9 weights", count, 9)
-    X, y = data.make_xor(400, seed=int(t.rng.integers(1, 2**31)))
-    X = X - 0.5   # the notebook centres the clouds on the origin
-    logits = ns.method(ns.get("xor_net"), "forward", X, training=False)
-    if t.true("xor_net.forward maps (400, 2) inputs to (400, 1) logits", isinstance(logits, np.ndarray)
-              and logits.shape == (400, 1), f"got {getattr(logits, 'shape', type(logits).__name__)}"):
-        acc = float(np.mean((logits[:, 0] > 0) == (y == 1)))
-        t.true(f"accuracy on a fresh XOR sample is at least 90% (yours: {acc:.1%})", acc >= 0.9)
-
-
-DIGITS_FULL, DIGITS_ZERO = 0.95, 0.80
-
-
-def _digits_score(ns, t, X, y, split):
-    """One sub-check: the accuracy on ``split`` mapped to credit (a malformed result scores 0)."""
-    what = f"{split} accuracy (>= 95% full credit, linear down to 0 at 80%)"
-    pred = ns.call("predict_digits", X)
-    if not (isinstance(pred, np.ndarray) and pred.shape == y.shape and pred.dtype.kind in "iu"):
-        shape = getattr(pred, "shape", type(pred).__name__)
-        t.fail(what, f"predict_digits must return {len(y)} integer labels, got {shape} "
-                     f"{getattr(pred, 'dtype', '')} (use np.argmax(scores, axis=1))")
-        return
-    acc = float(np.mean(pred == y))
-    fraction = float(np.clip((acc - DIGITS_ZERO) / (DIGITS_FULL - DIGITS_ZERO), 0.0, 1.0))
-    t.score_fraction(what, fraction, f"your {split} accuracy is {acc:.1%}: {fraction:.0%} of the credit")
-
-
-def digits_validation_accuracy(ns, t):
-    from nnkit import data
-
-    splits = data.digits_splits()
-    _digits_score(ns, t, splits["X_val"], splits["y_val"], "validation")
-
-
-def digits_test_accuracy(ns, t):
-    from nnkit import data
-
-    splits = data.digits_splits()
-    _digits_score(ns, t, splits["X_test"], splits["y_test"], "held-out test")
 
 
 ITEMS = [
