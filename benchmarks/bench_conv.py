@@ -9,7 +9,7 @@ One run times forward + backward together, in float64, for
 and prints ``fast/torch`` (goal: <= 1.5 on every shape) and ``naive/fast``. Each timing is the best of several
 rounds; the three contenders are interleaved round by round, so a busy machine slows all of them alike.
 
-Run:  python benchmarks/bench_conv.py [--rounds 7]
+Run:  python benchmarks/bench_conv.py [--rounds 15] [--threads 1]
 """
 
 from __future__ import annotations
@@ -47,17 +47,22 @@ POOL_SHAPES = [  # (N, C, H, W), kernel, stride
 NAIVE_SAMPLES = 2                   # the naive loops run on this many samples; the time is scaled to N
 
 
-def best_times(contenders: dict, rounds: int) -> dict:
-    """Best-of-``rounds`` seconds per contender, interleaving them round by round (after one warm-up call)."""
+def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
+    """Best-of-``rounds`` seconds per contender, interleaved round by round after one warm-up call each.
+
+    Also returns the median over rounds of the paired ratio fast/torch (both measured in the same round),
+    a second estimate that a burst of load from other processes cannot bias towards either side.
+    """
     for fn in contenders.values():
         fn()
-    best = dict.fromkeys(contenders, float("inf"))
+    times = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            times[name].append(time.perf_counter() - start)
+    paired = float(np.median(np.array(times["fast"]) / np.array(times["torch"])))
+    return {name: min(t) for name, t in times.items()}, paired
 
 
 def conv_contenders(x, W, b, padding):
@@ -103,22 +108,31 @@ def pool_contenders(x, kernel, stride, kind):
     return {"fast": fast, "torch": torch_cpu, "naive": naive}
 
 
-def report(label: str, N: int, t: dict) -> float:
+def report(label: str, N: int, t: dict, paired: float) -> float:
     naive_full = t["naive"] * N / NAIVE_SAMPLES
     ratio = t["fast"] / t["torch"]
-    print(f"{label:<44} fast {t['fast'] * 1e3:8.2f} ms  torch {t['torch'] * 1e3:8.2f} ms  "
-          f"naive {naive_full * 1e3:9.1f} ms*  fast/torch {ratio:5.2f}  naive/fast {naive_full / t['fast']:7.0f}")
+    print(f"{label:<32} fast {t['fast'] * 1e3:7.2f} ms  torch {t['torch'] * 1e3:7.2f} ms  "
+          f"naive {naive_full * 1e3:8.1f} ms*  fast/torch {ratio:4.2f} (paired median {paired:4.2f})  "
+          f"naive/fast {naive_full / t['fast']:5.0f}")
     return ratio
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="timing rounds per contender (best is kept)")
+    parser.add_argument("--rounds", type=int, default=15, help="timing rounds per contender (best is kept)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit torch and NumPy's BLAS to this many threads (default: their own defaults)")
     args = parser.parse_args()
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits   # installed with scikit-learn (the test extra)
+
+        threadpool_limits(args.threads)
+        torch.set_num_threads(args.threads)
     torch.set_default_dtype(torch.float64)
     rng = np.random.default_rng(0)
     print(f"float64, forward+backward, best of {args.rounds} rounds; torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads, numpy {np.__version__}, {os.cpu_count()} CPUs")
+          f"{torch.get_num_threads()} threads, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"* naive timed on {NAIVE_SAMPLES} samples of the batch and scaled linearly to the full batch N\n")
     ratios = []
     print("conv2d, stride 1, padding 1")
@@ -126,18 +140,19 @@ def main() -> None:
         x = rng.normal(size=x_shape)
         W = rng.normal(size=(F, x_shape[1], HH, WW)) * 0.1
         b = rng.normal(size=F)
-        t = best_times(conv_contenders(x, W, b, padding), args.rounds)
+        t, paired = best_times(conv_contenders(x, W, b, padding), args.rounds)
         ratios.append(report(f"N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} F={F} {HH}x{WW}",
-                             x_shape[0], t))
+                             x_shape[0], t, paired))
     for kind in ("max", "avg"):
         print(f"\n{kind}pool2d")
         for x_shape, kernel, stride in POOL_SHAPES:
             x = rng.normal(size=x_shape)
-            t = best_times(pool_contenders(x, kernel, stride, kind), args.rounds)
+            t, paired = best_times(pool_contenders(x, kernel, stride, kind), args.rounds)
             ratios.append(report(f"N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} k={kernel} s={stride}",
-                                 x_shape[0], t))
+                                 x_shape[0], t, paired))
     worst = max(ratios)
-    print(f"\nworst fast/torch: {worst:.2f} (goal <= 1.5: {'met' if worst <= 1.5 else 'NOT met'})")
+    print(f"\nworst fast/torch: {worst:.2f} (goal <= 1.5: {'met' if worst <= 1.5 else 'NOT met'}); "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,14 @@ def _as_float_array(a, func: str, name: str, ndim: int, layout: str) -> np.ndarr
     return a
 
 
+def _check_images(x, where: str) -> None:
+    """A layer's first check: x must be a 4-D (N, C, H, W) array (with a hint for a single image)."""
+    if not isinstance(x, np.ndarray) or x.ndim != 4:
+        got = f"shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        hint = " (for one image use x[None])" if isinstance(x, np.ndarray) and x.ndim == 3 else ""
+        raise ValueError(f"{where}: x must be a 4-D array (N, C, H, W), got {got}{hint}")
+
+
 def _check_dout(dout, expected_shape: tuple, func: str) -> np.ndarray:
     dout = _as_float_array(dout, func, "dout", len(expected_shape), "(N, F, H', W')")
     if dout.shape != tuple(expected_shape):
@@ -86,9 +94,7 @@ def _output_size(size: int, pad: tuple[int, int], k: int, s: int, func: str, axi
 
 
 def _pad(x: np.ndarray, pads: Pads) -> np.ndarray:
-    if pads == ((0, 0), (0, 0)):
-        return x
-    return np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    return x if pads == ((0, 0), (0, 0)) else np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -153,6 +159,7 @@ class Conv2dNaiveCache(NamedTuple):
     W: np.ndarray          # (F, C, HH, WW)
     stride: tuple[int, int]
     pads: Pads
+    out_hw: tuple[int, int]
 
 
 def conv2d_forward_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tuple[int, int] = 1,
@@ -192,7 +199,7 @@ def conv2d_forward_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: in
                 for j in range(W_out):
                     window = xpad[n, :, i * sh:i * sh + HH, j * sw:j * sw + WW]    # (C, HH, WW)
                     out[n, f, i, j] = np.sum(window * W[f]) + b[f]
-    return out, Conv2dNaiveCache(x, W, geo.stride, geo.pads)
+    return out, Conv2dNaiveCache(x, W, geo.stride, geo.pads, geo.out_hw)
 
 
 def conv2d_backward_naive(dout: np.ndarray, cache: Conv2dNaiveCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -219,11 +226,9 @@ def conv2d_backward_naive(dout: np.ndarray, cache: Conv2dNaiveCache) -> tuple[np
     """
     if not isinstance(cache, Conv2dNaiveCache):
         raise TypeError(f"conv2d_backward_naive: cache must come from conv2d_forward_naive, got {type(cache).__name__}")
-    x, W, (sh, sw), pads = cache
+    x, W, (sh, sw), pads, (H_out, W_out) = cache
     N, F, HH, WW = x.shape[0], W.shape[0], W.shape[2], W.shape[3]
     xpad = _pad(x, pads)
-    H_out = 1 + (xpad.shape[2] - HH) // sh
-    W_out = 1 + (xpad.shape[3] - WW) // sw
     dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward_naive")
     dxpad = np.zeros_like(xpad)
     dW = np.zeros_like(W)
@@ -374,7 +379,8 @@ class Conv2D(Layer):
 
     def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
         """Convolve ``x`` (N, C, H, W) with every filter: (N, F, H', W')."""
-        if isinstance(x, np.ndarray) and x.ndim == 4 and x.shape[1] != self.in_channels:
+        _check_images(x, "Conv2D.forward")
+        if x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2D.forward: x has {x.shape[1]} channels, the layer expects "
                              f"{self.in_channels} (x.shape={x.shape})")
         out, self._cache = conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.padding)

@@ -21,7 +21,7 @@ import numpy as np
 
 from nnkit.layers._checks import no_forward_yet
 from nnkit.layers.base import Layer
-from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _output_size
+from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _check_images, _output_size
 
 
 class PoolCache(NamedTuple):
@@ -279,6 +279,7 @@ class _Pool2D(Layer):
         self._cache: PoolCache | None = None
 
     def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+        _check_images(x, f"{type(self).__name__}.forward")
         out, self._cache = self._forward(x, self.kernel_size, self.stride)
         return out
 

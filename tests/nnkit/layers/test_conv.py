@@ -237,6 +237,9 @@ def test_conv2d_layer_errors_name_the_layer():
         layer.backward(np.ones((1, 2, 3, 3)))
     with pytest.raises(ValueError, match=r"Conv2D.forward: x has 3 channels, the layer expects 1 \(x.shape=\(8, 3, 8, 8\)\)"):
         layer.forward(np.ones((8, 3, 8, 8)))
+    with pytest.raises(ValueError, match=r"Conv2D.forward: x must be a 4-D array \(N, C, H, W\), got shape \(1, 8, 8\) "
+                                         r"\(for one image use x\[None\]\)"):
+        layer.forward(np.ones((1, 8, 8)))
     with pytest.raises(ValueError, match="Conv2D: padding='same' needs stride 1"):
         Conv2D(1, 2, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="Conv2D: kernel_size must be >= 1"):

@@ -167,3 +167,5 @@ def test_pool_layers_wrap_the_fast_pair_and_have_no_parameters(layer_cls, pair):
     assert layer_cls(2).stride == (2, 2)                      # stride defaults to the kernel
     with pytest.raises(RuntimeError, match=f"{layer_cls.__name__}.backward: called before forward"):
         layer_cls(2).backward(dout)
+    with pytest.raises(ValueError, match=rf"{layer_cls.__name__}.forward: x must be a 4-D array \(N, C, H, W\), got list"):
+        layer_cls(2).forward(x.tolist())
