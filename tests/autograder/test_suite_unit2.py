@@ -91,6 +91,8 @@ MISTAKES = [
          "    return f.data, xv.grad, yv.grad", "    return -3.0, 5.0, -1.0")]}, "random point"),
     ("u2_graph_examples", {"u2_graph_examples_impl": [("return f.data, xv.grad, yv.grad, zv.grad",
                                                        "return f.data, xv.grad, yv.grad")]}, "graph_example_2"),
+    ("u2_graph_examples", {"u2_graph_examples_impl": [("return f.data, xv.grad, yv.grad, zv.grad",
+                                                       "return f, xv.grad, yv.grad, zv.grad")]}, "not Value objects"),
     ("u2_dual", {"u2_dual_impl": [("self.value * other.tangent + self.tangent * other.value",
                                    "self.value * other.tangent")]}, "Dual"),
     ("u2_dual", {"u2_dual_impl": [("return Dual(e, e * self.tangent)", "return Dual(e, e)")]}, "exp"),
