@@ -119,7 +119,7 @@ class Tester:
             ok = (type(got) is np.ndarray and got.shape == np.shape(expected)
                   and got.dtype.kind == np.asarray(expected).dtype.kind and bool(np.array_equal(got, expected)))
         else:
-            ok = type(got) is type(expected) and got == expected
+            ok = _plain_kind(got) == _plain_kind(expected) and bool(got == expected)
         if ok:
             return self.record(what, 1.0)
         return self.fail(what, f"expected {_fmt(expected) if isinstance(expected, np.ndarray) else repr(expected)}, "
@@ -250,6 +250,15 @@ class Tester:
     @property
     def total(self) -> int:
         return len(self.results)
+
+
+def _plain_kind(value):
+    """bool, int (Python or numpy integers) or the exact type: np.int64(3) equals 3, True does not."""
+    if type(value) is bool or type(value) is np.bool_:
+        return "bool"
+    if type(value) is int or isinstance(value, np.integer):
+        return "int"
+    return type(value)
 
 
 def _describe_returned_value(got) -> str:

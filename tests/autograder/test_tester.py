@@ -91,6 +91,8 @@ def test_hidden_seed_depends_on_secret_visible_does_not():
 def test_equal_true_and_score_fraction():
     t = Tester("g")
     assert t.equal("int", 3, 3) and not t.equal("bool vs int", True, 1)
+    assert t.equal("numpy int", np.int64(3), 3) and not t.equal("float vs int", 3.0, 3)
+    assert t.equal("list", [np.int64(1), 0], [1, 0]) and not t.equal("tuple vs list", (1, 0), [1, 0])
     assert not t.true("np false", np.bool_(False)) and t.true("np true", np.bool_(True))
     assert not t.true("truthy non-bool", 1)
     t.score_fraction("acc", 0.25)
