@@ -155,16 +155,17 @@ def conv_forward_visible(ns, t):
 
 
 def conv_forward_hand_example(ns, t):
-    # A 4x4 image with a 2x2 kernel: each output is the dot product of one window with the kernel.
+    # A 4x4 image x[i, j] = 4i + j and a 2x2 kernel [[1, 2], [0, 0]]: out[i, j] = x[i, j] + 2 x[i, j+1] = 12i + 3j + 2.
+    # The flipped kernel [[0, 0], [2, 1]] gives 2 x[i+1, j] + x[i+1, j+1] = 12i + 3j + 13 instead.
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
-    W = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
-    expected = np.full((1, 1, 3, 3), -5.0)
-    flipped = np.full((1, 1, 3, 3), 5.0)
-    result = _pair(t, "hand example", ns.call("conv_forward", x, W, np.zeros(1), 1, 0), "(out, cache)")
+    W = np.array([[[[1.0, 2.0], [0.0, 0.0]]]])
+    i, j = np.meshgrid(np.arange(3), np.arange(3), indexing="ij")
+    what = "hand example: x[i, j] = 4i + j (4x4), W = [[1, 2], [0, 0]], so out[i, j] = x[i, j] + 2 x[i, j+1]"
+    result = _pair(t, what, ns.call("conv_forward", x, W, np.zeros(1), 1, 0), "(out, cache)")
     if result is not None:
-        t.close("hand example: x = arange(16) as 4x4, W = [[1, 0], [0, -1]]: every output is x[i,j] - x[i+1,j+1] "
-                "= -5", result[0], expected,
-                known_wrong={"convolution with a flipped kernel (this course computes a cross-correlation)": flipped})
+        t.close(what, result[0], (12.0 * i + 3 * j + 2)[None, None], known_wrong={
+            "convolution with a flipped kernel (this course computes a cross-correlation)":
+                (12.0 * i + 3 * j + 13)[None, None]})
 
 
 def conv_forward_hidden(ns, t):
@@ -191,25 +192,28 @@ def _conv_backward_case(ns, t, case, *, numeric: bool):
     dx, dW, db = conv.conv2d_backward_naive(dout, cache)
     _, flip_cache = conv.conv2d_forward_naive(x, _flip(W), b, S, P)
     fdx, fdW, _ = conv.conv2d_backward_naive(dout, flip_cache)
-    t.close(f"dx matches the reference ({label})", grads[0], dx, kind="backward",
-            known_wrong={"dx of a convolution with a flipped kernel": fdx})
-    t.close(f"dW matches the reference ({label})", grads[1], dW, kind="backward",
-            known_wrong={"dW with the kernel flipped (cross-correlation: dW[f] = sum dout * x[window])":
-                         fdW[:, :, ::-1, ::-1]})
-    t.close(f"db matches the reference ({label})", grads[2], db, kind="backward",
-            known_wrong={"db averaged over the batch instead of summed": db / x.shape[0]})
+    matches_reference = [
+        t.close(f"dx matches the reference ({label})", grads[0], dx, kind="backward",
+                known_wrong={"dx of a convolution with a flipped kernel": fdx}),
+        t.close(f"dW matches the reference ({label})", grads[1], dW, kind="backward",
+                known_wrong={"dW with the kernel flipped (cross-correlation: dW[f] = sum dout * x[window])":
+                             fdW[:, :, ::-1, ::-1]}),
+        t.close(f"db matches the reference ({label})", grads[2], db, kind="backward",
+                known_wrong={"db averaged over the batch instead of summed": db / x.shape[0]})]
     if not numeric:
         return
 
     def out_for(xv, Wv, bv):
         return _out_of(ns.call("conv_forward", xv, Wv, bv, S, P))
 
-    t.grad_matches_numeric(f"dx matches numeric differentiation of your conv_forward ({label})",
-                           lambda v: out_for(v, W, b), x, dout, grads[0])
-    t.grad_matches_numeric(f"dW matches numeric differentiation of your conv_forward ({label})",
-                           lambda v: out_for(x, v, b), W, dout, grads[1])
-    t.grad_matches_numeric(f"db matches numeric differentiation of your conv_forward ({label})",
-                           lambda v: out_for(x, W, v), b, dout, grads[2])
+    for k, (name, v0, forward) in enumerate((("dx", x, lambda v: out_for(v, W, b)),
+                                             ("dW", W, lambda v: out_for(x, v, b)),
+                                             ("db", b, lambda v: out_for(x, W, v)))):
+        ok = t.grad_matches_numeric(f"{name} matches numeric differentiation of your conv_forward ({label})",
+                                    forward, v0, dout, grads[k])
+        if not ok and matches_reference[k]:
+            t.results[-1].diagnosis.append(f"your {name} is the reference's, so it is your conv_forward that "
+                                           "computes something else: fix u5_conv_forward first")
 
 
 def conv_backward_visible(ns, t):

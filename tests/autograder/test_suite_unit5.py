@@ -93,7 +93,7 @@ MISTAKES = [
         "dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))",
         "dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))[:, :, ::-1, ::-1]")]},
      "dW with the kernel flipped"),
-    ("u5_conv_backward", FLIPPED, "numeric differentiation of your conv_forward"),
+    ("u5_conv_backward", FLIPPED, "it is your conv_forward that computes something else"),
     ("u5_maxpool_forward", {"u5_maxpool_forward_impl": [(".max(axis=(2, 3))", ".mean(axis=(2, 3))")]},
      "avg-pooling instead of max-pooling"),
     ("u5_maxpool_forward", {"u5_maxpool_forward_impl": [(".max(axis=(2, 3))", ".max(axis=(2, 3), initial=0.0)")]},
