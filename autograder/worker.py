@@ -44,8 +44,9 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
     own_pid = os.getpid()
     report_ino = os.fstat(report_fd).st_ino
     _stat, _fstat, _fspath, _write, _getcwd = os.stat, os.fstat, os.fspath, os.write, os.getcwd
-    _type, _str, _bytes, _int = type, str, bytes, int
-    _PermissionError, _ImportError, _OSError = PermissionError, ImportError, OSError
+    # builtins too: a student can rebind builtins.any or builtins.len, but not these closure cells
+    _type, _str, _bytes, _int, _len = type, str, bytes, int, len
+    _PermissionError, _ImportError, _OSError, _ValueError = PermissionError, ImportError, OSError, ValueError
     path_types = (pathlib.PosixPath, pathlib.PurePosixPath)
     write_bits = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
     never = frozenset({
@@ -58,7 +59,8 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
         "sqlite3.connect", "sqlite3.enable_load_extension",
     })
     path_events = frozenset({"os.remove", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown",
-                             "os.utime", "os.mkdir", "shutil.rmtree", "shutil.move", "shutil.copyfile"})
+                             "os.utime", "os.mkdir", "shutil.rmtree", "shutil.move"})
+    copy_events = frozenset({"shutil.copyfile", "shutil.copytree"})
 
     def report(kind, detail):
         try:
@@ -106,7 +108,7 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
             raise _PermissionError(f"{event}: access to {path!r} is not allowed while grading")
         try:
             st = _stat(path)
-        except (_OSError, ValueError):
+        except (_OSError, _ValueError):
             return
         if (st.st_dev, st.st_ino) in denied:
             report("open", path)
@@ -131,13 +133,18 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
                 return
             path = as_text(path)
             check_read(path, event)
-            writing = (mode is not None and _type(mode) is _str and any(c in mode for c in "wax+")) or \
+            writing = (_type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) or \
                 (mode is None and _type(flags) is _int and flags & write_bits)
             if writing:
                 check_write(path, event)
         elif event in never or event.startswith("ctypes."):
             report("blocked", event)
             raise _PermissionError(f"{event} is not allowed in graded code")
+        elif event in copy_events:      # (src, dst): read the one, write the other
+            if args[0] is not None and _type(args[0]) is not _int:
+                check_read(as_text(args[0]), event)
+            if args[1] is not None and _type(args[1]) is not _int:
+                check_write(as_text(args[1]), event)
         elif event in path_events:
             for path in args[:2]:
                 if path is not None and _type(path) is not _int:
@@ -152,7 +159,7 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
             if event != "os.kill" or args[0] != own_pid:
                 report("blocked", event)
                 raise _PermissionError(f"{event} is not allowed in graded code")
-        elif event == "object.__setattr__" and len(args) > 1 and args[1] in ("__code__", "__closure__"):
+        elif event == "object.__setattr__" and _len(args) > 1 and args[1] in ("__code__", "__closure__"):
             raise _PermissionError("replacing a function's code is not allowed in graded code")
 
     class RefuseForbidden:

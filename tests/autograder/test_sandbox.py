@@ -156,3 +156,14 @@ def test_worker_can_run_as_an_unprivileged_user(tmp_path):
         assert ns.get("uid") != 0 and ns.get("leak") == "PermissionError"
     finally:
         sandbox.close()
+
+
+def test_hook_ignores_rebound_builtins_and_os_functions(tmp_path):
+    target = tmp_path / "outside.txt"
+    sabotage = ("import builtins, os, posixpath\nbuiltins.any = lambda *a: False\nos.getcwd = lambda: '/'\n"
+                "os.stat = lambda *a, **k: None\nposixpath.normpath = lambda p: '/tmp/x'\n"
+                f"open({str(target)!r}, 'w').write('escaped')\n")
+    sandbox, _, runs = run([sabotage])
+    sandbox.close()
+    assert runs[0].status == "error" and "outside the working directory" in runs[0].message
+    assert not target.exists()
