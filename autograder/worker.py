@@ -244,6 +244,8 @@ def _serve(rfd: int, wfd: int, server, protocol, namespace, limits: dict) -> Non
                                                "message": exc.message}}
         except namespace_error as exc:
             response = {"ok": False, "error": {"kind": "namespace", "message": str(exc)}}
+        except Exception as exc:  # noqa: BLE001 - e.g. a student thread mutating a result while it is copied
+            response = {"ok": False, "error": {"kind": "protocol", "message": f"{type(exc).__name__}: {exc}"}}
         finally:
             sys.stdout, sys.stderr = saved
         response["stdout"] = out.value()
