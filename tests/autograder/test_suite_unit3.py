@@ -80,6 +80,15 @@ def test_the_instructor_solution_scores_full_marks(solved, grade_id):
     assert result.score == result.points, result.render(show_hidden_details=True)
 
 
+@pytest.mark.parametrize("secret", ["a", "b", "c", "d"])
+def test_the_solution_scores_full_marks_whatever_the_instructor_secret(solved, secret):
+    for grade_id in FAST_ITEMS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = run_item(REGISTRY.get(grade_id), LocalHandle(solved), include_hidden=True, secret=secret)
+        assert result.score == result.points, result.render(show_hidden_details=True)
+
+
 @pytest.mark.parametrize("grade_id", ["u3_small_nets", "u3_digits"])
 def test_the_trained_instructor_networks_score_full_marks(trained, grade_id):
     result = grade(grade_id, trained)

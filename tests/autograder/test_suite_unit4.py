@@ -131,11 +131,14 @@ def test_dropout_that_ignores_training_false_loses_the_hidden_check():
     assert "[FAIL] (hidden) with training=False dropout is the identity" in text
 
 
-def test_init_statistics_tolerate_sampling_noise_across_seeds(solved):
-    # The visible seeds are fixed; the hidden ones depend on the instructor's secret. A correct initialiser must
-    # pass for any secret, so try several.
-    for secret in ("a", "b", "c", "d", "e", "f"):
-        result = run_item(REGISTRY.get("u4_init"), LocalHandle(solved), include_hidden=True, secret=secret)
+@pytest.mark.parametrize("secret", ["a", "b", "c", "d", "e"])
+def test_the_solution_scores_full_marks_whatever_the_instructor_secret(solved, secret):
+    # Hidden inputs depend on the instructor's secret; sampling-based checks (init statistics, dropout rates)
+    # and tolerance-based ones must pass a correct student for any secret.
+    for item in REGISTRY:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = run_item(item, LocalHandle(solved), include_hidden=True, secret=secret)
         assert result.score == result.points, result.render(show_hidden_details=True)
 
 
