@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from nnkit import init as initializers
 from nnkit.layers._checks import check_positive_int, make_rng, no_forward_yet
 from nnkit.layers.base import Layer
 
@@ -247,7 +248,7 @@ def conv2d_backward_naive(dout: np.ndarray, cache: Conv2dNaiveCache) -> tuple[np
 # fast version: im2col + matrix products
 # --------------------------------------------------------------------------------------------------------------
 class Conv2dCache(NamedTuple):
-    cols: np.ndarray       # (C*HH*WW, N*H'*W'): column (n, i, j) is the window under output (n, :, i, j)
+    cols: np.ndarray       # (N, C*HH*WW, H'*W'): column p of cols[n] is the window under output position p
     W: np.ndarray          # (F, C, HH, WW)
     x_shape: tuple[int, int, int, int]
     stride: tuple[int, int]
@@ -274,20 +275,23 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tu
 
     Notes
     -----
-    im2col copies the window under every output position of every image into one column of a matrix
-    ``cols`` (C*HH*WW, N*H'*W'). The whole convolution is then one matrix product,
-    ``W.reshape(F, -1) @ cols`` (F, N*H'*W'), which BLAS runs on every core.
+    im2col copies the window under every output position into a column: ``cols[n]`` is (C*HH*WW, H'*W').
+    Each image's convolution is then one matrix product, ``W.reshape(F, -1) @ cols[n]`` (F, H'*W'), already
+    in (F, H', W') order; ``np.matmul`` runs the N products through BLAS.
+
+    One product per image rather than one big product for the whole batch: the big one lets BLAS use
+    several threads, which wins on a quiet machine but was ten times slower when training on a busy one
+    (BLAS threads waiting for cores held by other processes, e.g. ``pytest -n 2``).
     """
     x, W, b, geo = _check_conv(x, W, b, stride, padding, "conv2d_forward")
     N, C = x.shape[:2]
     F, _, HH, WW = W.shape
     H_out, W_out = geo.out_hw
     win = _windows(_pad(x, geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (N, C, H', W', HH, WW) view
-    cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(C * HH * WW, N * H_out * W_out)
-    out = W.reshape(F, -1) @ cols                                         # (F, N*H'*W')
+    cols = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C * HH * WW, H_out * W_out)
+    out = np.matmul(W.reshape(F, -1), cols)                               # (N, F, H'*W')
     out += b[:, None]
-    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)          # (N, F, H', W')
-    return np.ascontiguousarray(out), Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
+    return out.reshape(N, F, H_out, W_out), Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
 
 
 def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,22 +310,22 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
 
     Notes
     -----
-    With ``out = Wmat @ cols + b`` (F, N*H'*W'): ``dWmat = dout @ cols.T``, ``dcols = Wmat.T @ dout`` and
-    ``db`` sums dout over everything but F. col2im then folds ``dcols`` back onto the padded images, one
-    strided slice-add per kernel offset (overlapping windows add up), and the padding is cut off.
+    Per image, ``out[n] = Wmat @ cols[n] + b``, so ``dWmat = sum_n dout[n] @ cols[n].T``,
+    ``dcols[n] = Wmat.T @ dout[n]`` and ``db`` sums dout over images and positions. col2im then folds
+    ``dcols`` back onto the padded images with one strided slice-add per kernel offset (overlapping windows
+    add up), and the padding is cut off.
     """
     if not isinstance(cache, Conv2dCache):
         raise TypeError(f"conv2d_backward: cache must come from conv2d_forward, got {type(cache).__name__}")
     cols, W, (N, C, H, W_in), stride, pads, (H_out, W_out) = cache
     F, _, HH, WW = W.shape
-    dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward")
-    dout_mat = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, N * H_out * W_out)
-    dW = (dout_mat @ cols.T).reshape(W.shape)
-    db = dout_mat.sum(axis=1)
-    dcols = (W.reshape(F, -1).T @ dout_mat).reshape(C, HH, WW, N, H_out, W_out)
+    dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward").reshape(N, F, H_out * W_out)
+    dW = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+    db = dout.sum(axis=(0, 2))
+    dcols = np.matmul(W.reshape(F, -1).T, dout)                                    # (N, C*HH*WW, H'*W')
+    dwin = dcols.reshape(N, C, HH, WW, H_out, W_out).transpose(0, 1, 4, 5, 2, 3)   # (N, C, H', W', HH, WW)
     padded_hw = (H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1])
-    dxpad = _col2im(dcols.transpose(0, 3, 4, 5, 1, 2), padded_hw, stride)   # (C, N, Hp, Wp)
-    dx = _unpad(dxpad, pads, (H, W_in)).transpose(1, 0, 2, 3)               # (N, C, H, W)
+    dx = _unpad(_col2im(dwin, padded_hw, stride), pads, (H, W_in))
     return np.ascontiguousarray(dx), dW, db
 
 
@@ -372,7 +376,7 @@ class Conv2D(Layer):
         self.padding = padding
         self.init = init
         shape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.params = {"W": _initial_filters(init, shape, make_rng(seed, rng, "Conv2D")),
+        self.params = {"W": initializers.get(init)(shape, rng=make_rng(seed, rng, "Conv2D")),
                        "b": np.zeros(self.out_channels)}
         self.zero_grad()
         self._cache: Conv2dCache | None = None
@@ -396,9 +400,3 @@ class Conv2D(Layer):
     def __repr__(self) -> str:
         return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r})")
-
-
-def _initial_filters(init: str, shape: tuple[int, int, int, int], rng: np.random.Generator) -> np.ndarray:
-    from nnkit import init as initializers
-
-    return initializers.get(init)(shape, rng=rng)
