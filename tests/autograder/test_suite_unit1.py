@@ -107,3 +107,11 @@ def test_any_correct_gate_weights_earn_full_marks():
                                 ("W_NOT = np.array([10.0, -20.0])", "W_NOT = np.array([12.0, -24.0])")]}
     result = grade(scaled, only="u1_gates")["u1_gates"]
     assert result.score == REGISTRY.get("u1_gates").points, result.render()
+
+
+@pytest.mark.parametrize("secret", ["course-2026-a", "course-2026-b", "another instructor"])
+def test_the_solution_gets_full_marks_whatever_the_instructor_secret(secret):
+    ns = _kit.student_namespace("unit1")
+    scores = {item.grade_id: run_item(item, LocalHandle(ns), include_hidden=True, secret=secret).score
+              for item in REGISTRY}
+    assert scores == {item.grade_id: item.points for item in REGISTRY}

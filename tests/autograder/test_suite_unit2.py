@@ -122,3 +122,11 @@ def test_backward_gradients_are_also_checked_against_numeric_differences():
                    only="u2_value_backward")["u2_value_backward"]
     failed = [s.what for s in result.subchecks if not s.passed]
     assert any("numeric differences of your forward" in w for w in failed), failed
+
+
+@pytest.mark.parametrize("secret", ["course-2026-a", "course-2026-b", "another instructor"])
+def test_the_solution_gets_full_marks_whatever_the_instructor_secret(secret):
+    ns = _kit.student_namespace("unit2")
+    scores = {item.grade_id: run_item(item, LocalHandle(ns), include_hidden=True, secret=secret).score
+              for item in REGISTRY}
+    assert scores == {item.grade_id: item.points for item in REGISTRY}
