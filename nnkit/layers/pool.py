@@ -25,6 +25,7 @@ from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _check_ima
 
 
 class PoolCache(NamedTuple):
+    made_by: str                         # the forward function that made it, e.g. "maxpool2d_forward"
     x_shape: tuple[int, int, int, int]
     kernel: tuple[int, int]
     stride: tuple[int, int]
@@ -54,9 +55,10 @@ def _check_pool(x, kernel_size, stride, func: str):
     return x, kernel, stride, out_hw
 
 
-def _check_cache(cache, func: str, forward: str, need: str) -> PoolCache:
-    if not isinstance(cache, PoolCache) or getattr(cache, need) is None:
-        raise TypeError(f"{func}: cache must come from {forward}, got {type(cache).__name__}")
+def _check_cache(cache, func: str, forward: str) -> PoolCache:
+    if not isinstance(cache, PoolCache) or cache.made_by != forward:
+        got = f"a cache from {cache.made_by}" if isinstance(cache, PoolCache) else type(cache).__name__
+        raise TypeError(f"{func}: cache must come from {forward}, got {got}")
     return cache
 
 
@@ -91,7 +93,7 @@ def maxpool2d_forward_naive(x: np.ndarray, kernel_size: int | tuple[int, int],
             for i in range(H_out):
                 for j in range(W_out):
                     out[n, c, i, j] = np.max(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
-    return out, PoolCache(x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
+    return out, PoolCache("maxpool2d_forward_naive", x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
 
 
 def maxpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -106,7 +108,7 @@ def maxpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     -------
     dx : np.ndarray, shape (N, C, H, W)
     """
-    cache = _check_cache(cache, "maxpool2d_backward_naive", "maxpool2d_forward_naive", "x")
+    cache = _check_cache(cache, "maxpool2d_backward_naive", "maxpool2d_forward_naive")
     x, (kh, kw), (sh, sw), out_hw = cache.x, cache.kernel, cache.stride, cache.out_hw
     N, C = x.shape[:2]
     dout = _check_dout(dout, (N, C) + out_hw, "maxpool2d_backward_naive")
@@ -151,7 +153,7 @@ def maxpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
             np.equal(x[_offset(p, q, stride, out_hw)], out, out=hit)
             hit &= unclaimed
             unclaimed &= ~hit
-    return out, PoolCache(x.shape, (kh, kw), stride, out_hw, first_max=first_max)
+    return out, PoolCache("maxpool2d_forward", x.shape, (kh, kw), stride, out_hw, first_max=first_max)
 
 
 def maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -171,8 +173,8 @@ def maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     For each offset (p, q), the windows whose first maximum sits there send their dout to
     ``dx[:, :, p::SH, q::SW]``. The ``+=`` adds up overlapping windows.
     """
-    cache = _check_cache(cache, "maxpool2d_backward", "maxpool2d_forward", "first_max")
-    (N, C, H, W), (kh, kw), stride, out_hw = cache[:4]
+    cache = _check_cache(cache, "maxpool2d_backward", "maxpool2d_forward")
+    (N, C, H, W), (kh, kw), stride, out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
     dout = _check_dout(dout, (N, C) + out_hw, "maxpool2d_backward")
     dx = np.zeros((N, C, H, W))
     for p in range(kh):
@@ -212,7 +214,7 @@ def avgpool2d_forward_naive(x: np.ndarray, kernel_size: int | tuple[int, int],
             for i in range(H_out):
                 for j in range(W_out):
                     out[n, c, i, j] = np.mean(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
-    return out, PoolCache(x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
+    return out, PoolCache("avgpool2d_forward_naive", x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
 
 
 def avgpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -222,8 +224,8 @@ def avgpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     -------
     dx : np.ndarray, shape (N, C, H, W)
     """
-    cache = _check_cache(cache, "avgpool2d_backward_naive", "avgpool2d_forward_naive", "x")
-    (N, C, H, W), (kh, kw), (sh, sw), out_hw = cache[:4]
+    cache = _check_cache(cache, "avgpool2d_backward_naive", "avgpool2d_forward_naive")
+    (N, C, H, W), (kh, kw), (sh, sw), out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
     dout = _check_dout(dout, (N, C) + out_hw, "avgpool2d_backward_naive")
     dx = np.zeros((N, C, H, W))
     for n in range(N):
@@ -248,15 +250,14 @@ def avgpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
         for q in range(kw):
             out += x[_offset(p, q, stride, out_hw)]
     out /= kh * kw
-    return out, PoolCache(x.shape, (kh, kw), stride, out_hw)
+    return out, PoolCache("avgpool2d_forward", x.shape, (kh, kw), stride, out_hw)
 
 
 def avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Gradient of :func:`avgpool2d_forward`: every input of a window gets ``dout / (KH*KW)``; ``+=`` adds
     up overlapping windows."""
-    if not isinstance(cache, PoolCache) or cache.x is not None or cache.first_max is not None:
-        raise TypeError(f"avgpool2d_backward: cache must come from avgpool2d_forward, got {type(cache).__name__}")
-    (N, C, H, W), (kh, kw), stride, out_hw = cache[:4]
+    cache = _check_cache(cache, "avgpool2d_backward", "avgpool2d_forward")
+    (N, C, H, W), (kh, kw), stride, out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
     share = _check_dout(dout, (N, C) + out_hw, "avgpool2d_backward") / (kh * kw)
     dx = np.zeros((N, C, H, W))
     for p in range(kh):

@@ -147,8 +147,12 @@ def test_pool_backward_rejects_wrong_dout_and_foreign_cache():
         maxpool2d_backward(np.ones((2, 3, 2, 3)), max_cache)
     with pytest.raises(TypeError, match="maxpool2d_backward: cache must come from maxpool2d_forward"):
         maxpool2d_backward(np.ones((2, 3, 2, 2)), avg_cache)
-    with pytest.raises(TypeError, match="avgpool2d_backward: cache must come from avgpool2d_forward"):
+    with pytest.raises(TypeError, match="avgpool2d_backward: cache must come from avgpool2d_forward, got a cache "
+                                        "from maxpool2d_forward"):
         avgpool2d_backward(np.ones((2, 3, 2, 2)), max_cache)
+    _, naive_max_cache = maxpool2d_forward_naive(x, 2)
+    with pytest.raises(TypeError, match="avgpool2d_backward_naive: cache must come from avgpool2d_forward_naive"):
+        avgpool2d_backward_naive(np.ones((2, 3, 2, 2)), naive_max_cache)
 
 
 @pytest.mark.parametrize(("layer_cls", "pair"), [(MaxPool2D, MAX[1]), (AvgPool2D, AVG[1])])
