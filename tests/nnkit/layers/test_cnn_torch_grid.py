@@ -154,3 +154,20 @@ def test_batchnorm2d_matches_torch_in_training_then_eval(torch, hw, C, N):
     close(layer.backward(dout), expected_dx)
     close(layer.grads["gamma"], expected_dgamma)
     close(layer.grads["beta"], expected_dbeta)
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), ((2, 3), 1), (3, (1, 2))])
+def test_maxpool_ties_send_the_gradient_to_the_first_maximum_as_torch_does(torch, kernel, stride):
+    x = np.zeros((2, 2, 6, 7))                          # all-zero windows: every entry ties
+    x[0, 0, 1:3, 2:5] = 4.0                             # a 2x3 plateau of equal maxima
+    x[1, 1, ::2, ::3] = -1.0
+    x[1, 0] = np.tile([1.0, 3.0, 3.0, 1.0, 3.0, 2.0, 3.0], (6, 1))   # equal maxima along each row
+    out, cache = maxpool2d_forward(x, kernel, stride)
+    _, naive_cache = maxpool2d_forward_naive(x, kernel, stride)
+    dout = np.random.default_rng(0).normal(size=out.shape)
+    expected_out, (expected_dx,) = torch_forward_backward(
+        torch, lambda xt: torch.nn.functional.max_pool2d(xt, kernel, stride), (x,), dout)
+    close(out, expected_out)
+    close(maxpool2d_backward(dout, cache), expected_dx)
+    close(maxpool2d_backward_naive(dout, naive_cache), expected_dx)
+    assert np.count_nonzero(expected_dx) <= out.size    # one winner per window, not every tied entry
