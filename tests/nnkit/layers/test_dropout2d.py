@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from nnkit.layers.dropout2d import SpatialDropout2d, spatial_dropout2d_backward, spatial_dropout2d_forward
+from nnkit.layers.regularize import mc_predict
+from nnkit.layers.sequential import Sequential
 
 
 def test_spatial_dropout_zeroes_whole_feature_maps_and_scales_the_rest():
@@ -83,3 +85,13 @@ def test_spatial_dropout_rejects_bad_arguments():
     layer.forward(np.ones((2, 3, 4, 4)))
     with pytest.raises(ValueError, match=r"SpatialDropout2d.backward: dout must have the shape"):
         layer.backward(np.ones((2, 3, 4, 5)))
+
+
+def test_spatial_dropout_stays_on_for_monte_carlo_dropout_and_is_restored_after():
+    layer = SpatialDropout2d(0.5, seed=0)
+    x = np.random.default_rng(6).uniform(1.0, 2.0, size=(3, 4, 2, 2))
+    mean, std = mc_predict(Sequential([layer]), x, T=400)
+    assert np.all(std > 0)                                  # the passes differ: maps were dropped
+    np.testing.assert_allclose(mean, x, rtol=0.2)           # inverted scaling keeps the mean
+    assert layer.mc_dropout is False
+    np.testing.assert_array_equal(layer.forward(x, training=False), x)
