@@ -152,6 +152,19 @@ def _nnkit_modules() -> dict[str, Path]:
     return modules
 
 
+def other_notebooks(path: Path) -> tuple[str, ...]:
+    """The notebooks a submission's code must not read: every notebook under ``submitted/`` in the
+    nbgrader layout, or the notebooks beside a flat submission.
+
+    Only notebooks are denied, never whole folders: a flat submission often sits next to the student's
+    virtual environment or data files, and the worker must still import from and read those.
+    """
+    parts = path.resolve().parts
+    if "submitted" in parts:
+        return tuple(str(p) for p in Path(*parts[:parts.index("submitted") + 1]).rglob("*.ipynb"))
+    return tuple(str(p) for p in path.resolve().parent.glob("*.ipynb"))
+
+
 def grade_submission(path, *, source=None, registry: Registry | None = None, limits: Limits | None = None,
                      secret: str | None = None, student: str = "") -> SubmissionResult:
     """Grade the notebook at ``path`` (see the module docstring for the steps)."""
@@ -184,10 +197,8 @@ def _grade(result, path, source, registry, limits, secret) -> None:
     static_hits = notebook.static_scan(cells, prefixes)                         # 5. scan
     result.max_score = float(sum(i.points for i in known) +
                              sum(p or 0 for gid, p in graded.items() if gid not in registry))
-    parts = path.resolve().parts   # other submissions: the whole submitted/ tree, or the notebook's folder
-    submissions = Path(*parts[:parts.index("submitted") + 1]) if "submitted" in parts else path.resolve().parent
     sandbox = Sandbox(cells, limits, Policy(policy.blocked_modules, policy.recorded_modules,
-                                            policy.denied_paths + (str(submissions),), preload))
+                                            policy.denied_paths + other_notebooks(path), preload))
     try:
         try:
             runs = sandbox.boot()                                               # 6. run
