@@ -31,7 +31,8 @@ def check(grade_id: str, ns, hidden: bool = False, *, registry=None, secret: str
     hidden : bool
         Also run the item's hidden checks (visible + hidden = the item's whole score).
     registry : Registry, optional
-        Where to look ``grade_id`` up (default: all unit suites).
+        Where to look ``grade_id`` up (default: the kit's suites; only the suite of the grade id's
+        unit is imported, so a broken suite of another unit does not matter).
     secret : str, optional
         Seed secret for hidden inputs (default: ``NNKIT_GRADER_SECRET`` or the public default).
 

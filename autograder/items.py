@@ -5,11 +5,17 @@ cell's, and its checks are functions ``check(ns, t)`` taking a ``Handle`` and a
 ``Tester``. Unit suites live in ``autograder/suites/unitN.py``, each defining a
 list ``ITEMS``; ``load_registry()`` imports exactly the modules in ``UNITS`` and
 skips only a suite module that does not exist yet.
+
+``default_registry()`` loads lazily, one unit at a time: a grade id ``uN_...``
+imports only ``autograder.suites.unitN`` (which imports its own helper modules),
+so a broken suite of one unit cannot break ``check()`` in another unit's notebook
+or the grading of another assignment. Iterating it loads every unit.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -117,11 +123,11 @@ class Registry:
         return self._items[grade_id]
 
 
-def load_registry(units: Iterable[str] = UNITS) -> Registry:
-    """Import ``autograder.suites.<unit>`` for each unit; a suite that does not exist yet is skipped."""
+def load_registry(units: Iterable[str] = UNITS, package: str = "autograder.suites") -> Registry:
+    """Import ``<package>.<unit>`` for each unit; a suite that does not exist yet is skipped."""
     items: list[Item] = []
     for unit in units:
-        name = f"autograder.suites.{unit}"
+        name = f"{package}.{unit}"
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -132,12 +138,62 @@ def load_registry(units: Iterable[str] = UNITS) -> Registry:
     return Registry(items)
 
 
-_DEFAULT: Registry | None = None
+def unit_of(grade_id: str) -> str | None:
+    """The suite module of a kit grade id: ``"u3_dense"`` -> ``"unit3"``; None for any other id."""
+    match = re.match(r"u([1-9][0-9]*)_", grade_id) if isinstance(grade_id, str) else None
+    return f"unit{match.group(1)}" if match else None
 
 
-def default_registry() -> Registry:
-    """The registry of all unit suites (loaded once per process)."""
+class UnitRegistry:
+    """The kit's items, importing a unit's suite only when one of its grade ids is asked for.
+
+    Same interface as ``Registry``. ``get``/``in`` import only the suite of the grade
+    id's unit (``u2_...`` -> ``autograder.suites.unit2``); iterating or ``len`` loads
+    every unit in ``units``. Each unit is loaded once; a unit whose import fails is not
+    cached, so the error is raised again on the next use rather than hidden.
+    """
+
+    def __init__(self, units: Iterable[str] = UNITS, package: str = "autograder.suites"):
+        self._units = tuple(units)
+        self._package = package
+        self._loaded: dict[str, Registry] = {}
+
+    def _unit(self, unit: str) -> Registry:
+        if unit not in self._loaded:
+            registry = load_registry([unit], package=self._package)
+            strays = [i.grade_id for i in registry if unit_of(i.grade_id) != unit]
+            if strays:
+                raise ValueError(f"UnitRegistry: suite {self._package}.{unit} defines grade ids of another unit "
+                                 f"(expected the prefix u{unit[4:]}_): {', '.join(strays)}")
+            self._loaded[unit] = registry
+        return self._loaded[unit]
+
+    def __contains__(self, grade_id) -> bool:
+        unit = unit_of(grade_id)
+        return unit in self._units and grade_id in self._unit(unit)
+
+    def __iter__(self):
+        for unit in self._units:
+            yield from self._unit(unit)
+
+    def __len__(self) -> int:
+        return sum(len(self._unit(unit)) for unit in self._units)
+
+    def get(self, grade_id: str) -> Item:
+        unit = unit_of(grade_id)
+        if unit not in self._units:
+            prefixes = ", ".join(f"u{u[4:]}_" for u in self._units)
+            raise ValueError(f"autograder: unknown grade_id {grade_id!r}; the kit's grade ids start with "
+                             f"one of {prefixes}")
+        return self._unit(unit).get(grade_id)
+
+
+_DEFAULT: UnitRegistry | None = None
+
+
+def default_registry() -> UnitRegistry:
+    """The registry of the kit's unit suites, each loaded on first use (once per process)."""
     global _DEFAULT
     if _DEFAULT is None:
-        _DEFAULT = load_registry()
+        _DEFAULT = UnitRegistry()
     return _DEFAULT

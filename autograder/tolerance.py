@@ -26,6 +26,12 @@ Backward values against numeric differentiation of the student's own forward
     least ``KINK_MARGIN`` away from kinks (relu at 0, heaviside at 0, ...), where
     central differences are meaningless. Arrays with more than ``NUMERIC_MAX_COORDS``
     entries are checked on a seeded random sample of that many coordinates.
+
+The relative error shown in feedback (``report_rel_error``)
+    Only for explaining a mismatch, never for deciding one: elementwise
+    ``|got - expected| / max(|expected|, |got|, REPORT_FLOOR)``, maximised over the
+    finite entries. It is symmetric and bounded by 2 (an opposite sign), so an
+    expected 0 reads as a relative error of 1 instead of dividing by ~0.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ NUMERIC_MAX_REL_ERROR = 1e-6
 NUMERIC_FLOOR = 1e-8
 NUMERIC_MAX_COORDS = 64
 KINK_MARGIN = 1e-2
+REPORT_FLOOR = 1e-300
 
 
 def tolerance_for(kind: str, rtol: float | None = None, atol: float | None = None) -> Tolerance:
@@ -70,6 +77,25 @@ def normwise_rel_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
         return 0.0
     scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(n))), NUMERIC_FLOOR)
     return float(np.max(np.abs(a - n)) / scale)
+
+
+def report_rel_error(got: np.ndarray, expected: np.ndarray) -> float:
+    """Max over finite entries of ``|got - expected| / max(|expected|, |got|, REPORT_FLOOR)``.
+
+    ``got`` and ``expected`` have the same shape (N, ...); NaN when no entry is finite.
+    """
+    g = np.asarray(got)
+    e = np.asarray(expected)
+    if g.shape != e.shape:
+        raise ValueError(f"report_rel_error: got and expected must have the same shape, got {g.shape} "
+                         f"and {e.shape}")
+    work = np.complex128 if g.dtype.kind == "c" or e.dtype.kind == "c" else np.float64
+    with np.errstate(all="ignore"):
+        g, e = g.astype(work), e.astype(work)
+        err = np.abs(g - e)
+        rel = err / np.maximum(np.maximum(np.abs(e), np.abs(g)), REPORT_FLOOR)
+    finite = np.isfinite(rel)
+    return float(np.max(rel[finite])) if np.any(finite) else float("nan")
 
 
 def away_from_kinks(rng: np.random.Generator, shape, *, kinks=(0.0,), scale: float = 1.0,

@@ -1,5 +1,6 @@
 """The in-kernel API: check(), run_item() scoring, and nbgrader reading our return value."""
 
+import json
 import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_output
@@ -97,3 +98,89 @@ def test_nbgrader_reads_the_returned_float_as_partial_credit(score):
     cell.outputs = [new_output("stream", name="stdout", text="feedback\n"),
                     new_output("execute_result", data={"text/plain": repr(float(score))}, execution_count=1)]
     assert determine_grade(cell) == (score, 2.0)
+
+
+# A fresh interpreter in which importing the unit 3 suite fails, as a suite with a bug would.
+_BROKEN_UNIT3 = '''
+import sys, json
+class BreakUnit3:
+    def find_spec(self, name, path=None, target=None):
+        if name == "autograder.suites.unit3":
+            raise RuntimeError("unit 3 suite is broken")
+        return None
+sys.meta_path.insert(0, BreakUnit3())
+'''
+
+
+def _run_fresh(code: str) -> str:
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _BROKEN_UNIT3 + code], cwd=root, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_check_imports_only_the_suite_of_the_grade_ids_unit():
+    out = _run_fresh('''
+import numpy as np
+from autograder import check
+from nnkit.activations import heaviside
+score = check("u1_heaviside", {"np": np, "heaviside": heaviside})
+loaded = sorted(m for m in sys.modules if m.startswith("autograder.suites."))
+print(json.dumps({"score": score, "loaded": loaded}))
+''')
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert doc["score"] > 0 and "u1_heaviside" in out
+    assert doc["loaded"] == ["autograder.suites.unit1"]
+
+
+def test_default_registry_loads_a_units_helper_modules_and_iterates_all_units():
+    out = _run_fresh('''
+from autograder.items import default_registry
+reg = default_registry()
+assert "u4_sgd_momentum" in reg and reg.get("u2_value_ops").grade_id == "u2_value_ops"
+loaded = sorted(m for m in sys.modules if m.startswith("autograder.suites."))
+try:
+    list(reg)
+    print("iterated")
+except RuntimeError as exc:
+    print("iteration raised:", exc)
+print(json.dumps(loaded))
+''')
+    lines = out.strip().splitlines()
+    assert lines[0] == "iteration raised: unit 3 suite is broken"     # a broken suite is not hidden
+    assert set(json.loads(lines[1])) == {"autograder.suites.unit2", "autograder.suites.unit2_graphs",
+                                         "autograder.suites.unit4", "autograder.suites.unit4_regularize"}
+
+
+def test_unit_registry_rejects_unknown_prefixes_and_misfiled_items(tmp_path, monkeypatch):
+    from autograder.items import UnitRegistry, default_registry, unit_of
+    assert unit_of("u12_x") == "unit12" and unit_of("fx_relu") is None and unit_of("u0_x") is None
+    with pytest.raises(ValueError, match="start with one of u1_"):
+        default_registry().get("heaviside")
+    assert "u9_nothing" not in default_registry()
+    assert [i.grade_id for i in default_registry()] == [i.grade_id for i in load_registry()]
+    pkg = tmp_path / "fake_suites_misfiled"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "unit1.py").write_text("from autograder.items import Item\n"
+                                  "ITEMS = [Item('u2_stray', 1, 'stray', checks=(print,))]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = UnitRegistry(units=("unit1",), package="fake_suites_misfiled")
+    with pytest.raises(ValueError, match="u2_stray"):
+        reg.get("u1_anything")
+
+
+def test_trusted_grader_imports_only_the_suite_of_the_graded_assignment():
+    out = _run_fresh('''
+from autograder.grader import grade_submission
+result = grade_submission("solutions/unit1/unit1.ipynb", source="solutions")
+loaded = sorted(m for m in sys.modules if m.startswith("autograder.suites."))
+print(json.dumps({"error": result.error, "score": result.score, "max": result.max_score, "loaded": loaded}))
+''')
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert doc["error"] is None and doc["max"] > 0 and doc["score"] == doc["max"]
+    assert doc["loaded"] == ["autograder.suites.unit1"]

@@ -99,3 +99,32 @@ def test_equal_true_and_score_fraction():
     assert t.results[-1].credit == 0.25
     t.score_fraction("nan", float("nan"))
     assert t.results[-1].credit == 0.0
+
+
+def _summary(t):
+    return t.results[-1].details[0]
+
+
+def test_mismatch_relative_error_is_sensible_when_expected_is_zero():
+    t = Tester("g")
+    assert not t.close("zeros", np.array([0.0, 0.0, 1e-3]), np.zeros(3))
+    assert "max abs error 0.001, max rel error 1\n" in _summary(t) + "\n"      # not 1e+300
+    assert not t.close("scalar zero", np.float64(2.0), np.array(0.0))
+    assert "max rel error 1\n" in _summary(t) + "\n"
+    # relative to max(|expected|, |got|), over the mismatching entries only (the 1e-10 at a 0 passes)
+    assert not t.close("ten percent", np.array([1e-10, 2.2]), np.array([0.0, 2.0]))
+    assert "max rel error 0.0909\n" in _summary(t) + "\n"
+    assert not t.close("sign", np.array([-3.0]), np.array([3.0]))
+    assert "max rel error 2\n" in _summary(t) + "\n"
+
+
+def test_report_rel_error_matches_its_documented_formula():
+    rng = np.random.default_rng(0)
+    got, expected = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    expected[0, 0] = 0.0
+    want = np.max(np.abs(got - expected) / np.maximum(np.abs(expected), np.abs(got)))
+    assert tolerance.report_rel_error(got, expected) == pytest.approx(want, rel=1e-15)
+    assert tolerance.report_rel_error(np.zeros(2), np.zeros(2)) == 0.0
+    assert np.isnan(tolerance.report_rel_error(np.array([np.nan]), np.array([1.0])))
+    with pytest.raises(ValueError, match="report_rel_error"):
+        tolerance.report_rel_error(np.zeros(2), np.zeros(3))
