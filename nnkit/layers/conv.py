@@ -10,7 +10,7 @@ Conventions (DESIGN.md §3, as in PyTorch's ``conv2d``):
   exactly, the floor drops the last rows/columns of the padded input, as PyTorch does; they get zero gradient.
 
 Both versions are pure pairs: ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache) -> (dx, dW, db)``.
-The argument checks here are reused by :mod:`nnkit.layers.pool`.
+Inputs must be finite: NaN or inf raises ``ValueError``. The argument checks are reused by :mod:`nnkit.layers.pool`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ Conventions (as in PyTorch's ``max_pool2d`` / ``avg_pool2d`` without padding):
   PyTorch's CPU kernel does the same). Where windows overlap, an input gets the sum over every window it wins.
 
 Pure pairs: ``*_forward(x, kernel_size, stride=None) -> (out, cache)`` and ``*_backward(dout, cache) -> dx``.
+Inputs must be finite: NaN or inf raises ``ValueError`` here rather than spreading through the network.
 """
 
 from __future__ import annotations
