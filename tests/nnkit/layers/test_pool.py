@@ -137,6 +137,10 @@ def test_pool_rejects_bad_arguments_with_a_clear_message(forward, name):
         forward(x, 2.0)
     with pytest.raises(ValueError, match=rf"^{name}: x must be 4-D \(N, C, H, W\), got shape \(3, 4, 5\)"):
         forward(x[0], 2)
+    x_inf = x.copy()
+    x_inf[1, 2, 3, 4] = np.inf
+    with pytest.raises(ValueError, match=f"^{name}: x contains NaN or inf"):
+        forward(x_inf, 2)
 
 
 def test_pool_backward_rejects_wrong_dout_and_foreign_cache():
