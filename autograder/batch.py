@@ -11,6 +11,7 @@ exactly one submission, the Gradescope autograder's layout).
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import re
@@ -32,8 +33,18 @@ class Submission:
 
     @property
     def key(self) -> str:
-        parts = [self.student, self.assignment, self.path.stem] if self.student else \
-            [p for p in (self.path.parent.name, self.path.stem) if p]
+        """Where this submission's results go: unique per submission and stable across runs.
+
+        nbgrader layout: ``<student>/<assignment>/<notebook stem>``. Flat: ``<folder>/<stem>-<hash>``,
+        the hash being of the notebook's absolute path, so two ``unit1.ipynb`` in different
+        folders never share a result file, and a rerun finds the same key.
+        """
+        if self.student:
+            parts = [self.student, self.assignment, self.path.stem]
+        else:
+            where = os.path.realpath(self.path).encode("utf-8", "surrogateescape")
+            digest = hashlib.sha256(where).hexdigest()[:10]
+            parts = [p for p in (self.path.resolve().parent.name, f"{self.path.stem}-{digest}") if p]
         return "/".join(re.sub(r"[^A-Za-z0-9._-]+", "_", p) for p in parts)
 
 
@@ -63,6 +74,17 @@ def discover(paths) -> list[Submission]:
     return unique
 
 
+def check_unique_keys(submissions: list[Submission]) -> None:
+    """Raise ValueError when two submissions would write the same result file."""
+    keys: dict[str, Submission] = {}
+    for sub in submissions:
+        if sub.key in keys:
+            raise ValueError(f"grade_batch: {keys[sub.key].path} and {sub.path} would share the result key "
+                             f"{sub.key!r} (the same student, assignment and notebook under two submitted/ "
+                             "folders); grade them into different --out folders")
+        keys[sub.key] = sub
+
+
 def _grade_one(sub: Submission, out: Path | None, options: dict) -> dict:
     result = grade_submission(sub.path, student=sub.student, **options)
     if not result.assignment:
@@ -77,6 +99,10 @@ def grade_batch(submissions: list[Submission], *, out: Path | None = None, jobs:
     """Grade ``submissions`` with ``jobs`` parallel processes; ``options`` go to ``grade_submission``."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     out = Path(out) if out is not None else None
+    check_unique_keys(submissions)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)   # it exists before any worker starts: workers are denied it
+        options = {**options, "denied": tuple(options.get("denied", ())) + (str(out.resolve()),)}
     results: dict[int, SubmissionResult] = {}
     todo = []
     for n, sub in enumerate(submissions):

@@ -68,6 +68,11 @@ def _grade(args) -> int:
     if not subs:
         print(f"nnkit grade: no notebooks found in {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        batch.check_unique_keys(subs)
+    except ValueError as exc:
+        print(f"nnkit grade: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.jobs is not None and args.jobs < 1:
         print(f"nnkit grade: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
         return EXIT_USAGE

@@ -59,7 +59,8 @@ class SubmissionResult:
     @classmethod
     def from_dict(cls, d: dict) -> "SubmissionResult":
         items = [ItemResult(i["grade_id"], i["title"], i["points"], i["score"],
-                            [SubCheck(s["what"], s["credit"], s["hidden"], s["details"], s["diagnosis"])
+                            [SubCheck(s["what"], s["credit"], s["hidden"], s["details"], s["diagnosis"],
+                                      s.get("not_implemented"))
                              for s in i["subchecks"]], i["hidden_included"], i["flag"]) for i in d["items"]]
         return cls(d["path"], d["assignment"], d["notebook"], d["student"], d["score"], d["max_score"], items,
                    d["error"], d["flags"], d.get("notes", []), d["cells"], d["seconds"])
@@ -166,21 +167,26 @@ def other_notebooks(path: Path) -> tuple[str, ...]:
 
 
 def grade_submission(path, *, source=None, registry: Registry | None = None, limits: Limits | None = None,
-                     secret: str | None = None, student: str = "") -> SubmissionResult:
-    """Grade the notebook at ``path`` (see the module docstring for the steps)."""
+                     secret: str | None = None, student: str = "", denied=()) -> SubmissionResult:
+    """Grade the notebook at ``path`` (see the module docstring for the steps).
+
+    ``denied`` lists folders the student's code may not read or list, including files
+    created in them while it runs (the batch's ``--out`` folder: other students' results).
+    """
     started = time.monotonic()
     path = Path(path)
     result = SubmissionResult(str(path), notebook=path.name, student=student)
     try:
         _grade(result, path, Path(source) if source is not None else default_source(),
-               registry if registry is not None else default_registry(), limits or Limits(), secret)
+               registry if registry is not None else default_registry(), limits or Limits(), secret,
+               tuple(str(d) for d in denied))
     except notebook.SubmissionError as exc:
         result.error = str(exc)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _grade(result, path, source, registry, limits, secret) -> None:
+def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
     submitted = notebook.read_notebook(path)                                    # 1. read
     trusted_path = find_trusted(path, source, submitted)                        # 2. trusted
     trusted = notebook.read_notebook(trusted_path)
@@ -198,7 +204,8 @@ def _grade(result, path, source, registry, limits, secret) -> None:
     result.max_score = float(sum(i.points for i in known) +
                              sum(p or 0 for gid, p in graded.items() if gid not in registry))
     sandbox = Sandbox(cells, limits, Policy(policy.blocked_modules, policy.recorded_modules,
-                                            policy.denied_paths + other_notebooks(path), preload))
+                                            policy.denied_paths + other_notebooks(path), preload,
+                                            denied_trees=denied))
     try:
         try:
             runs = sandbox.boot()                                               # 6. run

@@ -38,9 +38,24 @@ class ItemResult:
         return {"grade_id": self.grade_id, "title": self.title, "points": self.points, "score": self.score,
                 "hidden_included": self.hidden_included, "flag": self.flag, "subchecks": subs}
 
+    def untouched_stub(self) -> str | None:
+        """The name to implement when every sub-check failed with its ``NotImplementedError``, else None."""
+        names = {s.not_implemented for s in self.subchecks}
+        if self.flag or not self.subchecks or len(names) != 1 or None in names:
+            return None
+        return names.pop()
+
     def render(self, show_hidden_details: bool = False) -> str:
-        """Readable feedback: a headline, then one line per sub-check with its details and hints."""
-        lines = [f"{self.grade_id} -- {self.title}: {_num(self.score)} / {_num(self.points)} points"]
+        """Readable feedback: a headline, then one line per sub-check with its details and hints.
+
+        An untouched stub (every sub-check raised ``NotImplementedError`` in the same
+        function) gets one line: the headline and "implement `name` first".
+        """
+        headline = f"{self.grade_id} -- {self.title}: {_num(self.score)} / {_num(self.points)} points"
+        stub = self.untouched_stub()
+        if stub is not None:
+            return f"{headline}: implement `{stub}` first"
+        lines = [headline]
         if self.flag:
             lines.append(f"  [FLAG] {self.flag}")
         for sub in self.subchecks:
@@ -79,6 +94,7 @@ def _run_check(check, handle, t: Tester) -> None:
     except StudentCodeError as exc:
         if exc.not_implemented:
             t.fail(what, f"implement `{exc.where}` first")
+            t.results[-1].not_implemented = exc.where
         else:
             t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}")
     except NamespaceError as exc:

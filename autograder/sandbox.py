@@ -59,6 +59,7 @@ class Policy:
     recorded_modules: tuple = ()
     denied_paths: tuple = ()
     preload: tuple = ()            # modules imported before the hook (the assignment provides them)
+    denied_trees: tuple = ()       # folders denied with everything ever created under them (the --out folder)
 
 
 ALWAYS_BLOCKED = ("autograder", "ctypes", "_ctypes", "_posixsubprocess", "cffi", "_testcapi",
@@ -94,6 +95,25 @@ def _inodes(paths) -> list[list[int]]:
                 except OSError:
                     continue
                 seen.append([st.st_dev, st.st_ino])
+    return seen
+
+
+def _tree_inodes(roots, workdir) -> list[list[int]]:
+    """(device, inode) of each folder in ``roots`` denied to the worker with its whole subtree.
+
+    The worker refuses any path with such a folder among its ancestors, so files created
+    there after the worker started (other students' results) are covered too. Skipped: a
+    folder that does not exist, and one holding the worker's temp dir or the Python
+    installation, which the worker needs.
+    """
+    needed = [os.path.realpath(p) for p in (workdir, sys.prefix, sys.base_prefix, Path(__file__).parent)]
+    seen = []
+    for root in roots:
+        real = os.path.realpath(root)
+        if not os.path.isdir(real) or any(n == real or n.startswith(real.rstrip("/") + "/") for n in needed):
+            continue
+        st = os.stat(real)
+        seen.append([st.st_dev, st.st_ino])
     return seen
 
 
@@ -167,6 +187,7 @@ class Worker:
         policy = {"blocked_modules": list(self.policy.blocked_modules),
                   "recorded_modules": list(self.policy.recorded_modules),
                   "denied_inodes": _inodes(list(self.policy.denied_paths) + [Path(__file__).resolve().parent]),
+                  "denied_trees": _tree_inodes(self.policy.denied_trees, self.workdir),
                   "workdir": os.path.realpath(self.workdir)}
         self._send({"limits": limits, "policy": policy, "drop_paths": [package_parent],
                     "preload": list(self.policy.preload)})

@@ -48,6 +48,7 @@ class SubCheck:
     hidden: bool = False
     details: list[str] = field(default_factory=list)
     diagnosis: list[str] = field(default_factory=list)
+    not_implemented: str | None = None   # the stub that raised NotImplementedError, if that is why it failed
 
     @property
     def passed(self) -> bool:
@@ -55,7 +56,8 @@ class SubCheck:
 
     def to_dict(self) -> dict:
         return {"what": self.what, "passed": self.passed, "credit": self.credit, "hidden": self.hidden,
-                "details": list(self.details), "diagnosis": list(self.diagnosis)}
+                "details": list(self.details), "diagnosis": list(self.diagnosis),
+                "not_implemented": self.not_implemented}
 
 
 def _fmt(value) -> str:

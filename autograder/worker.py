@@ -40,6 +40,7 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
     blocked = tuple(policy["blocked_modules"])
     recorded = tuple(policy["recorded_modules"])
     denied = frozenset((int(d), int(i)) for d, i in policy["denied_inodes"])
+    trees = frozenset((int(d), int(i)) for d, i in policy.get("denied_trees", ()))
     workdir = str(policy["workdir"]).rstrip("/")
     own_pid = os.getpid()
     report_ino = os.fstat(report_fd).st_ino
@@ -100,11 +101,29 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
 
     own_proc = "/proc/" + _str(own_pid)
 
+    def in_denied_tree(full):
+        """Whether a folder on the way to ``full`` is a denied tree (covers files created later)."""
+        if not trees:
+            return False
+        prefix = ""
+        for part in full.split("/")[1:]:
+            prefix = prefix + "/" + part
+            try:
+                st = _stat(prefix)
+            except (_OSError, _ValueError):
+                return False
+            if (st.st_dev, st.st_ino) in trees:
+                return True
+        return False
+
     def check_read(path, event):
         full = absolute(path)
         if full.startswith("/proc/") and full.split("/")[2].isdigit() and not (
                 full == own_proc or full.startswith(own_proc + "/")):
             report("open", full)   # another process's environ, memory or fds (e.g. the grader's)
+            raise _PermissionError(f"{event}: access to {path!r} is not allowed while grading")
+        if in_denied_tree(full):
+            report("open", path)
             raise _PermissionError(f"{event}: access to {path!r} is not allowed while grading")
         try:
             st = _stat(path)

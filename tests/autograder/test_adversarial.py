@@ -42,6 +42,21 @@ def test_stubs_get_zero_with_implement_first(course):
     assert "implement `relu` first" in result.items[0].render()
 
 
+def test_untouched_stubs_get_one_line_per_item_in_the_terminal_report(course):
+    from autograder import report
+    result, _ = grade(course, fx.STUBS)
+    lines = report.render_text(result).splitlines()
+    stub_lines = [line for line in lines if "first" in line]
+    assert stub_lines == ["fx_relu -- relu(z): 0 / 2 points: implement `relu` first",
+                          "fx_relu_grad -- relu_backward(z, dout): 0 / 2 points: implement `relu_backward` first",
+                          "fx_softmax -- softmax(z): 0 / 2 points: implement `softmax` first",
+                          "fx_linear -- Linear layer: 0 / 3 points: implement `Linear` first",
+                          "fx_mse -- mse(pred, target): 0 / 1 points: implement `mse` first"]
+    assert len(lines) == 1 + len(stub_lines)       # the headline, then one line per item
+    reloaded = type(result).from_dict(json.loads(json.dumps(result.to_dict())))   # a resumed run's result
+    assert report.render_text(reloaded) == report.render_text(result)
+
+
 @pytest.mark.parametrize("patch", [
     "np.allclose = lambda *a, **k: True\nnp.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)\n"
     "np.testing.assert_allclose = lambda *a, **k: None\nnp.array_equal = lambda *a, **k: True\n",
@@ -293,3 +308,29 @@ def test_sqlite_cannot_create_files_outside_the_work_dir(course):
     result, scores = grade(course, extra_cells=["import sqlite3\nsqlite3.connect('/tmp/nnkit-pwned.db')\n"])
     assert scores == FULL and result.cells[-1]["status"] == "error"
     assert not os.path.exists("/tmp/nnkit-pwned.db")
+
+
+def test_other_students_results_in_the_out_folder_cannot_be_read(course):
+    from autograder import batch
+    out = course / "grades"
+    fx.write(fx.notebook(), course / "submitted" / "alice" / fx.ASSIGNMENT / "fixture.ipynb")
+    alice = out / "results" / "alice" / fx.ASSIGNMENT / "fixture.json"
+    attempts = [f"open({str(alice)!r}).read()", f"os.listdir({str(out)!r})",
+                f"os.listdir({str(out / 'results')!r})",
+                f"open({str(out / 'results' / '..' / 'results' / 'alice' / fx.ASSIGNMENT / 'fixture.json')!r}).read()",
+                f"open({str(out / 'grades.csv')!r}).read()"]
+    leak = "import os\nleaked = []\n" + "".join(
+        f"try:\n    leaked.append({a})\nexcept OSError:\n    pass\n" for a in attempts) + \
+        "def relu(z):\n    return z if leaked else np.where(z > 0, z, 0.0)\n"
+    fx.write(fx.notebook({"relu": leak}), course / "submitted" / "mallory" / fx.ASSIGNMENT / "fixture.ipynb")
+    subs = batch.discover([course / "submitted"])
+    assert [s.student for s in subs] == ["alice", "mallory"]          # alice's result exists before mallory runs
+    results = batch.grade_batch(subs, out=out, jobs=1, progress=False, source=course / "source",
+                                registry=fx.REGISTRY, limits=LIMITS)
+    assert [r.score for r in results] == [10.0, 10.0]                  # nothing leaked into mallory's relu
+    assert any("grades" in f and "refused" in f for f in results[1].flags)
+    # a rerun (alice resumed, mallory forced) still refuses the grades.csv written by the first run
+    (out / "results" / "mallory" / fx.ASSIGNMENT / "fixture.json").unlink()
+    again = batch.grade_batch(subs, out=out, jobs=1, progress=False, source=course / "source",
+                              registry=fx.REGISTRY, limits=LIMITS)
+    assert [r.score for r in again] == [10.0, 10.0]

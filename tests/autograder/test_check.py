@@ -184,3 +184,26 @@ print(json.dumps({"error": result.error, "score": result.score, "max": result.ma
     doc = json.loads(out.strip().splitlines()[-1])
     assert doc["error"] is None and doc["max"] > 0 and doc["score"] == doc["max"]
     assert doc["loaded"] == ["autograder.suites.unit1"]
+
+
+def test_untouched_stub_prints_one_line_in_the_kernel(capsys):
+    ns = honest_globals(relu="def relu(z):\n    raise NotImplementedError\n")
+    assert check("fx_relu", ns, registry=fx.REGISTRY) == 0.0          # two visible sub-checks
+    assert capsys.readouterr().out == "fx_relu -- relu(z): 0 / 2 points: implement `relu` first\n"
+    ns = honest_globals(softmax="def softmax(z):\n    raise NotImplementedError\n")
+    assert check("fx_softmax", ns, hidden=True, registry=fx.REGISTRY) == 0.0   # visible + hidden
+    assert capsys.readouterr().out == "fx_softmax -- softmax(z): 0 / 2 points: implement `softmax` first\n"
+
+
+def test_partly_implemented_item_keeps_every_subcheck_line(capsys):
+    # relu works, relu_backward is a stub: still one name, one line
+    ns = honest_globals(relu_backward="def relu_backward(z, dout):\n    raise NotImplementedError\n")
+    check("fx_relu_grad", ns, registry=fx.REGISTRY)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "implement `relu_backward` first" in out
+    # one sub-check passes, the other hits a stub: every sub-check is shown
+    ns = honest_globals(relu="def relu(z):\n    if z.ndim == 2:\n        raise NotImplementedError\n"
+                             "    return np.where(z > 0, z, 0.0)\n")
+    check("fx_relu", ns, registry=fx.REGISTRY)
+    out = capsys.readouterr().out
+    assert "[FAIL]" in out and "[ok  ]" in out and "implement `relu` first" in out and out.count("\n") > 2

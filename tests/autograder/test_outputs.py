@@ -3,6 +3,8 @@
 import csv
 import json
 import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -42,7 +44,8 @@ def test_discover_reads_the_nbgrader_layout_and_flat_files(course, tmp_path):
     subs = batch.discover([course / "submitted", flat])
     assert [(s.student, s.assignment) for s in subs[:3]] == [("alice", "fixture"), ("bob", "fixture"),
                                                             ("carol", "fixture")]
-    assert subs[3].student == "" and subs[3].key == "flat/dave"
+    assert subs[3].student == "" and re.fullmatch(r"flat/dave-[0-9a-f]{10}", subs[3].key)
+    assert batch.discover([flat])[0].key == subs[3].key                  # stable: the same path, the same key
     with pytest.raises(FileNotFoundError):
         batch.discover([tmp_path / "nope"])
 
@@ -135,3 +138,44 @@ def test_cli_check_prints_hidden_results_without_inputs(course, capsys, monkeypa
     text = capsys.readouterr().out
     assert "(hidden) softmax of large inputs" in text and "details of hidden checks are not shown" in text
     assert "fx_softmax -- softmax(z): 1 / 2 points" in text
+
+
+def _flat_scores(out):
+    with open(out / "grades.csv", newline="") as f:
+        return sorted((Path(r["path"]).parent.name + "/" + Path(r["path"]).name, r["score"])
+                      for r in csv.DictReader(f))
+
+
+@pytest.mark.parametrize("layout", ["one folder", "same name in two folders"])
+def test_flat_submissions_of_one_assignment_get_their_own_results(course, tmp_path, layout):
+    if layout == "one folder":
+        a, b = tmp_path / "flat" / "alice_unit1.ipynb", tmp_path / "flat" / "bob_unit1.ipynb"
+    else:
+        a, b = tmp_path / "alice" / "unit1" / "unit1.ipynb", tmp_path / "bob" / "unit1" / "unit1.ipynb"
+    fx.write(fx.notebook(), a)
+    fx.write(fx.notebook({"relu": "def relu(z):\n    return z\n"}), b)
+    subs = batch.discover([a, b])
+    assert len({s.key for s in subs}) == 2
+    out = course / "out"
+    first = batch.grade_batch(subs, out=out, jobs=1, progress=False, **options(course))
+    assert [r.score for r in first] == [10.0, 7.0]
+    assert len(list((out / "results").rglob("*.json"))) == 2
+    assert len(list((out / "gradescope").rglob("results.json"))) == 2
+    expected = sorted([(f"{a.parent.name}/{a.name}", "10.0"), (f"{b.parent.name}/{b.name}", "7.0")])
+    assert _flat_scores(out) == expected
+    # a rerun (the folder named again, relative to another cwd) resumes both from their own files
+    resumed = batch.grade_batch(batch.discover([a.parent, b.parent]), out=out, jobs=1, progress=False,
+                                **{**options(course), "source": course / "missing"})   # would fail if regraded
+    assert [r.score for r in resumed] == [10.0, 7.0] and not any(r.error for r in resumed)
+    assert _flat_scores(out) == expected
+
+
+def test_two_submitted_trees_with_the_same_student_are_refused_up_front(course, tmp_path, capsys):
+    other = tmp_path / "other" / "submitted" / "alice" / fx.ASSIGNMENT / "fixture.ipynb"
+    fx.write(fx.notebook(), other)
+    subs = batch.discover([course / "submitted" / "alice", tmp_path / "other" / "submitted"])
+    with pytest.raises(ValueError, match="share the result key 'alice/fixture/fixture'"):
+        batch.grade_batch(subs, out=course / "out", jobs=1, progress=False, **options(course))
+    assert cli.main(["grade", str(course / "submitted" / "alice"), str(tmp_path / "other" / "submitted"),
+                     "--out", str(course / "out")]) == cli.EXIT_USAGE
+    assert "different --out folders" in capsys.readouterr().err

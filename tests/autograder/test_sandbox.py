@@ -167,3 +167,46 @@ def test_hook_ignores_rebound_builtins_and_os_functions(tmp_path):
     sandbox.close()
     assert runs[0].status == "error" and "outside the working directory" in runs[0].message
     assert not target.exists()
+
+
+def test_denied_tree_covers_files_and_folders_created_after_the_worker_started(tmp_path):
+    out = tmp_path / "grades"
+    (out / "results").mkdir(parents=True)
+    reader = ("import os\n"
+              "def peek(path):\n"
+              "    try:\n"
+              "        with open(path) as f:\n"
+              "            return f.read()\n"
+              "    except OSError as exc:\n"
+              "        return 'refused: ' + type(exc).__name__\n"
+              "def ls(path):\n"
+              "    try:\n"
+              "        return sorted(os.listdir(path))\n"
+              "    except OSError as exc:\n"
+              "        return 'refused: ' + type(exc).__name__\n")
+    sandbox = Sandbox([("cell 1", reader)], Limits(**FAST), Policy(denied_trees=(str(out),)))
+    try:
+        sandbox.boot()
+        ns = RemoteHandle(sandbox)
+        (out / "results" / "bob").mkdir()                       # written by another grading process, later
+        (out / "results" / "bob" / "fixture.json").write_text('{"score": 10}')
+        beside = tmp_path / "beside.txt"
+        beside.write_text("readable")
+        assert ns.call("peek", str(out / "results" / "bob" / "fixture.json")) == "refused: PermissionError"
+        assert ns.call("peek", f"{out}/results/../results/bob/fixture.json") == "refused: PermissionError"
+        assert ns.call("ls", str(out / "results" / "bob")) == "refused: PermissionError"
+        assert ns.call("ls", str(out)) == "refused: PermissionError"
+        assert ns.call("peek", str(beside)) == "readable"        # only the tree is denied
+        assert any(kind == "open" and "bob" in detail for kind, detail in sandbox.reports)
+    finally:
+        sandbox.close()
+
+
+def test_a_denied_tree_holding_the_workers_own_files_is_not_applied(tmp_path):
+    import sys
+    from autograder.sandbox import _tree_inodes
+    st = os.stat(tmp_path)
+    assert _tree_inodes([str(tmp_path)], "/somewhere/else") == [[st.st_dev, st.st_ino]]
+    assert _tree_inodes([str(tmp_path)], str(tmp_path / "worker-temp")) == []
+    assert _tree_inodes([os.path.dirname(sys.prefix)], "/somewhere/else") == []
+    assert _tree_inodes([str(tmp_path / "missing")], "/somewhere/else") == []
