@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.items import Item
+from autograder.suites.digits import score_digits_split
 from autograder.suites.unit5_mistakes import maxpool_wrong_grad, shape_hints, size_candidates
 
 FORBID = ("nnkit.layers", "nnkit.examples")
@@ -372,32 +373,12 @@ def flatten_hidden(ns, t):
 DIGITS_FULL, DIGITS_ZERO = 0.96, 0.86
 
 
-def _digits_score(ns, t, X, y, split):
-    """One sub-check: the accuracy on ``split`` mapped to credit (a malformed result scores 0)."""
-    what = f"{split} accuracy (>= {DIGITS_FULL:.0%} full credit, linear down to 0 at {DIGITS_ZERO:.0%})"
-    pred = ns.call("predict_digits", X)
-    if not (isinstance(pred, np.ndarray) and pred.shape == y.shape and pred.dtype.kind in "iu"):
-        shape = getattr(pred, "shape", type(pred).__name__)
-        t.fail(what, f"predict_digits must return {len(y)} integer labels of shape {y.shape}, got {shape} "
-                     f"{getattr(pred, 'dtype', '')} (use np.argmax(scores, axis=1))")
-        return
-    acc = float(np.mean(pred == y))
-    fraction = float(np.clip((acc - DIGITS_ZERO) / (DIGITS_FULL - DIGITS_ZERO), 0.0, 1.0))
-    t.score_fraction(what, fraction, f"your {split} accuracy is {acc:.1%}: {fraction:.0%} of the credit")
-
-
 def digits_validation_accuracy(ns, t):
-    from nnkit import data
-
-    splits = data.digits_splits()
-    _digits_score(ns, t, splits["X_val"], splits["y_val"], "validation")
+    score_digits_split(ns, t, "validation", full=DIGITS_FULL, zero=DIGITS_ZERO)
 
 
 def digits_test_accuracy(ns, t):
-    from nnkit import data
-
-    splits = data.digits_splits()
-    _digits_score(ns, t, splits["X_test"], splits["y_test"], "held-out test")
+    score_digits_split(ns, t, "held-out test", full=DIGITS_FULL, zero=DIGITS_ZERO)
 
 
 ITEMS = [
