@@ -34,6 +34,8 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nnkit._validate import as_real
+
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _erfc = np.frompyfunc(math.erfc, 1, 1)
@@ -41,17 +43,7 @@ _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 def _as_real(z, func: str, arg: str = "z") -> np.ndarray:
     """``z`` as a float64 array; rejects non-real dtypes and non-finite entries."""
-    arr = np.asarray(z)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        where = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise ValueError(
-            f"{func}: {arg} must be finite, found {arr[where]} at index {where} (shape {arr.shape})"
-        )
-    return arr
+    return as_real(z, func, arg)
 
 
 def _as_param(value, func: str, arg: str) -> float:

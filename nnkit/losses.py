@@ -28,6 +28,8 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nnkit._validate import as_real
+
 LossResult = tuple[float, np.ndarray]  # (value, dvalue/dfirst_argument)
 
 _LOG_FLOOR = -100.0  # PyTorch's binary_cross_entropy clamps log(p) at -100
@@ -38,14 +40,7 @@ _ROW_SUM_TOL = 1e-4  # rows of probabilities must sum to 1 within this
 # ---- input checks ------------------------------------------------------------------
 
 def _as_real(x, func: str, arg: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        where = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise ValueError(f"{func}: {arg} must be finite, found {arr[where]} at index {where} (shape {arr.shape})")
+    arr = as_real(x, func, arg)
     if arr.size == 0:
         raise ValueError(f"{func}: {arg} is empty (shape {arr.shape}); a loss needs at least one element")
     return arr
