@@ -179,3 +179,88 @@ def test_two_submitted_trees_with_the_same_student_are_refused_up_front(course, 
     assert cli.main(["grade", str(course / "submitted" / "alice"), str(tmp_path / "other" / "submitted"),
                      "--out", str(course / "out")]) == cli.EXIT_USAGE
     assert "different --out folders" in capsys.readouterr().err
+
+
+def _class(course):
+    """The course fixture plus more students and every kind of broken file, in the nbgrader layout."""
+    sub = course / "submitted"
+    fx.write(fx.notebook({"softmax": "def softmax(z):\n    return np.exp(z) / np.exp(z).sum(-1, keepdims=True)\n"}),
+             sub / "dave" / fx.ASSIGNMENT / "fixture.ipynb")
+    for who, content in (("erin", b'{"cells": [{"cell_type": "code", "sour'), ("frank", b""),
+                         ("grace", b"\xff\xfe\x00{\x00}")):
+        path = sub / who / fx.ASSIGNMENT / "fixture.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(content)
+    import nbformat
+    foreign = nbformat.v4.new_notebook()
+    foreign.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {
+        "grade_id": "other_q1", "solution": True, "grade": False, "locked": False}})]
+    fx.write(foreign, sub / "heidi" / fx.ASSIGNMENT / "fixture.ipynb")
+    return sub
+
+
+def test_cli_grades_a_class_with_two_jobs_gives_each_broken_file_its_own_row_and_resumes(course, capsys,
+                                                                                        monkeypatch):
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    sub, out = _class(course), course / "out"
+    args = ["grade", str(sub), "--source", str(course / "source"), "--out", str(out), "--registry", REGISTRY_SPEC,
+            "--jobs", "2"]
+    assert cli.main(args) == cli.EXIT_SUBMISSION_ERRORS
+    captured = capsys.readouterr()
+    assert "graded 3 of 8 submissions" in captured.out and "grading" not in captured.err   # no bar off a TTY
+    with open(out / "grades.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert {who: (r["score"], r["error"] != "") for who, r in rows.items()} == {
+        "alice": ("10.0", False), "bob": ("7.0", False), "dave": ("9.0", False), "carol": ("0.0", True),
+        "erin": ("0.0", True), "frank": ("0.0", True), "grace": ("0.0", True), "heidi": ("0.0", True)}
+    errors = {who: rows[who]["error"] for who in ("carol", "erin", "frank", "grace", "heidi")}
+    assert "not UTF-8" in errors["carol"] and "not UTF-8" in errors["grace"]
+    assert "not valid notebook JSON" in errors["erin"] and "is empty" in errors["frank"]
+    assert "not the assignment" in errors["heidi"]
+    assert all(f"{os.sep}{who}{os.sep}" in rows[who]["path"] for who in rows)   # each row is its own file
+    # rerun: finished results are reused (a marker proves alice was not regraded), the report is whole again
+    marked = out / "results" / "alice" / fx.ASSIGNMENT / "fixture.json"
+    doc = json.loads(marked.read_text())
+    doc["score"] = 42.0
+    marked.write_text(json.dumps(doc))
+    assert cli.main(args) == cli.EXIT_SUBMISSION_ERRORS
+    assert "graded 3 of 8 submissions" in capsys.readouterr().out
+    with open(out / "grades.csv", newline="") as f:
+        assert [(r["student"], r["score"]) for r in csv.DictReader(f)][:2] == [("alice", "42.0"), ("bob", "7.0")]
+
+
+def test_cli_shows_a_progress_bar_on_a_terminal(course):
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    out = course / "out"
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))   # a new pty is 0 columns wide
+    try:
+        done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"),
+                               "--source", str(course / "source"), "--out", str(out), "--registry",
+                               REGISTRY_SPEC, "--jobs", "2"],
+                              cwd=root, stdout=subprocess.PIPE, stderr=slave, timeout=300)
+        os.close(slave)
+        slave = None
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:      # EIO: the pty's other end is closed and everything was read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    bar = b"".join(chunks).decode("utf-8", "replace")
+    assert done.returncode == cli.EXIT_SUBMISSION_ERRORS      # carol's broken file
+    assert "grading" in bar and "3/3" in bar and "Traceback" not in bar
+    assert b"graded 2 of 3 submissions" in done.stdout
