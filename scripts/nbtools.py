@@ -35,10 +35,14 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def run_nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """``nbgrader <args>`` with this interpreter in ``cwd``; raises ``RuntimeError`` with its output on failure."""
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=nbgrader_env(),
-                          capture_output=True, text=True)
+def run_nbgrader(args: list[str], cwd: Path, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``nbgrader <args>`` with this interpreter in ``cwd``; raises ``RuntimeError`` with its output on failure.
+
+    ``env`` is the subprocess's whole environment (default ``nbgrader_env()``); the kernels that ``nbgrader
+    autograde`` starts inherit it.
+    """
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd,
+                          env=nbgrader_env() if env is None else env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}) in {cwd}:\n"
                            f"{proc.stdout}\n{proc.stderr}")

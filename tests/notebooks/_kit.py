@@ -15,7 +15,6 @@ Each unit's partially correct submissions live in ``tests/notebooks/submissions/
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -165,32 +164,87 @@ def make_submission(release_nb, solution_nb, edits: dict, where: str):
     return nb
 
 
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """An exclusive lock shared by pytest-xdist workers (a no-op where fcntl does not exist)."""
+def _try_lock(path: Path):
+    """An open, exclusively locked handle on ``path``, or None when another process holds the lock (where fcntl
+    does not exist, as on Windows, the lock always succeeds: run without pytest-xdist there)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "w")
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
-        yield
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _unlock(handle) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        handle.close()
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
 
 
-def shared_json(root: Path, name: str, compute):
-    """``compute()`` once per test session across xdist workers; its JSON result is cached under ``root``."""
-    result_path = root / f"{name}.json"
-    with file_lock(root / f"{name}.lock"):
-        if result_path.exists():
-            return json.loads(result_path.read_text())
+def _compute_and_store(result_path: Path, compute) -> None:
+    """Run ``compute()`` and write its JSON result atomically; a failure is stored as ``{"__error__": text}`` so
+    that every test that needs the result reports it without computing it again."""
+    import traceback
+
+    try:
         result = compute()
-        result_path.write_text(json.dumps(result))
-        return result
+    except Exception:  # noqa: BLE001 - stored, then raised by shared_json in every test that needs it
+        result = {"__error__": traceback.format_exc()}
+    partial = result_path.with_suffix(".partial")
+    partial.write_text(json.dumps(result))
+    partial.replace(result_path)
+
+
+def shared_json(root: Path, name: str, compute, *, meanwhile=()):
+    """``compute()`` once per test session across pytest-xdist workers; the JSON result is cached under ``root``.
+
+    ``meanwhile`` is a sequence of ``(name, compute)`` pairs of other shared results: while another worker is
+    computing ``name``, this one computes those that nobody has started, instead of waiting for the lock. An
+    exception in ``compute`` is re-raised (as RuntimeError with its traceback) wherever ``name`` is asked for.
+    """
+    result_path = root / f"{name}.json"
+    while not result_path.exists():
+        handle = _try_lock(root / f"{name}.lock")
+        if handle is not None:
+            try:
+                if not result_path.exists():
+                    _compute_and_store(result_path, compute)
+            finally:
+                _unlock(handle)
+            break
+        for other, other_compute in meanwhile:      # busy elsewhere: take on work nobody has started
+            other_path = root / f"{other}.json"
+            if other == name or other_path.exists():
+                continue
+            other_handle = _try_lock(root / f"{other}.lock")
+            if other_handle is None:
+                continue
+            try:
+                if not other_path.exists():
+                    _compute_and_store(other_path, other_compute)
+            finally:
+                _unlock(other_handle)
+            break
+        else:                                       # nothing left to take on: wait for the worker on ``name``
+            import fcntl
+
+            with open(root / f"{name}.lock", "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    result = json.loads(result_path.read_text())
+    if isinstance(result, dict) and "__error__" in result:
+        raise RuntimeError(f"computing the shared result {name!r} failed:\n{result['__error__']}")
+    return result
 
 
 def session_root(tmp_path_factory) -> Path:
@@ -199,6 +253,33 @@ def session_root(tmp_path_factory) -> Path:
     root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "nnkit-notebooks"
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+# -- kernels --------------------------------------------------------------------------------------------------
+# One BLAS/OpenMP thread per kernel. The tests run several kernels at once (pytest-xdist workers, nbgrader,
+# ``nnkit grade --jobs 2``) on a 2-core CI box; multi-threaded BLAS in each made the unit 4 notebook take 38 s
+# instead of 7 s there. ``nnkit grade``'s sandboxed worker sets the same variables itself.
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment of every process in these tests that starts a notebook kernel, and of the kernel itself:
+    ``nbtools.nbgrader_env()`` plus ``SINGLE_THREADED``. This process's own environment is left as it is."""
+    env = nbtools.nbgrader_env()
+    env.update(SINGLE_THREADED)
+    return env
+
+
+THREADS_PROBE = ("import json, os\n"
+                 "print('nnkit-threads ' + json.dumps({k: os.environ.get(k) for k in %r}))" % sorted(SINGLE_THREADED))
+
+
+def probed_threads(outputs) -> dict | None:
+    """The environment variables that a ``THREADS_PROBE`` cell printed (None when it printed nothing)."""
+    for out in outputs:
+        if out.get("output_type") == "stream" and "nnkit-threads " in out.get("text", ""):
+            return json.loads(out["text"].split("nnkit-threads ", 1)[1].splitlines()[0])
+    return None
 
 
 # -- a temporary nbgrader course built from the kit -------------------------------------------------------------
@@ -233,7 +314,11 @@ def build_course(unit: str, course: Path) -> dict[str, Path]:
     nbtools.run_nbgrader(["generate_assignment", unit, "--force", "--log-level=WARN"], course)
     release_nb = read_notebook(course / "release" / unit / f"{unit}.ipynb")
     solution_nb = read_notebook(solution_notebook_path(unit))
-    notebooks = {"solution": solution_nb, "untouched": release_nb}
+    # The solution ends with one student-added cell showing the kernel's thread settings (it earns nothing and
+    # costs nothing: both graders run added cells as submitted).
+    probed = nbformat.from_dict(json.loads(json.dumps(solution_nb)))
+    probed.cells.append(nbformat.v4.new_code_cell(THREADS_PROBE))
+    notebooks = {"solution": probed, "untouched": release_nb}
     for name, edits in submission_specs(unit).items():
         notebooks[name] = make_submission(release_nb, solution_nb, edits, f"{unit}/{name}")
     paths = {}
@@ -249,12 +334,19 @@ def nbgrader_autograde_scores(unit: str, course: Path, students: list[str]) -> d
     """Run ``nbgrader autograde`` on every submission and read each grade cell's automatic score."""
     import subprocess
 
-    nbtools.run_nbgrader(["autograde", unit, "--force", "--log-level=WARN"], course)
+    nbtools.run_nbgrader(["autograde", unit, "--force", "--log-level=WARN"], course, env=kernel_env())
     proc = subprocess.run([sys.executable, "-c", _GRADEBOOK_DUMP, unit, *students], cwd=course,
                           env=nbtools.nbgrader_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"reading the gradebook failed:\n{proc.stdout}\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def autograded_threads(unit: str, course: Path, student: str) -> dict | None:
+    """What the ``THREADS_PROBE`` cell printed in ``student``'s notebook as ``nbgrader autograde`` executed it."""
+    nb = read_notebook(course / "autograded" / student / unit / f"{unit}.ipynb")
+    return next((found for cell in nb.cells if cell.cell_type == "code"
+                 and (found := probed_threads(cell.get("outputs", []))) is not None), None)
 
 
 def nnkit_grade_scores(course: Path, grade_ids: list[str]) -> dict[str, dict[str, float]]:
@@ -265,7 +357,7 @@ def nnkit_grade_scores(course: Path, grade_ids: list[str]) -> dict[str, dict[str
     out = course / "nnkit-grades"
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"),
                            "--source", str(course / "source"), "--out", str(out), "--quiet", "--jobs", "2"],
-                          cwd=course, env=nbtools.nbgrader_env(), capture_output=True, text=True)
+                          cwd=course, env=kernel_env(), capture_output=True, text=True)
     if proc.returncode not in (0, 1) or not (out / "grades.csv").exists():
         raise RuntimeError(f"nnkit grade failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     with open(out / "grades.csv", newline="") as f:

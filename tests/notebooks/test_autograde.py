@@ -3,13 +3,16 @@
 For each unit in ``solutions/``, a temporary course directory gets ``source/<unit>`` (the kit's solution
 notebook), ``release/<unit>`` (``nbgrader generate_assignment``) and ``submitted/<student>/<unit>`` for
 
-* ``solution``: the instructor notebook itself, which must get full marks on every code item;
+* ``solution``: the instructor notebook itself (plus one added cell that prints the kernel's thread settings),
+  which must get full marks on every code item;
 * ``untouched``: the released exercise, which must get zero on every code item;
 * every partially correct submission scripted in ``tests/notebooks/submissions/<unit>.py`` (at least three per
   unit), which must land strictly between the two.
 
 ``nnkit grade`` must give every submission the same score as nbgrader on every code item. nbgrader runs once per
-unit per session (shared by the pytest-xdist workers); its time is reported in the pytest summary.
+unit per session (shared by the pytest-xdist workers: a worker that finds a unit being graded by the other one
+grades a unit nobody has started instead of waiting); its time is reported in the pytest summary. Every kernel runs
+with one BLAS/OpenMP thread (``_kit.kernel_env()``).
 """
 
 import time
@@ -36,16 +39,19 @@ def _grade_unit(unit, root):
     middle = time.perf_counter()
     nnkit = _kit.nnkit_grade_scores(course, list(cells))
     return {"points": cells, "nbgrader": {s: {g: nbgrader[s].get(g) for g in cells} for s in students},
-            "nnkit": nnkit, "nbgrader_seconds": middle - start, "nnkit_seconds": time.perf_counter() - middle}
+            "nnkit": nnkit, "nbgrader_seconds": middle - start, "nnkit_seconds": time.perf_counter() - middle,
+            "nbgrader_kernel_threads": _kit.autograded_threads(unit, course, "solution")}
 
 
 @pytest.fixture(scope="session")
 def graded(notebooks_root):
     cache = {}
+    jobs = [(f"graded-{u}", lambda u=u: _grade_unit(u, notebooks_root)) for u in UNITS]
 
     def get(unit):
         if unit not in cache:
-            cache[unit] = _kit.shared_json(notebooks_root, f"graded-{unit}", lambda: _grade_unit(unit, notebooks_root))
+            cache[unit] = _kit.shared_json(notebooks_root, f"graded-{unit}", lambda: _grade_unit(unit, notebooks_root),
+                                           meanwhile=jobs)
         return cache[unit]
     return get
 
@@ -62,6 +68,7 @@ def test_nbgrader_gives_the_solution_full_marks_and_the_untouched_exercise_zero(
     points = result["points"]
     assert result["nbgrader"]["solution"] == points, _table(result["nbgrader"]["solution"], points)
     assert result["nbgrader"]["untouched"] == {g: 0.0 for g in points}, _table(result["nbgrader"]["untouched"], points)
+    assert result["nbgrader_kernel_threads"] == _kit.SINGLE_THREADED, "nbgrader's kernel is not single-threaded"
 
 
 @pytest.mark.parametrize("unit, student", CASES)

@@ -9,13 +9,16 @@ import re
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
-from autograder.items import default_registry, is_allowed_module
+import nnkit
+from autograder.items import default_registry
+from autograder.notebook import scan_source
 from tests.notebooks import _kit
 
 UNITS = _kit.nbtools.discover_units()
-GRADED_REFERENCE = ("nnkit.perceptron", "nnkit.logic", "nnkit.autodiff", "nnkit.activations")
 
 
 @pytest.fixture(scope="module", params=UNITS)
@@ -63,32 +66,70 @@ def test_solution_notebook_is_a_valid_nbgrader_source(unit):
     assert _kit.manual_cells(nb), f"{unit} needs at least one hand-graded written answer"
 
 
-def notebook_nnkit_imports(nb) -> set[str]:
-    """Every ``nnkit`` module imported by a code cell (``from nnkit import plot`` counts as ``nnkit.plot``)."""
-    found = set()
-    for cell in nb.cells:
+def unit_items(unit: str) -> list:
+    """The registered items of ``unit`` (its grade_ids start with ``u<N>_``)."""
+    prefix = "u" + re.sub(r"\D", "", unit) + "_"
+    return [item for item in default_registry() if item.grade_id.startswith(prefix)]
+
+
+def forbidden_imports(nb, items) -> list[str]:
+    """``"<module> (cell <i>): forbidden by <grade_ids>"`` for each nnkit module that a code cell of ``nb`` names
+    (import, ``from nnkit import x``, ``importlib.import_module("...")``, exec'd strings) and an item forbids.
+
+    Every code cell counts, solution regions included: the trusted grader scans the cells a student submits with
+    the same scanner, so a reference import in the instructor's solution is one a student who writes the same
+    code loses the item for. The rule is each item's own ``forbid`` list (``Item.forbids``), not the grader's
+    exemption for modules the trusted notebook imports, which would make any such import look allowed.
+    """
+    problems = []
+    for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Import):
-                found.update(a.name for a in node.names if a.name.split(".")[0] == "nnkit")
-            elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "nnkit":
-                found.update(f"nnkit.{a.name}" for a in node.names) if node.module == "nnkit" else \
-                    found.add(node.module)
-    return found
+        for module in sorted(scan_source(cell.source, ["nnkit"])):
+            forbidding = [item.grade_id for item in items if item.forbids(module)]
+            if forbidding:
+                problems.append(f"{module} (cell {i}, {_kit.nbgrader_meta(cell).get('grade_id', 'no grade_id')}): "
+                                f"forbidden by {forbidding}")
+    return problems
 
 
-def test_notebook_imports_nothing_its_own_items_forbid(unit):
-    # The notebook and the grader's integrity rules must agree: a module the notebook itself imports for the
-    # students can never be one that costs them an item (and units 1-2 never hand out the graded reference).
+def test_notebook_imports_no_nnkit_module_that_an_item_of_its_unit_forbids(unit):
     nb = _kit.read_notebook(_kit.solution_notebook_path(unit))
-    prefix = "u" + re.sub(r"\D", "", unit) + "_"
-    items = [item for item in default_registry() if item.grade_id.startswith(prefix)]
-    for module in notebook_nnkit_imports(nb):
-        forbidding = [item.grade_id for item in items if item.forbids(module)]
-        assert not forbidding, f"{unit} imports {module}, which items {forbidding} forbid"
-        if unit in ("unit1", "unit2"):
-            assert is_allowed_module(module) and not module.startswith(GRADED_REFERENCE), module
+    items = unit_items(unit)
+    assert items, f"{unit} has no registered items"
+    problems = forbidden_imports(nb, items)
+    assert not problems, f"{unit} imports modules its own items forbid:\n  " + "\n  ".join(problems)
+
+
+def test_forbidden_imports_catches_a_reference_import_inside_a_solution_region():
+    # The rule above must be able to fail: the same notebook with one reference import in a solution region.
+    unit = UNITS[0]
+    nb = _kit.read_notebook(_kit.solution_notebook_path(unit))
+    items = unit_items(unit)
+    forbidden = sorted({p for item in items for p in item.forbid if item.forbids(p)})
+    assert forbidden, f"no item of {unit} forbids any nnkit module"
+    cell = next(c for c in nb.cells if _kit.nbgrader_meta(c).get("solution") and c.cell_type == "code")
+    original = cell.source
+    marker = next(line for line in original.split("\n") if line.strip() == "### BEGIN SOLUTION")
+    indent = marker[: len(marker) - len(marker.lstrip())]
+    for statement in (f"import {forbidden[0]}", f"from {forbidden[0]} import something",
+                      f"import importlib\nimportlib.import_module({forbidden[0]!r})"):
+        inserted = "\n".join(indent + line for line in statement.split("\n"))
+        cell.source = original.replace(marker, f"{marker}\n{inserted}", 1)
+        problems = forbidden_imports(nb, items)
+        assert problems and problems[0].startswith(forbidden[0] + " "), (statement, problems)
+    cell.source = original
+    assert not forbidden_imports(nb, items)
+
+
+def test_every_forbid_prefix_names_an_existing_nnkit_module():
+    # A misspelt prefix ("nnkit.activation") would forbid nothing and let the rule above pass vacuously.
+    root = Path(nnkit.__file__).resolve().parent
+    modules = {"nnkit"} | {".".join(("nnkit",) + p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+                           for p in root.rglob("*.py")}
+    for item in default_registry():
+        unknown = [p for p in item.forbid if not any(m == p or m.startswith(p + ".") for m in modules)]
+        assert not unknown, f"{item.grade_id} forbids {unknown}, which are not nnkit modules"
 
 
 def test_every_grade_cell_has_an_item_with_the_same_points_and_vice_versa(unit):
