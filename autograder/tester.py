@@ -184,7 +184,8 @@ class Tester:
         lines = [f"{int(np.sum(~ok))} of {ok.size} values differ (rtol={tol.rtol:g}, atol={tol.atol:g}); "
                  f"max abs error {max_abs:.3g}, max rel error {max_rel:.3g}"]
         index = first if expected.ndim else ()
-        lines.append(f"first mismatch at index {index}: expected {expected[index]!r}, got {got[index]!r}")
+        lines.append(f"first mismatch at index {index}: expected {expected[index].item()!r}, "
+                     f"got {got[index].item()!r}")   # .item(): 0.5, not np.float64(0.5)
         if expected.size <= 12:
             lines.append(f"expected {_fmt(expected)}")
             lines.append(f"got      {_fmt(got)}")

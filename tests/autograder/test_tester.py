@@ -128,3 +128,11 @@ def test_report_rel_error_matches_its_documented_formula():
     assert np.isnan(tolerance.report_rel_error(np.array([np.nan]), np.array([1.0])))
     with pytest.raises(ValueError, match="report_rel_error"):
         tolerance.report_rel_error(np.zeros(2), np.zeros(3))
+
+
+def test_mismatch_shows_plain_values_not_numpy_reprs():
+    t = Tester("g")
+    t.close("heaviside", np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0]))
+    details = "\n".join(t.results[0].details)
+    assert "first mismatch at index (1,): expected 0.0, got 1.0" in details
+    assert "np.float64" not in details
