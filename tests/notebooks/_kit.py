@@ -310,7 +310,8 @@ def build_course(unit: str, course: Path) -> dict[str, Path]:
         shutil.rmtree(course)
     (course / "source").mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(config=REPO / "nbgrader_config.py"))
-    shutil.copytree(REPO / "solutions" / unit, course / "source" / unit)
+    shutil.copytree(REPO / "solutions" / unit, course / "source" / unit,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
     nbtools.run_nbgrader(["generate_assignment", unit, "--force", "--log-level=WARN"], course)
     release_nb = read_notebook(course / "release" / unit / f"{unit}.ipynb")
     solution_nb = read_notebook(solution_notebook_path(unit))
@@ -328,6 +329,15 @@ def build_course(unit: str, course: Path) -> dict[str, Path]:
         nbformat.write(nb, str(path))
         paths[student] = path
     return paths
+
+
+def shared_course(root: Path, unit: str) -> tuple[Path, list[str]]:
+    """``build_course(unit, root / f"course-{unit}")`` once per test session across pytest-xdist workers: the
+    course directory and its student ids. Its ``release/<unit>`` is a fresh ``nbgrader generate_assignment``
+    with the kit's ``nbgrader_config.py``, which the committed ``exercises/<unit>`` must equal."""
+    course = root / f"course-{unit}"
+    students = shared_json(root, f"course-{unit}", lambda: list(build_course(unit, course)))
+    return course, students
 
 
 def nbgrader_autograde_scores(unit: str, course: Path, students: list[str]) -> dict[str, dict[str, float]]:

@@ -31,8 +31,7 @@ PARTIAL = [(u, s) for u in UNITS for s in _kit.submission_specs(u)]
 
 
 def _grade_unit(unit, root):
-    course = root / f"course-{unit}"
-    students = list(_kit.build_course(unit, course))
+    course, students = _kit.shared_course(root, unit)
     cells = _kit.autograded_cells(_kit.read_notebook(_kit.solution_notebook_path(unit)))
     start = time.perf_counter()
     nbgrader = _kit.nbgrader_autograde_scores(unit, course, students)

@@ -66,3 +66,33 @@ def test_nbbuild_makes_valid_nbgrader_cells(tmp_path):
     test_cell = built.cells[2].source
     assert test_cell.endswith('check("u9_f", globals(), hidden=True)\n### END HIDDEN TESTS')
     assert [c.id for c in built.cells] == ["u9-setup", "u9-f-impl", "u9-f", "u9-why"]
+
+
+def test_release_check_passes_an_up_to_date_unit_and_names_the_stale_one(tmp_path):
+    # The instructor's command, run on a copy of the repository in which one unit's exercises/ is stale.
+    import shutil
+    import subprocess
+
+    fresh, stale = nbtools.discover_units()[:2]
+    repo = tmp_path / "repo"
+    shutil.copytree(_kit.REPO / "scripts", repo / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(_kit.REPO / "nbgrader_config.py", repo / "nbgrader_config.py")
+    for unit in (fresh, stale):
+        for tree in ("solutions", "exercises"):
+            shutil.copytree(_kit.REPO / tree / unit, repo / tree / unit,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    path = repo / "exercises" / stale / f"{stale}.ipynb"
+    nb = _kit.read_notebook(path)
+    cell = next(c for c in nb.cells if _kit.nbgrader_meta(c).get("solution") and c.cell_type == "code")
+    cell.source += "\n# edited by hand"
+    nbformat.write(nb, str(path))
+
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "release.py"), "--check"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "exercises/ is stale" in proc.stderr and "# edited by hand" in proc.stderr, proc.stderr
+    assert f"exercises/{stale}/" in proc.stderr and f"exercises/{fresh}/" not in proc.stderr, proc.stderr
+
+    proc = subprocess.run([sys.executable, str(repo / "scripts" / "release.py"), "--check", fresh], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and f"exercises/ is up to date for {fresh}" in proc.stdout, proc.stdout + proc.stderr
