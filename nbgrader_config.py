@@ -3,7 +3,9 @@
 In this repository the instructor notebooks live in ``solutions/<unit>/<unit>.ipynb`` and the student versions
 are generated into ``exercises/<unit>/<unit>.ipynb``. Regenerate them with ``python scripts/release.py``, which
 runs ``nbgrader generate_assignment`` with this file in a temporary course directory (so no ``gradebook.db``
-ever lands in the repository).
+ever lands in the repository). ``python scripts/release.py --check`` only compares: it exits 1 with a diff when
+``exercises/`` is stale (the tests run the same comparison). Use the virtual environment's interpreter
+(``.venv/bin/python``), which has nbgrader.
 
 An instructor's own course directory uses nbgrader's usual ``source/``, ``release/``, ``submitted/`` layout and
 loads this file for everything else::
