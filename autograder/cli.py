@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun to resume (finished submissions are kept)", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`nnkit check nb.ipynb | head`): not a grader error. Results already written stay.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141   # 128 + SIGPIPE, what a shell reports for a pipeline cut short
     except Exception:  # noqa: BLE001 - a grader bug: say so, with the traceback, and exit 3
         import traceback
         traceback.print_exc()
