@@ -103,6 +103,14 @@ class Tester:
     def fail(self, what: str, message: str, diagnosis=()) -> bool:
         return self.record(what, 0.0, [message], diagnosis)
 
+    def unpack(self, what: str, result, n: int) -> tuple | None:
+        """``result`` as an n-tuple; otherwise record a failed sub-check saying what arrived, and return None."""
+        if isinstance(result, (tuple, list)) and len(result) == n:
+            return tuple(result)
+        got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+        self.fail(what, f"expected a tuple of {n} values, got {got}")
+        return None
+
     def true(self, what: str, cond, detail: str = "") -> bool:
         """A property check: passes when ``cond`` is exactly True (or a numpy True)."""
         ok = cond is True or (isinstance(cond, np.bool_) and bool(cond))

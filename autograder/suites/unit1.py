@@ -34,15 +34,6 @@ TARGETS = {
 GATE_TOL = 1e-4
 
 
-def _unpack(t, what: str, result, n: int):
-    """``result`` as an n-tuple, or record a failure (with what arrived) and return None."""
-    if isinstance(result, (tuple, list)) and len(result) == n:
-        return tuple(result)
-    got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
-    t.fail(what, f"expected a tuple of {n} values, got {got}")
-    return None
-
-
 def _int_list(values):
     """A list/tuple/1-D integer array of counts as a list of Python ints (anything else is returned as is)."""
     if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iu":
@@ -189,7 +180,7 @@ def perceptron_step_tie_at_zero(ns, t):
 
 # -- training -----------------------------------------------------------------------------------------------------
 def _train(ns, t, what, X, Y, lr, max_epochs, theta0):
-    result = _unpack(t, what, ns.call("train_perceptron", X, Y, lr=lr, max_epochs=max_epochs, theta0=theta0), 2)
+    result = t.unpack(what, ns.call("train_perceptron", X, Y, lr=lr, max_epochs=max_epochs, theta0=theta0), 2)
     return None if result is None else (result[0], _int_list(result[1]))
 
 
@@ -294,7 +285,7 @@ def _regression(t, n, d):
 
 
 def _delta(ns, t, what, X, y, lr, epochs, w0):
-    return _unpack(t, what, ns.call("delta_rule", X, y, lr, epochs, w0=w0), 2)
+    return t.unpack(what, ns.call("delta_rule", X, y, lr, epochs, w0=w0), 2)
 
 
 def delta_rule_one_update(ns, t):

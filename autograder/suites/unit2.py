@@ -20,7 +20,7 @@ import numpy as np
 from autograder.handle import Ref
 from autograder.items import Item
 from autograder.suites.unit2_graphs import (BINARY, SHARED_NODE, UNARY, _attempt, _compare_expression, _node,
-                                            _numbers, _unpack, build_reference, build_student, random_expression)
+                                            _numbers, build_reference, build_student, random_expression)
 from nnkit import activations as ref_act
 from nnkit import autodiff as ref_ad
 from nnkit import losses as ref_losses
@@ -236,7 +236,7 @@ def reference_train_neuron(X, y, w0, b0, lr, steps, *, mean=True):
 
 
 def _train_neuron(ns, t, label, X, y, w0, b0, lr, steps):
-    got = _unpack(t, label, ns.call("train_neuron", X, y, w0, b0, lr, steps), 3)
+    got = t.unpack(label, ns.call("train_neuron", X, y, w0, b0, lr, steps), 3)
     if got is None:
         return None
     return got[0], got[1], _numbers(got[2]) if isinstance(got[2], (list, tuple)) else got[2]
@@ -313,7 +313,7 @@ def log_softmax_stable(ns, t):
 def classifier_matches_reference(ns, t):
     theta, X = t.rng.normal(size=(3, 2)), t.rng.normal(size=(7, 2))
     y = t.rng.integers(0, 2, size=7)
-    got = _unpack(t, "softmax_classifier", ns.call("softmax_classifier", theta, X, y), 2)
+    got = t.unpack("softmax_classifier", ns.call("softmax_classifier", theta, X, y), 2)
     if got is None:
         return
     loss, dtheta = reference_classifier(theta, X, y)
@@ -332,7 +332,7 @@ def classifier_hidden_cases(ns, t):
     theta, X = t.rng.normal(size=(5, 2)), t.rng.normal(size=(12, 4))
     y = t.rng.integers(0, 2, size=12)
     for label, th in (("D = 4, N = 12", theta), ("logits of size ~500", theta * 250)):
-        got = _unpack(t, f"softmax_classifier with {label}", ns.call("softmax_classifier", th, X, y), 2)
+        got = t.unpack(f"softmax_classifier with {label}", ns.call("softmax_classifier", th, X, y), 2)
         if got is None:
             continue
         loss, dtheta = reference_classifier(th, X, y)

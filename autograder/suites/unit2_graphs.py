@@ -51,14 +51,6 @@ def _node(t, what: str, got, cls: str):
     return None
 
 
-def _unpack(t, what: str, result, n: int):
-    if isinstance(result, (tuple, list)) and len(result) == n:
-        return tuple(result)
-    got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
-    t.fail(what, f"expected a tuple of {n} values, got {got}")
-    return None
-
-
 def _numbers(values) -> np.ndarray | object:
     """A tuple of plain numbers as a float64 array (anything else unchanged, so the comparison reports it)."""
     if isinstance(values, (tuple, list)) and all(isinstance(v, (int, float, np.floating, np.integer))

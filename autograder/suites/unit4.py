@@ -17,7 +17,6 @@ import numpy as np
 
 from autograder.items import Item
 from autograder.suites.unit4_regularize import (
-    as_tuple,
     dropout_backward_uses_the_mask,
     dropout_edge_cases,
     dropout_forward_is_exact,
@@ -76,7 +75,7 @@ def _trajectory(ns, t, label, name, cls, hyper, state0, *, ref_hyper=None, steps
         g = grad(w)
         result = ns.call(name, w, g, *state, **hyper)
         if state:
-            result = as_tuple(t, f"{name} returns (w, {', '.join(['state'] * len(state))}) as a tuple", result,
+            result = t.unpack(f"{name} returns (w, {', '.join(['state'] * len(state))}) as a tuple", result,
                             1 + len(state))
             if result is None:
                 return
@@ -148,7 +147,7 @@ def nesterov_is_not_classical_momentum(ns, t):
     w, g, v = t.rng.normal(size=(3, 2)), t.rng.normal(size=(3, 2)), t.rng.normal(size=(3, 2))
     lr, mu = 0.1, 0.9
     v_new = mu * v + g
-    got = as_tuple(t, "nesterov_step returns (w, v)", ns.call("nesterov_step", w, g, v, lr, momentum=mu), 2)
+    got = t.unpack("nesterov_step returns (w, v)", ns.call("nesterov_step", w, g, v, lr, momentum=mu), 2)
     if got is not None:
         t.close("nesterov_step from a non-zero velocity", got[0], w - lr * (g + mu * v_new),
                 known_wrong={"classical momentum (w - lr * v_new)": w - lr * v_new,
@@ -175,7 +174,7 @@ def rmsprop_matches_reference(ns, t):
 
 def rmsprop_default_hyperparameters(ns, t):
     w, g = t.rng.normal(size=5), t.rng.normal(size=5)
-    got = as_tuple(t, "rmsprop_step(w, g, s) returns (w, s)", ns.call("rmsprop_step", w, g, np.zeros(5)), 2)
+    got = t.unpack("rmsprop_step(w, g, s) returns (w, s)", ns.call("rmsprop_step", w, g, np.zeros(5)), 2)
     if got is not None:
         ref = _Reference(ref_optim.RMSprop, w)   # PyTorch's defaults: lr 0.01, alpha 0.99, eps 1e-8
         t.close("rmsprop_step with its default hyperparameters", got[0], ref.step(g), rtol=1e-9, atol=1e-12)
@@ -209,7 +208,7 @@ def adam_matches_reference(ns, t):
 def adam_first_step_moves_every_coordinate_by_lr(ns, t):
     # |g| from 1e-2 to 1e3: the step is lr * g / (|g| + eps), within 1e-9 of lr * sign(g) for every entry
     w, g = t.rng.normal(size=6), t.rng.choice([-1.0, 1.0], size=6) * np.logspace(-2, 3, 6)
-    got = as_tuple(t, "adam_step returns (w, m, v, t)", ns.call("adam_step", w, g, np.zeros(6), np.zeros(6), 0), 4)
+    got = t.unpack("adam_step returns (w, m, v, t)", ns.call("adam_step", w, g, np.zeros(6), np.zeros(6), 0), 4)
     if got is None:
         return
     t.close("adam's first step is about lr * sign(g) whatever the gradient's size", got[0], w - 1e-3 * np.sign(g),

@@ -24,14 +24,6 @@ def raises_value_error(ns, t, what, name, *args, **kwargs) -> bool:
     return t.fail(what, "returned a result instead of raising ValueError")
 
 
-def as_tuple(t, what, got, n):
-    if not isinstance(got, (tuple, list)) or len(got) != n:
-        t.fail(what, f"expected a tuple of {n} values, got {type(got).__name__}"
-                     f"{f' of length {len(got)}' if isinstance(got, (tuple, list)) else ''}")
-        return None
-    return got
-
-
 # -- gradient norms per layer ---------------------------------------------------------------------------------
 def _deep_sigmoid(ns, t, depth, width, scale):
     """The same deep sigmoid net on both sides: the student's (via ns) and the reference."""
@@ -89,7 +81,7 @@ def _ref_dropout(x, p, seed):
 
 def dropout_forward_is_exact(ns, t):
     x, p, seed = t.rng.normal(size=(20, 30)), float(t.rng.choice([0.2, 0.3, 0.5])), int(t.rng.integers(2**31))
-    got = as_tuple(t, "dropout_forward returns (out, mask)", ns.call("dropout_forward", x, p, seed=seed), 2)
+    got = t.unpack("dropout_forward returns (out, mask)", ns.call("dropout_forward", x, p, seed=seed), 2)
     if got is None:
         return
     out, mask = _ref_dropout(x, p, seed)
@@ -108,7 +100,7 @@ def dropout_forward_is_exact(ns, t):
 def dropout_statistics_and_modes(ns, t):
     p = 0.4
     x = np.ones((100, 100))
-    got = as_tuple(t, "dropout_forward returns (out, mask)", ns.call("dropout_forward", x, p,
+    got = t.unpack("dropout_forward returns (out, mask)", ns.call("dropout_forward", x, p,
                                                                    seed=int(t.rng.integers(2**31))), 2)
     if got is None:
         return
@@ -118,7 +110,7 @@ def dropout_statistics_and_modes(ns, t):
            abs(dropped - p) <= 6 * np.sqrt(p * (1 - p) / x.size))
     t.true(f"kept units are scaled by 1/(1-p) = {1 / (1 - p):.4f}",
            bool(np.allclose(out[out != 0], 1 / (1 - p))))
-    ev = as_tuple(t, "dropout_forward(training=False) returns (out, mask)",
+    ev = t.unpack("dropout_forward(training=False) returns (out, mask)",
                 ns.call("dropout_forward", x * 3, p, seed=1, training=False), 2)
     if ev is not None:
         t.close("with training=False dropout is the identity", ev[0], x * 3)
@@ -142,7 +134,7 @@ def dropout_backward_uses_the_mask(ns, t):
 def dropout_edge_cases(ns, t):
     x = t.rng.normal(size=(3, 4))
     got = ns.call("dropout_forward", x, 0.0, seed=3)
-    if as_tuple(t, "dropout_forward returns (out, mask)", got, 2) is not None:
+    if t.unpack("dropout_forward returns (out, mask)", got, 2) is not None:
         t.close("p = 0 keeps every unit unchanged", got[0], x)
     raises_value_error(ns, t, "p = 1 raises ValueError", "dropout_forward", x, 1.0, seed=3)
     raises_value_error(ns, t, "p = -0.1 raises ValueError", "dropout_forward", x, -0.1, seed=3)
@@ -153,7 +145,7 @@ def penalties_match_reference(ns, t):
     W, lam = t.rng.normal(size=(5, 4)), float(t.rng.choice([0.01, 0.1, 0.5]))
     W[0, 0] = 0.0
     for name, ref in (("l2_penalty", ref_optim.l2_penalty), ("l1_penalty", ref_optim.l1_penalty)):
-        got = as_tuple(t, f"{name} returns (value, gradient)", ns.call(name, W, lam), 2)
+        got = t.unpack(f"{name} returns (value, gradient)", ns.call(name, W, lam), 2)
         if got is None:
             continue
         value, grad = ref(W, lam)
@@ -165,7 +157,7 @@ def penalties_numeric(ns, t):
     lam = 0.3
     for name in ("l2_penalty", "l1_penalty"):
         W = t.away_from_kinks((3, 4))
-        got = as_tuple(t, f"{name} returns (value, gradient)", ns.call(name, W, lam), 2)
+        got = t.unpack(f"{name} returns (value, gradient)", ns.call(name, W, lam), 2)
         if got is not None:
             t.grad_matches_numeric(f"{name} gradient against numeric differentiation of your value",
                                    lambda v, n=name: ns.call(n, v, lam)[0], W, np.float64(1.0), got[1])

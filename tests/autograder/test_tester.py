@@ -136,3 +136,13 @@ def test_mismatch_shows_plain_values_not_numpy_reprs():
     details = "\n".join(t.results[0].details)
     assert "first mismatch at index (1,): expected 0.0, got 1.0" in details
     assert "np.float64" not in details
+
+
+def test_unpack_accepts_n_values_and_records_a_failure_otherwise():
+    t = Tester("g")
+    assert t.unpack("pair", [1, 2], 2) == (1, 2)
+    assert t.unpack("pair", (1, 2, 3), 2) is None
+    assert t.unpack("pair", 5.0, 2) is None
+    assert [r.passed for r in t.results] == [False, False]
+    assert "expected a tuple of 2 values, got a tuple of length 3" in t.results[0].details
+    assert "got a float" in t.results[1].details[0]
