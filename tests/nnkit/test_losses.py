@@ -6,18 +6,9 @@ import numpy as np
 import pytest
 
 from nnkit import losses as L
+from nnkit.gradcheck import numeric_grad
 
 RNG = np.random.default_rng
-
-
-def numeric_grad(f, x, eps=1e-6):
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[idx] += eps
-        xm[idx] -= eps
-        grad[idx] = (f(xp) - f(xm)) / (2 * eps)
-    return grad
 
 
 def softmax(z):

@@ -4,17 +4,7 @@ import numpy as np
 import pytest
 
 from nnkit import optim
-
-
-def numeric_grad(f, x, eps=1e-6):
-    """Central differences of a scalar function of one array (x is not changed)."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[idx] += eps
-        xm[idx] -= eps
-        grad[idx] = (f(xp) - f(xm)) / (2 * eps)
-    return grad
+from nnkit.gradcheck import numeric_grad
 
 
 @pytest.fixture
