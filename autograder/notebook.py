@@ -104,6 +104,21 @@ def test_cells(nb) -> dict[str, float | None]:
     return {c.grade_id: c.points for c in trusted_cells(nb) if c.kind == "test"}
 
 
+def manual_cells(nb) -> dict[str, float | None]:
+    """Grade id -> points of every manually graded cell (a written answer), in notebook order.
+
+    nbgrader marks these ``grade: true`` and ``solution: true``: a person scores them in formgrader; the
+    autograder only reports their maximum points.
+    """
+    found = {}
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and meta.get("solution") and isinstance(meta.get("grade_id"), str):
+            points = meta.get("points")
+            found[meta["grade_id"]] = float(points) if isinstance(points, (int, float)) else None
+    return found
+
+
 def verify_assignment(trusted, submitted, trusted_name: str) -> None:
     """Raise ``SubmissionError`` unless ``submitted`` is a copy of the trusted assignment."""
     ours = {c.grade_id for c in trusted_cells(trusted)}

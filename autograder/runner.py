@@ -27,6 +27,7 @@ class ItemResult:
     subchecks: list[SubCheck] = field(default_factory=list)
     hidden_included: bool = False
     flag: str | None = None  # why the item was zeroed outright (forbidden import, ...)
+    manual: bool = False     # a written answer: graded by a person (formgrader), never by the autograder
 
     def to_dict(self, show_hidden_details: bool = False) -> dict:
         subs = []
@@ -36,7 +37,8 @@ class ItemResult:
                 d["details"] = []
             subs.append(d)
         return {"grade_id": self.grade_id, "title": self.title, "points": self.points, "score": self.score,
-                "hidden_included": self.hidden_included, "flag": self.flag, "subchecks": subs}
+                "hidden_included": self.hidden_included, "flag": self.flag, "manual": self.manual,
+                "subchecks": subs}
 
     def untouched_stub(self) -> str | None:
         """The name to implement when every sub-check failed with its ``NotImplementedError``, else None."""
