@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--registry", help=argparse.SUPPRESS)
 
     sub.add_parser("demo", help="train the kit's digits MLP and print its test accuracy")
+    from autograder import gradescope
+    gradescope.add_parser(sub)
     return parser
 
 
@@ -126,10 +128,15 @@ def _demo(args) -> int:
     return EXIT_OK
 
 
+def _gradescope(args) -> int:
+    from autograder import gradescope
+    return gradescope.command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"grade": _grade, "check": _check, "demo": _demo}[args.command](args)
+        return {"grade": _grade, "check": _check, "demo": _demo, "gradescope": _gradescope}[args.command](args)
     except KeyboardInterrupt:
         print("interrupted; rerun to resume (finished submissions are kept)", file=sys.stderr)
         return 130
