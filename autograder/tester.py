@@ -154,12 +154,14 @@ class Tester:
         return got
 
     def close(self, what: str, got, expected, rtol: float | None = None, atol: float | None = None, *,
-              kind: str = "forward", known_wrong: dict | None = None, batch_size: int | None = None) -> bool:
+              kind: str = "forward", known_wrong: dict | None = None, batch_size: int | None = None,
+              factors: dict | None = None) -> bool:
         """``got`` matches ``expected`` under the tolerance policy (see ``autograder.tolerance``).
 
         Shapes must match exactly (no broadcasting) and float results must be
         float64. On failure the feedback shows shapes, dtypes, the max absolute and
-        relative error and the first mismatching index, plus any diagnosis.
+        relative error and the first mismatching index, plus any diagnosis
+        (``known_wrong``, ``batch_size`` and ``factors`` go to ``autograder.diagnose``).
         """
         expected = np.asarray(expected)
         got = self._as_array(what, got, expected)
@@ -168,7 +170,7 @@ class Tester:
         tol = tolerance.tolerance_for(kind, rtol, atol)
         if got.shape != expected.shape:
             return self.fail(what, f"expected shape {expected.shape}, got shape {got.shape}",
-                             diagnose(got, expected, known_wrong, batch_size))
+                             diagnose(got, expected, known_wrong, batch_size, factors))
         if expected.dtype.kind in "fc" and (got.dtype.kind not in "fc" or got.dtype.itemsize < 8):
             hint = ("float32 loses precision: compute in float64" if got.dtype.kind == "f"
                     else "return floats (e.g. `.astype(np.float64)`)")
@@ -179,7 +181,7 @@ class Tester:
         if np.all(ok):
             return self.record(what, 1.0)
         return self.record(what, 0.0, self._mismatch_details(got, expected, ok, tol),
-                           diagnose(got, expected, known_wrong, batch_size))
+                           diagnose(got, expected, known_wrong, batch_size, factors))
 
     @staticmethod
     def _mismatch_details(got, expected, ok, tol) -> list[str]:
@@ -201,12 +203,15 @@ class Tester:
 
     # -- gradients -------------------------------------------------------------------------------
     def grad_matches_numeric(self, what: str, forward, x, dout, analytic, *, eps: float | None = None,
-                             max_rel_error: float | None = None) -> bool:
+                             max_rel_error: float | None = None, reference=None, batch_size: int | None = None,
+                             factors: dict | None = None) -> bool:
         """``analytic`` matches central differences of ``L(x) = sum(forward(x) * dout)``.
 
         ``forward`` is called by the grader (it usually wraps ``ns.call`` or
         ``ns.method``), so the student's own forward is differentiated. See
         ``autograder.tolerance`` for the error measure and the sampling of large x.
+        With ``reference`` (the correct gradient), a gradient that matches it while
+        disagreeing with the student's forward blames the forward, not the gradient.
         """
         eps = tolerance.NUMERIC_EPS if eps is None else float(eps)
         limit = tolerance.NUMERIC_MAX_REL_ERROR if max_rel_error is None else float(max_rel_error)
@@ -242,10 +247,12 @@ class Tester:
             return self.record(what, 1.0)
         worst = int(coords[int(np.argmax(np.abs(picked - numeric)))])
         index = tuple(int(i) for i in np.unravel_index(worst, x.shape))
-        k = None
-        if np.any(numeric):
-            k = float(picked @ numeric) / float(numeric @ numeric)
-        notes = diagnose(picked, numeric) if k is not None else []
+        ref_picked = None if reference is None else np.asarray(reference, dtype=np.float64).reshape(-1)[coords]
+        if ref_picked is not None and tolerance.normwise_rel_error(picked, ref_picked) <= limit:
+            notes = ["your gradient is the correct one, but it is not the gradient of your own forward "
+                     "(value): the forward is what is wrong (see its check)"]
+        else:
+            notes = diagnose(picked, numeric, batch_size=batch_size, factors=factors)
         return self.record(what, 0.0, [
             f"relative error {err:.3g} against numeric differentiation of your forward (limit {limit:g}, "
             f"{coords.size} coordinates)",

@@ -325,7 +325,7 @@ def classifier_matches_reference(ns, t):
         result = ns.call("softmax_classifier", th, X, y)
         return result[0] if isinstance(result, (tuple, list)) and len(result) == 2 else result
     t.grad_matches_numeric("softmax_classifier: dtheta against numeric differences of your loss", forward, theta,
-                           np.array(1.0), got[1])
+                           np.array(1.0), got[1], reference=dtheta, batch_size=7)
 
 
 def classifier_hidden_cases(ns, t):

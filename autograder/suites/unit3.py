@@ -58,11 +58,12 @@ def _loss_checks(ns, t, name, ref, pred, target, label, *, batch_size=None, know
     if got is None:
         return
     value, expected_grad = ref(pred, target)
-    t.close(f"{name} value on {label}", got[0], np.float64(value))
+    t.close(f"{name} value on {label}", got[0], np.float64(value), batch_size=batch_size)
     t.close(f"{name} gradient on {label}", got[1], expected_grad, kind="backward", batch_size=batch_size,
             known_wrong=known_wrong)
     t.grad_matches_numeric(f"{name} gradient against numeric differentiation of your value",
-                           lambda p: ns.call(name, p, target)[0], pred, np.float64(1.0), got[1])
+                           lambda p: ns.call(name, p, target)[0], pred, np.float64(1.0), got[1],
+                           reference=expected_grad, batch_size=batch_size)
 
 
 # -- activations --------------------------------------------------------------------------------------------
