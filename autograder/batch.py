@@ -1,12 +1,24 @@
-"""Grading many submissions: discovery, parallel workers, a progress bar, resumable results.
+"""Grading many submissions: discovery, parallel workers, a progress bar, resumable results, a clean stop.
 
 Each submission's result is written atomically to ``<out>/results/<key>.json`` as
 soon as it is graded (by the process that graded it), so an interrupted run
 resumes where it stopped; ``force=True`` regrades everything. A submission whose
 grading fails unexpectedly gets an error row and is not written, so a rerun
-retries it. After the run: ``<out>/grades.csv`` and Gradescope
+retries it. After the run: ``<out>/grades.csv`` (rows in result-key order) and Gradescope
 ``<out>/gradescope/<key>/results.json`` (plus ``<out>/results.json`` when there is
-exactly one submission, the Gradescope autograder's layout).
+exactly one submission, the Gradescope autograder's layout), and ``<out>/batch.json``
+(see ``autograder.shards``). ``--out`` is checked and locked first (``autograder.outdir``).
+
+The lifecycle:
+
+- SIGINT or SIGTERM raises ``Interrupted`` in the main process. Nothing queued is
+  started; the pool processes are told to stop (SIGTERM: they clean up their sandbox
+  and exit), and killed if they have not within two seconds. The results that finished
+  are kept, and ``grades.csv`` lists them.
+- Pool processes ignore SIGINT (Ctrl-C reaches the whole process group; the main
+  process decides), and ask the kernel to SIGKILL them when the main process dies
+  (``PR_SET_PDEATHSIG``), so SIGKILL of the grader leaves no grading process behind.
+  Each sandboxed worker in turn dies with its pool process (``--die-with-parent``).
 """
 
 from __future__ import annotations
@@ -15,12 +27,19 @@ import hashlib
 import multiprocessing
 import os
 import re
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import report
-from autograder.grader import SubmissionResult, grade_submission
+from autograder import notebook, outdir, report, sandbox, shards
+from autograder.grader import SubmissionResult, default_source, find_trusted, grade_submission
+
+PR_SET_PDEATHSIG = 1           # <linux/prctl.h>
+STOP_GRACE_SECONDS = 2.0       # how long stopped pool processes get to clean up before SIGKILL
 
 
 @dataclass(frozen=True)
@@ -85,24 +104,85 @@ def check_unique_keys(submissions: list[Submission]) -> None:
         keys[sub.key] = sub
 
 
-def _grade_one(sub: Submission, out: Path | None, options: dict) -> dict:
-    result = grade_submission(sub.path, student=sub.student, **options)
-    if not result.assignment:
-        result.assignment = sub.assignment
-    if out is not None:
-        report.write_json(out / "results" / f"{sub.key}.json", result)
-    return result.to_dict()
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM stopped the batch; ``signum`` says which (a shell reports 128 + signum)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
-def grade_batch(submissions: list[Submission], *, out: Path | None = None, jobs: int | None = None,
-                force: bool = False, progress: bool = True, **options) -> list[SubmissionResult]:
-    """Grade ``submissions`` with ``jobs`` parallel processes; ``options`` go to ``grade_submission``."""
+@dataclass
+class BatchOutcome:
+    """``results`` in submission order; ``graded`` now, ``skipped`` because an earlier run had graded them."""
+
+    results: list[SubmissionResult]
+    graded: int
+    skipped: int
+
+
+def grade_batch(submissions: list[Submission], **kwargs) -> list[SubmissionResult]:
+    """Grade ``submissions``; the results in their order (see ``run_batch`` for the arguments)."""
+    return run_batch(submissions, **kwargs).results
+
+
+def run_batch(submissions: list[Submission], *, out: Path | None = None, jobs: int | None = None,
+              force: bool = False, progress: bool = True, shard: tuple[int, int] | None = None,
+              **options) -> BatchOutcome:
+    """Grade ``submissions`` (only shard ``(k, n)`` of them, if given) with ``jobs`` processes.
+
+    ``options`` go to ``grade_submission``. Raises ``outdir.OutputUnusable`` before grading
+    anything when ``out`` cannot be written or is in use, ``outdir.OutputError`` when writing a
+    result fails, and ``Interrupted`` on SIGINT/SIGTERM (finished results are kept in both cases).
+    """
+    check_unique_keys(submissions)
+    if shard is not None:
+        submissions = shards.select(submissions, shard)
     jobs = max(1, jobs or os.cpu_count() or 1)
     out = Path(out) if out is not None else None
-    check_unique_keys(submissions)
+    with outdir.claim(out) if out is not None else nullcontext():
+        sandbox.sweep_stale_tempdirs()
+        if out is not None:
+            outdir.sweep_partial_writes(out)
+            # it exists before any worker starts: workers are denied it
+            options = {**options, "denied": tuple(options.get("denied", ())) + (str(out.resolve()),)}
+        return _run(submissions, out, jobs, force, progress, shard, options)
+
+
+def _run(submissions, out, jobs, force, progress, shard, options) -> BatchOutcome:
+    results, todo = _resume(submissions, out, force)
+    skipped = len(results)
+    keys = [sub.key for sub in submissions]
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)   # it exists before any worker starts: workers are denied it
-        options = {**options, "denied": tuple(options.get("denied", ())) + (str(out.resolve()),)}
+        shards.write_manifest(out, keys, shard, finished=False)
+    bar = _progress(len(submissions), len(results), progress)
+
+    def finished(n: int, result: SubmissionResult) -> None:
+        results[n] = result
+        bar.update(1)
+
+    try:
+        with _signals_raise_interrupted():
+            if jobs == 1 or len(todo) <= 1:
+                for n in todo:
+                    finished(n, _safe(lambda: _grade_one(submissions[n], out, options), submissions[n], options))
+            else:
+                _grade_in_pool(submissions, todo, out, options, min(jobs, len(todo)), finished)
+    except (Interrupted, outdir.OutputError):
+        bar.close()
+        if out is not None:
+            _keep_what_finished(submissions, results, out)
+        raise
+    bar.close()
+    ordered = [results[n] for n in range(len(submissions))]
+    if out is not None:
+        report.write_batch(out, dict(zip(keys, ordered)))
+        unsaved = {sub.key: r.to_dict() for sub, r in zip(submissions, ordered) if _unsaved(r)}
+        shards.write_manifest(out, keys, shard, finished=True, unsaved=unsaved)
+    return BatchOutcome(ordered, len(todo), skipped)
+
+
+def _resume(submissions, out, force) -> tuple[dict[int, SubmissionResult], list[int]]:
     results: dict[int, SubmissionResult] = {}
     todo = []
     for n, sub in enumerate(submissions):
@@ -114,39 +194,182 @@ def grade_batch(submissions: list[Submission], *, out: Path | None = None, jobs:
             except (ValueError, KeyError, TypeError, OSError):
                 pass  # a damaged result file: grade again
         todo.append(n)
-    bar = _progress(len(submissions), len(results), progress)
+    return results, todo
+
+
+def _unsaved(result: SubmissionResult) -> bool:
+    """An internal error row: not written to ``results/`` (a rerun retries it), but kept in ``batch.json``."""
+    return bool(result.error) and result.error.startswith("internal grader error")
+
+
+def _keep_what_finished(submissions, results, out) -> None:
+    """After a stop: ``grades.csv`` and Gradescope files of every result on disk (a pool process may have
+    written one the main process had not received yet). On a full disk this can fail too; the error
+    that stopped the batch is the one reported."""
+    finished = {}
+    for n, sub in enumerate(submissions):
+        path = out / "results" / f"{sub.key}.json"
+        if n in results and not _unsaved(results[n]):
+            finished[sub.key] = results[n]
+        elif path.is_file():
+            try:
+                finished[sub.key] = report.read_json(path)
+            except (ValueError, KeyError, TypeError, OSError):
+                pass
     try:
-        if jobs == 1 or len(todo) <= 1:
-            for n in todo:
-                results[n] = _safe(lambda: _grade_one(submissions[n], out, options), submissions[n])
-                bar.update(1)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
-                futures = {pool.submit(_grade_one, submissions[n], out, options): n for n in todo}
-                for future in as_completed(futures):
-                    n = futures[future]
-                    results[n] = _safe(future.result, submissions[n])
-                    bar.update(1)
-    finally:
-        bar.close()
-    ordered = [results[n] for n in range(len(submissions))]
+        report.write_batch(out, finished)
+    except outdir.OutputError:
+        pass
+
+
+# -- grading one submission ----------------------------------------------------------------------
+def _grade_one(sub: Submission, out: Path | None, options: dict) -> dict:
+    result = grade_submission(sub.path, student=sub.student, **options)
+    if not result.assignment:
+        result.assignment = sub.assignment
+    if result.error:
+        _with_assignment_max(result, sub, options)
     if out is not None:
-        report.write_csv(out / "grades.csv", ordered)
-        for sub, result in zip(submissions, ordered):
-            report.write_gradescope(out / "gradescope" / sub.key / "results.json", result)
-        if len(ordered) == 1:
-            report.write_gradescope(out / "results.json", ordered[0])
-    return ordered
+        report.write_json(out / "results" / f"{sub.key}.json", result)
+    return result.to_dict()
 
 
-def _safe(run, sub: Submission) -> SubmissionResult:
+def _safe(run, sub: Submission, options: dict) -> SubmissionResult:
     try:
         value = run()
         return SubmissionResult.from_dict(value)
+    except outdir.OutputError:
+        raise          # the output folder failed, not this submission: stop the batch
     except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
-        return SubmissionResult(str(sub.path), sub.assignment, sub.path.name, sub.student,
-                                error=f"internal grader error: {type(exc).__name__}: {exc}")
+        result = SubmissionResult(str(sub.path), sub.assignment, sub.path.name, sub.student,
+                                  error=f"internal grader error: {type(exc).__name__}: {exc}")
+        return _with_assignment_max(result, sub, options)
+
+
+def _with_assignment_max(result: SubmissionResult, sub: Submission, options: dict) -> SubmissionResult:
+    """An error row gets the assignment's max score (and name), read from the trusted notebook.
+
+    The trusted notebook is the one named like the submission (``<source>/<assignment>/<name>``),
+    or the only one in the source. Unknown: the row keeps 0.
+    """
+    if result.max_score:
+        return result
+    source = Path(options.get("source") or default_source())
+    try:
+        trusted_path = find_trusted(sub.path, source)
+    except notebook.SubmissionError:
+        candidates = sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb")) if source.is_dir() else []
+        if len(candidates) != 1:
+            return result
+        trusted_path = candidates[0]
+    try:
+        trusted = notebook.read_notebook(trusted_path)
+    except notebook.SubmissionError:
+        return result
+    registry = options.get("registry")
+    if registry is None:
+        from autograder.items import default_registry
+        registry = default_registry()
+    autograded = sum(registry.get(gid).points if gid in registry else (points or 0)
+                     for gid, points in notebook.test_cells(trusted).items())
+    result.max_score = float(autograded + sum(p or 0 for p in notebook.manual_cells(trusted).values()))
+    if not result.assignment and source.is_dir():
+        result.assignment = trusted_path.parent.name
+    return result
+
+
+# -- the pool and its lifecycle ------------------------------------------------------------------
+def _grade_in_pool(submissions, todo, out, options, workers: int, finished) -> None:
+    context = multiprocessing.get_context("spawn")
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pool_process_init,
+                               initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(_grade_in_pool_process, submissions[n], out, options): n for n in todo}
+        for future in as_completed(futures):
+            n = futures[future]
+            finished(n, _safe(future.result, submissions[n], options))
+    except BaseException:
+        _stop_pool(pool, [p for p in multiprocessing.active_children() if p not in before])
+        raise
+    pool.shutdown()
+
+
+def _stop_pool(pool: ProcessPoolExecutor, processes) -> None:
+    """Start nothing more; ask the pool processes to stop, then kill those still running."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+
+
+_busy = False          # in a pool process: grading a submission right now
+
+
+class _Stop(BaseException):
+    """SIGTERM in a pool process while grading: unwind (closing the sandbox), then exit."""
+
+
+def _pool_process_init(parent_pid: int) -> None:
+    """Runs first in each pool process: die with the main process, leave Ctrl-C to it, stop on SIGTERM."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass   # not Linux: no parent-death signal
+    if os.getppid() != parent_pid:   # the main process died before prctl took effect
+        os._exit(1)
+    signal.signal(signal.SIGINT, _ignore_signal)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+
+def _ignore_signal(signum, frame) -> None:
+    """A handler that does nothing (SIG_IGN would be inherited by the sandboxed worker; this is not)."""
+
+
+def _stop_on_sigterm(signum, frame) -> None:
+    if _busy:
+        raise _Stop()
+    os._exit(128 + signum)
+
+
+def _grade_in_pool_process(sub: Submission, out: Path | None, options: dict) -> dict:
+    global _busy
+    _busy = True
+    try:
+        return _grade_one(sub, out, options)
+    except _Stop:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _busy = False
+
+
+@contextmanager
+def _signals_raise_interrupted():
+    """In the main thread: SIGINT and SIGTERM raise ``Interrupted`` (once; later ones are ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def handler(signum, frame):
+        if not stopping:
+            stopping.append(signum)
+            raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 class _NoBar:

@@ -7,18 +7,22 @@ each test has ``score``, ``max_score``, ``status`` ("passed"/"failed"), ``name``
 at once (``"visible"``) and its hidden checks a second test shown only when the
 instructor publishes grades (``"after_published"``); the two scores add up to
 the item's score. All-or-nothing items cannot be split and are one
-``"after_published"`` test.
+``"after_published"`` test. A written answer (an nbgrader manually graded cell)
+is a test with ``max_score`` and no ``score``.
+
+Every writer goes through ``autograder.outdir.write_text``: an OS error becomes a
+one-line ``OutputError``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from autograder.grader import SubmissionResult
+from autograder.outdir import atomic_write_text, write_text  # noqa: F401 - atomic_write_text: used by gradescope.py
 from autograder.runner import ItemResult
 
 
@@ -26,10 +30,23 @@ def _num(x: float) -> str:
     return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
 
 
+NOT_ISOLATED = ("graded WITHOUT isolation (--isolation process): the student's code ran as the grader's user, "
+                "with only the audit hook between it and the grader")
+BY_HAND = "graded by hand"
+
+
+def _manual_points(result: SubmissionResult) -> float:
+    return sum(item.points for item in result.items if item.manual)
+
+
 def render_text(result: SubmissionResult, show_hidden_details: bool = False) -> str:
     """The readable report for one submission."""
     who = f"{result.student}/{result.assignment}/{result.notebook}" if result.student else result.path
-    lines = [f"== {who}: {_num(result.score)} / {_num(result.max_score)} points"]
+    by_hand = _manual_points(result)
+    tail = f" ({_num(by_hand)} of them for written answers, {BY_HAND})" if by_hand else ""
+    lines = [f"== {who}: {_num(result.score)} / {_num(result.max_score)} points{tail}"]
+    if getattr(result, "isolation", "") == "process":
+        lines.append(f"   WARNING: {NOT_ISOLATED}")
     if result.error:
         lines.append(f"   ERROR: {result.error}")
         return "\n".join(lines)
@@ -41,37 +58,28 @@ def render_text(result: SubmissionResult, show_hidden_details: bool = False) -> 
         if cell["status"] != "ok":
             lines.append(f"   {cell['name']}: {cell['status']}: {cell['message']}")
     for item in result.items:
-        lines.append(item.render(show_hidden_details))
+        if item.manual:
+            lines.append(f"{item.grade_id} -- {item.title}: written answer, {_num(item.points)} points, {BY_HAND} "
+                         "(not scored by the autograder)")
+        else:
+            lines.append(item.render(show_hidden_details))
     return "\n".join(lines)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(path: Path, result: SubmissionResult) -> None:
-    atomic_write_text(path, json.dumps(result.to_dict(), indent=1, allow_nan=False))
+    write_text(path, json.dumps(result.to_dict(), indent=1, allow_nan=False))
 
 
 def read_json(path: Path) -> SubmissionResult:
     return SubmissionResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def write_csv(path: Path, results: list[SubmissionResult]) -> None:
-    """One row per submission: who, what, total, per-item scores, error and flags."""
+def csv_text(results: list[SubmissionResult]) -> str:
+    """One row per submission, in the order given: who, what, total, per-item scores, error, flags, isolation.
+
+    A written answer's column reads ``graded by hand (max 2)``: it is listed with its points, but the
+    autograder never scores it (``score`` leaves it out, ``max_score`` counts it, as nbgrader does).
+    """
     grade_ids: list[str] = []
     for r in results:
         for item in r.items:
@@ -79,18 +87,23 @@ def write_csv(path: Path, results: list[SubmissionResult]) -> None:
                 grade_ids.append(item.grade_id)
     rows = []
     for r in results:
-        scores = {i.grade_id: i.score for i in r.items}
+        scores = {i.grade_id: f"{BY_HAND} (max {_num(i.points)})" if i.manual else i.score for i in r.items}
+        isolation = getattr(r, "isolation", "") or ""
         rows.append([r.student, r.assignment, r.notebook, r.path, r.score, r.max_score]
-                    + [scores.get(g, "") for g in grade_ids] + [r.error or "", " | ".join(r.flags)])
-    header = ["student", "assignment", "notebook", "path", "score", "max_score"] + grade_ids + ["error", "flags"]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(tmp, path)
+                    + [scores.get(g, "") for g in grade_ids]
+                    + [r.error or "", " | ".join(r.flags),
+                       "process (NOT isolated)" if isolation == "process" else isolation])
+    header = ["student", "assignment", "notebook", "path", "score", "max_score"] + grade_ids + \
+        ["error", "flags", "isolation"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, results: list[SubmissionResult]) -> None:
+    write_text(path, csv_text(results))
 
 
 def _split(item: ItemResult):
@@ -109,9 +122,22 @@ def _split(item: ItemResult):
 
 
 def gradescope(result: SubmissionResult) -> dict:
-    """The Gradescope ``results.json`` document for one submission."""
+    """The Gradescope ``results.json`` document for one submission.
+
+    A written answer is a test with its ``max_score`` and no ``score`` (the specification makes a
+    test's score optional when the top-level score is given): Gradescope shows it with its points,
+    and the top-level score, the autograder's, leaves it out, so the hand-graded points can be
+    added in Gradescope or taken from formgrader without counting anything twice.
+    """
     tests = []
     for item in result.items:
+        if item.manual:
+            tests.append({"name": f"{item.grade_id}: {item.title} (written answer)",
+                          "max_score": round(item.points, 6), "tags": [BY_HAND],
+                          "output": f"Written answer, {_num(item.points)} points: {BY_HAND}, not by the "
+                                    "autograder. The score above does not include it.",
+                          "visibility": "visible"})
+            continue
         for suffix, subs, max_score, score, visibility in _split(item):
             sub_item = ItemResult(item.grade_id, item.title, max_score, score, subs, item.hidden_included, item.flag)
             tests.append({"name": f"{item.grade_id}: {item.title}{suffix}", "score": round(score, 6),
@@ -119,9 +145,26 @@ def gradescope(result: SubmissionResult) -> dict:
                           "status": "passed" if score >= max_score - 1e-9 else "failed",
                           "output": sub_item.render(), "visibility": visibility})
     output = result.error or "\n".join(result.flags) or "Graded by nnkit's sandboxed autograder."
+    if getattr(result, "isolation", "") == "process":
+        output = f"WARNING: {NOT_ISOLATED}.\n{output}"
     return {"score": round(result.score, 6), "output": output, "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests}
 
 
 def write_gradescope(path: Path, result: SubmissionResult) -> None:
-    atomic_write_text(path, json.dumps(gradescope(result), indent=1, allow_nan=False))
+    write_text(path, json.dumps(gradescope(result), indent=1, allow_nan=False))
+
+
+def write_batch(out: Path, results: dict[str, SubmissionResult]) -> None:
+    """A batch's shared outputs from ``{result key: result}``: ``grades.csv`` (rows in key order) and the
+    Gradescope files, ``gradescope/<key>/results.json`` and, for exactly one submission, ``results.json``.
+
+    ``nnkit grade`` and ``nnkit merge`` both write through here, so a merge of shards gives the same
+    files as one run over everything.
+    """
+    keys = sorted(results)
+    write_csv(Path(out) / "grades.csv", [results[k] for k in keys])
+    for key in keys:
+        write_gradescope(Path(out) / "gradescope" / key / "results.json", results[key])
+    if len(keys) == 1:
+        write_gradescope(Path(out) / "results.json", results[keys[0]])

@@ -58,8 +58,9 @@ def test_batch_grades_in_parallel_writes_outputs_and_keeps_going_after_a_broken_
     assert results[2].error and "not UTF-8" in results[2].error
     with open(out / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["student"], r["score"], r["fx_relu"]) for r in rows] == [("alice", "10.0", "2.0"),
-                                                                      ("bob", "7.0", "0.0"), ("carol", "0.0", "")]
+    assert [(r["student"], r["score"], r["max_score"], r["fx_relu"]) for r in rows] == [
+        ("alice", "10.0", "10.0", "2.0"), ("bob", "7.0", "10.0", "0.0"), ("carol", "0.0", "10.0", "")]
+    assert results[2].max_score == 10.0          # an error row carries the assignment's max, from the trusted copy
     saved = report.read_json(out / "results" / "bob" / "fixture" / "fixture.json")
     assert saved.to_dict() == results[1].to_dict()
     for who in ("alice", "bob", "carol"):
@@ -121,10 +122,15 @@ def test_cli_grade_exit_codes_and_outputs(course, capsys, monkeypatch):
             "--registry", REGISTRY_SPEC, "--jobs", "1"]
     assert cli.main(args) == cli.EXIT_SUBMISSION_ERRORS          # carol's file is broken
     printed = capsys.readouterr().out
-    assert "graded 2 of 3 submissions" in printed and "== alice/fixture/fixture.ipynb: 10 / 10" in printed
+    assert "3 submissions: 3 graded now; 1 could not be graded" in printed
+    assert "== alice/fixture/fixture.ipynb: 10 / 10" in printed
+    assert f"Results in {out}/: grades.csv" in printed
     assert (out / "grades.csv").is_file()
     assert cli.main(["grade", str(course / "submitted" / "alice"), "--source", str(course / "source"),
-                     "--out", str(out), "--registry", REGISTRY_SPEC, "--quiet"]) == cli.EXIT_OK
+                     "--out", f"{out}/", "--registry", REGISTRY_SPEC, "--quiet"]) == cli.EXIT_OK
+    printed = capsys.readouterr().out      # a rerun says what it skipped; a trailing / is not doubled
+    assert printed == (f"1 submission: 0 graded now, 1 skipped (graded by an earlier run; --force regrades them). "
+                       f"Results in {out}/: grades.csv, results/, gradescope/\n")
     assert cli.main(["grade", str(course / "empty-dir-does-not-exist")]) == cli.EXIT_USAGE
     assert cli.main(["grade", str(course / "submitted"), "--source", str(course / "nope")]) == cli.EXIT_USAGE
     assert cli.main(["grade", str(course / "submitted"), "--jobs", "0"]) == cli.EXIT_USAGE
@@ -207,7 +213,8 @@ def test_cli_grades_a_class_with_two_jobs_gives_each_broken_file_its_own_row_and
             "--jobs", "2"]
     assert cli.main(args) == cli.EXIT_SUBMISSION_ERRORS
     captured = capsys.readouterr()
-    assert "graded 3 of 8 submissions" in captured.out and "grading" not in captured.err   # no bar off a TTY
+    assert "8 submissions: 8 graded now; 5 could not be graded" in captured.out
+    assert "grading" not in captured.err   # no bar off a TTY
     with open(out / "grades.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert {who: (r["score"], r["error"] != "") for who, r in rows.items()} == {
@@ -224,7 +231,7 @@ def test_cli_grades_a_class_with_two_jobs_gives_each_broken_file_its_own_row_and
     doc["score"] = 42.0
     marked.write_text(json.dumps(doc))
     assert cli.main(args) == cli.EXIT_SUBMISSION_ERRORS
-    assert "graded 3 of 8 submissions" in capsys.readouterr().out
+    assert "8 submissions: 0 graded now, 8 skipped (graded by an earlier run" in capsys.readouterr().out
     with open(out / "grades.csv", newline="") as f:
         assert [(r["student"], r["score"]) for r in csv.DictReader(f)][:2] == [("alice", "42.0"), ("bob", "7.0")]
 
@@ -263,4 +270,4 @@ def test_cli_shows_a_progress_bar_on_a_terminal(course):
     bar = b"".join(chunks).decode("utf-8", "replace")
     assert done.returncode == cli.EXIT_SUBMISSION_ERRORS      # carol's broken file
     assert "grading" in bar and "3/3" in bar and "Traceback" not in bar
-    assert b"graded 2 of 3 submissions" in done.stdout
+    assert b"3 submissions: 3 graded now; 1 could not be graded" in done.stdout
