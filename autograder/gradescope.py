@@ -16,8 +16,8 @@ The zip holds:
 
 ``run`` grades the notebook found in ``/autograder/submission/`` with the trusted grader (the student's code in
 the sandbox: namespaces where the container allows them, else as an unprivileged user), and writes Gradescope's
-``results.json``: one test per item's visible and hidden checks, one entry per written answer (graded by hand),
-and ``execution_time``. ``NNKIT_AUTOGRADER_ROOT`` replaces ``/autograder`` (the tests use a temp folder).
+``results.json``: one test per item's visible and hidden checks, one per written answer (graded by hand), and
+``execution_time``. ``NNKIT_AUTOGRADER_ROOT`` replaces ``/autograder`` (the tests use a temp folder).
 """
 
 from __future__ import annotations
@@ -279,34 +279,23 @@ def isolation_limits(config: GradescopeConfig):
     limits = sandbox.Limits(cell_timeout=config.cell_timeout, call_timeout=config.call_timeout)
     requested = os.environ.get("NNKIT_ISOLATION", config.isolation)
     run_as = config.worker_user if os.geteuid() == 0 else None
-    resolve = getattr(sandbox, "resolve_isolation", None)
-    if resolve is None:   # TEMPORARY until the sandbox's isolation modes land
-        mode = "user" if run_as else "process"
-    else:
-        mode = resolve(requested, run_as=run_as, allow_process=config.allow_process)
-        limits.isolation = mode
-    if mode == "user":
-        limits.run_as = run_as
+    mode = sandbox.resolve_isolation(requested, run_as=run_as, allow_process=config.allow_process)
+    limits.isolation, limits.run_as = mode, run_as
     return limits, mode
 
 
-def results_document(result, config: GradescopeConfig, manual: dict, seconds: float, mode: str) -> dict:
-    """Gradescope's ``results.json`` for one graded submission."""
+def results_document(result, config: GradescopeConfig, seconds: float, mode: str) -> dict:
+    """Gradescope's ``results.json`` for one graded submission: ``report.gradescope`` (one test per item's
+    visible and hidden checks, one per written answer) with the configured visibilities and ``execution_time``."""
     from autograder import report
 
     doc = report.gradescope(result)
     for test in doc["tests"]:
-        test["visibility"] = config.hidden if test["visibility"] == "after_published" else config.visible
-    if not result.error:
-        for grade_id, points in manual.items():
-            doc["tests"].append({
-                "name": f"{grade_id}: written answer (graded by hand)", "score": 0.0, "max_score": 0.0,
-                "output": f"This written answer{f' ({points:g} points)' if points else ''} is graded by the "
-                          "course staff, not by the autograder.",
-                "tags": ["manually graded"], "visibility": "visible"})
+        if report.BY_HAND not in test.get("tags", ()):
+            test["visibility"] = config.hidden if test["visibility"] == "after_published" else config.visible
     doc["execution_time"] = max(1, math.ceil(seconds))
     doc["extra_data"] = {"nnkit_version": config.version, "isolation": mode, "assignment": config.assignment,
-                         "max_score": result.max_score, "manual_points": sum(p or 0 for p in manual.values())}
+                         "max_score": result.max_score}
     return doc
 
 
@@ -349,13 +338,13 @@ def _grade(root: Path, started: float) -> dict:
     else:
         result = grade_submission(path, source=trusted / config.assignment / config.notebook, limits=limits,
                                   secret=secret)
-    manual = notebook.manual_cells(notebook.read_notebook(trusted / config.assignment / config.notebook))
-    if result.error:
-        result.max_score = float(sum(p or 0 for p in notebook.test_cells(
-            notebook.read_notebook(trusted / config.assignment / config.notebook)).values()))
+    if result.error:   # the row still says what the assignment is worth
+        trusted_nb = notebook.read_notebook(trusted / config.assignment / config.notebook)
+        result.max_score = float(sum(p or 0 for p in notebook.test_cells(trusted_nb).values())
+                                 + sum(p or 0 for p in notebook.manual_cells(trusted_nb).values()))
     print(f"score {result.score:g} / {result.max_score:g}{' (error: ' + result.error + ')' if result.error else ''}",
           flush=True)
-    return results_document(result, config, manual, time.monotonic() - started, mode)
+    return results_document(result, config, time.monotonic() - started, mode)
 
 
 # --------------------------------------------------------------------------------------------- command line
