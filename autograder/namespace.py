@@ -8,17 +8,32 @@ the sandboxed worker (behind ``RemoteHandle``). Every value it hands out is
 str, None, and lists/tuples/str-keyed dicts of those; any other object stays in
 the table and is handed out as ``{"ref": id, "type": name}``.
 
-This module imports only numpy so that the worker can load it and then drop it
-from ``sys.modules`` (the worker must not leave grader modules importable).
+The server also reports what the grader cannot see from outside (``CALL_REPORT``):
+every ``call``, ``new`` and ``method`` compares the arguments the student's code
+received with the values the grader sent, and records the ones changed in place
+(``w -= lr * g``), together with the floating-point warnings NumPy raised during the
+call (overflow, invalid value, divide by zero; underflow is not a mistake).
+``get(CALL_REPORT)`` returns the records gathered since the previous such ``get``,
+and starts afresh. It is an ordinary ``get`` of a name no notebook can define, so it
+works the same behind both handles.
+
+This module imports only numpy (and the standard library) so that the worker can load
+it and then drop it from ``sys.modules`` (the worker must not leave grader modules
+importable).
 """
 
 from __future__ import annotations
+
+import inspect
+import warnings
 
 import numpy as np
 
 PLAIN_KINDS = "biufc"          # bool, int, uint, float, complex: the only dtypes that cross
 MAX_DEPTH = 32                 # deeper (or self-referencing) containers stay behind as refs
 _EXACT_SCALARS = (bool, int, float, complex, str, type(None))
+CALL_REPORT = "<call report>"  # get(CALL_REPORT): {"mutated": [...], "warnings": [...]} since the last get
+MAX_RECORDS = 20               # per report, so that a loop of calls cannot flood the grader
 
 
 class Ref:
@@ -84,6 +99,7 @@ class NamespaceServer:
         self.namespace = namespace
         self.objects: dict[int, object] = {}
         self._next_id = 1
+        self._report: dict[str, list] = {"mutated": [], "warnings": []}
 
     # -- conversion -------------------------------------------------------------------------------
     def store(self, obj) -> Ref:
@@ -157,6 +173,38 @@ class NamespaceServer:
         except SystemExit as exc:
             raise StudentCodeError(where, "SystemExit", f"your code called sys.exit({exc.code!r})") from None
 
+    def _invoke(self, where: str, fn, args, kwargs):
+        """Run ``fn`` on copies of the grader's arguments; record changed arguments and FP warnings."""
+        sent_args, sent_kwargs = tuple(args), dict(kwargs or {})
+        given_args, given_kwargs = self.resolve(sent_args), self.resolve(sent_kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
+                try:
+                    return self._run(where, fn, *given_args, **given_kwargs)
+                finally:
+                    self._record(where, fn, sent_args, sent_kwargs, given_args, given_kwargs, caught)
+
+    def _record(self, where, fn, sent_args, sent_kwargs, given_args, given_kwargs, caught) -> None:
+        names = _parameter_names(fn, len(sent_args))
+        changed = []
+        for i, (sent, given) in enumerate(zip(sent_args, given_args)):
+            changed += _changed(sent, given, names[i])
+        for key, sent in sent_kwargs.items():
+            changed += _changed(sent, given_kwargs[key], key)
+        if changed and len(self._report["mutated"]) < MAX_RECORDS:
+            self._report["mutated"].append({"where": where, "arguments": changed})
+        for w in caught:
+            if issubclass(w.category, RuntimeWarning) and len(self._report["warnings"]) < MAX_RECORDS:
+                entry = {"where": where, "message": _safe_str(w.message)}
+                if entry not in self._report["warnings"]:
+                    self._report["warnings"].append(entry)
+
+    def call_report(self) -> dict:
+        """The argument changes and warnings recorded since the last report (then forgotten)."""
+        report, self._report = self._report, {"mutated": [], "warnings": []}
+        return report
+
     def has(self, name: str) -> bool:
         return type(name) is str and name in self.namespace
 
@@ -165,23 +213,20 @@ class NamespaceServer:
         where = self._where(target)
         if not callable(fn):
             raise StudentCodeError(where, "TypeError", f"`{where}` is a {type(fn).__name__}, not a function")
-        result = self._run(where, fn, *self.resolve(tuple(args)), **self.resolve(dict(kwargs or {})))
-        return self.export(result)
+        return self.export(self._invoke(where, fn, args, kwargs))
 
     def new(self, class_name, args=(), kwargs=None) -> Ref:
         cls = self.lookup(class_name)
         where = self._where(class_name)
         if not callable(cls):
             raise StudentCodeError(where, "TypeError", f"`{where}` is a {type(cls).__name__}, not a class")
-        obj = self._run(where, cls, *self.resolve(tuple(args)), **self.resolve(dict(kwargs or {})))
-        return self.store(obj)
+        return self.store(self._invoke(where, cls, args, kwargs))
 
     def method(self, ref, name: str, args=(), kwargs=None):
         obj = self.lookup(ref)
         where = f"{type(obj).__name__}.{name}"
         bound = self._run(where, getattr, obj, name)
-        result = self._run(where, bound, *self.resolve(tuple(args)), **self.resolve(dict(kwargs or {})))
-        return self.export(result)
+        return self.export(self._invoke(where, bound, args, kwargs))
 
     def _walk(self, target, attr: str):
         obj = self.lookup(target)
@@ -190,6 +235,8 @@ class NamespaceServer:
         return obj
 
     def get(self, target, attr: str = ""):
+        if type(target) is str and target == CALL_REPORT and not attr:
+            return self.export(self.call_report())
         return self.export(self._walk(target, attr))
 
     def set(self, ref, attr: str, value) -> None:
@@ -200,6 +247,45 @@ class NamespaceServer:
     def setitem(self, ref, attr: str, key, value) -> None:
         container = self._walk(ref, attr)
         self._run(self._where(ref, attr), container.__setitem__, self.resolve(key), self.resolve(value))
+
+
+def _parameter_names(fn, count: int) -> list[str]:
+    """Names for the first ``count`` positional arguments of ``fn`` ("argument 3" where unknown)."""
+    names = [f"argument {i + 1}" for i in range(count)]
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except Exception:  # noqa: BLE001 - builtins and odd callables have no signature; numbers will do
+        return names
+    for i, p in enumerate(params[:count]):
+        names[i] = p.name
+    return names
+
+
+def _changed(sent, given, label: str, depth: int = 0) -> list[str]:
+    """Labels of the arrays (or containers) in ``given`` that differ from ``sent``, the grader's original."""
+    if type(sent) is np.ndarray:
+        same = type(given) is np.ndarray and given.shape == sent.shape and given.dtype == sent.dtype
+        if same and sent.dtype.kind in "fc":
+            # an entry nudged and restored by subtraction may come back 1 ulp off: that is no change
+            same = bool(np.allclose(given, sent, rtol=1e-12, atol=0.0, equal_nan=True))
+        elif same:
+            same = bool(np.array_equal(given, sent))
+        return [] if same else [label]
+    if depth > MAX_DEPTH or type(sent) not in (list, tuple, dict):
+        return []   # refs are the student's own objects; scalars are immutable
+    if type(sent) in (list, tuple):
+        if type(given) is not type(sent) or len(given) != len(sent):
+            return [label]
+        pairs = [(f"{label}[{i}]", a, b) for i, (a, b) in enumerate(zip(sent, given))]
+    else:
+        if type(given) is not dict or given.keys() != sent.keys():
+            return [label]
+        pairs = [(f"{label}[{k!r}]", sent[k], given[k]) for k in sent]
+    out = []
+    for sub_label, a, b in pairs:
+        out += _changed(a, b, sub_label, depth + 1)
+    return out
 
 
 def _type_name(obj) -> str:

@@ -14,6 +14,7 @@ inputs cannot be reproduced without the secret.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 
 from autograder import tolerance
 from autograder.diagnose import diagnose
-from autograder.namespace import Ref
+from autograder.namespace import CALL_REPORT, Ref
 
 DEFAULT_SECRET = "nnkit-public-default-secret"
 SECRET_ENV = "NNKIT_GRADER_SECRET"
@@ -259,6 +260,25 @@ class Tester:
             f"worst at index {index}: your gradient {analytic[index]!r}, numeric {numeric[list(coords).index(worst)]!r}",
         ], notes)
 
+    # -- what the calls did besides returning (see ``watch_calls``) ------------------------------------
+    def calls_were_clean(self, ns, *, inputs: bool = True, warnings: bool = False) -> bool:
+        """Fail a sub-check if a call since the last report changed an argument in place (``inputs``) or
+        raised a floating-point warning (``warnings``). Nothing is recorded when the calls were clean."""
+        report = ns.get(CALL_REPORT)
+        if not isinstance(report, dict):
+            return True
+        ok = True
+        for entry in (report.get("mutated") or [])[:1] if inputs else []:
+            names = ", ".join(f"`{a}`" for a in entry["arguments"])
+            ok = self.fail(f"`{entry['where']}` leaves its inputs unchanged",
+                           f"`{entry['where']}` changed its argument {names} in place",
+                           [MUTATED_INPUT_HINT]) and ok
+        for entry in (report.get("warnings") or [])[:1] if warnings else []:
+            ok = self.fail(f"`{entry['where']}` raises no floating-point warnings",
+                           f"`{entry['where']}` made NumPy warn: {entry['message']}",
+                           [_warning_hint(entry["message"])]) and ok
+        return ok
+
     # -- totals ----------------------------------------------------------------------------------
     @property
     def credit(self) -> float:
@@ -267,6 +287,36 @@ class Tester:
     @property
     def total(self) -> int:
         return len(self.results)
+
+
+MUTATED_INPUT_HINT = ("your function modified an input array in place (for example `w -= lr * g` or "
+                      "`theta += ...`), which changes the caller's array too; the task says inputs must not "
+                      "change: compute a new array (`w = w - lr * g`) or work on a copy (`w = w.copy()`)")
+
+
+def _warning_hint(message: str) -> str:
+    if "overflow" in message:
+        return ("an overflow: exp of a large positive number is inf; the task says it must not overflow or "
+                "warn: only ever exponentiate non-positive numbers, e.g. e = np.exp(-np.abs(z)), and pick "
+                "1 / (1 + e) or e / (1 + e) by the sign of z (np.where evaluates both branches, so compute "
+                "e first)")
+    if "divide by zero" in message:
+        return "a division by zero or a log of 0: the task's inputs must not produce inf; rewrite it stably"
+    return "an invalid operation (inf - inf, 0 / 0 or inf / inf gives NaN): rewrite the computation stably"
+
+
+def watch_calls(*, inputs: bool = True, warnings: bool = False):
+    """Decorate a check: after it runs, its calls must not have changed their array arguments in place
+    (``inputs``) and must not have raised floating-point warnings (``warnings``); see ``calls_were_clean``.
+    The check keeps its name (and so its seed)."""
+    def decorate(check):
+        @functools.wraps(check)
+        def watched(ns, t):
+            ns.get(CALL_REPORT)   # forget calls made before this check (by other checks)
+            check(ns, t)
+            t.calls_were_clean(ns, inputs=inputs, warnings=warnings)
+        return watched
+    return decorate
 
 
 def _plain_kind(value):

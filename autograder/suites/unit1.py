@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.items import Item
+from autograder.tester import watch_calls
 from nnkit import activations as ref_act
 from nnkit import logic as ref_logic
 from nnkit import perceptron as ref_p
@@ -86,6 +87,7 @@ def sigmoid_matches_the_reference(ns, t):
     t.close("sigmoid on a (5, 4) array", ns.call("sigmoid", z), ref_act.sigmoid(z))
 
 
+@watch_calls(warnings=True)
 def sigmoid_extreme_inputs(ns, t):
     z = np.array([-1000.0, -745.0, -40.0, 0.0, 40.0, 745.0, 1000.0])
     t.close("sigmoid at +-1000, +-745, +-40 and 0 (no NaN, no overflow)", ns.call("sigmoid", z),
@@ -99,6 +101,7 @@ def sigmoid_symmetry(ns, t):
             and isinstance(s_neg, np.ndarray) else s_pos, np.ones_like(z))
 
 
+@watch_calls(warnings=True)
 def sigmoid_large_random(ns, t):
     z = t.rng.normal(size=(50,)) * 400
     t.close("sigmoid on inputs of size ~400", ns.call("sigmoid", z), ref_act.sigmoid(z))
@@ -139,6 +142,7 @@ def tlu_exact_ties(ns, t):
             ref_p.tlu_predict(theta, X))
 
 
+@watch_calls()
 def perceptron_step_on_the_cat_dog_example(ns, t):
     theta, x, y = np.ones((3, 2)), np.array([0.5, 1.0]), np.array([1.0, 0.0])
     expected = np.array([[1.0, 0.9], [1.0, 0.95], [1.0, 0.9]])
@@ -149,6 +153,7 @@ def perceptron_step_on_the_cat_dog_example(ns, t):
                 "a bias that is not updated (x0 = 1 missing)": np.array([[1.0, 1.0], [1.0, 0.95], [1.0, 0.9]])})
 
 
+@watch_calls()
 def perceptron_step_matches_the_reference(ns, t):
     theta, x = t.rng.normal(size=(4, 3)), t.rng.normal(size=3)
     y = 1.0 - ref_p.tlu_predict(theta, x[None, :])[0]      # every unit is wrong, so every column moves
@@ -156,6 +161,7 @@ def perceptron_step_matches_the_reference(ns, t):
             ns.call("perceptron_step", theta, x, y, 0.25), ref_p.perceptron_step(theta, x, y, 0.25))
 
 
+@watch_calls()
 def perceptron_step_correct_units_unchanged(ns, t):
     theta, x = t.rng.normal(size=(3, 2)), t.rng.normal(size=2)
     y = ref_p.tlu_predict(theta, x[None, :])[0]
@@ -163,6 +169,7 @@ def perceptron_step_correct_units_unchanged(ns, t):
             theta)
 
 
+@watch_calls()
 def perceptron_step_hidden_cases(ns, t):
     for d, k in ((5, 1), (2, 4)):
         theta, x = t.rng.normal(size=(d + 1, k)), t.rng.normal(size=d)
@@ -209,6 +216,7 @@ def training_converges_on_AND_within_20_epochs(ns, t):
                f"got {getattr(theta, 'shape', type(theta).__name__)}")
 
 
+@watch_calls()
 def training_on_OR_matches_the_reference(ns, t):
     _compare_training(ns, t, "OR from theta0 = 0.1", TABLE2, TARGETS["OR"][:, None], 0.1, 30, np.full((3, 1), 0.1))
 
@@ -223,6 +231,7 @@ def training_on_XOR_runs_out_of_epochs(ns, t):
            f"mistakes per epoch: {mistakes!r}")
 
 
+@watch_calls()
 def training_on_separable_data_matches_the_reference(ns, t):
     w_true = t.rng.normal(size=(4, 2))
     X = t.rng.normal(size=(60, 3))
@@ -288,6 +297,7 @@ def _delta(ns, t, what, X, y, lr, epochs, w0):
     return t.unpack(what, ns.call("delta_rule", X, y, lr, epochs, w0=w0), 2)
 
 
+@watch_calls()
 def delta_rule_one_update(ns, t):
     X, y = _regression(t, 6, 2)
     w0 = t.rng.normal(size=3)
@@ -323,6 +333,7 @@ def delta_rule_reaches_least_squares(ns, t):
                 np.linalg.lstsq(Xb, y, rcond=None)[0], rtol=1e-6, atol=1e-8)
 
 
+@watch_calls()
 def delta_rule_hidden_reference(ns, t):
     X, y = _regression(t, 20, 3)
     w0 = t.rng.normal(size=4)

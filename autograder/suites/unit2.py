@@ -19,6 +19,7 @@ import numpy as np
 
 from autograder.handle import Ref
 from autograder.items import Item
+from autograder.tester import watch_calls
 from autograder.suites.unit2_graphs import (BINARY, SHARED_NODE, UNARY, _attempt, _compare_expression, _node,
                                             _numbers, build_reference, build_student, random_expression)
 from nnkit import activations as ref_act
@@ -71,6 +72,7 @@ def value_random_expressions_forward(ns, t):
                 build_reference(ref_ad.Value, steps, xs)[-1].data)
 
 
+@watch_calls(warnings=True)
 def value_sigmoid_extremes(ns, t):
     for z in (-1000.0, 1000.0):
         what = f"Value({z:g}).sigmoid() without overflow"
@@ -216,6 +218,7 @@ def dual_random_directions(ns, t):
                 np.array([ref_out.value, ref_out.tangent]))
 
 
+@watch_calls(warnings=True)
 def dual_sigmoid_extremes(ns, t):
     got = [_dual_pair(ns, ns.method(ns.new("Dual", z, 1.0), "sigmoid")) for z in (-1000.0, 1000.0)]
     t.close("Dual(+-1000, 1).sigmoid() without overflow", np.array(got) if all(
@@ -248,6 +251,7 @@ def _blobs(rng, n, d):
     return X, y
 
 
+@watch_calls()
 def train_neuron_matches_reference(ns, t):
     X, y = _blobs(t.rng, 10, 2)
     w0, b0 = t.rng.normal(size=2) * 0.5, float(t.rng.normal())
@@ -264,6 +268,7 @@ def train_neuron_matches_reference(ns, t):
             known_wrong={summed: np.array(losses_sum)})
 
 
+@watch_calls()
 def train_neuron_hidden_reference(ns, t):
     X, y = _blobs(t.rng, 14, 3)
     w0 = t.rng.normal(size=3) * 0.3

@@ -11,6 +11,7 @@ import numpy as np
 
 from autograder.handle import StudentCodeError
 from autograder.items import Item
+from autograder.tester import watch_calls
 from autograder.suites.unit3_nets import (
     student_linear,
     activation_layers_forward_and_backward,
@@ -88,6 +89,7 @@ def derivatives_match_reference_and_numeric(ns, t):
     t.close("relu_grad at exactly 0 is 0", ns.call("relu_grad", np.zeros(3)), np.zeros(3))
 
 
+@watch_calls(warnings=True)
 def activations_survive_extreme_inputs(ns, t):
     z = np.array([-1000.0, -60.0, -1e-3, 0.0, 1e-3, 60.0, 1000.0])
     for name in ACTS + ("sigmoid_grad", "tanh_grad"):
@@ -134,6 +136,7 @@ def bce_matches_reference(ns, t):
                                                ref_act.sigmoid(logits) - target})
 
 
+@watch_calls(warnings=True)
 def bce_is_stable_and_checks_shapes(ns, t):
     logits = np.array([[-1000.0], [-30.0], [0.0], [30.0], [1000.0]])
     target = np.array([[0.0], [1.0], [1.0], [0.0], [1.0]])
@@ -209,6 +212,7 @@ def _probe_ref(ns, t):
     return ns.get("probe")
 
 
+@watch_calls()
 def numeric_gradient_is_central(ns, t):
     probe = _probe_ref(ns, t)
     if probe is None:

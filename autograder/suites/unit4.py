@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.items import Item
+from autograder.tester import watch_calls
 from autograder.suites.unit4_regularize import (
     dropout_backward_uses_the_mask,
     dropout_edge_cases,
@@ -117,6 +118,7 @@ def _state_matches(t, what, name, hyper, state, expected_state):
 
 
 # -- SGD, momentum, Nesterov ------------------------------------------------------------------------------
+@watch_calls()
 def sgd_matches_reference(ns, t):
     _trajectory(ns, t, "sgd_step (lr 0.1)", "sgd_step", ref_optim.SGD, {"lr": 0.1}, lambda w: [])
 
@@ -125,6 +127,7 @@ def _momentum_state(mu):
     return lambda state, g: [mu * state[0] + g]
 
 
+@watch_calls()
 def momentum_matches_reference(ns, t):
     lr, mu = 0.05, float(t.rng.choice([0.8, 0.9]))
     _trajectory(ns, t, f"momentum_step (lr {lr}, momentum {mu})", "momentum_step", ref_optim.SGD,
@@ -134,6 +137,7 @@ def momentum_matches_reference(ns, t):
                               w - lr * (mu * s[0] + (1 - mu) * g), [mu * s[0] + (1 - mu) * g])})
 
 
+@watch_calls()
 def nesterov_matches_reference(ns, t):
     lr, mu = 0.05, float(t.rng.choice([0.8, 0.9]))
     _trajectory(ns, t, f"nesterov_step (lr {lr}, momentum {mu})", "nesterov_step", ref_optim.SGD,
@@ -155,6 +159,7 @@ def nesterov_is_not_classical_momentum(ns, t):
 
 
 # -- RMSProp and Adam --------------------------------------------------------------------------------------
+@watch_calls()
 def rmsprop_matches_reference(ns, t):
     lr, alpha, eps = 0.01, float(t.rng.choice([0.9, 0.99])), 1e-8
 
@@ -172,6 +177,7 @@ def rmsprop_matches_reference(ns, t):
                           "alpha and 1 - alpha swapped (alpha weighs the old average)": rule(swapped=True)})
 
 
+@watch_calls()
 def rmsprop_default_hyperparameters(ns, t):
     w, g = t.rng.normal(size=5), t.rng.normal(size=5)
     got = t.unpack("rmsprop_step(w, g, s) returns (w, s)", ns.call("rmsprop_step", w, g, np.zeros(5)), 2)
@@ -184,6 +190,7 @@ def _adam_state(b1, b2):
     return lambda state, g: [b1 * state[0] + (1 - b1) * g, b2 * state[1] + (1 - b2) * g * g, state[2] + 1]
 
 
+@watch_calls()
 def adam_matches_reference(ns, t):
     lr, betas, eps = 0.01, (0.9, float(t.rng.choice([0.99, 0.999]))), 1e-8
 
@@ -205,6 +212,7 @@ def adam_matches_reference(ns, t):
                           "t incremented after the bias correction": rule(late_t=True)})
 
 
+@watch_calls()
 def adam_first_step_moves_every_coordinate_by_lr(ns, t):
     # |g| from 1e-2 to 1e3: the step is lr * g / (|g| + eps), within 1e-9 of lr * sign(g) for every entry
     w, g = t.rng.normal(size=6), t.rng.choice([-1.0, 1.0], size=6) * np.logspace(-2, 3, 6)

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,91 @@ def test_missing_name_is_a_namespace_error_naming_it():
 def test_local_handle_rejects_non_dict():
     with pytest.raises(TypeError, match="LocalHandle: namespace must be a dict"):
         LocalHandle([1, 2])
+
+
+# -- the call report: arguments changed in place, floating-point warnings ------------------------------------
+def _reporting_namespace():
+    def sgd_step(w, g, lr):
+        w -= lr * g            # the classic mistake: the caller's w changes too
+        return w
+
+    def pure_step(w, g, lr):
+        return w - lr * g
+
+    def nudge_and_restore(x):
+        x[0] += 1e-6           # restored by subtraction: 1 ulp off at most, no change
+        x[0] -= 1e-6
+        return x.sum()
+
+    def update_dict(params, grads):
+        params["W"] -= grads["W"]
+        return params
+
+    def append_to(items):
+        items.append(0)
+        return len(items)
+
+    def naive_sigmoid(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def tiny(z):
+        return np.exp(-z)      # underflow only: not a mistake
+
+    class Layer:
+        def forward(self, x, scale=1.0):
+            x *= scale
+            return x
+
+    return {k: v for k, v in locals().items()}
+
+
+def test_call_report_names_arguments_changed_in_place():
+    from autograder.namespace import CALL_REPORT
+    ns = LocalHandle(_reporting_namespace())
+    w, g = np.ones(3), np.full(3, 0.5)
+    np.testing.assert_array_equal(ns.call("sgd_step", w, g, 0.1), np.full(3, 0.95))
+    np.testing.assert_array_equal(w, np.ones(3))           # the grader's array is never touched
+    ns.call("pure_step", w, g, lr=0.1)
+    ns.call("update_dict", {"W": np.ones(2), "b": np.zeros(2)}, {"W": np.ones(2), "b": np.zeros(2)})
+    ns.call("append_to", [np.ones(1)])
+    layer = ns.new("Layer")
+    ns.method(layer, "forward", np.ones(2), scale=3.0)
+    ns.call("nudge_and_restore", np.array([0.1, 0.2]))
+    report = ns.get(CALL_REPORT)
+    assert report["mutated"] == [{"where": "sgd_step", "arguments": ["w"]},
+                                 {"where": "update_dict", "arguments": ["params['W']"]},
+                                 {"where": "append_to", "arguments": ["items"]},
+                                 {"where": "Layer.forward", "arguments": ["x"]}]
+    assert report["warnings"] == []
+    assert ns.get(CALL_REPORT) == {"mutated": [], "warnings": []}   # a report is given once
+
+
+def test_call_report_records_floating_point_warnings_but_not_underflow():
+    from autograder.namespace import CALL_REPORT
+    ns = LocalHandle(_reporting_namespace())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # nothing may escape to the caller either
+        ns.call("tiny", np.array([1000.0]))
+        out = ns.call("naive_sigmoid", np.array([-1000.0, 0.0]))
+    np.testing.assert_array_equal(out, [0.0, 0.5])
+    report = ns.get(CALL_REPORT)
+    assert report["warnings"] == [{"where": "naive_sigmoid", "message": "overflow encountered in exp"}]
+
+
+def test_call_report_is_kept_when_the_call_raises():
+    from autograder.namespace import CALL_REPORT
+
+    def breaks(x):
+        x[0] = 5.0
+        raise ValueError("after the damage")
+    ns = LocalHandle({"breaks": breaks})
+    with pytest.raises(StudentCodeError):
+        ns.call("breaks", np.zeros(2))
+    assert ns.get(CALL_REPORT)["mutated"] == [{"where": "breaks", "arguments": ["x"]}]
+
+
+def test_a_notebook_cannot_define_the_report_name():
+    from autograder.namespace import CALL_REPORT
+    ns = LocalHandle({CALL_REPORT: {"mutated": [], "warnings": []}, "f": lambda x: x.fill(1.0)})
+    ns.call("f", np.zeros(2))
+    assert ns.get(CALL_REPORT)["mutated"] == [{"where": "f", "arguments": ["x"]}]

@@ -146,3 +146,48 @@ def test_unpack_accepts_n_values_and_records_a_failure_otherwise():
     assert [r.passed for r in t.results] == [False, False]
     assert "expected a tuple of 2 values, got a tuple of length 3" in t.results[0].details
     assert "got a float" in t.results[1].details[0]
+
+
+def test_watch_calls_fails_a_check_whose_call_changed_its_input():
+    from autograder.handle import LocalHandle
+    from autograder.tester import MUTATED_INPUT_HINT, watch_calls
+
+    def sgd_step(w, g, lr):
+        w -= lr * g
+        return w
+
+    @watch_calls()
+    def step_matches(ns, t):
+        w, g = np.ones(2), np.ones(2)
+        t.close("value", ns.call("sgd_step", w, g, 0.5), w - 0.5 * g)
+
+    assert step_matches.__name__ == "step_matches"       # the seed follows the name
+    t = Tester("g")
+    ns = LocalHandle({"sgd_step": sgd_step, "pure": lambda w, g, lr: w - lr * g})
+    ns.call("sgd_step", np.ones(1), np.ones(1), 1.0)     # before the check: not its business
+    step_matches(ns, t)
+    assert [r.passed for r in t.results] == [True, False]
+    assert t.results[1].what == "`sgd_step` leaves its inputs unchanged"
+    assert t.results[1].details == ["`sgd_step` changed its argument `w` in place"]
+    assert t.results[1].diagnosis == [MUTATED_INPUT_HINT] and "w -= lr * g" in MUTATED_INPUT_HINT
+
+    t2 = Tester("g")
+    watch_calls()(lambda ns, t: t.close("pure", ns.call("pure", np.ones(2), np.ones(2), 0.5), np.full(2, 0.5)))(
+        ns, t2)
+    assert [r.passed for r in t2.results] == [True]      # nothing recorded for clean calls
+
+
+def test_watch_calls_warnings_only_when_asked():
+    from autograder.handle import LocalHandle
+    from autograder.tester import watch_calls
+
+    def check(ns, t):
+        t.close("values", ns.call("sigmoid", np.array([-1000.0])), np.array([0.0]))
+    ns = LocalHandle({"sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))})
+    quiet, loud = Tester("g"), Tester("g")
+    watch_calls()(check)(ns, quiet)
+    watch_calls(warnings=True)(check)(ns, loud)
+    assert [r.passed for r in quiet.results] == [True]
+    assert [r.passed for r in loud.results] == [True, False]
+    assert "overflow encountered in exp" in loud.results[1].details[0]
+    assert "np.exp(-np.abs(z))" in loud.results[1].diagnosis[0]
