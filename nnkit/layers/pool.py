@@ -22,7 +22,7 @@ import numpy as np
 
 from nnkit.layers._checks import no_forward_yet
 from nnkit.layers.base import Layer
-from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _check_images, _output_size
+from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _check_images, _output_size, in_batch_chunks
 
 
 class PoolCache(NamedTuple):
@@ -32,17 +32,46 @@ class PoolCache(NamedTuple):
     stride: tuple[int, int]
     out_hw: tuple[int, int]
     x: np.ndarray | None = None          # naive versions keep the input to find each window's maximum again
-    first_max: np.ndarray | None = None  # fast max-pool: (KH, KW, N, C, H', W') bool, see maxpool2d_forward
+    col_arg: np.ndarray | None = None    # fast max-pool, (N, C, H_used, W') uint8: see maxpool2d_forward
+    row_arg: np.ndarray | None = None    # fast max-pool, (N, C, H', W') uint8
 
 
-def _offset(p: int, q: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> tuple[slice, ...]:
-    """Index of the inputs at offset (p, q) of every window: ``x[_offset(...)]`` is (N, C, H', W').
+def _span(start: int, step: int, count: int) -> slice:
+    """The slice ``start, start + step, ...`` with ``count`` items."""
+    return slice(start, start + step * (count - 1) + 1, step)
 
-    Element (n, c, i, j) of that view is ``x[n, c, i*SH + p, j*SW + q]``. The fast versions loop over the
-    KH*KW offsets and do whole-array work for each, instead of looping over the N*C*H'*W' windows.
+
+def _along(axis: int, index: slice) -> tuple[slice, ...]:
+    """``a[_along(axis, index)]`` is ``a`` indexed by ``index`` on ``axis`` and whole on the axes before it."""
+    return (slice(None),) * axis + (index,)
+
+
+def _running_max(views: list[np.ndarray], out: np.ndarray, arg: np.ndarray) -> None:
+    """Write the elementwise maximum of ``views`` to ``out`` and the index of the first view holding it to ``arg``.
+
+    Strictly greater replaces, so ties keep the earlier view. The fast pooling functions use it along one axis
+    at a time: ``views[q]`` is the q-th element of every window along that axis.
     """
-    (sh, sw), (H_out, W_out) = stride, out_hw
-    return (slice(None), slice(None), slice(p, p + sh * (H_out - 1) + 1, sh), slice(q, q + sw * (W_out - 1) + 1, sw))
+    np.copyto(out, views[0])
+    arg.fill(0)
+    for q in range(1, len(views)):
+        np.copyto(arg, q, where=np.greater(views[q], out))
+        np.maximum(out, views[q], out=out)
+
+
+def _route_back(d: np.ndarray, arg: np.ndarray, dst: np.ndarray, k: int, s: int, axis: int) -> None:
+    """Adjoint of one :func:`_running_max` stage: add ``d`` to ``dst`` at each window's winner along ``axis``.
+
+    ``dst`` must start at zero where windows do not reach. Windows apart by at least their size (s >= k)
+    never share an element, so each offset's share is written straight into place; otherwise it is added.
+    """
+    n_out = d.shape[axis]
+    for q in range(k):
+        target = dst[_along(axis, _span(q, s, n_out))]
+        if s >= k:
+            np.multiply(d, arg == q, out=target)
+        else:
+            target += d * (arg == q)
 
 
 def _check_pool(x, kernel_size, stride, func: str):
@@ -126,35 +155,42 @@ def maxpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
 def maxpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
                       stride: int | tuple[int, int] | None = None) -> tuple[np.ndarray, PoolCache]:
-    """Max pooling, vectorised over the windows (same contract as :func:`maxpool2d_forward_naive`).
+    """Max pooling, vectorised (same contract as :func:`maxpool2d_forward_naive`).
 
     Returns
     -------
     out : np.ndarray, shape (N, C, H', W')
     cache : PoolCache
-        ``first_max[p, q, n, c, i, j]`` is True when ``x[n, c, i*SH + p, j*SW + q]`` is the first maximum of
-        window (i, j) in row-major order.
+        ``col_arg`` (N, C, H_used, W') and ``row_arg`` (N, C, H', W'), the winners of the two stages below.
 
     Notes
     -----
-    The loops run over the KH*KW offsets of a window, not over the windows: ``out`` is the running maximum of
-    the KH*KW strided views ``x[:, :, p::SH, q::SW]``. Walking the offsets in row-major order and keeping only
-    the first view equal to the maximum gives the tie rule.
+    A window's maximum is a maximum of row maxima, so the pool runs in two separable stages:
+
+    1. along the width: ``rowmax[n, c, r, j]`` is the maximum of ``x[n, c, r, j*SW + q]`` over ``q < KW``,
+       and ``col_arg`` the first ``q`` that holds it;
+    2. along the height: ``out[n, c, i, j]`` is the maximum of ``rowmax[n, c, i*SH + p, j]`` over ``p < KH``,
+       and ``row_arg`` the first ``p`` that holds it.
+
+    The first maximum in row-major order sits in the first row that holds the maximum, at that row's first
+    maximum: keeping the earlier offset on ties in both stages gives the tie rule. Each stage is a running
+    maximum over KW (then KH) strided views, so the work is about KH + KW passes instead of KH*KW.
     """
-    x, (kh, kw), stride, out_hw = _check_pool(x, kernel_size, stride, "maxpool2d_forward")
-    out = x[_offset(0, 0, stride, out_hw)].copy()
-    for p in range(kh):
-        for q in range(kw):
-            np.maximum(out, x[_offset(p, q, stride, out_hw)], out=out)
-    first_max = np.empty((kh, kw) + out.shape, dtype=bool)
-    unclaimed = np.ones(out.shape, dtype=bool)            # windows whose first maximum is still to be found
-    for p in range(kh):
-        for q in range(kw):
-            hit = first_max[p, q]
-            np.equal(x[_offset(p, q, stride, out_hw)], out, out=hit)
-            hit &= unclaimed
-            unclaimed &= ~hit
-    return out, PoolCache("maxpool2d_forward", x.shape, (kh, kw), stride, out_hw, first_max=first_max)
+    x, kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "maxpool2d_forward")
+    (kh, kw), (sh, sw), (H_out, W_out) = kernel, stride, out_hw
+    N, C = x.shape[:2]
+    H_used = sh * (H_out - 1) + kh                       # rows below the last window are never read
+    out = np.empty((N, C, H_out, W_out))
+    col_arg = np.empty((N, C, H_used, W_out), dtype=np.uint8)
+    row_arg = np.empty((N, C, H_out, W_out), dtype=np.uint8)
+
+    def pool(batch: slice) -> None:
+        rowmax = np.empty((len(range(N)[batch]), C, H_used, W_out))
+        _running_max([x[batch, :, :H_used, _span(q, sw, W_out)] for q in range(kw)], rowmax, col_arg[batch])
+        _running_max([rowmax[:, :, _span(p, sh, H_out)] for p in range(kh)], out[batch], row_arg[batch])
+
+    in_batch_chunks(pool, N, x.size)
+    return out, PoolCache("maxpool2d_forward", x.shape, kernel, stride, out_hw, col_arg=col_arg, row_arg=row_arg)
 
 
 def maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -171,16 +207,22 @@ def maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
     Notes
     -----
-    For each offset (p, q), the windows whose first maximum sits there send their dout to
-    ``dx[:, :, p::SH, q::SW]``. The ``+=`` adds up overlapping windows.
+    The two stages backwards: ``dout[n, c, i, j]`` goes to ``drowmax[n, c, i*SH + p, j]`` for the winning
+    ``p = row_arg[n, c, i, j]``, then ``drowmax[n, c, r, j]`` goes to ``dx[n, c, r, j*SW + q]`` for the
+    winning ``q = col_arg[n, c, r, j]``. Overlapping windows add up.
     """
     cache = _check_cache(cache, "maxpool2d_backward", "maxpool2d_forward")
-    (N, C, H, W), (kh, kw), stride, out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
+    (N, C, H, W), (kh, kw), (sh, sw), out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
     dout = _check_dout(dout, (N, C) + out_hw, "maxpool2d_backward")
+    H_used = cache.col_arg.shape[2]
     dx = np.zeros((N, C, H, W))
-    for p in range(kh):
-        for q in range(kw):
-            dx[_offset(p, q, stride, out_hw)] += dout * cache.first_max[p, q]
+
+    def unpool(batch: slice) -> None:
+        drowmax = np.zeros((len(range(N)[batch]), C, H_used, out_hw[1]))
+        _route_back(dout[batch], cache.row_arg[batch], drowmax, kh, sh, axis=2)
+        _route_back(drowmax, cache.col_arg[batch], dx[batch, :, :H_used], kw, sw, axis=3)
+
+    in_batch_chunks(unpool, N, dx.size)
     return dx
 
 
@@ -239,32 +281,60 @@ def avgpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
 def avgpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
                       stride: int | tuple[int, int] | None = None) -> tuple[np.ndarray, PoolCache]:
-    """Average pooling, vectorised over the windows (same contract as :func:`avgpool2d_forward_naive`).
+    """Average pooling, vectorised (same contract as :func:`avgpool2d_forward_naive`).
 
     Notes
     -----
-    ``out`` is the sum of the KH*KW strided views ``x[:, :, p::SH, q::SW]``, divided by KH*KW.
+    Separable, like :func:`maxpool2d_forward`: first every row's window sums along the width (KW strided
+    views added up), then those sums added along the height (KH views), then divided by KH*KW.
     """
-    x, (kh, kw), stride, out_hw = _check_pool(x, kernel_size, stride, "avgpool2d_forward")
-    out = np.zeros(x.shape[:2] + out_hw)
-    for p in range(kh):
-        for q in range(kw):
-            out += x[_offset(p, q, stride, out_hw)]
-    out /= kh * kw
-    return out, PoolCache("avgpool2d_forward", x.shape, (kh, kw), stride, out_hw)
+    x, kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "avgpool2d_forward")
+    (kh, kw), (sh, sw), (H_out, W_out) = kernel, stride, out_hw
+    N, C = x.shape[:2]
+    H_used = sh * (H_out - 1) + kh
+    out = np.empty((N, C, H_out, W_out))
+
+    def pool(batch: slice) -> None:
+        rowsum = x[batch, :, :H_used, _span(0, sw, W_out)].copy()                # (n, C, H_used, W')
+        for q in range(1, kw):
+            rowsum += x[batch, :, :H_used, _span(q, sw, W_out)]
+        np.copyto(out[batch], rowsum[:, :, _span(0, sh, H_out)])
+        for p in range(1, kh):
+            out[batch] += rowsum[:, :, _span(p, sh, H_out)]
+        out[batch] /= kh * kw
+
+    in_batch_chunks(pool, N, x.size)
+    return out, PoolCache("avgpool2d_forward", x.shape, kernel, stride, out_hw)
 
 
 def avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Gradient of :func:`avgpool2d_forward`: every input of a window gets ``dout / (KH*KW)``; ``+=`` adds
-    up overlapping windows."""
+    """Gradient of :func:`avgpool2d_forward`: every input of a window gets ``dout / (KH*KW)``; overlapping
+    windows add up. The two separable stages run backwards: the share is spread down the KH rows of each
+    window, then across its KW columns."""
     cache = _check_cache(cache, "avgpool2d_backward", "avgpool2d_forward")
-    (N, C, H, W), (kh, kw), stride, out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
-    share = _check_dout(dout, (N, C) + out_hw, "avgpool2d_backward") / (kh * kw)
+    (N, C, H, W), (kh, kw), (sh, sw), (H_out, W_out) = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
+    share = _check_dout(dout, (N, C, H_out, W_out), "avgpool2d_backward") / (kh * kw)
+    H_used = sh * (H_out - 1) + kh
     dx = np.zeros((N, C, H, W))
-    for p in range(kh):
-        for q in range(kw):
-            dx[_offset(p, q, stride, out_hw)] += share
+
+    def unpool(batch: slice) -> None:
+        drowsum = np.zeros((len(range(N)[batch]), C, H_used, W_out))
+        _spread(share[batch], drowsum, kh, sh, axis=2)
+        _spread(drowsum, dx[batch, :, :H_used], kw, sw, axis=3)
+
+    in_batch_chunks(unpool, N, dx.size)
     return dx
+
+
+def _spread(d: np.ndarray, dst: np.ndarray, k: int, s: int, axis: int) -> None:
+    """Adjoint of a window sum along ``axis``: every one of the k window elements gets ``d`` (zeros start)."""
+    n_out = d.shape[axis]
+    for q in range(k):
+        target = dst[_along(axis, _span(q, s, n_out))]
+        if s >= k:
+            np.copyto(target, d)
+        else:
+            target += d
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -244,3 +244,57 @@ def test_conv2d_layer_errors_name_the_layer():
         Conv2D(1, 2, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="Conv2D: kernel_size must be >= 1"):
         Conv2D(1, 2, 0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# big batches are cut into chunks on a thread pool; small test shapes go through it with the thresholds lowered
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def chunked(monkeypatch):
+    """Three threads and tiny thresholds, so even a batch of 5 small images is cut into uneven chunks."""
+    from nnkit.layers import conv
+
+    before = conv.get_num_threads()
+    monkeypatch.setattr(conv, "PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(conv, "CHUNK_MIN_SIZE", 1)
+    conv.set_num_threads(3)
+    yield conv
+    conv.set_num_threads(before)
+
+
+def test_in_batch_chunks_covers_every_image_once_and_passes_errors_on(chunked):
+    seen = []
+    chunked.in_batch_chunks(lambda batch: seen.extend(range(7)[batch]), 7, 10**6)
+    assert sorted(seen) == list(range(7))
+    calls = []
+    chunked.in_batch_chunks(calls.append, 7, 10)            # under the thresholds: one call
+    chunked.PARALLEL_MIN_SIZE = 100
+    chunked.in_batch_chunks(calls.append, 7, 99)
+    assert calls[-1] == slice(0, 7)
+
+    def fail(batch):
+        raise RuntimeError(f"chunk {batch}")
+
+    with pytest.raises(RuntimeError, match="chunk"):
+        chunked.in_batch_chunks(fail, 7, 10**6)
+
+
+def test_set_num_threads_rejects_zero():
+    from nnkit.layers.conv import set_num_threads
+
+    with pytest.raises(ValueError, match="set_num_threads: n"):
+        set_num_threads(0)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding"), GRID)
+def test_conv2d_fast_in_chunks_on_threads_agrees_with_naive(chunked, x_shape, w_shape, stride, padding):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5,) + x_shape[1:])
+    W = rng.normal(size=(w_shape[0], x_shape[1]) + w_shape[1:])
+    b = rng.normal(size=w_shape[0])
+    out_fast, cache_fast = conv2d_forward(x, W, b, stride, padding)
+    out_naive, cache_naive = conv2d_forward_naive(x, W, b, stride, padding)
+    np.testing.assert_allclose(out_fast, out_naive, rtol=0, atol=1e-12)
+    dout = rng.normal(size=out_fast.shape)
+    for fast, naive in zip(conv2d_backward(dout, cache_fast), conv2d_backward_naive(dout, cache_naive)):
+        np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-12)

@@ -177,3 +177,25 @@ def test_pool_layers_wrap_the_fast_pair_and_have_no_parameters(layer_cls, pair):
         layer_cls(2).backward(dout)
     with pytest.raises(ValueError, match=rf"{layer_cls.__name__}.forward: x must be a 4-D array \(N, C, H, W\), got list"):
         layer_cls(2).forward(x.tolist())
+
+
+@pytest.mark.parametrize(("x_shape", "kernel", "stride"), GRID)
+@pytest.mark.parametrize("pairs", [MAX, AVG], ids=["max", "avg"])
+def test_pool_fast_in_chunks_on_threads_agrees_with_naive(monkeypatch, pairs, x_shape, kernel, stride):
+    from nnkit.layers import conv
+
+    before = conv.get_num_threads()
+    monkeypatch.setattr(conv, "PARALLEL_MIN_SIZE", 1)      # cut even these small batches into chunks
+    monkeypatch.setattr(conv, "CHUNK_MIN_SIZE", 1)
+    conv.set_num_threads(3)
+    try:
+        rng = np.random.default_rng(5)
+        x = rng.integers(0, 3, size=(5,) + x_shape[1:]).astype(float)
+        (fwd_naive, bwd_naive), (fwd_fast, bwd_fast) = pairs
+        out_naive, cache_naive = fwd_naive(x, kernel, stride)
+        out_fast, cache_fast = fwd_fast(x, kernel, stride)
+        np.testing.assert_allclose(out_fast, out_naive, rtol=0, atol=1e-15)
+        dout = rng.normal(size=out_fast.shape)
+        np.testing.assert_allclose(bwd_fast(dout, cache_fast), bwd_naive(dout, cache_naive), rtol=0, atol=1e-14)
+    finally:
+        conv.set_num_threads(before)
