@@ -2,7 +2,8 @@
 
 Exit codes
     0    everything asked for was graded (whatever the scores)
-    1    at least one submission could not be graded (unreadable, foreign, ...; see its error row), an
+    1    at least one submission could not be graded (unreadable, foreign, ...; see its error row; not
+         for ``--shard``, whose exit code says only whether the shard finished), an
          output could not be written (full disk, read-only folder; what was written is kept), or
          ``merge`` found a shard missing or unfinished
     2    usage error: bad arguments, nothing to grade, no trusted source, an ``--out`` folder that cannot
@@ -166,6 +167,8 @@ def _grade(args) -> int:
     print(_summary(outcome, shard, out))
     if any(r.error and r.error.startswith("internal grader error") for r in results):
         return EXIT_INTERNAL
+    if shard is not None:
+        return EXIT_OK   # a shard's task did its job; broken files are error rows, reported by nnkit merge
     return EXIT_SUBMISSION_ERRORS if any(r.error for r in results) else EXIT_OK
 
 

@@ -74,8 +74,9 @@ def shards_0_and_2(course):
     procs = {k: _start(course, course / f"shard{k}", "--shard", f"{k}/3", "--jobs", "1") for k in (0, 2)}
     for k, proc in procs.items():
         rc, stdout, stderr = _finish(proc)
-        assert rc == (cli.EXIT_SUBMISSION_ERRORS if k == 0 else cli.EXIT_OK), stderr
+        assert rc == cli.EXIT_OK, stderr          # shard 0 has carol's broken file: an error row, not a failure
         assert f"2 submissions in shard {k}/3: 2 graded now" in stdout
+        assert ("1 could not be graded" in stdout) == (k == 0)
     return [course / "shard0", course / "shard2"]
 
 
