@@ -30,8 +30,8 @@ def _num(x: float) -> str:
     return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
 
 
-NOT_ISOLATED = ("graded WITHOUT isolation (--isolation process): the student's code ran as the grader's user, "
-                "with only the audit hook between it and the grader")
+NOT_ISOLATED = ("graded WITHOUT isolation (--isolation process): only a separate process and an audit hook stood "
+                "between the student's code and the grader")
 BY_HAND = "graded by hand"
 
 

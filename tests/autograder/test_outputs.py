@@ -1,6 +1,7 @@
 """Reports (text, JSON, CSV, Gradescope), batch grading (parallel, resumable, error rows) and the CLI."""
 
 import csv
+import io
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import pytest
 
 from autograder import batch, cli, report
 from autograder.grader import SubmissionResult
+from autograder.runner import ItemResult
 from autograder.sandbox import Limits
 from tests.autograder import fixture_assignment as fx
 
@@ -271,3 +273,93 @@ def test_cli_shows_a_progress_bar_on_a_terminal(course):
     assert done.returncode == cli.EXIT_SUBMISSION_ERRORS      # carol's broken file
     assert "grading" in bar and "3/3" in bar and "Traceback" not in bar
     assert b"3 submissions: 3 graded now; 1 could not be graded" in done.stdout
+
+
+def _with_written_answer(isolation: str) -> SubmissionResult:
+    result = SubmissionResult.from_dict(json.loads(json.dumps(_fake_result())))
+    result.items.append(ItemResult("q_written", "Why XOR needs two layers", 2.0, 0.0, manual=True))
+    result.max_score = 5.0
+    result.isolation = isolation
+    return result
+
+
+def test_written_answers_are_listed_with_their_points_and_never_scored():
+    result = _with_written_answer("namespace")
+    lines = report.render_text(result).splitlines()
+    assert lines[0] == "== s/a/n: 1 / 5 points (2 of them for written answers, graded by hand)"
+    assert lines[-1] == ("q_written -- Why XOR needs two layers: written answer, 2 points, graded by hand "
+                         "(not scored by the autograder)")
+    [row] = csv.DictReader(io.StringIO(report.csv_text([result])))
+    assert (row["score"], row["max_score"], row["g1"], row["q_written"]) == ("1.0", "5.0", "1.0",
+                                                                          "graded by hand (max 2)")
+    doc = report.gradescope(result)
+    [written] = [t for t in doc["tests"] if t["name"].startswith("q_written")]
+    assert set(written) <= GS_TEST and "score" not in written and "status" not in written
+    assert (written["max_score"], written["tags"], written["visibility"]) == (2.0, ["graded by hand"], "visible")
+    assert "graded by hand, not by the autograder" in written["output"]
+    assert doc["score"] == 1.0                                  # the autograder's total leaves it out
+
+
+def test_written_answers_and_isolation_survive_the_json_round_trip(tmp_path):
+    result = _with_written_answer("user")
+    report.write_json(tmp_path / "r.json", result)
+    again = report.read_json(tmp_path / "r.json")
+    assert again.isolation == "user" and [i.manual for i in again.items] == [False, True]
+    assert report.csv_text([again]) == report.csv_text([result])
+
+
+@pytest.mark.parametrize("isolation", ["namespace", "process"])
+def test_grading_without_isolation_is_said_in_every_output(isolation):
+    result = _with_written_answer(isolation)
+    warned = isolation == "process"
+    assert (f"   WARNING: {report.NOT_ISOLATED}" in report.render_text(result).splitlines()) == warned
+    [row] = csv.DictReader(io.StringIO(report.csv_text([result])))
+    assert row["isolation"] == ("process (NOT isolated)" if warned else "namespace")
+    assert report.gradescope(result)["output"].startswith("WARNING: graded WITHOUT isolation") == warned
+
+
+def test_cli_resolves_isolation_once_before_grading_and_warns_about_the_secret(course, capsys, monkeypatch):
+    from autograder import sandbox
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    asked = []
+
+    def unavailable(requested, *, run_as=None, allow_process=False):
+        asked.append((requested, run_as, allow_process))
+        raise sandbox.IsolationUnavailable("user namespaces are disabled here (kernel.unprivileged_userns_clone=0)")
+
+    monkeypatch.setattr(sandbox, "resolve_isolation", unavailable)
+    monkeypatch.setattr(batch, "grade_submission", lambda *a, **k: pytest.fail("graded before isolation"))
+    args = ["grade", str(course / "submitted"), "--source", str(course / "source"), "--out", str(course / "out"),
+            "--registry", REGISTRY_SPEC, "--jobs", "1"]
+    assert cli.main(args) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "nnkit grade: user namespaces are disabled here (kernel.unprivileged_userns_clone=0)"]
+    assert cli.main(args + ["--isolation", "process"]) == cli.EXIT_USAGE
+    capsys.readouterr()
+    assert asked == [("auto", None, False), ("process", None, True)]   # process only when asked for
+
+    monkeypatch.setattr(sandbox, "resolve_isolation", lambda requested, **k: "process")
+    monkeypatch.delenv("NNKIT_GRADER_SECRET", raising=False)
+    monkeypatch.setattr(batch, "grade_submission", lambda path, **k: SubmissionResult(str(path), "fixture",
+                                                                                      path.name, k["student"]))
+    assert cli.main(args + ["--isolation", "process", "--quiet"]) == cli.EXIT_OK
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"nnkit grade: WARNING: {report.NOT_ISOLATED}; every output says so",
+                   "nnkit grade: warning: NNKIT_GRADER_SECRET is not set, so the inputs of hidden checks are "
+                   "predictable; set it to a long random string that students never see"]
+
+
+def test_cli_check_falls_back_to_process_with_one_notice(course, capsys, monkeypatch):
+    from autograder import sandbox
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    seen = []
+    monkeypatch.setattr(sandbox, "resolve_isolation",
+                        lambda requested, **k: seen.append((requested, k["allow_process"])) or "process")
+    nb = fx.write(fx.notebook(), course / "mine.ipynb")
+    assert cli.main(["check", str(nb), "--source", str(course / "source"), "--registry", REGISTRY_SPEC]) == 0
+    captured = capsys.readouterr()
+    assert seen == [("auto", True)]
+    assert captured.err.strip().splitlines() == [
+        "nnkit check: notice: this machine cannot isolate the notebook's code (no user namespaces); checking it "
+        "without isolation, which is fine for your own code"]
+    assert "10 / 10 points" in captured.out
