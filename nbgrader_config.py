@@ -15,6 +15,8 @@ loads this file for everything else::
     load_subconfig("/path/to/nnkit/nbgrader_config.py")
     c.CourseDirectory.source_directory = "source"
     c.CourseDirectory.release_directory = "release"
+
+``nbgrader autograde`` then grades through the kit's sandbox (below): nothing else is needed in the course's file.
 """
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
@@ -28,6 +30,22 @@ c.CourseDirectory.release_directory = "exercises"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding executes each submission top to bottom. The slowest cell (a short training run) takes a few
-# seconds; the limit only stops runaway submissions.
+# Autograding: nbgrader's own step runs the submission in a kernel beside the test cells, the hidden checks and
+# the grading environment (NNKIT_GRADER_SECRET). The kit replaces that one step with the trusted grader, which
+# runs the submission in its sandbox and writes each test cell's report and points for nbgrader's
+# SaveAutoGrades (see autograder/nbgrader_bridge.py). Every other step is nbgrader's, in nbgrader's order.
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+
+from autograder.nbgrader_bridge import GradeInSandbox  # noqa: E402
+
+# In nbgrader 0.9: Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+# AssignLatePenalties, CheckCellMetadata.
+_steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+if Execute not in _steps:
+    raise RuntimeError(f"nnkit's nbgrader_config.py: nbgrader's autograde steps have no Execute to replace: {_steps}")
+c.Autograde.autograde_preprocessors = [GradeInSandbox if step is Execute else step for step in _steps]
+
+# `nbgrader validate` still executes a notebook in a kernel (students use `nnkit check` instead). The slowest cell
+# (a short training run) takes a few seconds; the limit only stops runaway notebooks.
 c.Execute.timeout = 120

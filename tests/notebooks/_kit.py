@@ -352,22 +352,18 @@ def nbgrader_autograde_scores(unit: str, course: Path, students: list[str]) -> d
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def autograded_threads(unit: str, course: Path, student: str) -> dict | None:
-    """What the ``THREADS_PROBE`` cell printed in ``student``'s notebook as ``nbgrader autograde`` executed it."""
-    nb = read_notebook(course / "autograded" / student / unit / f"{unit}.ipynb")
-    return next((found for cell in nb.cells if cell.cell_type == "code"
-                 and (found := probed_threads(cell.get("outputs", []))) is not None), None)
+def nnkit_grade_scores(course: Path, grade_ids: list[str], env: dict[str, str] | None = None
+                       ) -> dict[str, dict[str, float]]:
+    """Run ``nnkit grade`` on the course's ``submitted/`` against its ``source/`` and read grades.csv.
 
-
-def nnkit_grade_scores(course: Path, grade_ids: list[str]) -> dict[str, dict[str, float]]:
-    """Run ``nnkit grade`` on the course's ``submitted/`` against its ``source/`` and read grades.csv."""
+    ``env`` is the whole environment of ``nnkit grade`` (default ``kernel_env()``)."""
     import csv
     import subprocess
 
     out = course / "nnkit-grades"
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"),
                            "--source", str(course / "source"), "--out", str(out), "--quiet", "--jobs", "2"],
-                          cwd=course, env=kernel_env(), capture_output=True, text=True)
+                          cwd=course, env=kernel_env() if env is None else env, capture_output=True, text=True)
     if proc.returncode not in (0, 1) or not (out / "grades.csv").exists():
         raise RuntimeError(f"nnkit grade failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     with open(out / "grades.csv", newline="") as f:

@@ -1,0 +1,112 @@
+"""``nbgrader autograde`` through the trusted grader: the step that replaces nbgrader's ``Execute``.
+
+nbgrader's own autograde runs the submission in a Jupyter kernel, test cells included. That kernel holds
+whatever the grading process holds (``NNKIT_GRADER_SECRET``, the hidden checks), and student code can print it,
+import the reference, or patch numpy before the test cells run. The kit's ``nbgrader_config.py`` therefore puts
+``GradeInSandbox`` where ``Execute`` was in ``c.Autograde.autograde_preprocessors``:
+
+1. ``write``     the sanitized submission (nbgrader has cleared its outputs and restored the locked cells) goes
+                 to a private temporary folder as ``<assignment>/<notebook>.ipynb``
+2. ``grade``     ``grade_submission`` runs it in the sandbox against the course's trusted notebook in
+                 ``source/<assignment>/``; the sandboxed worker gets a cleared environment, never the secret
+3. ``outputs``   each autograded test cell gets the item's report as its printed text and the item's points
+                 as its value; nbgrader's ``SaveAutoGrades`` reads that value as partial credit
+
+Manually graded cells, and every other cell, pass through untouched (with no outputs: student code never runs
+in nbgrader's process). The report is the whole item, visible and hidden checks together, with the hidden
+checks' inputs left out, so the feedback shows one score per item: the score in the gradebook.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_output
+from traitlets import Float
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+
+class GradeInSandbox(NbGraderPreprocessor):
+    """Grade the notebook with ``autograder.grader.grade_submission`` and write the test cells' outputs."""
+
+    cell_timeout = Float(None, allow_none=True,
+                         help="Seconds per notebook cell in the sandbox (default: the grader's).").tag(config=True)
+    call_timeout = Float(None, allow_none=True,
+                         help="Seconds per call into student code (default: the grader's).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from nbgrader.coursedir import CourseDirectory
+
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        trusted = Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])) \
+            / f"{info['notebook']}.ipynb"
+        result = self._grade(nb, trusted, info, denied=(coursedir.root,))
+        write_outputs(nb, result, self.log)
+        return nb, resources
+
+    def _grade(self, nb, trusted: Path, info: dict, denied):
+        from autograder.grader import grade_submission
+        from autograder.sandbox import Limits
+
+        limits = Limits()
+        for name in ("cell_timeout", "call_timeout"):
+            if getattr(self, name) is not None:
+                setattr(limits, name, getattr(self, name))
+        with tempfile.TemporaryDirectory(prefix="nnkit-autograde-") as tmp:
+            path = Path(tmp) / info["assignment"] / f"{info['notebook']}.ipynb"   # 1. write
+            path.parent.mkdir()
+            nbformat.write(nb, str(path))
+            self.log.info("Grading %s/%s/%s in the nnkit sandbox against %s", info["student"],
+                          info["assignment"], info["notebook"], trusted)
+            return grade_submission(path, source=trusted, limits=limits, student=info["student"],   # 2. grade
+                                    denied=denied)
+
+
+def autograded_test_cells(nb) -> list:
+    """The cells nbgrader scores from their outputs: code cells marked ``grade`` and not ``solution``."""
+    return [cell for cell in nb.cells if cell.cell_type == "code"
+            and cell.metadata.get("nbgrader", {}).get("grade")
+            and not cell.metadata.get("nbgrader", {}).get("solution")]
+
+
+def notebook_lines(result) -> list[str]:
+    """What concerns the whole notebook (flags, refusals, cells that failed), as report lines."""
+    lines = [f"FLAG: {flag}" for flag in result.flags] + [f"note: {note}" for note in result.notes]
+    lines += [f"{cell['name']}: {cell['status']}: {cell['message']}" for cell in result.cells
+              if cell["status"] != "ok"]
+    return lines
+
+
+def write_outputs(nb, result, log=None) -> None:
+    """3. outputs: each autograded test cell's report (stdout) and points (its value), from ``result``.
+
+    The notebook-wide lines go to the first test cell, once. A grading error (a notebook that is not this
+    assignment, ...) gives every test cell the error and 0 points.
+    """
+    by_id = {item.grade_id: item for item in result.items}
+    preamble = notebook_lines(result)
+    if preamble:
+        preamble = ["nnkit grader, this notebook:"] + [f"   {line}" for line in preamble] + [""]
+    for count, cell in enumerate(autograded_test_cells(nb), start=1):
+        meta = cell.metadata["nbgrader"]
+        grade_id, points = meta.get("grade_id", ""), float(meta.get("points", 0))
+        item = by_id.get(grade_id)
+        if result.error:
+            text, score = f"{grade_id}: 0 / {points:g} points: nnkit could not grade this notebook: {result.error}", 0.0
+        elif item is None:
+            text, score = f"{grade_id}: 0 / {points:g} points: the grader has no result for this cell", 0.0
+        else:
+            text, score = item.render(show_hidden_details=False), float(item.score)
+            if abs(item.points - points) > 1e-9 and log is not None:
+                log.warning("%s: the grader's item is worth %g points, the notebook's cell %g", grade_id,
+                            item.points, points)
+            score = min(score, points)   # nbgrader refuses a value above the cell's points
+        if count == 1 and preamble:
+            text = "\n".join(preamble + [text])
+        cell.outputs = [new_output("stream", name="stdout", text=text + "\n"),
+                        new_output("execute_result", {"text/plain": repr(score)}, execution_count=count)]
+        cell.execution_count = count
