@@ -32,8 +32,31 @@ class PoolCache(NamedTuple):
     stride: tuple[int, int]
     out_hw: tuple[int, int]
     x: np.ndarray | None = None          # naive versions keep the input to find each window's maximum again
-    col_arg: np.ndarray | None = None    # fast max-pool, (N, C, H_used, W') uint8: see maxpool2d_forward
-    row_arg: np.ndarray | None = None    # fast max-pool, (N, C, H', W') uint8
+    col_arg: np.ndarray | None = None    # fast max-pool, (N, C, H, WQ) uint8: see maxpool2d_forward
+    row_arg: np.ndarray | None = None    # fast max-pool, (N, C, H', WQ) uint8
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the fast versions' two separable stages
+# --------------------------------------------------------------------------------------------------------------
+class _Stages(NamedTuple):
+    """Layout of the fast pools' two stages for one chunk of n images (see :func:`maxpool2d_forward`).
+
+    Stage 1 treats the chunk's rows, padded on the right to ``W_full = SW * WQ`` columns, as one long row
+    and takes a window at every SW-th element: ``n_starts`` windows, written to an (n, C, H, WQ) array whose
+    columns j < W' are the real windows (the others straddle two rows or the padding and are dropped).
+    Stage 2 pools that array along its height.
+    """
+    W_full: int
+    WQ: int
+    n_starts: int
+
+
+def _stages(n: int, x_shape: tuple, kernel: tuple[int, int], stride: tuple[int, int]) -> _Stages:
+    _, C, H, W = x_shape
+    WQ = -(-W // stride[1])
+    W_full = stride[1] * WQ
+    return _Stages(W_full, WQ, (n * C * H * W_full - kernel[1]) // stride[1] + 1)
 
 
 def _span(start: int, step: int, count: int) -> slice:
@@ -41,37 +64,45 @@ def _span(start: int, step: int, count: int) -> slice:
     return slice(start, start + step * (count - 1) + 1, step)
 
 
-def _along(axis: int, index: slice) -> tuple[slice, ...]:
-    """``a[_along(axis, index)]`` is ``a`` indexed by ``index`` on ``axis`` and whole on the axes before it."""
-    return (slice(None),) * axis + (index,)
+def _window_views(a: np.ndarray, k: int, s: int, n_out: int) -> list[np.ndarray]:
+    """For ``a`` (B, L, R): ``views[q]`` (B, n_out, R) holds element q of each window along axis 1."""
+    return [a[:, _span(q, s, n_out)] for q in range(k)]
+
+
+def _flat_rows(x: np.ndarray, W_full: int) -> np.ndarray:
+    """Images (n, C, H, W) as one long row (1, n*C*H*W_full, 1), zero-padded on the right to W_full columns."""
+    if x.shape[3] != W_full:
+        x = np.pad(x, ((0, 0), (0, 0), (0, 0), (0, W_full - x.shape[3])))
+    return np.ascontiguousarray(x).reshape(1, -1, 1)
 
 
 def _running_max(views: list[np.ndarray], out: np.ndarray, arg: np.ndarray) -> None:
     """Write the elementwise maximum of ``views`` to ``out`` and the index of the first view holding it to ``arg``.
 
-    Strictly greater replaces, so ties keep the earlier view. The fast pooling functions use it along one axis
-    at a time: ``views[q]`` is the q-th element of every window along that axis.
+    Strictly greater replaces, so ties keep the earlier view.
     """
-    np.copyto(out, views[0])
-    arg.fill(0)
-    for q in range(1, len(views)):
+    if len(views) == 1:
+        np.copyto(out, views[0])
+        arg.fill(0)
+        return
+    np.greater(views[1], views[0], out=arg.view(np.bool_))     # 1 where the second wins, else 0
+    np.maximum(views[0], views[1], out=out)
+    for q in range(2, len(views)):
         np.copyto(arg, q, where=np.greater(views[q], out))
         np.maximum(out, views[q], out=out)
 
 
-def _route_back(d: np.ndarray, arg: np.ndarray, dst: np.ndarray, k: int, s: int, axis: int) -> None:
-    """Adjoint of one :func:`_running_max` stage: add ``d`` to ``dst`` at each window's winner along ``axis``.
+def _route_back(d: np.ndarray, arg: np.ndarray, targets: list[np.ndarray], overlap: bool) -> None:
+    """Adjoint of :func:`_running_max`: ``d`` goes to ``targets[arg]``, elementwise.
 
-    ``dst`` must start at zero where windows do not reach. Windows apart by at least their size (s >= k)
-    never share an element, so each offset's share is written straight into place; otherwise it is added.
+    The targets start at zero. Windows that do not overlap share no element, so each offset's share is
+    written straight into place; overlapping ones add up.
     """
-    n_out = d.shape[axis]
-    for q in range(k):
-        target = dst[_along(axis, _span(q, s, n_out))]
-        if s >= k:
-            np.multiply(d, arg == q, out=target)
-        else:
+    for q, target in enumerate(targets):
+        if overlap:
             target += d * (arg == q)
+        else:
+            np.multiply(d, arg == q, out=target)
 
 
 def _check_pool(x, kernel_size, stride, func: str):
@@ -161,7 +192,7 @@ def maxpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
     -------
     out : np.ndarray, shape (N, C, H', W')
     cache : PoolCache
-        ``col_arg`` (N, C, H_used, W') and ``row_arg`` (N, C, H', W'), the winners of the two stages below.
+        ``col_arg`` (N, C, H, WQ) and ``row_arg`` (N, C, H', WQ), the winners of the two stages below.
 
     Notes
     -----
@@ -174,20 +205,29 @@ def maxpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
 
     The first maximum in row-major order sits in the first row that holds the maximum, at that row's first
     maximum: keeping the earlier offset on ties in both stages gives the tie rule. Each stage is a running
-    maximum over KW (then KH) strided views, so the work is about KH + KW passes instead of KH*KW.
+    maximum over KW (then KH) strided views, about KH + KW passes instead of KH*KW.
+
+    Speed: stage 1 runs over all rows as one long row (:class:`_Stages`), so NumPy's inner loops are long
+    even when W' is small; the few windows that straddle two rows land in columns ``j >= W'`` and are dropped.
     """
     x, kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "maxpool2d_forward")
     (kh, kw), (sh, sw), (H_out, W_out) = kernel, stride, out_hw
-    N, C = x.shape[:2]
-    H_used = sh * (H_out - 1) + kh                       # rows below the last window are never read
+    N, C, H, W = x.shape
+    WQ = _stages(N, x.shape, kernel, stride).WQ
     out = np.empty((N, C, H_out, W_out))
-    col_arg = np.empty((N, C, H_used, W_out), dtype=np.uint8)
-    row_arg = np.empty((N, C, H_out, W_out), dtype=np.uint8)
+    col_arg = np.zeros((N, C, H, WQ), dtype=np.uint8)
+    row_arg = np.empty((N, C, H_out, WQ), dtype=np.uint8)
 
     def pool(batch: slice) -> None:
-        rowmax = np.empty((len(range(N)[batch]), C, H_used, W_out))
-        _running_max([x[batch, :, :H_used, _span(q, sw, W_out)] for q in range(kw)], rowmax, col_arg[batch])
-        _running_max([rowmax[:, :, _span(p, sh, H_out)] for p in range(kh)], out[batch], row_arg[batch])
+        n = len(range(N)[batch])
+        st = _stages(n, x.shape, kernel, stride)
+        rowmax = np.zeros((n * C, H, WQ))
+        starts = slice(0, st.n_starts)
+        _running_max(_window_views(_flat_rows(x[batch], st.W_full), kw, sw, st.n_starts),
+                     rowmax.reshape(1, -1, 1)[:, starts], col_arg[batch].reshape(1, -1, 1)[:, starts])
+        pooled = np.empty((n * C, H_out, WQ))
+        _running_max(_window_views(rowmax, kh, sh, H_out), pooled, row_arg[batch].reshape(n * C, H_out, WQ))
+        out[batch] = pooled.reshape(n, C, H_out, WQ)[..., :W_out]
 
     in_batch_chunks(pool, N, x.size)
     return out, PoolCache("maxpool2d_forward", x.shape, kernel, stride, out_hw, col_arg=col_arg, row_arg=row_arg)
@@ -212,15 +252,25 @@ def maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     winning ``q = col_arg[n, c, r, j]``. Overlapping windows add up.
     """
     cache = _check_cache(cache, "maxpool2d_backward", "maxpool2d_forward")
-    (N, C, H, W), (kh, kw), (sh, sw), out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
-    dout = _check_dout(dout, (N, C) + out_hw, "maxpool2d_backward")
-    H_used = cache.col_arg.shape[2]
+    (N, C, H, W), (kh, kw), (sh, sw), (H_out, W_out) = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
+    dout = _check_dout(dout, (N, C, H_out, W_out), "maxpool2d_backward")
+    WQ = cache.col_arg.shape[3]
     dx = np.zeros((N, C, H, W))
 
     def unpool(batch: slice) -> None:
-        drowmax = np.zeros((len(range(N)[batch]), C, H_used, out_hw[1]))
-        _route_back(dout[batch], cache.row_arg[batch], drowmax, kh, sh, axis=2)
-        _route_back(drowmax, cache.col_arg[batch], dx[batch, :, :H_used], kw, sw, axis=3)
+        n = len(range(N)[batch])
+        st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
+        dpooled = np.zeros((n * C, H_out, WQ))
+        dpooled.reshape(n, C, H_out, WQ)[..., :W_out] = dout[batch]
+        drowmax = np.zeros((n * C, H, WQ))
+        _route_back(dpooled, cache.row_arg[batch].reshape(n * C, H_out, WQ),
+                    _window_views(drowmax, kh, sh, H_out), overlap=sh < kh)
+        dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
+        starts = slice(0, st.n_starts)
+        _route_back(drowmax.reshape(1, -1, 1)[:, starts], cache.col_arg[batch].reshape(1, -1, 1)[:, starts],
+                    _window_views(dxf, kw, sw, st.n_starts), overlap=sw < kw)
+        if st.W_full != W:
+            dx[batch] = dxf.reshape(n, C, H, st.W_full)[..., :W]
 
     in_batch_chunks(unpool, N, dx.size)
     return dx
@@ -285,23 +335,28 @@ def avgpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
 
     Notes
     -----
-    Separable, like :func:`maxpool2d_forward`: first every row's window sums along the width (KW strided
-    views added up), then those sums added along the height (KH views), then divided by KH*KW.
+    Separable, with the same two stages as :func:`maxpool2d_forward`: every row's window sums along the
+    width (KW strided views added up), then those sums added along the height (KH views), divided by KH*KW.
     """
     x, kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "avgpool2d_forward")
     (kh, kw), (sh, sw), (H_out, W_out) = kernel, stride, out_hw
-    N, C = x.shape[:2]
-    H_used = sh * (H_out - 1) + kh
+    N, C, H, W = x.shape
     out = np.empty((N, C, H_out, W_out))
 
     def pool(batch: slice) -> None:
-        rowsum = x[batch, :, :H_used, _span(0, sw, W_out)].copy()                # (n, C, H_used, W')
-        for q in range(1, kw):
-            rowsum += x[batch, :, :H_used, _span(q, sw, W_out)]
-        np.copyto(out[batch], rowsum[:, :, _span(0, sh, H_out)])
-        for p in range(1, kh):
-            out[batch] += rowsum[:, :, _span(p, sh, H_out)]
-        out[batch] /= kh * kw
+        n = len(range(N)[batch])
+        st = _stages(n, x.shape, kernel, stride)
+        rowsum = np.zeros((n * C, H, st.WQ))
+        flat = rowsum.reshape(1, -1, 1)[:, :st.n_starts]
+        views = _window_views(_flat_rows(x[batch], st.W_full), kw, sw, st.n_starts)
+        np.copyto(flat, views[0])
+        for view in views[1:]:
+            flat += view
+        pooled = _window_views(rowsum, kh, sh, H_out)[0].copy()                # (n*C, H', WQ)
+        for view in _window_views(rowsum, kh, sh, H_out)[1:]:
+            pooled += view
+        pooled /= kh * kw
+        out[batch] = pooled.reshape(n, C, H_out, st.WQ)[..., :W_out]
 
     in_batch_chunks(pool, N, x.size)
     return out, PoolCache("avgpool2d_forward", x.shape, kernel, stride, out_hw)
@@ -309,32 +364,37 @@ def avgpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
 
 def avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Gradient of :func:`avgpool2d_forward`: every input of a window gets ``dout / (KH*KW)``; overlapping
-    windows add up. The two separable stages run backwards: the share is spread down the KH rows of each
-    window, then across its KW columns."""
+    windows add up. The two stages run backwards: the share goes down the KH rows of each window, then
+    across its KW columns."""
     cache = _check_cache(cache, "avgpool2d_backward", "avgpool2d_forward")
     (N, C, H, W), (kh, kw), (sh, sw), (H_out, W_out) = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
     share = _check_dout(dout, (N, C, H_out, W_out), "avgpool2d_backward") / (kh * kw)
-    H_used = sh * (H_out - 1) + kh
     dx = np.zeros((N, C, H, W))
 
     def unpool(batch: slice) -> None:
-        drowsum = np.zeros((len(range(N)[batch]), C, H_used, W_out))
-        _spread(share[batch], drowsum, kh, sh, axis=2)
-        _spread(drowsum, dx[batch, :, :H_used], kw, sw, axis=3)
+        n = len(range(N)[batch])
+        st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
+        dpooled = np.zeros((n * C, H_out, st.WQ))
+        dpooled.reshape(n, C, H_out, st.WQ)[..., :W_out] = share[batch]
+        drowsum = np.zeros((n * C, H, st.WQ))
+        _spread(dpooled, _window_views(drowsum, kh, sh, H_out), overlap=sh < kh)
+        dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
+        _spread(drowsum.reshape(1, -1, 1)[:, :st.n_starts], _window_views(dxf, kw, sw, st.n_starts),
+                overlap=sw < kw)
+        if st.W_full != W:
+            dx[batch] = dxf.reshape(n, C, H, st.W_full)[..., :W]
 
     in_batch_chunks(unpool, N, dx.size)
     return dx
 
 
-def _spread(d: np.ndarray, dst: np.ndarray, k: int, s: int, axis: int) -> None:
-    """Adjoint of a window sum along ``axis``: every one of the k window elements gets ``d`` (zeros start)."""
-    n_out = d.shape[axis]
-    for q in range(k):
-        target = dst[_along(axis, _span(q, s, n_out))]
-        if s >= k:
-            np.copyto(target, d)
-        else:
+def _spread(d: np.ndarray, targets: list[np.ndarray], overlap: bool) -> None:
+    """Adjoint of a window sum: every target (starting at zero) gets ``d``; overlapping windows add up."""
+    for target in targets:
+        if overlap:
             target += d
+        else:
+            np.copyto(target, d)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -251,12 +251,11 @@ def test_conv2d_layer_errors_name_the_layer():
 # ----------------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def chunked(monkeypatch):
-    """Three threads and tiny thresholds, so even a batch of 5 small images is cut into uneven chunks."""
+    """Three threads and a tiny chunk size, so even a batch of 5 small images is cut into chunks."""
     from nnkit.layers import conv
 
     before = conv.get_num_threads()
-    monkeypatch.setattr(conv, "PARALLEL_MIN_SIZE", 1)
-    monkeypatch.setattr(conv, "CHUNK_MIN_SIZE", 1)
+    monkeypatch.setattr(conv, "CHUNK_SIZE", 1)
     conv.set_num_threads(3)
     yield conv
     conv.set_num_threads(before)
@@ -264,19 +263,21 @@ def chunked(monkeypatch):
 
 def test_in_batch_chunks_covers_every_image_once_and_passes_errors_on(chunked):
     seen = []
-    chunked.in_batch_chunks(lambda batch: seen.extend(range(7)[batch]), 7, 10**6)
+    chunked.in_batch_chunks(lambda batch: seen.extend(range(7)[batch]), 7, 10**6)    # 7 chunks, 3 threads
     assert sorted(seen) == list(range(7))
-    calls = []
-    chunked.in_batch_chunks(calls.append, 7, 10)            # under the thresholds: one call
-    chunked.PARALLEL_MIN_SIZE = 100
-    chunked.in_batch_chunks(calls.append, 7, 99)
-    assert calls[-1] == slice(0, 7)
 
     def fail(batch):
         raise RuntimeError(f"chunk {batch}")
 
     with pytest.raises(RuntimeError, match="chunk"):
         chunked.in_batch_chunks(fail, 7, 10**6)
+    calls = []
+    chunked.CHUNK_SIZE = 100
+    chunked.in_batch_chunks(calls.append, 7, 199)            # less than two chunks' worth: one call
+    assert calls == [slice(0, 7)]
+    chunked.set_num_threads(1)                               # one thread: the chunks in order, on this thread
+    chunked.in_batch_chunks(calls.append, 7, 300)
+    assert calls[1:] == [slice(0, 2), slice(2, 4), slice(4, 7)]
 
 
 def test_set_num_threads_rejects_zero():

@@ -185,8 +185,7 @@ def test_pool_fast_in_chunks_on_threads_agrees_with_naive(monkeypatch, pairs, x_
     from nnkit.layers import conv
 
     before = conv.get_num_threads()
-    monkeypatch.setattr(conv, "PARALLEL_MIN_SIZE", 1)      # cut even these small batches into chunks
-    monkeypatch.setattr(conv, "CHUNK_MIN_SIZE", 1)
+    monkeypatch.setattr(conv, "CHUNK_SIZE", 1)             # cut even these small batches into chunks
     conv.set_num_threads(3)
     try:
         rng = np.random.default_rng(5)
