@@ -52,7 +52,7 @@ def run_nnkit(data, seed=0):
     start = time.perf_counter()
     fit(model, SoftmaxCrossEntropy(), Adam(model, lr=LR), (X, y), epochs=EPOCHS, batch_size=BATCH, seed=seed)
     seconds = (time.perf_counter() - start) / EPOCHS
-    return seconds, accuracy(model.forward(Xt, training=False), yt)
+    return seconds, accuracy(model.eval().forward(Xt), yt)
 
 
 def run_torch(data, dtype_name, seed=0):

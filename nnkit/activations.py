@@ -34,7 +34,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nnkit._validate import as_real
+from nnkit._validate import number, real_array
 
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -42,22 +42,17 @@ _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 def _as_real(z, func: str, arg: str = "z") -> np.ndarray:
-    """``z`` as a float64 array; rejects non-real dtypes and non-finite entries."""
-    return as_real(z, func, arg)
+    return real_array(z, func, arg)
 
 
 def _as_param(value, func: str, arg: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{func}: {arg} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{func}: {arg} must be finite, got {value}")
-    return float(value)
+    return number(value, func, arg, finite=True)
 
 
-def _check_dout(z: np.ndarray, dout, func: str) -> np.ndarray:
-    dout = _as_real(dout, func, "dout")
-    if dout.shape != z.shape:
-        raise ValueError(f"{func}: dout must have the shape of z, got dout.shape={dout.shape}, z.shape={z.shape}")
+def _check_dout(z_shape: tuple[int, ...], dout, func: str) -> np.ndarray:
+    dout = real_array(dout, func, "dout")
+    if dout.shape != z_shape:
+        raise ValueError(f"{func}: dout must have the shape of z, got dout.shape={dout.shape}, z.shape={z_shape}")
     return dout
 
 
@@ -320,8 +315,9 @@ def softmax_vjp(z: ArrayLike, dout: ArrayLike) -> np.ndarray:
         Upstream gradient dL/ds.
     """
     z = _as_logits(z, "softmax_vjp")
-    dout = _check_dout(z, dout, "softmax_vjp")
-    s = softmax(z)
+    dout = _check_dout(z.shape, dout, "softmax_vjp")
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    s = e / e.sum(axis=-1, keepdims=True)
     return s * (dout - (dout * s).sum(axis=-1, keepdims=True))
 
 
@@ -331,8 +327,8 @@ def log_softmax_vjp(z: ArrayLike, dout: ArrayLike) -> np.ndarray:
     Shapes as in :func:`softmax_vjp`.
     """
     z = _as_logits(z, "log_softmax_vjp")
-    dout = _check_dout(z, dout, "log_softmax_vjp")
-    return dout - softmax(z) * dout.sum(axis=-1, keepdims=True)
+    dout = _check_dout(z.shape, dout, "log_softmax_vjp")
+    return dout - np.exp(_log_softmax(z)) * dout.sum(axis=-1, keepdims=True)
 
 
 # ---- lookup by name --------------------------------------------------------------
@@ -363,8 +359,7 @@ class Activation:
         """dL/dz given ``dout`` = dL/d(output); works for every activation."""
         if self._vjp is not None:
             return self._vjp(z, dout)
-        z = _as_real(z, f"{self.name} vjp")
-        return _check_dout(z, dout, f"{self.name} vjp") * self._grad(z, **self.kwargs)
+        return _check_dout(np.shape(z), dout, f"{self.name} vjp") * self._grad(z, **self.kwargs)
 
     @property
     def grad(self) -> Callable | None:

@@ -315,7 +315,8 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
     rng, eps, tol, max_coords, n_directions
         As in :func:`check_function`.
     training : bool, default True
-        Passed to every ``forward`` call.
+        The mode the layer is checked in (``layer.train(training)``); a layer checked in place gets its own
+        mode back afterwards.
     copy_layer : bool, default True
         Run every pass on a deep copy, leaving ``layer`` (its params, grads,
         caches and running statistics) untouched. With ``False`` the layer itself
@@ -334,8 +335,19 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
     eps = _check_options(rng, eps, tol, max_coords, n_directions, func)
     x = _as_float(x, func, "x")
     probe = copy.deepcopy(layer) if copy_layer else layer
-    out = _output(probe.forward(x.copy(), training=training), func, "layer.forward")
-    again = _output(probe.forward(x.copy(), training=training), func, "layer.forward")
+    previous_mode = probe.training
+    probe.train(training)
+    try:
+        return _check_layer(probe, x, func, dict(rng=rng, eps=eps, tol=tol, max_coords=max_coords,
+                                                              n_directions=n_directions))
+    finally:
+        probe.train(previous_mode)
+
+
+def _check_layer(probe, x: np.ndarray, func: str, options: dict) -> dict[str, GradcheckResult]:
+    rng = options["rng"]
+    out = _output(probe.forward(x.copy()), func, "layer.forward")
+    again = _output(probe.forward(x.copy()), func, "layer.forward")
     _require_deterministic(out, again, func, "layer.forward")
     dout = rng.standard_normal(out.shape)
     dx = _output(probe.backward(dout.copy()), func, "layer.backward")
@@ -350,10 +362,9 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
         if value.shape != params[name].shape:
             raise ValueError(f"{func}: grads[{name!r}] has shape {value.shape}, params[{name!r}] has "
                              f"{params[name].shape}")
-    options = dict(rng=rng, eps=eps, tol=tol, max_coords=max_coords, n_directions=n_directions)
 
     def shifted_x(delta):
-        return _output(probe.forward(x + delta, training=training), func, "layer.forward")
+        return _output(probe.forward(x + delta), func, "layer.forward")
 
     results = {"x": _compare("x", dx, shifted_x, dout, **options)}
     for name, param in params.items():
@@ -361,7 +372,7 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
 
         def shifted_param(delta, param=param, saved=saved):
             param[...] = saved + delta  # in place: the layer holds this very array
-            return _output(probe.forward(x.copy(), training=training), func, "layer.forward")
+            return _output(probe.forward(x.copy()), func, "layer.forward")
 
         try:
             results[name] = _compare(name, analytic[name], shifted_param, dout, **options)

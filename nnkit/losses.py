@@ -13,7 +13,8 @@ Reductions follow PyTorch:
   ``(N, C)`` scores and one label per row; ``"mean"`` divides by ``N``.
 
 Labels for the multi-class losses are either class indices of shape ``(N,)``
-and an integer dtype, or one-hot rows of shape ``(N, C)``. Labels of shape
+and an integer dtype, or one-hot rows of shape ``(N, C)``; ``cross_entropy``
+also takes class probabilities (soft targets) there, as PyTorch does. Labels of shape
 ``(N, 1)`` are refused unless ``C == 1``: they would otherwise broadcast against
 ``(N, C)`` and give a wrong loss without any error.
 
@@ -28,7 +29,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nnkit._validate import as_real
+from nnkit._validate import choice, real_array
 
 LossResult = tuple[float, np.ndarray]  # (value, dvalue/dfirst_argument)
 
@@ -40,7 +41,7 @@ _ROW_SUM_TOL = 1e-4  # rows of probabilities must sum to 1 within this
 # ---- input checks ------------------------------------------------------------------
 
 def _as_real(x, func: str, arg: str) -> np.ndarray:
-    arr = as_real(x, func, arg)
+    arr = real_array(x, func, arg)
     if arr.size == 0:
         raise ValueError(f"{func}: {arg} is empty (shape {arr.shape}); a loss needs at least one element")
     return arr
@@ -63,12 +64,6 @@ def _in_unit_interval(x: np.ndarray, func: str, arg: str) -> None:
         raise ValueError(f"{func}: {arg} must lie in [0, 1], found {x[where]} at index {where}")
 
 
-def _check_reduction(reduction, func: str) -> str:
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"{func}: reduction must be 'mean' or 'sum', got {reduction!r}")
-    return reduction
-
-
 def _scores(x, func: str, arg: str) -> np.ndarray:
     x = _as_real(x, func, arg)
     if x.ndim != 2:
@@ -76,8 +71,11 @@ def _scores(x, func: str, arg: str) -> np.ndarray:
     return x
 
 
-def _one_hot_labels(labels, shape: tuple[int, int], func: str) -> np.ndarray:
-    """Labels (N,) int or one-hot (N, C) -> one-hot float64 (N, C), validated."""
+def _target_rows(labels, shape: tuple[int, int], func: str, *, soft: bool = False) -> np.ndarray:
+    """Labels (N,) int, or rows (N, C) -> float64 target rows (N, C), validated.
+
+    Rows must be one-hot, or with ``soft`` class probabilities (entries in [0, 1], each row summing to 1).
+    """
     n, c = shape
     arr = np.asarray(labels)
     if arr.ndim == 1:
@@ -99,13 +97,18 @@ def _one_hot_labels(labels, shape: tuple[int, int], func: str) -> np.ndarray:
     if arr.shape != shape:
         hint = " (labels of shape (N, 1) do not broadcast; pass labels.ravel())" if arr.shape == (n, 1) else ""
         raise ValueError(f"{func}: labels must have shape ({n},) or {shape}, got labels.shape={arr.shape}{hint}")
-    onehot = _as_real(arr, func, "labels")
-    not_binary = (onehot != 0) & (onehot != 1)
-    rows = np.flatnonzero(not_binary.any(axis=1) | (onehot.sum(axis=1) != 1))
-    if rows.size:
+    rows = _as_real(arr, func, "labels")
+    if soft:
+        off = np.flatnonzero(((rows < 0) | (rows > 1)).any(axis=1) | (np.abs(rows.sum(axis=1) - 1) > _ROW_SUM_TOL))
+        if off.size:
+            raise ValueError(f"{func}: (N, C) labels must be class probabilities (entries in [0, 1], each row "
+                             f"summing to 1), got row {off[0]} = {rows[off[0]].tolist()}")
+        return rows
+    off = np.flatnonzero(((rows != 0) & (rows != 1)).any(axis=1) | (rows.sum(axis=1) != 1))
+    if off.size:
         raise ValueError(f"{func}: one-hot labels need exactly one 1 per row and 0 elsewhere; "
-                         f"row {rows[0]} is {onehot[rows[0]].tolist()}")
-    return onehot
+                         f"row {off[0]} is {rows[off[0]].tolist()}")
+    return rows
 
 
 def _reduce(total: float, grad: np.ndarray, count: int, reduction: str) -> tuple[float, np.ndarray]:
@@ -130,7 +133,7 @@ def mse(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResu
     value : float
     grad : array shaped like ``pred``, ``2 (pred - target) / n``
     """
-    _check_reduction(reduction, "mse")
+    choice(reduction, ("mean", "sum"), "mse", "reduction")
     pred, target = _pair(pred, target, "mse", ("pred", "target"))
     diff = pred - target
     return _reduce(np.sum(diff * diff), 2.0 * diff, diff.size, reduction)
@@ -143,7 +146,7 @@ def mae(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResu
     prediction is exact, as in PyTorch (this is not the step ``sign`` of
     :mod:`nnkit.activations`). Shapes and ``reduction`` as in :func:`mse`.
     """
-    _check_reduction(reduction, "mae")
+    choice(reduction, ("mean", "sum"), "mae", "reduction")
     pred, target = _pair(pred, target, "mae", ("pred", "target"))
     diff = pred - target
     return _reduce(np.sum(np.abs(diff)), np.sign(diff), diff.size, reduction)
@@ -169,7 +172,7 @@ def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, reduction: str = "
     :func:`binary_cross_entropy_with_logits`, which needs neither fix.
     """
     func = "binary_cross_entropy"
-    _check_reduction(reduction, func)
+    choice(reduction, ("mean", "sum"), func, "reduction")
     p, t = _pair(probs, target, func, ("probs", "target"))
     _in_unit_interval(p, func, "probs")
     _in_unit_interval(t, func, "target")
@@ -190,7 +193,7 @@ def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, reduc
     :func:`binary_cross_entropy`; ``target`` in [0, 1].
     """
     func = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction, func)
+    choice(reduction, ("mean", "sum"), func, "reduction")
     x, t = _pair(logits, target, func, ("logits", "target"))
     _in_unit_interval(t, func, "target")
     e = np.exp(-np.abs(x))
@@ -207,23 +210,25 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike, reduction: str = "mean")
     Parameters
     ----------
     logits : array of shape (N, C)
-    labels : int array of shape (N,) with values in [0, C), or one-hot array (N, C)
+    labels : int array of shape (N,) with values in [0, C), or target rows (N, C): one-hot, or class
+        probabilities (soft targets: entries in [0, 1], each row summing to 1), as torch's probability targets
     reduction : {"mean", "sum"}
         ``"mean"`` divides by ``N``.
 
     Returns
     -------
-    value : float, ``-sum_n log_softmax(logits)[n, y_n]`` (divided by N for "mean")
-    grad : array of shape (N, C), ``softmax(logits) - one_hot(labels)`` (divided by N for "mean")
+    value : float, ``-sum_n sum_c y[n, c] log_softmax(logits)[n, c]`` (divided by N for "mean")
+    grad : array of shape (N, C), ``softmax(logits) - y`` (divided by N for "mean"), with ``y`` the target rows
 
     Notes
     -----
-    The row maximum is subtracted before exponentiating, so logits of +-1000 are fine.
+    The row maximum is subtracted before exponentiating, so logits of +-1000 are fine. Soft targets (label
+    smoothing, distillation) give the same formulas: ``softmax - y`` holds because each row of ``y`` sums to 1.
     """
     func = "cross_entropy"
-    _check_reduction(reduction, func)
+    choice(reduction, ("mean", "sum"), func, "reduction")
     z = _scores(logits, func, "logits")
-    y = _one_hot_labels(labels, z.shape, func)
+    y = _target_rows(labels, z.shape, func, soft=True)
     shifted = z - z.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     total = -np.sum(y * log_probs)
@@ -253,7 +258,7 @@ def categorical_cross_entropy(probs: ArrayLike, labels: ArrayLike, reduction: st
     gives a large finite loss. ``cross_entropy`` on logits is the stable choice.
     """
     func = "categorical_cross_entropy"
-    _check_reduction(reduction, func)
+    choice(reduction, ("mean", "sum"), func, "reduction")
     p = _scores(probs, func, "probs")
     _in_unit_interval(p, func, "probs")
     row_sums = p.sum(axis=1)
@@ -261,7 +266,7 @@ def categorical_cross_entropy(probs: ArrayLike, labels: ArrayLike, reduction: st
     if off.size:
         raise ValueError(f"{func}: each row of probs must sum to 1, row {off[0]} sums to {float(row_sums[off[0]])!r} "
                          f"(pass logits to cross_entropy instead?)")
-    y = _one_hot_labels(labels, p.shape, func)
+    y = _target_rows(labels, p.shape, func)
     with np.errstate(divide="ignore"):
         log_p = np.maximum(np.log(p), _LOG_FLOOR)
     total = -np.sum(y * log_p)
@@ -289,13 +294,13 @@ def nll_loss(log_probs: ArrayLike, labels: ArrayLike, reduction: str = "mean") -
     or raw logits were passed, so it raises ``ValueError``.
     """
     func = "nll_loss"
-    _check_reduction(reduction, func)
+    choice(reduction, ("mean", "sum"), func, "reduction")
     lp = _scores(log_probs, func, "log_probs")
     if (lp > 0).any():
         where = tuple(int(i) for i in np.argwhere(lp > 0)[0])
         raise ValueError(f"{func}: log_probs must be <= 0 (log-probabilities), found {lp[where]} at index "
                          f"{where}; pass log_softmax(logits), or the logits to cross_entropy")
-    y = _one_hot_labels(labels, lp.shape, func)
+    y = _target_rows(labels, lp.shape, func)
     return _reduce(-np.sum(y * lp), -y, lp.shape[0], reduction)
 
 

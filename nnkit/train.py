@@ -7,6 +7,7 @@ N) is full-batch GD, ``batch_size=1`` is SGD, anything between is mini-batch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -95,7 +96,8 @@ def fit(
     Parameters
     ----------
     model : Layer
-        Usually a :class:`nnkit.layers.Sequential`; trained in place.
+        Usually a :class:`nnkit.layers.Sequential`; trained in place, in training mode (``model.train()``)
+        for the updates and eval mode for ``val_data``; its own mode is restored at the end.
     loss : SoftmaxCrossEntropy, str or callable
         A :class:`nnkit.layers.SoftmaxCrossEntropy` layer, a loss name for
         :func:`nnkit.losses.get` (``"cross_entropy"``, ``"mse"``, ...), or a
@@ -156,12 +158,14 @@ def fit(
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = rng.permutation(X.shape[0]) if shuffle else np.arange(X.shape[0])
-            loss_value, acc = _train_one_epoch(model, loss_fn, optimizer, X, y, order, batch_size, epoch, threshold)
+            with _mode(model, training=True):
+                loss_value, acc = _train_one_epoch(model, loss_fn, optimizer, X, y, order, batch_size, epoch,
+                                                   threshold)
             history.epoch_seconds.append(time.perf_counter() - start)
             _record(history, "train", loss_value, acc)
             improved = True if val_data is None else _validate(model, loss_fn, val_data, threshold, history, epoch)
             if improved and patience is not None:
-                best_state = state_dict(model)
+                best_state = model.state_dict()
             if improved and checkpoint_path is not None:
                 save_checkpoint(model, checkpoint_path)
             if bar is not None:
@@ -174,7 +178,7 @@ def fit(
         if bar is not None:
             bar.close()
     if best_state is not None:
-        load_state_dict(model, best_state)
+        model.load_state_dict(best_state)
     return history
 
 
@@ -203,7 +207,7 @@ def _train_one_epoch(model, loss_fn, optimizer, X, y, order, batch_size, epoch, 
     for b in range(n_batches):
         idx = order[b * batch_size:(b + 1) * batch_size]
         xb, yb = X[idx], y[idx]
-        out = model.forward(xb, training=True)
+        out = model.forward(xb)
         value, dout = loss_fn(out, yb)
         if not np.isfinite(value):
             raise FloatingPointError(
@@ -233,7 +237,7 @@ def evaluate(model, loss, X: np.ndarray, y: np.ndarray, *, metrics: tuple[str, .
 
 
 def _evaluate(model, loss_fn, X, y, threshold) -> dict[str, float]:
-    out = model.forward(X, training=False)
+    out = predict(model, X)
     value, _ = loss_fn(out, y)
     result = {"loss": float(value)}
     if threshold is not None:
@@ -242,8 +246,23 @@ def _evaluate(model, loss_fn, X, y, threshold) -> dict[str, float]:
 
 
 def predict(model, X: np.ndarray) -> np.ndarray:
-    """The model's output for X in eval mode (dropout off, batch norm on running statistics)."""
-    return model.forward(X, training=False)
+    """The model's output for X in eval mode (dropout off, batch norm on running statistics).
+
+    The model's own mode (``model.training``) is restored afterwards.
+    """
+    with _mode(model, training=False):
+        return model.forward(X)
+
+
+@contextlib.contextmanager
+def _mode(model, *, training: bool) -> Iterator[None]:
+    """Run a block with ``model.train(training)``, then put the model back in the mode it had."""
+    previous = model.training
+    model.train(training)
+    try:
+        yield
+    finally:
+        model.train(previous)
 
 
 def accuracy(output: np.ndarray, target: np.ndarray, *, threshold: float = 0.5) -> float:
@@ -281,55 +300,16 @@ def accuracy(output: np.ndarray, target: np.ndarray, *, threshold: float = 0.5) 
 
 # ---- model state and checkpoints -----------------------------------------------------
 
-def _named_arrays(model, prefix: str = "") -> Iterator[tuple[str, dict, str]]:
-    """(name, owning dict, key) for every param and buffer, named ``layer{i}.{key}`` inside a Sequential."""
-    children = getattr(model, "layers", None)
-    if children is not None:
-        for i, child in enumerate(children):
-            yield from _named_arrays(child, f"{prefix}layer{i}.")
-        return
-    for attr in ("params", "buffers"):
-        holder = getattr(model, attr, None) or {}
-        for key in holder:
-            yield f"{prefix}{key}", holder, key
-
-
-def state_dict(model) -> dict[str, np.ndarray]:
-    """Copies of every param and buffer (batch-norm running statistics) by name, e.g. ``"layer0.W"``."""
-    return {name: holder[key].copy() for name, holder, key in _named_arrays(model)}
-
-
-def load_state_dict(model, state: dict[str, np.ndarray], *, where: str = "load_state_dict") -> None:
-    """Copy ``state`` into the model's own arrays (in place, so optimizers keep their references).
-
-    Raises ``ValueError`` naming missing or unexpected names, or a shape that differs.
-    """
-    targets = {name: (holder, key) for name, holder, key in _named_arrays(model)}
-    missing = sorted(set(targets) - set(state))
-    unexpected = sorted(set(state) - set(targets))
-    if missing or unexpected:
-        raise ValueError(f"{where}: the names do not match the model; "
-                         f"missing: {missing or 'none'}, unexpected: {unexpected or 'none'}")
-    for name, (holder, key) in targets.items():
-        value = np.asarray(state[name])
-        if value.shape != holder[key].shape:
-            raise ValueError(
-                f"{where}: {name} has shape {value.shape} in the state, the model expects {holder[key].shape}"
-            )
-    for name, (holder, key) in targets.items():
-        np.copyto(holder[key], state[name])
-
-
 def save_checkpoint(model, path: str | os.PathLike) -> None:
     """Save every param and buffer of ``model`` to an ``.npz`` file (no pickle).
 
-    The file maps names like ``"layer0.W"`` (see :func:`state_dict`) to arrays.
+    The file maps names like ``"layer0.W"`` (see :meth:`nnkit.layers.Layer.state_dict`) to arrays.
     It is written to a temporary file first and then renamed, so an interrupted
     save never leaves a half-written checkpoint. ``path`` is used as given (no
     ``.npz`` is appended).
     """
     path = os.fspath(path)
-    state = state_dict(model)
+    state = model.state_dict()
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
     try:
@@ -353,7 +333,7 @@ def load_checkpoint(model, path: str | os.PathLike):
         raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path!r}")
     with np.load(path, allow_pickle=False) as archive:
         state = {name: archive[name] for name in archive.files}
-    load_state_dict(model, state, where=f"load_checkpoint({path!r})")
+    model.load_state_dict(state)
     return model
 
 

@@ -59,7 +59,7 @@ def _mlp(ns, t, sizes, act="Tanh"):
         if k < len(sizes) - 2:
             student.append(ns.new(act))
             reference.append(ref_cls())
-    return ns.new("Sequential", student), Sequential(reference), linears
+    return ns.new("Sequential", student), Sequential(*reference), linears
 
 
 def sequential_forward_and_backward(ns, t):

@@ -44,7 +44,7 @@ def as_images(X: np.ndarray) -> np.ndarray:
 def digits_cnn(channels: tuple[int, int] = (32, 32), *, seed: int = 0) -> Sequential:
     """The conv-pool-conv-pool-linear network for (N, 1, 8, 8) digits, seeded (PyTorch's default init)."""
     c1, c2 = channels
-    return Sequential([
+    return Sequential(
         Conv2D(1, c1, 3, padding=1, seed=seed),       # (N, c1, 8, 8)
         BatchNorm2d(c1),
         ReLU(),
@@ -55,7 +55,7 @@ def digits_cnn(channels: tuple[int, int] = (32, 32), *, seed: int = 0) -> Sequen
         MaxPool2D(2),                                  # (N, c2, 2, 2)
         Flatten(),                                     # (N, 4*c2)
         Linear(4 * c2, 10, seed=seed + 2),
-    ])
+    )
 
 
 def train_digits_cnn(
@@ -90,7 +90,7 @@ def train_digits_cnn(
     Returns
     -------
     model : Sequential
-        The trained network; ``model.forward(as_images(X), training=False)`` gives (N, 10) logits.
+        The trained network, in eval mode; ``model.forward(as_images(X))`` gives (N, 10) logits.
     history : History
         Per-epoch training and validation loss and accuracy.
     test_accuracy : float
@@ -103,7 +103,7 @@ def train_digits_cnn(
         epochs=epochs, batch_size=batch_size, seed=seed, patience=patience,
         val_data=(as_images(split["X_val"]), split["y_val"]),
     )
-    test_accuracy = accuracy(model.forward(as_images(split["X_test"]), training=False), split["y_test"])
+    test_accuracy = accuracy(model.eval().forward(as_images(split["X_test"])), split["y_test"])
     if verbose:
         for epoch in range(history.epochs):
             print(f"epoch {epoch + 1:3d}  train loss {history.train_loss[epoch]:.4f}  "
@@ -140,9 +140,11 @@ def cnn_figures(model: Sequential, image: np.ndarray, label: int | None = None):
     conv, norm, relu = model.layers[:3]
     W = conv.params["W"]
     filters = plot.filter_grid(W, title=f"first-layer filters ({W.shape[0]} of {W.shape[2]}x{W.shape[3]})")
-    activations = image
+    activations, mode = image, model.training
+    model.eval()
     for layer in (conv, norm, relu):
-        activations = layer.forward(activations, training=False)
+        activations = layer.forward(activations)
+    model.train(mode)
     digit = "one digit" if label is None else f"a {label}"
     maps = plot.feature_maps(activations[0], title=f"first conv, batch norm and ReLU on {digit}")
     return filters, maps

@@ -25,7 +25,7 @@ def digits_mlp(hidden: int = 128, *, noise_std: float | None = None, seed: int =
     layers = [Linear(64, hidden, seed=seed), ReLU(), Linear(hidden, 10, seed=seed + 1)]
     if noise_std is not None:
         layers.insert(0, GaussianNoise(noise_std, seed=seed + 2))
-    return Sequential(layers)
+    return Sequential(*layers)
 
 
 def train_digits_mlp(
@@ -55,7 +55,7 @@ def train_digits_mlp(
     Returns
     -------
     model : Sequential
-        The trained network; ``model.forward(X, training=False)`` gives (N, 10) logits.
+        The trained network, in eval mode; ``model.forward(X)`` gives (N, 10) logits.
     history : History
         Per-epoch training and validation loss and accuracy.
     test_accuracy : float
@@ -67,7 +67,7 @@ def train_digits_mlp(
         model, SoftmaxCrossEntropy(), Adam(model, lr=lr), (split["X_train"], split["y_train"]),
         epochs=epochs, batch_size=batch_size, seed=seed, val_data=(split["X_val"], split["y_val"]),
     )
-    test_accuracy = accuracy(model.forward(split["X_test"], training=False), split["y_test"])
+    test_accuracy = accuracy(model.eval().forward(split["X_test"]), split["y_test"])
     if verbose:
         for epoch in range(history.epochs):
             print(

@@ -1,8 +1,10 @@
 """Layers: the seeds' "layered view" of a network.
 
-Each layer has ``params`` and ``grads`` (dicts of arrays), ``forward(x, *,
-training=True)`` and ``backward(dout) -> dx`` (see :mod:`nnkit.layers.base`).
-``dout`` is always dL/d(output) of the layer it is handed to.
+Each layer has ``params`` and ``grads`` (dicts of arrays), ``forward(x)`` and
+``backward(dout) -> dx``, and PyTorch's ``train()``/``eval()`` with a
+``training`` flag, ``named_parameters()`` and ``state_dict()`` (see
+:mod:`nnkit.layers.base`). ``dout`` is always dL/d(output) of the layer it is
+handed to; ``dx``, ``dW``, ``db`` are the gradients a layer returns or stores.
 """
 
 from nnkit.layers.activation import (

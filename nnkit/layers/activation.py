@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit import activations
-from nnkit.layers._checks import as_float_array, check_dout, no_forward_yet
+from nnkit import _validate as check
 from nnkit.layers.base import Layer
 
 
@@ -39,9 +39,9 @@ class Activation(Layer):
         self.kwargs = dict(kwargs)
         self._x: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Return ``f(x)``, same shape as ``x``."""
-        x = as_float_array(x, f"{type(self).__name__}.forward")
+        x = check.real_array(x, f"{type(self).__name__}.forward", ndarray=True, finite=False)
         self._x = x
         return self.function.forward(x)
 
@@ -49,9 +49,8 @@ class Activation(Layer):
         """Return ``dx``, the gradient with respect to the last input (same shape)."""
         where = f"{type(self).__name__}.backward"
         if self._x is None:
-            raise no_forward_yet(where)
-        dout = check_dout(dout, self._x.shape, where)
-        return self.function.vjp(self._x, dout)
+            raise check.no_forward_yet(where)
+        return self.function.vjp(self._x, check.dout(dout, self._x.shape, where))
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnkit.layers._checks import as_float_array, check_dout, check_positive_int, no_forward_yet
+from nnkit import _validate as check
 from nnkit.layers.base import Layer
 
 
@@ -114,25 +114,24 @@ class _BatchNorm(Layer):
     def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         name = type(self).__name__
-        self.num_features = check_positive_int(num_features, name, "num_features")
-        if not (isinstance(eps, (int, float)) and eps > 0):
-            raise ValueError(f"{name}: eps must be a number > 0, got {eps!r}")
-        if not (isinstance(momentum, (int, float)) and 0 < momentum <= 1):
-            raise ValueError(f"{name}: momentum must be in (0, 1], got {momentum!r}")
-        self.eps = float(eps)
-        self.momentum = float(momentum)
+        self.num_features = check.positive_int(num_features, name, "num_features")
+        self.eps = check.number(eps, name, "eps", low=0.0, low_open=True, finite=True)
+        self.momentum = check.number(momentum, name, "momentum", low=0.0, high=1.0, low_open=True)
         self.params = {"gamma": np.ones(num_features), "beta": np.zeros(num_features)}
         self.zero_grad()
         self.buffers = {"running_mean": np.zeros(num_features), "running_var": np.ones(num_features)}
         self._cache: BatchNormCache | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
-        """Normalise with the batch statistics (training) or the running ones (eval)."""
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Normalise with the batch statistics (``training``) or the running ones (after ``eval()``)."""
         where = f"{type(self).__name__}.forward"
-        x = as_float_array(x, where)
-        self._check_input(x, where)
+        x = check.real_array(x, where, ndim=len(self.axes) + 1, layout=self.layout, ndarray=True, finite=False)
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{where}: x has {x.shape[1]} {self.what}, the layer expects {self.num_features} (x.shape={x.shape})"
+            )
         gamma, beta = self.params["gamma"], self.params["beta"]
-        if not training:
+        if not self.training:
             out, _, _, self._cache = batchnorm_forward(
                 x, gamma, beta, axes=self.axes, eps=self.eps,
                 mean=self.buffers["running_mean"], var=self.buffers["running_var"],
@@ -142,7 +141,7 @@ class _BatchNorm(Layer):
         if count < 2:
             raise ValueError(
                 f"{where}: training needs more than 1 value per {self.what[:-1]} to estimate a variance, "
-                f"got x.shape={x.shape}; use training=False for a single sample"
+                f"got x.shape={x.shape}; call eval() first to use the running statistics"
             )
         out, mean, var, self._cache = batchnorm_forward(x, gamma, beta, axes=self.axes, eps=self.eps)
         m = self.momentum
@@ -157,19 +156,10 @@ class _BatchNorm(Layer):
         """Store ``dgamma``, ``dbeta`` (C,) in ``grads``; return ``dx`` shaped like x."""
         where = f"{type(self).__name__}.backward"
         if self._cache is None:
-            raise no_forward_yet(where)
-        dout = check_dout(dout, self._cache.xhat.shape, where)
+            raise check.no_forward_yet(where)
+        dout = check.dout(dout, self._cache.xhat.shape, where)
         dx, self.grads["gamma"], self.grads["beta"] = batchnorm_backward(dout, self._cache)
         return dx
-
-    def _check_input(self, x: np.ndarray, where: str) -> None:
-        ndim = len(self.axes) + 1
-        if x.ndim != ndim:
-            raise ValueError(f"{where}: x must be {ndim}-D {self.layout}, got x.shape={x.shape}")
-        if x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{where}: x has {x.shape[1]} {self.what}, the layer expects {self.num_features} (x.shape={x.shape})"
-            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.num_features}, eps={self.eps}, momentum={self.momentum})"
@@ -200,8 +190,11 @@ class BatchNorm1d(_BatchNorm):
     normalised with the batch mean and the *biased* batch variance,
     ``y = gamma * (x - mean) / sqrt(var + eps) + beta``, and the running
     statistics move as ``r <- (1 - m) * r + m * batch`` where the running
-    variance takes the *unbiased* batch variance (divided by N - 1). Eval
-    (``training=False``): the running statistics replace the batch ones.
+    variance takes the *unbiased* batch variance (divided by N - 1). After
+    ``eval()`` the running statistics replace the batch ones.
+
+    PyTorch's ``nn.BatchNorm1d`` also takes (N, C, L) and averages over N and L;
+    nnkit's takes only (N, D) (use :class:`BatchNorm2d` for images).
     """
 
     axes = (0,)

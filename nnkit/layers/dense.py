@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit.layers._checks import as_float_array, check_dout, check_features, check_positive_int, make_rng
-from nnkit.layers._checks import no_forward_yet
+from nnkit import _validate as check
 from nnkit.layers.base import Layer
 
 
@@ -38,7 +37,10 @@ class Linear(Layer):
     plain ``x @ W``. PyTorch stores the transpose: ``nn.Linear.weight`` is
     (M, D) and computes ``x @ weight.T + bias``. PyTorch also draws the bias
     from the weights' uniform range; nnkit starts it at zero, as the lecture
-    notes advise (and as ``Conv2D`` does).
+    notes advise (and as the conv layer does). PyTorch's ``nn.Linear`` also takes
+    inputs (*, D) and maps the last axis; nnkit takes only (N, D), so that the
+    backward pass below is three plain matrix products, and says so when
+    another rank arrives (reshape to (-1, D) first).
 
     For ``y = x @ W + b`` with ``x`` (N, D) and upstream gradient ``dout`` (N, M)::
 
@@ -57,28 +59,30 @@ class Linear(Layer):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = check_positive_int(in_features, "Linear", "in_features")
-        self.out_features = check_positive_int(out_features, "Linear", "out_features")
+        self.in_features = check.positive_int(in_features, "Linear", "in_features")
+        self.out_features = check.positive_int(out_features, "Linear", "out_features")
         self.init = init
-        generator = make_rng(seed, rng, "Linear")
+        generator = check.generator("Linear", seed, rng)
         W, b = initial_weights(init, self.in_features, self.out_features, generator)
         self.params = {"W": W, "b": b}
         self.zero_grad()
         self._x: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Map ``x`` (N, D) to ``x @ W + b`` (N, M)."""
-        x = as_float_array(x, "Linear.forward")
-        check_features(x, self.in_features, "Linear.forward")
+        x = check.real_array(x, "Linear.forward", ndim=2, layout="(N, D)", ndarray=True, finite=False)
+        if x.shape[1] != self.in_features:
+            raise ValueError(f"Linear.forward: x has {x.shape[1]} features, the layer expects {self.in_features} "
+                             f"(x.shape={x.shape})")
         self._x = x
         return x @ self.params["W"] + self.params["b"]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Store ``dW`` (D, M) and ``db`` (M,) in ``grads`` and return ``dx`` (N, D)."""
         if self._x is None:
-            raise no_forward_yet("Linear.backward")
+            raise check.no_forward_yet("Linear.backward")
         x = self._x
-        dout = check_dout(dout, (x.shape[0], self.out_features), "Linear.backward")
+        dout = check.dout(dout, (x.shape[0], self.out_features), "Linear.backward")
         self.grads["W"] = x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
         return dout @ self.params["W"].T
@@ -91,7 +95,5 @@ def initial_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generat
     """Initial ``W`` (fan_in, fan_out) and ``b`` (fan_out,) for :class:`Linear`."""
     from nnkit import init as initializers
 
-    if not isinstance(init, str):
-        raise TypeError(f"Linear: init must be the name of an initialiser, got {type(init).__name__}")
     W = initializers.get(init)((fan_in, fan_out), rng=rng)
     return W, np.zeros(fan_out)

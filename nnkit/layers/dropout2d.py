@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nnkit.layers._checks import as_float_array, check_dout, check_probability, make_rng, no_forward_yet
+from nnkit import _validate as check
 from nnkit.layers.base import Layer
 
 
@@ -22,8 +22,6 @@ class SpatialDropoutCache(NamedTuple):
 
 
 def _check_keep(x: np.ndarray, keep, func: str) -> np.ndarray:
-    if x.ndim != 4:
-        raise ValueError(f"{func}: x must be 4-D (N, C, H, W), got x.shape={x.shape}")
     if not isinstance(keep, np.ndarray) or keep.dtype != bool:
         got = keep.dtype if isinstance(keep, np.ndarray) else type(keep).__name__
         raise TypeError(f"{func}: keep must be a bool numpy array of shape (N, C, 1, 1), got {got}")
@@ -51,8 +49,8 @@ def spatial_dropout2d_forward(x: np.ndarray, keep: np.ndarray, p: float) -> tupl
         ``x * keep / (1 - p)``: kept maps scaled by ``1/(1-p)`` so that ``E[out] = x``, dropped maps all zero.
     cache : SpatialDropoutCache
     """
-    x = as_float_array(x, "spatial_dropout2d_forward")
-    p = check_probability(p, "spatial_dropout2d_forward", "p")
+    x = check.real_array(x, "spatial_dropout2d_forward", ndim=4, layout="(N, C, H, W)", ndarray=True, finite=False)
+    p = check.probability(p, "spatial_dropout2d_forward", "p")
     keep = _check_keep(x, keep, "spatial_dropout2d_forward")
     return x * keep / (1.0 - p), SpatialDropoutCache(keep, p, x.shape)
 
@@ -62,7 +60,7 @@ def spatial_dropout2d_backward(dout: np.ndarray, cache: SpatialDropoutCache) -> 
     if not isinstance(cache, SpatialDropoutCache):
         raise TypeError(f"spatial_dropout2d_backward: cache must come from spatial_dropout2d_forward, "
                         f"got {type(cache).__name__}")
-    dout = check_dout(dout, cache.x_shape, "spatial_dropout2d_backward")
+    dout = check.dout(dout, cache.x_shape, "spatial_dropout2d_backward")
     return dout * cache.keep / (1.0 - cache.p)
 
 
@@ -80,9 +78,9 @@ class SpatialDropout2d(Layer):
     ----------
     mask : np.ndarray of bool, shape (N, C, 1, 1), or None
         The keep-mask of the last forward: True where feature map ``x[n, c]`` was kept. ``None`` when the last
-        forward was the identity (``training=False`` or ``p == 0``).
+        forward was the identity (after ``eval()``, or ``p == 0``).
     mc_dropout : bool
-        When True, dropout stays on even with ``training=False`` (Monte Carlo dropout), as for ``Dropout``.
+        When True, dropout stays on even after ``eval()`` (Monte Carlo dropout), as for ``Dropout``.
 
     Notes
     -----
@@ -92,34 +90,33 @@ class SpatialDropout2d(Layer):
 
     def __init__(self, p: float = 0.5, *, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        self.p = check_probability(p, "SpatialDropout2d", "p")
-        self.rng = make_rng(seed, rng, "SpatialDropout2d")
+        self.p = check.probability(p, "SpatialDropout2d", "p")
+        self.rng = check.generator("SpatialDropout2d", seed, rng)
         self.mask: np.ndarray | None = None
         self.mc_dropout = False
         self._cache: SpatialDropoutCache | None = None
         self._shape: tuple[int, ...] | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, C, H, W) -> (N, C, H, W): whole maps zeroed, the rest scaled by ``1/(1-p)``; identity in eval."""
-        x = as_float_array(x, "SpatialDropout2d.forward")
-        if x.ndim != 4:
-            raise ValueError(f"SpatialDropout2d.forward: x must be 4-D (N, C, H, W), got x.shape={x.shape}")
+        x = check.real_array(x, "SpatialDropout2d.forward", ndim=4, layout="(N, C, H, W)", ndarray=True,
+                             finite=False)
         self._shape = x.shape
-        if not (training or self.mc_dropout) or self.p == 0.0:
+        if not (self.training or self.mc_dropout) or self.p == 0.0:
             self.mask, self._cache = None, None
             return x
         self.mask = self.rng.random(x.shape[:2] + (1, 1)) >= self.p
-        out, self._cache = spatial_dropout2d_forward(x, self.mask, self.p)
-        return out
+        self._cache = SpatialDropoutCache(self.mask, self.p, x.shape)   # inputs already checked: no second pass
+        return x * self.mask / (1.0 - self.p)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout * mask / (1 - p)``, or ``dout`` itself after an identity forward."""
         if self._shape is None:
-            raise no_forward_yet("SpatialDropout2d.backward")
-        dout = check_dout(dout, self._shape, "SpatialDropout2d.backward")
+            raise check.no_forward_yet("SpatialDropout2d.backward")
+        dout = check.dout(dout, self._shape, "SpatialDropout2d.backward")
         if self._cache is None:
             return dout
-        return spatial_dropout2d_backward(dout, self._cache)
+        return dout * self._cache.keep / (1.0 - self.p)
 
     def __repr__(self) -> str:
         return f"SpatialDropout2d(p={self.p})"

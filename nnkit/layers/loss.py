@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit import losses
-from nnkit.layers._checks import no_forward_yet
+from nnkit._validate import choice, no_forward_yet
 
 
 class SoftmaxCrossEntropy:
@@ -21,9 +21,10 @@ class SoftmaxCrossEntropy:
 
     Notes
     -----
-    With ``p = softmax(logits)`` and one-hot targets ``y`` (N, C)::
+    With ``p = softmax(logits)`` and target rows ``y`` (N, C), one-hot or class
+    probabilities (soft targets, as torch's probability targets)::
 
-        L = -(1/N) * sum_i log p[i, y_i]
+        L = -(1/N) * sum_i sum_c y[i, c] log p[i, c]
         dL/dlogits = (p - y) / N
 
     Fusing the two keeps the gradient this simple and avoids ``log(0)``: the
@@ -33,9 +34,7 @@ class SoftmaxCrossEntropy:
     """
 
     def __init__(self, reduction: str = "mean") -> None:
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"SoftmaxCrossEntropy: reduction must be 'mean' or 'sum', got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = choice(reduction, ("mean", "sum"), "SoftmaxCrossEntropy", "reduction")
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self._dlogits: np.ndarray | None = None
@@ -48,7 +47,7 @@ class SoftmaxCrossEntropy:
         logits : np.ndarray
             (N, C) raw class scores.
         labels : np.ndarray
-            (N,) integer class indices, or (N, C) one-hot (or soft) targets.
+            (N,) integer class indices, or (N, C) one-hot rows or class probabilities (soft targets).
         """
         value, self._dlogits = losses.cross_entropy(logits, labels, reduction=self.reduction)
         return float(value)

@@ -6,8 +6,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from nnkit.layers._checks import as_float_array, check_dout, check_positive_int, check_probability, make_rng
-from nnkit.layers._checks import no_forward_yet
+from nnkit import _validate as check
 from nnkit.layers.base import Layer
 
 
@@ -27,30 +26,30 @@ class Dropout(Layer):
         The keep-mask of the last forward, shaped like its input: True where a
         unit was kept. ``None`` when the last forward was the identity.
     mc_dropout : bool
-        When True, dropout stays on even with ``training=False``. Set by
+        When True, dropout stays on even after ``eval()``. Set by
         :func:`mc_predict`; leave it False otherwise.
 
     Notes
     -----
     Training: ``out = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``, so
     ``E[out] = x`` and nothing needs rescaling at test time; the gradient is
-    ``dx = dout * mask / (1 - p)`` with the same mask. With ``training=False``
-    the layer is the identity.
+    ``dx = dout * mask / (1 - p)`` with the same mask. After ``eval()`` the
+    layer is the identity.
     """
 
     def __init__(self, p: float = 0.5, *, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        self.p = check_probability(p, "Dropout", "p")
-        self.rng = make_rng(seed, rng, "Dropout")
+        self.p = check.probability(p, "Dropout", "p")
+        self.rng = check.generator("Dropout", seed, rng)
         self.mask: np.ndarray | None = None
         self.mc_dropout = False
         self._shape: tuple[int, ...] | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Return ``x * mask / (1 - p)`` when training (or in MC mode), else ``x``."""
-        x = as_float_array(x, "Dropout.forward")
+        x = check.real_array(x, "Dropout.forward", ndarray=True, finite=False)
         self._shape = x.shape
-        if not (training or self.mc_dropout) or self.p == 0.0:
+        if not (self.training or self.mc_dropout) or self.p == 0.0:
             self.mask = None
             return x
         self.mask = self.rng.random(x.shape) >= self.p
@@ -59,8 +58,8 @@ class Dropout(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Return ``dout * mask / (1 - p)`` (or ``dout`` after an identity forward)."""
         if self._shape is None:
-            raise no_forward_yet("Dropout.backward")
-        dout = check_dout(dout, self._shape, "Dropout.backward")
+            raise check.no_forward_yet("Dropout.backward")
+        dout = check.dout(dout, self._shape, "Dropout.backward")
         if self.mask is None:
             return dout
         return dout * self.mask / (1.0 - self.p)
@@ -87,24 +86,22 @@ class GaussianNoise(Layer):
     Notes
     -----
     Training: ``out = x + std * e`` with ``e ~ N(0, 1)`` elementwise; the noise
-    does not depend on ``x``, so ``dx = dout``. With ``training=False`` the
-    layer is the identity (as Keras's ``GaussianNoise``).
+    does not depend on ``x``, so ``dx = dout``. After ``eval()`` the layer is
+    the identity (as Keras's ``GaussianNoise``).
     """
 
     def __init__(self, std: float, *, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        if isinstance(std, bool) or not isinstance(std, (int, float)) or not np.isfinite(std) or std < 0:
-            raise ValueError(f"GaussianNoise: std must be a finite number >= 0, got {std!r}")
-        self.std = float(std)
-        self.rng = make_rng(seed, rng, "GaussianNoise")
+        self.std = check.number(std, "GaussianNoise", "std", low=0.0, finite=True)
+        self.rng = check.generator("GaussianNoise", seed, rng)
         self.noise: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Return ``x + std * noise`` when training, else ``x``."""
-        x = as_float_array(x, "GaussianNoise.forward")
+        x = check.real_array(x, "GaussianNoise.forward", ndarray=True, finite=False)
         self._shape = x.shape
-        if not training or self.std == 0.0:
+        if not self.training or self.std == 0.0:
             self.noise = None
             return x
         self.noise = self.std * self.rng.standard_normal(x.shape)
@@ -113,8 +110,8 @@ class GaussianNoise(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Return ``dout``: additive noise passes the gradient through unchanged."""
         if self._shape is None:
-            raise no_forward_yet("GaussianNoise.backward")
-        return check_dout(dout, self._shape, "GaussianNoise.backward")
+            raise check.no_forward_yet("GaussianNoise.backward")
+        return check.dout(dout, self._shape, "GaussianNoise.backward")
 
     def __repr__(self) -> str:
         return f"GaussianNoise(std={self.std})"
@@ -151,31 +148,37 @@ def mc_predict(
 
     Notes
     -----
-    Every other layer runs in eval mode (``training=False``): batch norm uses
-    its running statistics and noise layers are off. Only dropout stays on.
-    Each dropout layer's ``mc_dropout`` flag is restored afterwards, even on error.
+    The model is put in eval mode (``model.eval()``): batch norm uses its
+    running statistics and noise layers are off. Only dropout stays on. Each
+    dropout layer's ``mc_dropout`` flag and every layer's ``training`` flag are
+    restored afterwards, even on error.
     """
-    T = check_positive_int(T, "mc_predict", "T")
-    dropouts = [layer for layer in _walk(model) if hasattr(layer, "mc_dropout")]
+    T = check.positive_int(T, "mc_predict", "T")
+    layers = list(_walk(model))
+    dropouts = [layer for layer in layers if hasattr(layer, "mc_dropout")]
     if not dropouts:
         raise ValueError(f"mc_predict: the model has no dropout layer, so all {T} passes would be identical")
-    previous = [layer.mc_dropout for layer in dropouts]
+    previous = [(layer, layer.mc_dropout) for layer in dropouts]
+    modes = [(layer, getattr(layer, "training", True)) for layer in layers]
     try:
         for layer in dropouts:
             layer.mc_dropout = True
+        model.eval()
         outputs = np.stack([_one_pass(model, x, transform) for _ in range(T)])  # (T, *output shape)
     finally:
-        for layer, flag in zip(dropouts, previous):
+        for layer, flag in previous:
             layer.mc_dropout = flag
+        for layer, mode in modes:
+            layer.training = mode
     return outputs.mean(axis=0), outputs.std(axis=0)
 
 
 def _one_pass(model: Layer, x: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
-    out = model.forward(x, training=False)
+    out = model.forward(x)
     return out if transform is None else transform(out)
 
 
 def _walk(layer: Layer) -> Iterator[Layer]:
     yield layer
-    for child in getattr(layer, "layers", ()):
+    for child in layer.children() if callable(getattr(layer, "children", None)) else ():
         yield from _walk(child)

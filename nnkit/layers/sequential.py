@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -14,9 +14,10 @@ class Sequential(Layer):
 
     Parameters
     ----------
-    layers : sequence of Layer
-        Anything with ``forward(x, *, training)``, ``backward(dout)`` and
-        ``parameters()``; a Sequential may contain Sequentials.
+    *layers : Layer
+        The layers in order, as separate arguments (``Sequential(Linear(2, 3), ReLU())``, as PyTorch; for a
+        list write ``Sequential(*layers)``). Anything with ``forward(x)``, ``backward(dout)`` and
+        ``parameters()`` works; a Sequential may contain Sequentials.
 
     Attributes
     ----------
@@ -25,7 +26,10 @@ class Sequential(Layer):
         Read-only views named ``"layer{i}.{name}"`` (e.g. ``"layer0.W"``),
         built on each access. The arrays are the children's own, so an
         in-place update through ``params`` changes the model. These names are
-        the ones :func:`nnkit.train.save_checkpoint` writes.
+        the ones :meth:`state_dict` and :func:`nnkit.train.save_checkpoint` use. (PyTorch names them
+        ``"0.weight"``; nnkit's ``W`` is also the transpose of PyTorch's ``weight``.)
+    training : bool
+        ``train()`` and ``eval()`` set it here and on every layer inside.
 
     Notes
     -----
@@ -34,21 +38,21 @@ class Sequential(Layer):
     layer the gradient of the one above it and returns dL/dx.
     """
 
-    def __init__(self, layers: Sequence[Layer]) -> None:
+    def __init__(self, *layers: Layer) -> None:
         # Layer.__init__ is not called: params and grads are views of the
         # children here, not dicts of our own.
-        if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
-            raise TypeError(
-                f"Sequential: layers must be a list of layers, got {type(layers).__name__}; "
-                "write Sequential([layer1, layer2, ...])"
-            )
         for i, layer in enumerate(layers):
             missing = [m for m in ("forward", "backward", "parameters") if not hasattr(layer, m)]
             if missing:
-                raise TypeError(
-                    f"Sequential: layers[{i}] ({type(layer).__name__}) is not a layer; it lacks {', '.join(missing)}"
-                )
+                hint = "; pass the layers as separate arguments, Sequential(*layers)" if isinstance(
+                    layer, (list, tuple)) else ""
+                raise TypeError(f"Sequential: layers[{i}] must be a layer, got {type(layer).__name__} "
+                                f"(it lacks {', '.join(missing)}){hint}")
         self.layers: list[Layer] = list(layers)
+        self.training = True
+
+    def children(self) -> list[Layer]:
+        return self.layers
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -65,10 +69,10 @@ class Sequential(Layer):
             for name, value in getattr(layer, attr, {}).items()
         }
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Pass ``x`` through every layer in order; return the last output."""
         for layer in self.layers:
-            x = layer.forward(x, training=training)
+            x = layer.forward(x)
         return x
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nnkit.layers._checks import as_float_array, check_dout, no_forward_yet
+from nnkit import _validate as check
 from nnkit.layers.base import Layer
 
 
@@ -32,7 +32,7 @@ def flatten_forward(x: np.ndarray) -> tuple[np.ndarray, FlattenCache]:
         Row-major order: ``out[n, c*H*W + h*W + w] = x[n, c, h, w]``.
     cache : FlattenCache
     """
-    x = as_float_array(x, "flatten_forward")
+    x = check.real_array(x, "flatten_forward", ndarray=True, finite=False)
     if x.ndim < 2:
         raise ValueError(f"flatten_forward: x must have a batch axis and at least one more, (N, C, H, W); "
                          f"got x.shape={x.shape}")
@@ -45,7 +45,7 @@ def flatten_backward(dout: np.ndarray, cache: FlattenCache) -> np.ndarray:
     if not isinstance(cache, FlattenCache):
         raise TypeError(f"flatten_backward: cache must come from flatten_forward, got {type(cache).__name__}")
     N = cache.x_shape[0]
-    dout = check_dout(dout, (N, int(np.prod(cache.x_shape[1:]))), "flatten_backward")
+    dout = check.dout(dout, (N, int(np.prod(cache.x_shape[1:]))), "flatten_backward")
     return dout.reshape(cache.x_shape).copy()
 
 
@@ -62,13 +62,13 @@ class Flatten(Layer):
         super().__init__()
         self._cache: FlattenCache | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         out, self._cache = flatten_forward(x)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._cache is None:
-            raise no_forward_yet("Flatten.backward")
+            raise check.no_forward_yet("Flatten.backward")
         return flatten_backward(dout, self._cache)
 
     def __repr__(self) -> str:

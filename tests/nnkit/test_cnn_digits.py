@@ -21,7 +21,7 @@ def trained():
 def test_digits_cnn_reaches_98_percent_on_the_held_out_test_split(trained):
     model, history, test_accuracy = trained
     split = digits_splits()
-    predictions = model.forward(as_images(split["X_test"]), training=False).argmax(axis=1)
+    predictions = model.eval().forward(as_images(split["X_test"])).argmax(axis=1)
     assert test_accuracy == np.mean(predictions == split["y_test"])     # the number is what it claims to be
     assert len(split["y_test"]) == 359
     assert test_accuracy >= 0.98, f"test accuracy {test_accuracy:.4f} after {history.epochs} epochs"
@@ -34,7 +34,7 @@ def test_digits_cnn_is_conv_norm_relu_pool_twice_then_flatten_linear():
     kinds = [type(layer) for layer in model.layers]
     assert kinds == [Conv2D, BatchNorm2d, ReLU, MaxPool2D, Conv2D, BatchNorm2d, ReLU, MaxPool2D, Flatten, Linear]
     assert model.layers[0].params["W"].shape == (4, 1, 3, 3)
-    assert model.forward(np.zeros((5, 1, 8, 8)), training=False).shape == (5, 10)
+    assert model.eval().forward(np.zeros((5, 1, 8, 8))).shape == (5, 10)
 
 
 def test_digits_cnn_is_reproducible_from_its_seed():
@@ -67,7 +67,7 @@ def test_cnn_figures_show_every_first_layer_filter_and_feature_map():
         assert sum(1 for ax in maps.axes if ax.images) == 6
         shown = [ax.images[0].get_array() for ax in maps.axes if ax.images]
         conv, norm = model.layers[0], model.layers[1]
-        expected = np.maximum(norm.forward(conv.forward(image, training=False), training=False)[0], 0.0)
+        expected = np.maximum(norm.eval().forward(conv.forward(image))[0], 0.0)
         np.testing.assert_allclose(np.array(shown), expected)
     finally:
         plt.close(filters)

@@ -23,7 +23,7 @@ class Affine(Layer):
         self.bug = bug
         self.zero_grad()
 
-    def forward(self, x, *, training=True):
+    def forward(self, x):
         self.x = x
         return np.tanh(x @ self.params["W"] + self.params["b"])
 
@@ -51,8 +51,8 @@ class RunningScale(Layer):
         self.running = np.zeros(3)
         self.zero_grad()
 
-    def forward(self, x, *, training=True):
-        if training:
+    def forward(self, x):
+        if self.training:
             self.running = 0.9 * self.running + 0.1 * x.mean(axis=0)
         self.x = x
         return x * self.params["gamma"]
@@ -285,10 +285,10 @@ def test_check_layer_in_place_restores_params_bit_for_bit():
 
 def test_check_layer_restores_params_even_when_forward_raises():
     class Fragile(Affine):
-        def forward(self, x, *, training=True):
+        def forward(self, x):
             if not np.array_equal(self.params["W"], W_before):  # the first forward with W perturbed
                 raise RuntimeError("boom")
-            return super().forward(x, training=training)
+            return super().forward(x)
 
     layer = Fragile(2, 2)
     W_before = layer.params["W"].copy()
@@ -342,7 +342,7 @@ def test_sampled_check_always_includes_the_last_entry_and_reports_its_index():
 def test_check_layer_on_a_sequential_uses_its_parameter_names():
     from nnkit.layers import Linear, Sequential, Tanh
 
-    net = Sequential([Linear(5, 4, seed=0), Tanh(), Linear(4, 3, seed=1)])
+    net = Sequential(Linear(5, 4, seed=0), Tanh(), Linear(4, 3, seed=1))
     results = G.check_layer(net, rng(40).normal(size=(6, 5)), rng=rng(41))
     assert list(results) == ["x", "layer0.W", "layer0.b", "layer2.W", "layer2.b"]
     assert all(r.ok for r in results.values()), [str(r) for r in results.values()]

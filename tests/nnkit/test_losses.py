@@ -246,8 +246,29 @@ def test_label_count_and_dtype_are_checked():
 def test_one_hot_rows_that_are_not_one_hot_are_rejected(bad_row):
     labels = one_hot(np.array([0, 1, 2]), 4)
     labels[1] = bad_row
-    with pytest.raises(ValueError, match=r"cross_entropy: one-hot labels need exactly one 1 per row.*row 1 is"):
+    with pytest.raises(ValueError, match=r"nll_loss: one-hot labels need exactly one 1 per row.*row 1 is"):
+        L.nll_loss(np.full((3, 4), -1.0), labels)
+
+
+@pytest.mark.parametrize("bad_row", [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [2.0, -1.0, 0, 0], [0.5, 0.6, 0, 0]])
+def test_cross_entropy_target_rows_must_be_class_probabilities(bad_row):
+    labels = one_hot(np.array([0, 1, 2]), 4)
+    labels[1] = bad_row
+    with pytest.raises(ValueError, match=r"cross_entropy: \(N, C\) labels must be class probabilities.*row 1 ="):
         L.cross_entropy(np.zeros((3, 4)), labels)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_soft_targets_match_torch(torch, reduction):
+    rng = np.random.default_rng(7)
+    logits = rng.normal(scale=3.0, size=(5, 4))
+    target = rng.dirichlet(np.ones(4), size=5)   # rows of class probabilities
+    value, grad = L.cross_entropy(logits, target, reduction=reduction)
+    zt = torch.tensor(logits, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(zt, torch.tensor(target), reduction=reduction)
+    expected.backward()
+    np.testing.assert_allclose(value, expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-10, atol=1e-15)
 
 
 def test_probabilities_outside_unit_interval_are_rejected():

@@ -16,10 +16,8 @@ from nnkit.train import (
     evaluate,
     fit,
     load_checkpoint,
-    load_state_dict,
     predict,
     save_checkpoint,
-    state_dict,
 )
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -34,7 +32,7 @@ def three_classes(n=60, seed=0):
 
 
 def classifier(seed=0, hidden=8):
-    return Sequential([Linear(2, hidden, seed=seed), Tanh(), Linear(hidden, 3, seed=seed + 1)])
+    return Sequential(Linear(2, hidden, seed=seed), Tanh(), Linear(hidden, 3, seed=seed + 1))
 
 
 # ---- the seeds' small networks ---------------------------------------------------------
@@ -43,7 +41,7 @@ def test_2_2_1_sigmoid_mlp_learns_xor():
     # Two hidden sigmoid units can represent XOR (as OR and NAND), but gradient descent
     # has local minima here (loss ~0.347, one pattern wrong) that catch some
     # initialisations; with this seed full-batch SGD with momentum reaches the solution.
-    net = Sequential([Linear(2, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1), Sigmoid()])
+    net = Sequential(Linear(2, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1), Sigmoid())
     history = fit(net, "binary_cross_entropy", SGD(net, lr=2.0, momentum=0.9), (XOR_X, XOR_Y),
                   epochs=1000, batch_size=None)
     assert history.train_accuracy[-1] == 1.0
@@ -55,7 +53,7 @@ def test_1_2_1_regression_net_with_7_weights_fits_a_smooth_curve():
     # The seeds' regression example: 1 input, 2 hidden units, 1 output, 7 weights, MSE.
     # Data: y = sin(2x) + 0.1 * noise on [-1.5, 1.5], so the best possible MSE is about 0.01.
     x, y = make_regression_1d(100, seed=0)
-    net = Sequential([Linear(1, 2, seed=0), Tanh(), Linear(2, 1, seed=1)])
+    net = Sequential(Linear(1, 2, seed=0), Tanh(), Linear(2, 1, seed=1))
     assert net.num_parameters() == 7
     history = fit(net, "mse", Adam(net, lr=0.05), (x, y), epochs=1500, batch_size=None)
     # Bars: MSE < 0.02 on the data (the best straight line gets 0.17) and < 0.01 against
@@ -69,7 +67,7 @@ def test_1_2_1_regression_net_with_7_weights_fits_a_smooth_curve():
 def test_2_2_1_classifier_with_9_weights_separates_two_classes():
     X, labels = make_blobs(200, seed=0)
     y = labels[:, None].astype(np.float64)  # (N, 1) targets for the one sigmoid output
-    net = Sequential([Linear(2, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1), Sigmoid()])
+    net = Sequential(Linear(2, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1), Sigmoid())
     assert net.num_parameters() == 9
     history = fit(net, "binary_cross_entropy", SGD(net, lr=0.5), (X, y), epochs=50, batch_size=20)
     assert history.train_accuracy[-1] == 1.0
@@ -118,14 +116,14 @@ def test_every_example_is_seen_once_per_epoch_in_a_seeded_order():
     seen = []
 
     class Recorder(Linear):
-        def forward(self, x, *, training=True):
-            if training:
+        def forward(self, x):
+            if self.training:
                 seen.append(x[:, 0].copy())
-            return super().forward(x, training=training)
+            return super().forward(x)
 
     def run(seed):
         seen.clear()
-        net = Sequential([Recorder(1, 1, seed=0)])
+        net = Sequential(Recorder(1, 1, seed=0))
         fit(net, "mse", SGD(net, lr=0.0), (X, y), epochs=2, batch_size=4, seed=seed)
         return [np.concatenate(seen[:3]), np.concatenate(seen[3:])]
 
@@ -140,9 +138,9 @@ def test_fit_is_deterministic_for_a_seed():
     X, y = three_classes()
 
     def run(seed):
-        net = Sequential([Linear(2, 8, seed=0), ReLU(), Dropout(0.2, seed=1), Linear(8, 3, seed=2)])
+        net = Sequential(Linear(2, 8, seed=0), ReLU(), Dropout(0.2, seed=1), Linear(8, 3, seed=2))
         history = fit(net, "cross_entropy", Adam(net, lr=0.01), (X, y), epochs=3, batch_size=16, seed=seed)
-        return history, state_dict(net)
+        return history, net.state_dict()
 
     (h1, s1), (h2, s2), (h3, _) = run(5), run(5), run(6)
     assert h1.train_loss == h2.train_loss and h1.train_accuracy == h2.train_accuracy
@@ -200,7 +198,7 @@ def test_nan_loss_stops_training_naming_epoch_and_batch():
 
 def test_diverging_training_raises_instead_of_returning_inf():
     x = np.linspace(-1, 1, 20)[:, None]
-    net = Sequential([Linear(1, 1, seed=0)])
+    net = Sequential(Linear(1, 1, seed=0))
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(FloatingPointError, match=r"fit: the loss is (inf|nan) at epoch \d+, batch \d+ of 1"):
         fit(net, "mse", SGD(net, lr=1e6), (x, 1e150 * x), epochs=50, batch_size=None)
 
@@ -212,7 +210,7 @@ def overfitting_setup():
     rng = np.random.default_rng(0)
     X, Xv = rng.normal(size=(12, 2)), rng.normal(size=(200, 2))
     y, yv = rng.integers(0, 3, size=12), rng.integers(0, 3, size=200)
-    net = Sequential([Linear(2, 64, seed=0), ReLU(), Linear(64, 3, seed=1)])
+    net = Sequential(Linear(2, 64, seed=0), ReLU(), Linear(64, 3, seed=1))
     return net, (X, y), (Xv, yv)
 
 
@@ -229,7 +227,7 @@ def test_early_stopping_stops_after_patience_and_restores_best_weights():
 
 def test_early_stopping_restores_batchnorm_running_stats_too():
     net, data, val = overfitting_setup()
-    net = Sequential([Linear(2, 64, seed=0), BatchNorm1d(64), ReLU(), Linear(64, 3, seed=1)])
+    net = Sequential(Linear(2, 64, seed=0), BatchNorm1d(64), ReLU(), Linear(64, 3, seed=1))
     history = fit(net, "cross_entropy", Adam(net, lr=0.02), data, epochs=200, batch_size=None, val_data=val, patience=3)
     assert history.stopped_early
     assert evaluate(net, "cross_entropy", *val)["loss"] == pytest.approx(history.val_loss[history.best_epoch - 1], rel=1e-12)
@@ -243,7 +241,7 @@ def test_patience_needs_validation_data():
 
 def test_checkpoint_round_trip_restores_every_param_and_buffer(tmp_path):
     rng = np.random.default_rng(1)
-    net = Sequential([Linear(3, 4, seed=0), BatchNorm1d(4), ReLU(), Linear(4, 2, seed=1)])
+    net = Sequential(Linear(3, 4, seed=0), BatchNorm1d(4), ReLU(), Linear(4, 2, seed=1))
     net.forward(rng.normal(size=(5, 3)))  # moves the running statistics
     path = tmp_path / "model.npz"
     save_checkpoint(net, path)
@@ -252,26 +250,26 @@ def test_checkpoint_round_trip_restores_every_param_and_buffer(tmp_path):
             "layer0.W", "layer0.b", "layer1.gamma", "layer1.beta",
             "layer1.running_mean", "layer1.running_var", "layer3.W", "layer3.b",
         ])
-    other = Sequential([Linear(3, 4, seed=7), BatchNorm1d(4), ReLU(), Linear(4, 2, seed=8)])
+    other = Sequential(Linear(3, 4, seed=7), BatchNorm1d(4), ReLU(), Linear(4, 2, seed=8))
     W_before = other[0].params["W"]
     load_checkpoint(other, path)
     assert other[0].params["W"] is W_before  # loaded in place: optimizers keep their references
     x = rng.normal(size=(3, 3))
-    np.testing.assert_array_equal(other.forward(x, training=False), net.forward(x, training=False))
+    np.testing.assert_array_equal(other.eval().forward(x), net.eval().forward(x))
 
 
 def test_load_checkpoint_names_a_shape_mismatch(tmp_path):
     path = tmp_path / "m.npz"
-    save_checkpoint(Sequential([Linear(3, 4, seed=0), ReLU(), Linear(4, 2, seed=1)]), path)
-    wrong = Sequential([Linear(3, 5, seed=0), ReLU(), Linear(5, 2, seed=1)])
+    save_checkpoint(Sequential(Linear(3, 4, seed=0), ReLU(), Linear(4, 2, seed=1)), path)
+    wrong = Sequential(Linear(3, 5, seed=0), ReLU(), Linear(5, 2, seed=1))
     with pytest.raises(ValueError, match=r"layer0.W has shape \(3, 4\) in the state, the model expects \(3, 5\)"):
         load_checkpoint(wrong, path)
 
 
 def test_load_checkpoint_names_missing_and_unexpected_entries(tmp_path):
     path = tmp_path / "m.npz"
-    save_checkpoint(Sequential([Linear(3, 4, seed=0), ReLU(), Linear(4, 2, seed=1)]), path)
-    wrong = Sequential([Linear(3, 4, seed=0), Linear(4, 2, seed=1)])
+    save_checkpoint(Sequential(Linear(3, 4, seed=0), ReLU(), Linear(4, 2, seed=1)), path)
+    wrong = Sequential(Linear(3, 4, seed=0), Linear(4, 2, seed=1))
     with pytest.raises(ValueError, match=r"missing: \['layer1.W', 'layer1.b'\], unexpected: \['layer2.W', 'layer2.b'\]"):
         load_checkpoint(wrong, path)
     with pytest.raises(FileNotFoundError, match="load_checkpoint: no checkpoint at"):
@@ -282,7 +280,7 @@ def test_load_checkpoint_refuses_pickled_objects(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, **{"layer0.W": np.array([object()], dtype=object)})
     with pytest.raises(ValueError, match="allow_pickle"):
-        load_checkpoint(Sequential([Linear(1, 1, seed=0)]), path)
+        load_checkpoint(Sequential(Linear(1, 1, seed=0)), path)
 
 
 def test_fit_checkpoints_the_best_epoch(tmp_path):
@@ -291,17 +289,17 @@ def test_fit_checkpoints_the_best_epoch(tmp_path):
     history = fit(net, "cross_entropy", Adam(net, lr=0.02), data, epochs=30, batch_size=None, val_data=val,
                   checkpoint_path=path)
     assert not history.stopped_early and history.best_epoch < 30
-    best = Sequential([Linear(2, 64, seed=5), ReLU(), Linear(64, 3, seed=6)])
+    best = Sequential(Linear(2, 64, seed=5), ReLU(), Linear(64, 3, seed=6))
     load_checkpoint(best, path)
     assert evaluate(best, "cross_entropy", *val)["loss"] == pytest.approx(min(history.val_loss), rel=1e-12)
 
 
 def test_load_state_dict_copies_and_checks():
     a, b = classifier(seed=0), classifier(seed=3)
-    state = state_dict(a)
+    state = a.state_dict()
     state["layer0.W"] += 1.0  # a copy: the model is unchanged
     assert not np.array_equal(state["layer0.W"], a[0].params["W"])
-    load_state_dict(b, state)
+    b.load_state_dict(state)
     np.testing.assert_array_equal(b[0].params["W"], state["layer0.W"])
 
 
@@ -327,7 +325,7 @@ def test_tqdm_is_imported_only_when_asked():
     import subprocess
 
     code = ("import sys, numpy as np; from nnkit.train import fit; from nnkit.layers import Linear, Sequential; "
-            "from nnkit.optim import SGD; n = Sequential([Linear(1, 1, seed=0)]); "
+            "from nnkit.optim import SGD; n = Sequential(Linear(1, 1, seed=0)); "
             "fit(n, 'mse', SGD(n, lr=0.1), (np.ones((4, 1)), np.ones((4, 1))), epochs=1, batch_size=2); "
             "print('tqdm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ})
@@ -388,7 +386,7 @@ def test_fit_matches_a_torch_training_loop_step_for_step(torch):
     X, y = rng.normal(size=(37, 5)), rng.integers(0, 3, size=37)
     # (Batch norm after the nonlinearity: a bias right before batch norm has a zero gradient,
     # and Adam would turn its round-off into full-size steps.)
-    net = Sequential([Linear(5, 7, seed=1), Tanh(), BatchNorm1d(7), Linear(7, 3, seed=2)])
+    net = Sequential(Linear(5, 7, seed=1), Tanh(), BatchNorm1d(7), Linear(7, 3, seed=2))
     net[0].params["b"][:] = rng.normal(size=7)
     ref = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.BatchNorm1d(7), torch.nn.Linear(7, 3))
     with torch.no_grad():

@@ -52,7 +52,7 @@ def test_batchnorm1d_eval_uses_running_stats_and_does_not_update_them():
     rm, rv = layer.buffers["running_mean"].copy(), layer.buffers["running_var"].copy()
     x = rng.normal(size=(1, 4))
     expected = layer.params["gamma"] * (x - rm) / np.sqrt(rv + 1e-5) + layer.params["beta"]
-    np.testing.assert_allclose(layer.forward(x, training=False), expected, rtol=1e-13)
+    np.testing.assert_allclose(layer.eval().forward(x), expected, rtol=1e-13)
     np.testing.assert_array_equal(layer.buffers["running_mean"], rm)
     np.testing.assert_array_equal(layer.buffers["running_var"], rv)
 
@@ -108,7 +108,7 @@ def test_batchnorm_backward_in_eval_mode_is_a_per_feature_scale():
     rng = np.random.default_rng(8)
     layer = randomised(BatchNorm1d(3), rng)
     x, dout = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
-    layer.forward(x, training=False)
+    layer.eval().forward(x)
     scale = layer.params["gamma"] / np.sqrt(layer.buffers["running_var"] + 1e-5)
     np.testing.assert_allclose(layer.backward(dout), dout * scale, rtol=1e-13)
 
@@ -153,7 +153,7 @@ def test_batchnorm_matches_torch_in_eval(torch, cls, shape):
     xt = torch.tensor(x, requires_grad=True)
     out_t = ref(xt)
     out_t.backward(torch.from_numpy(dout))
-    np.testing.assert_allclose(layer.forward(x, training=False), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.eval().forward(x), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.backward(dout), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.grads["gamma"], ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
 

@@ -138,7 +138,7 @@ def test_batchnorm2d_matches_torch_in_training_then_eval(torch, hw, C, N):
             torch, lambda xt, gt, bt: torch.nn.functional.batch_norm(
                 xt, running_mean, running_var, gt, bt, training=True, momentum=0.2, eps=1e-5),
             (x, gamma, beta), dout)
-        close(layer.forward(x, training=True), expected_out)
+        close(layer.train().forward(x), expected_out)
         close(layer.backward(dout), expected_dx)
         close(layer.grads["gamma"], expected_dgamma)
         close(layer.grads["beta"], expected_dbeta)
@@ -150,7 +150,7 @@ def test_batchnorm2d_matches_torch_in_training_then_eval(torch, hw, C, N):
         torch, lambda xt, gt, bt: torch.nn.functional.batch_norm(
             xt, running_mean, running_var, gt, bt, training=False, eps=1e-5),
         (x, gamma, beta), dout)
-    close(layer.forward(x, training=False), expected_out)
+    close(layer.eval().forward(x), expected_out)
     close(layer.backward(dout), expected_dx)
     close(layer.grads["gamma"], expected_dgamma)
     close(layer.grads["beta"], expected_dbeta)

@@ -51,7 +51,7 @@ def test_spatial_dropout_is_reproducible_from_its_seed_and_changes_between_calls
 def test_spatial_dropout_is_the_identity_in_eval_and_for_p_zero():
     x = np.random.default_rng(5).normal(size=(2, 3, 4, 4))
     layer = SpatialDropout2d(0.5, seed=0)
-    np.testing.assert_array_equal(layer.forward(x, training=False), x)
+    np.testing.assert_array_equal(layer.eval().forward(x), x)
     assert layer.mask is None
     dout = np.ones_like(x)
     np.testing.assert_array_equal(layer.backward(dout), dout)
@@ -90,8 +90,8 @@ def test_spatial_dropout_rejects_bad_arguments():
 def test_spatial_dropout_stays_on_for_monte_carlo_dropout_and_is_restored_after():
     layer = SpatialDropout2d(0.5, seed=0)
     x = np.random.default_rng(6).uniform(1.0, 2.0, size=(3, 4, 2, 2))
-    mean, std = mc_predict(Sequential([layer]), x, T=400)
+    mean, std = mc_predict(Sequential(layer), x, T=400)
     assert np.all(std > 0)                                  # the passes differ: maps were dropped
     np.testing.assert_allclose(mean, x, rtol=0.2)           # inverted scaling keeps the mean
     assert layer.mc_dropout is False
-    np.testing.assert_array_equal(layer.forward(x, training=False), x)
+    np.testing.assert_array_equal(layer.eval().forward(x), x)

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from nnkit.gradcheck import check_layer
-from nnkit.layers import BatchNorm1d, Layer, Linear, ReLU, Sequential, Sigmoid, Tanh
+from nnkit.layers import BatchNorm1d, Dropout, Layer, Linear, ReLU, Sequential, Sigmoid, Tanh
 
 
 def small_net(seed=0):
-    return Sequential([Linear(5, 4, seed=seed), Tanh(), Linear(4, 3, seed=seed + 1), Sigmoid()])
+    return Sequential(Linear(5, 4, seed=seed), Tanh(), Linear(4, 3, seed=seed + 1), Sigmoid())
 
 
 def test_sequential_is_a_layer():
@@ -76,8 +76,8 @@ def test_sequential_parameters_are_the_childrens_pairs_in_order():
 
 def test_nested_sequential_works_and_names_nest():
     rng = np.random.default_rng(4)
-    inner = Sequential([Linear(3, 3, seed=0), ReLU()])
-    net = Sequential([inner, Linear(3, 2, seed=1)])
+    inner = Sequential(Linear(3, 3, seed=0), ReLU())
+    net = Sequential(inner, Linear(3, 2, seed=1))
     assert list(net.params) == ["layer0.layer0.W", "layer0.layer0.b", "layer1.W", "layer1.b"]
     assert len(net.parameters()) == 2
     x = rng.normal(size=(4, 3))
@@ -94,18 +94,18 @@ def test_zero_grad_reaches_every_child():
 
 
 def test_the_seeds_small_nets_have_7_and_9_weights():
-    assert Sequential([Linear(1, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1)]).num_parameters() == 7
-    assert Sequential([Linear(2, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1), Sigmoid()]).num_parameters() == 9
+    assert Sequential(Linear(1, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1)).num_parameters() == 7
+    assert Sequential(Linear(2, 2, seed=0), Sigmoid(), Linear(2, 1, seed=1), Sigmoid()).num_parameters() == 9
 
 
 def test_training_flag_reaches_the_children():
     rng = np.random.default_rng(6)
     bn = BatchNorm1d(3)
-    net = Sequential([bn])
+    net = Sequential(bn)
     x = rng.normal(loc=2.0, size=(8, 3))
-    net.forward(x, training=False)
+    net.eval().forward(x)
     np.testing.assert_array_equal(bn.buffers["running_mean"], np.zeros(3))
-    net.forward(x, training=True)
+    net.train().forward(x)
     assert bn.buffers["running_mean"].any()
 
 
@@ -114,11 +114,70 @@ def test_inner_layer_errors_keep_the_layers_message():
         small_net().forward(np.zeros((8, 6)))
 
 
-def test_sequential_rejects_non_lists_and_non_layers():
-    with pytest.raises(TypeError, match=r"Sequential: layers must be a list of layers, got Linear"):
-        Sequential(Linear(2, 2, seed=0))
-    with pytest.raises(TypeError, match=r"Sequential: layers\[1\] \(function\) is not a layer; it lacks forward, backward, parameters"):
-        Sequential([Linear(2, 2, seed=0), lambda x: x])
+def test_sequential_rejects_a_list_and_non_layers():
+    with pytest.raises(TypeError, match=r"Sequential: layers\[0\] must be a layer, got list .*Sequential\(\*layers\)"):
+        Sequential([Linear(2, 2, seed=0)])
+    with pytest.raises(TypeError, match=r"Sequential: layers\[1\] must be a layer, got function \(it lacks forward, backward, parameters\)"):
+        Sequential(Linear(2, 2, seed=0), lambda x: x)
+
+
+def test_sequential_of_unpacked_list_equals_sequential_of_arguments():
+    layers = [Linear(3, 4, seed=0), Tanh(), Linear(4, 2, seed=1)]
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    np.testing.assert_array_equal(Sequential(*layers).forward(x), Sequential(layers[0], layers[1], layers[2]).forward(x))
+
+
+def test_train_and_eval_set_the_flag_everywhere_and_return_the_model():
+    inner = Sequential(Linear(3, 3, seed=0), Dropout(0.5, seed=1))
+    net = Sequential(inner, BatchNorm1d(3))
+    assert net.training and all(layer.training for layer in (inner, inner[0], inner[1], net[1]))
+    assert net.eval() is net
+    assert not any(layer.training for layer in (net, inner, inner[0], inner[1], net[1]))
+    assert net.train() is net and all(layer.training for layer in (net, inner, inner[1], net[1]))
+    net.train(False)
+    assert not inner[1].training
+    with pytest.raises(TypeError, match=r"Sequential.train: mode must be True or False, got str 'eval'"):
+        net.train("eval")
+
+
+def test_eval_mode_turns_dropout_off_and_batchnorm_to_running_statistics():
+    rng = np.random.default_rng(3)
+    net = Sequential(Dropout(0.5, seed=0), BatchNorm1d(4))
+    x = rng.normal(loc=3.0, size=(6, 4))
+    net.eval()
+    np.testing.assert_allclose(net.forward(x), x / np.sqrt(1.0 + 1e-5))   # running stats start at 0 and 1
+    net.train()
+    assert not np.allclose(net.forward(x), x / np.sqrt(1.0 + 1e-5))
+
+
+def test_named_parameters_and_state_dict_use_the_same_names():
+    net = Sequential(Linear(3, 4, seed=0), BatchNorm1d(4), ReLU(), Linear(4, 2, seed=1))
+    names = [name for name, _ in net.named_parameters()]
+    assert names == ["layer0.W", "layer0.b", "layer1.gamma", "layer1.beta", "layer3.W", "layer3.b"]
+    assert all(array is net.params[name] for name, array in net.named_parameters())   # the arrays, not copies
+    state = net.state_dict()
+    assert sorted(state) == sorted(names + ["layer1.running_mean", "layer1.running_var"])
+    assert all(state[name] is not net.params[name] for name in names)                  # copies
+    assert [name for name, _ in Linear(2, 3, seed=0).named_parameters()] == ["W", "b"]
+
+
+def test_load_state_dict_copies_in_place_and_refuses_mismatches():
+    a = Sequential(Linear(3, 4, seed=0), BatchNorm1d(4))
+    b = Sequential(Linear(3, 4, seed=5), BatchNorm1d(4))
+    a.forward(np.random.default_rng(0).normal(size=(8, 3)))   # moves a's running statistics
+    W_b = b[0].params["W"]
+    b.load_state_dict(a.state_dict())
+    assert b[0].params["W"] is W_b                                  # same array: an optimizer keeps working
+    for name, value in a.state_dict().items():
+        np.testing.assert_array_equal(b.state_dict()[name], value)
+    with pytest.raises(ValueError, match=r"Sequential.load_state_dict: .*missing: \['layer1.running_var'\]"):
+        b.load_state_dict({k: v for k, v in a.state_dict().items() if k != "layer1.running_var"})
+    bad = a.state_dict()
+    bad["layer0.W"] = np.zeros((4, 3))
+    before = b.state_dict()
+    with pytest.raises(ValueError, match=r"layer0.W has shape \(4, 3\) in the state, the model expects \(3, 4\)"):
+        b.load_state_dict(bad)
+    np.testing.assert_array_equal(b.state_dict()["layer1.running_mean"], before["layer1.running_mean"])
 
 
 def test_sequential_repr_lists_layers():

@@ -32,7 +32,7 @@ def torch_twin(torch, model):
 def test_training_an_mlp_follows_torch_step_for_step(torch, name, kwargs):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(16, 5)), rng.integers(0, 3, size=16)
-    model = Sequential([Linear(5, 7, seed=1), ReLU(), Linear(7, 3, seed=2)])
+    model = Sequential(Linear(5, 7, seed=1), ReLU(), Linear(7, 3, seed=2))
     loss_layer = SoftmaxCrossEntropy()
     twin = torch_twin(torch, model)
     opt = getattr(optim, name)(model, **kwargs)
