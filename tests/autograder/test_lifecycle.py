@@ -93,7 +93,9 @@ def _interrupt(course: Path, sig: int, *, group: bool, jobs: int = 2) -> dict:
     out = course / "out"
     argv = [sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"), "--source",
             str(course / "source"), "--out", str(out), "--registry", REGISTRY_SPEC, "--jobs", str(jobs), "--quiet"]
-    cfg = {"argv": argv, "cwd": str(ROOT), "env": {**os.environ, "NNKIT_GRADER_SECRET": "lifecycle"},
+    (course / "tmp").mkdir()                                     # the grader's TMPDIR: its temp folders land here
+    env = {**os.environ, "NNKIT_GRADER_SECRET": "lifecycle", "TMPDIR": str(course / "tmp")}
+    cfg = {"argv": argv, "cwd": str(ROOT), "env": env,
            "log": str(course / "grader.log"), "wait_for": str(out / "results" / "alice" / fx.ASSIGNMENT /
                                                                "fixture.json"),
            "settle": 1.0, "signal": int(sig), "group": group}
@@ -104,6 +106,7 @@ def _interrupt(course: Path, sig: int, *, group: bool, jobs: int = 2) -> dict:
     outcome["log"] = (course / "grader.log").read_text(errors="replace")
     assert outcome["early_exit"] is None, outcome["log"]          # the grader was still busy when signalled
     outcome["results"] = sorted(str(p.relative_to(out / "results")) for p in (out / "results").rglob("*.json"))
+    outcome["temp"] = sorted(p.name for p in (course / "tmp").iterdir())
     return outcome
 
 
@@ -119,6 +122,7 @@ def test_a_signal_stops_the_batch_keeps_what_finished_and_grades_nothing_more(sl
     assert outcome["rc"] == code, outcome["log"]
     assert outcome["seconds"] < WAITING_WOULD_TAKE, outcome    # it did not wait for the sleepers in flight
     assert outcome["alive"] == [], outcome                      # pool processes and workers are gone
+    assert outcome["temp"] == [], outcome                       # ... and cleaned up after themselves
     assert outcome["results"] == ["alice/fixture/fixture.json"]  # nothing queued was graded after the signal
     assert _rows(slow_class / "out") == [("alice", "10.0")]     # grades.csv lists what finished, no error rows
     last = outcome["log"].strip().splitlines()[-1]
@@ -130,7 +134,7 @@ def test_a_signal_stops_the_batch_keeps_what_finished_and_grades_nothing_more(sl
 
 def test_sigterm_stops_a_one_job_batch_too(slow_class):
     outcome = _interrupt(slow_class, signal.SIGTERM, group=False, jobs=1)
-    assert outcome["rc"] == 143 and outcome["alive"] == [], outcome
+    assert outcome["rc"] == 143 and outcome["alive"] == [] and outcome["temp"] == [], outcome
     assert outcome["seconds"] < WAITING_WOULD_TAKE, outcome
     assert outcome["results"] == ["alice/fixture/fixture.json"]
     assert _rows(slow_class / "out") == [("alice", "10.0")]
@@ -142,3 +146,24 @@ def test_nothing_outlives_a_killed_grader(slow_class, group):
     assert outcome["rc"] == -signal.SIGKILL
     assert outcome["alive"] == [], outcome                      # no pool process, no worker, no bwrap left
     assert outcome["results"] == ["alice/fixture/fixture.json"]
+
+
+POOL_INIT = r'''
+import ctypes, os, signal, sys
+from autograder import batch
+batch._pool_process_init(int(sys.argv[1]))
+os.kill(os.getpid(), signal.SIGINT)                 # Ctrl-C: must not interrupt the pool process
+deathsig = ctypes.c_int()
+ctypes.CDLL(None).prctl(2, ctypes.byref(deathsig), 0, 0, 0)    # PR_GET_PDEATHSIG
+print(deathsig.value)
+'''
+
+
+def test_a_pool_process_ignores_ctrl_c_and_dies_with_the_main_process():
+    done = subprocess.run([sys.executable, "-c", POOL_INIT, str(os.getpid())], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, f"{int(signal.SIGKILL)}\n"), done.stderr
+    orphaned = subprocess.run([sys.executable, "-c", POOL_INIT, str(os.getpid() + 10 ** 7)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    assert (orphaned.returncode, orphaned.stdout) == (1, "")    # its parent is not the main process: it exits
+
