@@ -4,33 +4,41 @@
 2. ``trusted``   find the trusted notebook in the source directory and read it
 3. ``verify``    check that the submission is that assignment
 4. ``cells``     build the cells the worker runs (test cells dropped, locked cells trusted)
-5. ``scan``      statically look for imports of the reference or the grader
-6. ``run``       start the sandbox and run the cells
-7. ``items``     run every test cell's item through a ``RemoteHandle`` (visible + hidden)
-8. ``flags``     zero the items a static or run-time violation affects
+5. ``policy``    what the unit provides (the worker's nnkit view) and what each item forbids
+6. ``scan``      statically look for imports of what the unit does not provide, or of the grader
+7. ``run``       start the sandbox (isolated as ``limits.isolation`` says) and run the cells
+8. ``items``     run every test cell's item through a ``RemoteHandle`` (visible + hidden)
+9. ``flags``     zero the items a static or run-time violation affects
+10. ``manual``   list the written answers with their points, for a person to grade
 
-A failing step produces a result with ``error`` set instead of raising; one
-crashing item never takes the others down (the sandbox restarts the worker).
+A failing step produces a result with ``error`` set instead of raising; one crashing item never takes the
+others down (the sandbox gives every item its own restarts and CPU budget).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import notebook
+from autograder import notebook, policy
 from autograder.handle import RemoteHandle, WorkerFailure
-from autograder.items import ALWAYS_FORBIDDEN, Registry, default_registry, is_allowed_module, module_matches
+from autograder.items import Registry, default_registry
 from autograder.runner import ItemResult, run_item
-from autograder.sandbox import ALWAYS_BLOCKED, Limits, Policy, Sandbox
+from autograder.sandbox import Limits, Policy, Sandbox, resolve_isolation
 from autograder.tester import SubCheck
+
+NOT_ISOLATED = "grading was not isolated (--isolation process): the submission ran as the grader's user"
 
 
 def default_source() -> Path:
-    """The kit's ``solutions/`` directory next to the ``autograder`` package."""
-    return Path(__file__).resolve().parent.parent / "solutions"
+    """The kit's trusted notebooks: ``autograder/solutions``, which is package data in the wheel and, in a clone,
+    a symlink to the repository's ``solutions/`` (used directly where the symlink is not one, as on Windows)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "solutions", here.parent / "solutions"):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return here / "solutions"
 
 
 @dataclass
@@ -49,11 +57,13 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     cells: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    isolation: str = ""
 
     def to_dict(self, show_hidden_details: bool = False) -> dict:
         return {"path": self.path, "assignment": self.assignment, "notebook": self.notebook,
                 "student": self.student, "score": self.score, "max_score": self.max_score, "error": self.error,
                 "flags": self.flags, "notes": self.notes, "cells": self.cells, "seconds": round(self.seconds, 3),
+                "isolation": self.isolation,
                 "items": [i.to_dict(show_hidden_details) for i in self.items]}
 
     @classmethod
@@ -61,9 +71,10 @@ class SubmissionResult:
         items = [ItemResult(i["grade_id"], i["title"], i["points"], i["score"],
                             [SubCheck(s["what"], s["credit"], s["hidden"], s["details"], s["diagnosis"],
                                       s.get("not_implemented"))
-                             for s in i["subchecks"]], i["hidden_included"], i["flag"]) for i in d["items"]]
+                             for s in i["subchecks"]], i["hidden_included"], i["flag"], i.get("manual", False))
+                 for i in d["items"]]
         return cls(d["path"], d["assignment"], d["notebook"], d["student"], d["score"], d["max_score"], items,
-                   d["error"], d["flags"], d.get("notes", []), d["cells"], d["seconds"])
+                   d["error"], d["flags"], d.get("notes", []), d["cells"], d["seconds"], d.get("isolation", ""))
 
 
 def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
@@ -100,57 +111,6 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
         raise notebook.SubmissionError(f"{submission.name} matches no assignment under {source}: it shares no "
                                        "nbgrader cells with any of them (is it the right file?)")
     return best
-
-
-def provided_modules(trusted) -> tuple[str, ...]:
-    """nnkit modules the trusted notebook itself imports: the assignment provides them to students."""
-    cells = [(c.grade_id, c.source) for c in notebook.trusted_cells(trusted)
-             if c.cell_type == "code" and c.kind != "test"]
-    cells += [("", notebook.source_of(c)) for c in trusted.cells
-              if c.get("cell_type") == "code" and notebook.classify(c) is None]
-    return tuple(sorted({m for m, _ in notebook.static_scan(cells, ["nnkit"])}))
-
-
-def forbidden(item, module: str, provided=()) -> bool:
-    """``item`` forbids ``module``, unless the assignment's own notebook imports it."""
-    if any(module_matches(module, p) for p in ALWAYS_FORBIDDEN):
-        return True
-    return item.forbids(module) and not any(module_matches(module, p) for p in provided)
-
-
-def module_policy(items: list, source: Path, provided=()) -> Policy:
-    """Block modules every item forbids (and the grader), record those any item forbids, hide sources.
-
-    Modules the trusted notebook imports are preloaded in the worker before its audit
-    hook is installed, so that their own imports of graded modules (``nnkit.layers``
-    importing ``nnkit.init``) work; a student importing a graded module directly
-    still fires the hook, because the worker drops blocked modules from ``sys.modules``.
-    """
-    graded = _nnkit_modules()
-    blocked = [m for m in graded if items and all(forbidden(item, m, provided) for item in items)]
-    recorded = sorted({m for m in graded if any(forbidden(item, m, provided) for item in items)}
-                      | set(ALWAYS_FORBIDDEN))
-    denied = [source]
-    for module, path in graded.items():
-        if module in blocked:   # the source and its compiled bytecode (marshal.loads would give the code)
-            denied.append(path)
-            denied.extend(path.parent.joinpath("__pycache__").glob(f"{path.stem}.*.pyc"))
-    return Policy(tuple(ALWAYS_BLOCKED) + tuple(blocked), tuple(recorded), tuple(str(p) for p in denied),
-                  tuple(provided))
-
-
-def _nnkit_modules() -> dict[str, Path]:
-    spec = importlib.util.find_spec("nnkit")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    root = Path(list(spec.submodule_search_locations)[0])
-    modules = {}
-    for path in root.rglob("*.py"):
-        parts = ("nnkit",) + path.relative_to(root).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        if not is_allowed_module(name):
-            modules[name] = path
-    return modules
 
 
 def other_notebooks(path: Path) -> tuple[str, ...]:
@@ -193,77 +153,64 @@ def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
     result.assignment = trusted_path.parent.name
     notebook.verify_assignment(trusted, submitted, f"{trusted_path.parent.name}/{trusted_path.name}")  # 3.
     cells = notebook.build_cells(trusted, submitted)                            # 4. cells
-    graded = notebook.test_cells(trusted)
+    graded, manual = notebook.test_cells(trusted), notebook.manual_cells(trusted)
     items = [registry.get(gid) if gid in registry else None for gid in graded]
     known = [i for i in items if i is not None]
-    provided = provided_modules(trusted)
-    policy = module_policy(known, source, provided)
-    preload = _with_dependencies(provided)
-    prefixes = sorted(set(policy.recorded_modules) | {"nnkit"})
-    static_hits = notebook.static_scan(cells, prefixes)                         # 5. scan
-    result.max_score = float(sum(i.points for i in known) +
-                             sum(p or 0 for gid, p in graded.items() if gid not in registry))
-    sandbox = Sandbox(cells, limits, Policy(policy.blocked_modules, policy.recorded_modules,
-                                            policy.denied_paths + other_notebooks(path), preload,
-                                            denied_trees=denied))
+    provided = registry.provides_for(list(graded))                              # 5. policy
+    static_hits = notebook.static_scan(cells, ["nnkit", *policy.ALWAYS_FORBIDDEN])  # 6. scan
+    result.max_score = float(sum(i.points for i in known) + sum(p or 0 for gid, p in graded.items()
+                                                                 if gid not in registry)
+                             + sum(p or 0 for p in manual.values()))
+    mode = resolve_isolation(limits.isolation, run_as=limits.run_as, allow_process=limits.isolation == "process")
+    result.isolation = mode
+    if mode == "process":
+        result.notes.append(NOT_ISOLATED)
+    sandbox = Sandbox(cells, limits, Policy(provided, denied_paths=(str(source),) + other_notebooks(path),
+                                            denied_trees=denied), mode=mode)
     try:
         try:
-            runs = sandbox.boot()                                               # 6. run
+            runs = sandbox.boot()                                               # 7. run
             result.cells = [{"name": r.name, "status": r.status, "message": r.message} for r in runs]
         except WorkerFailure as exc:
             result.flags.append(f"your notebook could not be run: {exc}")
         handle = RemoteHandle(sandbox)
-        for gid, item in zip(graded, items):                                    # 7. items
+        for gid, item in zip(graded, items):                                    # 8. items
             if item is None:
                 result.items.append(ItemResult(gid, "(no checks registered)", float(graded[gid] or 0), 0.0,
                                                [SubCheck("grader configuration", 0.0, False,
                                                          [f"no checks are registered for grade id {gid!r}"])]))
                 continue
-            sandbox.call_timeout = item.timeout or limits.call_timeout
-            sandbox.deadline = time.monotonic() + limits.item_timeout
+            sandbox.begin_item(item.timeout)
             result.items.append(run_item(item, handle, include_hidden=True, secret=secret))
     finally:
         sandbox.close()
-    _apply_flags(result, known, static_hits, sandbox.reports, provided)         # 8. flags
-    result.score = float(round(sum(i.score for i in result.items), 6))
-
-
-def _with_dependencies(modules) -> tuple[str, ...]:
-    """``modules`` plus every nnkit module their source imports (also inside functions), transitively."""
-    sources = {name: path for name, path in _nnkit_modules().items()}
-    todo, seen = list(modules), set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        path = sources.get(name)
-        if path is None:
-            package = Path(importlib.util.find_spec("nnkit").origin).parent if name.startswith("nnkit") else None
-            rel = name.split(".")[1:]
-            candidates = [package.joinpath(*rel).with_suffix(".py"), package.joinpath(*rel, "__init__.py")] \
-                if package is not None and rel else []
-            path = next((c for c in candidates if c.is_file()), None)
-        if path is not None:
-            found = notebook.scan_source(path.read_text(encoding="utf-8"), ["nnkit"])
-            todo.extend(m for m in found if m not in seen)
-    return tuple(sorted(seen))
+    _apply_flags(result, known, static_hits, sandbox.reports, provided)         # 9. flags
+    for gid, points in manual.items():                                          # 10. manual
+        result.items.append(ItemResult(gid, "written answer (graded by hand)", float(points or 0), 0.0,
+                                       manual=True))
+    result.score = float(round(sum(i.score for i in result.items if not i.manual), 6))
 
 
 def _module_for_path(path: str) -> str | None:
-    """The grader or graded-reference module whose source ``path`` is, if any."""
+    """The grader or nnkit module whose source (or bytecode) ``path`` is, if any: a read the audit hook
+    refused in user or process isolation, where the host's files exist for the worker."""
     try:
         resolved = Path(path).resolve()
     except (OSError, RuntimeError):
         return None
     if resolved.is_relative_to(Path(__file__).resolve().parent):
         return "autograder"
-    for module, source in _nnkit_modules().items():
-        source = source.resolve()
-        if resolved == source or (resolved.parent == source.parent / "__pycache__"
-                                  and resolved.name.startswith(source.stem + ".")):
-            return module
-    return None
+    root = policy.nnkit_root().resolve()
+    if not resolved.is_relative_to(root):
+        return None
+    parts = resolved.relative_to(root).parts
+    if parts and parts[-1].endswith((".py", ".pyc")):
+        if len(parts) > 1 and parts[-2] == "__pycache__":
+            parts = parts[:-2] + (parts[-1].split(".")[0],)
+        parts = parts[:-1] + (parts[-1].split(".")[0],)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+    return ".".join(("nnkit",) + parts)
 
 
 def _apply_flags(result, items, static_hits, reports, provided=()) -> None:
@@ -284,9 +231,9 @@ def _apply_flags(result, items, static_hits, reports, provided=()) -> None:
         item = by_id.get(item_result.grade_id)
         if item is None:
             continue
-        reasons = sorted({why for module, why in events if forbidden(item, module, provided)})
+        reasons = sorted({why for module, why in events if policy.forbidden(item, module, provided)})
         if reasons:
             item_result.flag = "no credit: " + "; ".join(reasons) + " (graded code must be your own)"
             item_result.score = 0.0
     result.flags.extend(sorted({why for module, why in events
-                                if any(forbidden(i, module, provided) for i in items)}))
+                                if any(policy.forbidden(i, module, provided) for i in items)}))

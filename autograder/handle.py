@@ -23,11 +23,32 @@ from __future__ import annotations
 
 from autograder.namespace import NamespaceError, NamespaceServer, Ref, StudentCodeError
 
-__all__ = ["Handle", "LocalHandle", "RemoteHandle", "Ref", "StudentCodeError", "NamespaceError", "WorkerFailure"]
+__all__ = ["Handle", "LocalHandle", "RemoteHandle", "Ref", "StudentCodeError", "NamespaceError", "WorkerFailure",
+           "OutOfTime"]
 
 
 class WorkerFailure(Exception):
     """The sandboxed worker died, timed out or broke the protocol while serving a request."""
+
+
+class OutOfTime(WorkerFailure):
+    """A time budget ran out: ``what`` ("cell", "call", "item", "start-up") and ``kind``:
+
+    - ``"cpu"``: the worker used more CPU time than the budget (load on the machine does not count);
+    - ``"idle"``: the worker used no CPU at all for ``seconds`` of wall-clock time (asleep or blocked);
+    - ``"wall"``: the generous wall-clock backstop.
+    """
+
+    MESSAGES = {
+        "cpu": "used more than {seconds:g} s of CPU time for this {what} (an infinite loop?)",
+        "idle": "used no CPU for {seconds:g} s while running this {what} (sleeping, or waiting for something "
+                "that never comes?)",
+        "wall": "ran for more than {seconds:g} s of wall-clock time for this {what}",
+    }
+
+    def __init__(self, what: str, kind: str, seconds: float):
+        super().__init__(self.MESSAGES[kind].format(what=what, seconds=seconds))
+        self.what, self.kind, self.seconds = what, kind, seconds
 
 
 class Handle:

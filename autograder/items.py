@@ -19,21 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from autograder.policy import ALWAYS_FORBIDDEN, BASE_PROVIDED, module_matches
+
 UNITS = ("unit1", "unit2", "unit3", "unit4", "unit5")
-
-# Modules a submission may always import; everything else under "nnkit" is the graded reference.
-ALWAYS_ALLOWED = ("nnkit", "nnkit.data", "nnkit.plot", "nnkit.datasets")
-# Modules a submission may never import, whatever the item says.
-ALWAYS_FORBIDDEN = ("autograder",)
-
-
-def module_matches(module: str, prefix: str) -> bool:
-    """``module`` is ``prefix`` or one of its submodules."""
-    return module == prefix or module.startswith(prefix + ".")
-
-
-def is_allowed_module(module: str) -> bool:
-    return module in ALWAYS_ALLOWED or any(module_matches(module, p) for p in ALWAYS_ALLOWED[1:])
 
 
 @dataclass(frozen=True)
@@ -86,19 +74,18 @@ class Item:
         if self.timeout is not None and not self.timeout > 0:
             raise ValueError(f"Item {self.grade_id}: timeout must be positive seconds, got {self.timeout!r}")
 
-    def forbids(self, module: str) -> bool:
-        """Whether importing ``module`` costs this item its credit."""
-        if any(module_matches(module, p) for p in ALWAYS_FORBIDDEN):
-            return True
-        if is_allowed_module(module):
-            return False
-        return any(module_matches(module, p) for p in self.forbid)
+    def forbids(self, module: str, provided: tuple[str, ...] = BASE_PROVIDED) -> bool:
+        """Whether importing ``module`` costs this item its credit in a unit providing ``provided``."""
+        from autograder.policy import forbidden
+        return forbidden(self, module, provided)
 
 
 class Registry:
-    """Items by grade id, in definition order."""
+    """Items by grade id, in definition order; ``provides`` is the nnkit modules the assignment's notebook
+    may import (see ``autograder.policy``)."""
 
-    def __init__(self, items: Iterable[Item] = ()):
+    def __init__(self, items: Iterable[Item] = (), provides: tuple[str, ...] = BASE_PROVIDED):
+        self.provides = tuple(provides)
         self._items: dict[str, Item] = {}
         for item in items:
             if not isinstance(item, Item):
@@ -115,6 +102,10 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def provides_for(self, grade_ids) -> tuple[str, ...]:
+        """The nnkit modules a notebook with these grade ids may import."""
+        return self.provides
 
     def get(self, grade_id: str) -> Item:
         if grade_id not in self._items:
@@ -178,6 +169,16 @@ class UnitRegistry:
 
     def __len__(self) -> int:
         return sum(len(self._unit(unit)) for unit in self._units)
+
+    def provides_for(self, grade_ids) -> tuple[str, ...]:
+        """The nnkit modules a notebook with these grade ids may import: the union of the ``PROVIDES`` its
+        units' suites declare (``autograder.policy.BASE_PROVIDED`` where a suite declares none)."""
+        provided = set(BASE_PROVIDED)
+        for unit in sorted({unit_of(g) for g in grade_ids} & set(self._units)):
+            self._unit(unit)
+            module = importlib.import_module(f"{self._package}.{unit}")
+            provided.update(getattr(module, "PROVIDES", BASE_PROVIDED))
+        return tuple(sorted(provided))
 
     def get(self, grade_id: str) -> Item:
         unit = unit_of(grade_id)

@@ -19,11 +19,13 @@ before any allocation.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
 import struct
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,6 +42,43 @@ class ProtocolError(Exception):
 
 class Timeout(Exception):
     """No complete message arrived before the deadline."""
+
+
+@dataclass
+class WorkerConfig:
+    """Everything the worker is told at start-up: the one structure that crosses the process boundary.
+
+    Paths are as the worker sees them (inside its namespaces, or host paths without them).
+    """
+
+    sys_path: list = field(default_factory=list)       # prepended to sys.path: the nnkit view, allowed packages
+    drop_paths: list = field(default_factory=list)     # removed from sys.path once the worker is running
+    blocked_modules: list = field(default_factory=list)
+    recorded_modules: list = field(default_factory=list)
+    denied_inodes: list = field(default_factory=list)  # [device, inode] the audit hook refuses (second layer)
+    denied_trees: list = field(default_factory=list)   # [device, inode] of folders refused with their subtree
+    workdir: str = ""
+    mpl_cache: str = ""                                # matplotlib's prebuilt font cache, copied at start
+    memory_bytes: int = 2 * 1024 ** 3
+    file_bytes: int = 64 * 1024 ** 2
+    nproc: int = 0
+    cpu_total_seconds: int = 1800
+    output_chars: int = 20_000
+
+    def to_wire(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, message) -> "WorkerConfig":
+        """The config in ``message``; ``ProtocolError`` for missing, unknown or mistyped fields."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if type(message) is not dict or set(message) != set(fields):
+            raise ProtocolError("worker config: wrong set of fields")
+        for name, value in message.items():
+            expected = {"list": list, "str": str, "int": int}[fields[name].type]
+            if type(value) is not expected:
+                raise ProtocolError(f"worker config: {name} must be {fields[name].type}")
+        return cls(**message)
 
 
 # -- encoding ----------------------------------------------------------------------------------

@@ -1,81 +1,138 @@
-"""The grader's side of the sandbox: start, drive, time out, kill and restart workers.
+"""The grader's side of the sandbox: start, drive, time, kill and restart workers.
 
-``Worker`` is one worker process (see ``autograder.worker``); ``Sandbox`` runs a
-submission's cells in a worker and serves handle requests, restarting the worker
-(and re-running the cells, minus any that crashed it) after a crash or timeout.
-``Sandbox`` is the transport behind ``RemoteHandle``.
+``Worker`` is one worker process (see ``autograder.worker``), isolated as ``autograder.isolation`` says.
+``Sandbox`` runs a submission's cells in a worker and serves handle requests; after a crash or a timeout it
+starts a new worker and re-runs the cells, minus any that crashed one. ``Sandbox`` is the transport behind
+``RemoteHandle``.
 
-Limits (``Limits``): wall clock per cell and per call, enforced here by killing the
-worker's process group with SIGKILL; CPU time per cell and per call, enforced by
-lowering the worker's RLIMIT_CPU soft limit with ``prlimit`` before every request;
-address space, file size, process count and a lifetime CPU cap, set by the worker
-on itself before any student code runs; and captured output (truncated).
+Time is measured in the worker's own CPU seconds, which load on the machine does not change: a budget per
+cell, per call and per item (``Limits``). Two wall-clock guards catch code that does not compute at all: a
+worker that uses no CPU for ``idle_seconds`` is asleep or blocked, and no request runs longer than
+``wall_factor`` times its CPU budget. Every timeout is an ``OutOfTime``.
+
+Memory, file size, processes and a lifetime CPU cap are set by the worker on itself before any student
+code runs; captured output is truncated.
 """
 
 from __future__ import annotations
 
+import atexit
 import fcntl
-import math
+import json
 import os
-import resource
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import protocol
-from autograder.handle import NamespaceError, StudentCodeError, WorkerFailure
+from autograder import isolation, policy, protocol
+from autograder.handle import NamespaceError, OutOfTime, StudentCodeError, WorkerFailure
+from autograder.isolation import IsolationUnavailable, resolve_isolation  # noqa: F401 - re-exported
+
+POLL = 0.05   # seconds between looks at a busy worker's CPU time
 
 
 @dataclass
 class Limits:
-    """Resource limits for one worker (seconds, bytes, characters)."""
+    """Resource limits for one submission's workers. Times are CPU seconds of the worker unless named wall."""
 
-    cell_timeout: float = 60.0
-    call_timeout: float = 20.0
-    item_timeout: float = 300.0        # wall clock for all the calls of one item
-    cell_cpu: float | None = None      # CPU seconds per cell / per call (None: same as the wall clock)
-    call_cpu: float | None = None
-    startup_timeout: float = 60.0
+    cell_timeout: float = 60.0          # CPU seconds per notebook cell
+    call_timeout: float = 20.0          # CPU seconds per call into student code (items may set their own)
+    item_timeout: float = 300.0         # CPU seconds for all the calls of one item
+    startup_timeout: float = 30.0       # CPU seconds for a worker to start
+    idle_seconds: float = 30.0          # wall seconds without any CPU use: asleep or blocked
+    wall_factor: float = 10.0           # wall-clock backstop: factor x the CPU budget, plus 30 s
     memory_bytes: int = 2 * 1024 ** 3
     file_bytes: int = 64 * 1024 ** 2
-    nproc: int = 0                 # extra processes allowed (RLIMIT_NPROC; not enforced for root)
+    home_bytes: int = 256 * 1024 ** 2   # the worker's private tmpfs (namespace mode)
+    nproc: int = 0                      # extra processes allowed (RLIMIT_NPROC; user and process modes)
     cpu_total_seconds: int = 1800
     output_chars: int = 20_000
     max_message_bytes: int = 512 * 1024 ** 2
-    max_restarts: int = 8
-    run_as: str | None = None      # user name for the worker (the grader must be root); None: the grader's user
+    max_restarts: int = 3               # new workers per item (and per notebook run)
+    isolation: str = "auto"             # auto, namespace, user or process (see autograder.isolation)
+    run_as: str | None = None           # the worker's user in user mode (default nobody)
 
 
 @dataclass
 class Policy:
-    """What the worker's audit hook blocks, records and hides."""
+    """What the worker can import and what its audit hook (the second layer) refuses or reports."""
 
-    blocked_modules: tuple = ()
-    recorded_modules: tuple = ()
-    denied_paths: tuple = ()
-    preload: tuple = ()            # modules imported before the hook (the assignment provides them)
-    denied_trees: tuple = ()       # folders denied with everything ever created under them (the --out folder)
-
-
-ALWAYS_BLOCKED = ("autograder", "ctypes", "_ctypes", "_posixsubprocess", "cffi", "_testcapi",
-                  "_xxsubinterpreters", "_testinternalcapi")
+    provided: tuple = policy.BASE_PROVIDED
+    blocked_modules: tuple = policy.ALWAYS_BLOCKED
+    recorded_modules: tuple = ("autograder", "nnkit")
+    denied_paths: tuple = ()            # user/process modes: files the hook refuses
+    denied_trees: tuple = ()            # user/process modes: folders refused with all they will contain
 
 
-def _user_process_count(uid: int) -> int:
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += 1
-            except OSError:
-                pass
-    return count
+@dataclass
+class Budget:
+    """One request's time: ``cpu`` seconds of the worker's CPU, for a ``what`` ("cell", "call", ...)."""
+
+    what: str
+    cpu: float
+
+
+# -- the grader's private temp root ---------------------------------------------------------------
+_ROOT: Path | None = None
+_TEMP_PREFIX = "nnkit-grader-"
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def temp_root() -> Path:
+    """This process's temp folder (staged views, user/process workdirs), removed at exit and swept by the
+    next run if the process was killed. Named after the pid and its start time, so a reused pid is no owner."""
+    global _ROOT
+    if _ROOT is None or not _ROOT.is_dir():
+        sweep_stale_tempdirs()
+        pid = os.getpid()
+        _ROOT = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{pid}-{_start_time(pid)}-"))
+        os.chmod(_ROOT, 0o711)   # a user-mode worker may reach its own folder and the view, list nothing
+        atexit.register(policy.remove_view, _ROOT)
+    return _ROOT
+
+
+def sweep_stale_tempdirs() -> int:
+    """Remove temp folders whose grading process is gone (killed with SIGKILL, say); returns how many."""
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob(f"{_TEMP_PREFIX}*"):
+        parts = path.name[len(_TEMP_PREFIX):].split("-")
+        if len(parts) < 3 or not parts[0].isdigit():
+            continue
+        if _start_time(int(parts[0])) == parts[1]:
+            continue   # still running
+        policy.remove_view(path)
+        removed += not path.exists()
+    return removed
+
+
+def describe_exit(returncode: int | None) -> str:
+    """How a worker ended, in words ("was killed by a segmentation fault (SIGSEGV)")."""
+    if returncode is None:
+        return "did not exit"
+    if returncode < 0 or returncode > 128:
+        sig = -returncode if returncode < 0 else returncode - 128
+        names = {signal.SIGSEGV: "a segmentation fault (SIGSEGV)", signal.SIGKILL: "SIGKILL",
+                 signal.SIGXCPU: "the CPU time limit (SIGXCPU)", signal.SIGABRT: "an abort (SIGABRT)",
+                 signal.SIGBUS: "a bus error (SIGBUS)", signal.SIGFPE: "SIGFPE"}
+        try:
+            fallback = signal.Signals(sig).name
+        except ValueError:
+            fallback = f"signal {sig}"
+        return f"was killed by {names.get(sig, fallback)}"
+    return f"exited with code {returncode} (sys.exit/os._exit in your code?)"
 
 
 def _inodes(paths) -> list[list[int]]:
@@ -98,119 +155,205 @@ def _inodes(paths) -> list[list[int]]:
     return seen
 
 
-def _tree_inodes(roots, workdir) -> list[list[int]]:
-    """(device, inode) of each folder in ``roots`` denied to the worker with its whole subtree.
-
-    The worker refuses any path with such a folder among its ancestors, so files created
-    there after the worker started (other students' results) are covered too. Skipped: a
-    folder that does not exist, and one holding the worker's temp dir or the Python
-    installation, which the worker needs.
-    """
-    needed = [os.path.realpath(p) for p in (workdir, sys.prefix, sys.base_prefix, Path(__file__).parent)]
+def _tree_inodes(roots) -> list[list[int]]:
     seen = []
     for root in roots:
-        real = os.path.realpath(root)
-        if not os.path.isdir(real) or any(n == real or n.startswith(real.rstrip("/") + "/") for n in needed):
-            continue
-        st = os.stat(real)
-        seen.append([st.st_dev, st.st_ino])
+        if os.path.isdir(root):
+            st = os.stat(os.path.realpath(root))
+            seen.append([st.st_dev, st.st_ino])
     return seen
 
 
-def describe_exit(returncode: int | None) -> str:
-    """How a worker ended, in words ("was killed by a segmentation fault (SIGSEGV)")."""
-    if returncode is None:
-        return "did not exit"
-    if returncode < 0:
-        sig = -returncode
-        names = {signal.SIGSEGV: "a segmentation fault (SIGSEGV)", signal.SIGKILL: "SIGKILL",
-                 signal.SIGXCPU: "the CPU time limit (SIGXCPU)", signal.SIGABRT: "an abort (SIGABRT)",
-                 signal.SIGBUS: "a bus error (SIGBUS)", signal.SIGFPE: "SIGFPE"}
-        try:
-            fallback = signal.Signals(sig).name
-        except ValueError:
-            fallback = f"signal {sig}"
-        return f"was killed by {names.get(sig, fallback)}"
-    return f"exited with code {returncode} (sys.exit/os._exit in your code?)"
+def _die_with_parent() -> None:
+    """In a worker started without bubblewrap: SIGKILL when the grading process dies."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
 
 
 class Worker:
-    """One sandboxed worker process."""
+    """One worker process, isolated by ``mode``; ``request`` sends an operation and waits within a budget."""
 
-    def __init__(self, limits: Limits, policy: Policy):
-        self.limits, self.policy = limits, policy
+    def __init__(self, limits: Limits, policy_: Policy, mode: str, view: Path):
+        self.limits, self.policy, self.mode, self.view = limits, policy_, mode, view
         self.proc: subprocess.Popen | None = None
+        self.pid: int | None = None          # the worker's host pid (bubblewrap's child in namespace mode)
         self.reports: list[tuple[str, str]] = []
         self._report_buffer = b""
+        self._seq = 0
+        self.workdir: str | None = None
+        self.font_cache: Path | None = None
 
+    # -- start ------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._private = tempfile.mkdtemp(prefix="nnkit-grader-")
-        self.workdir = tempfile.mkdtemp(prefix="nnkit-worker-")
-        os.makedirs(os.path.join(self.workdir, ".mpl"), exist_ok=True)
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         self._rep_r, rep_w = os.pipe()
         fcntl.fcntl(self._rep_r, fcntl.F_SETFL, fcntl.fcntl(self._rep_r, fcntl.F_GETFL) | os.O_NONBLOCK)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.workdir, "TMPDIR": self.workdir,
-               "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg",
-               "MPLCONFIGDIR": os.path.join(self.workdir, ".mpl"), "OPENBLAS_NUM_THREADS": "1",
-               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
-               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8",
-               "PYTHONNOUSERSITE": "1"}
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        boot = (f"import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-                f"sys.path.append({package_parent!r}); from autograder.worker import main; main()")
-        self._log = open(os.path.join(self._private, "worker.log"), "wb")
-        user = {}
-        if self.limits.run_as is not None:
-            import pwd
-            entry = pwd.getpwnam(self.limits.run_as)
-            for d in (self.workdir, os.path.join(self.workdir, ".mpl")):
-                os.chown(d, entry.pw_uid, entry.pw_gid)
-            user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        fds = [req_r, resp_w, rep_w]
+        info_r = None
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-s", "-B", "-c", boot, str(req_r), str(resp_w), str(rep_w)],
-                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                pass_fds=(req_r, resp_w, rep_w), start_new_session=True, close_fds=True, **user)
+            if self.mode == "namespace":
+                info_r, info_w = os.pipe()
+                fds.append(info_w)
+                prefix = isolation.bwrap_argv(self.view, info_fd=info_w, home_bytes=self.limits.home_bytes,
+                                              mpl_cache=str(self.font_cache) if self.font_cache else None)
+                grader_dir, home, config = isolation.GRADER, isolation.HOME, self._config_namespace()
+            else:
+                prefix = []
+                self.workdir = tempfile.mkdtemp(prefix="worker-", dir=temp_root())
+                grader_dir, home, config = str(self.view / "grader"), self.workdir, self._config_host()
+            boot = (f"import sys; sys.path[:0] = {[grader_dir] + config.sys_path!r}; "
+                    "from autograder.worker import main; main()")
+            argv = prefix + [isolation.interpreter(), "-I", "-S", "-B", "-c", boot,
+                             str(req_r), str(resp_w), str(rep_w)]
+            self._log = tempfile.TemporaryFile(dir=temp_root())
+            self.proc = subprocess.Popen(argv, cwd=home if self.mode != "namespace" else "/",
+                                         env=_worker_env(home), stdin=subprocess.DEVNULL,
+                                         stdout=self._log, stderr=self._log,
+                                         pass_fds=tuple(fds), start_new_session=True, close_fds=True,
+                                         **self._user_options())
         except OSError as exc:
-            raise WorkerFailure(f"could not start the worker{' as ' + self.limits.run_as if user else ''}: "
-                                f"{exc}") from None
+            raise WorkerFailure(f"could not start the worker ({exc})") from None
         finally:
-            for fd in (req_r, resp_w, rep_w):
+            for fd in fds:
                 os.close(fd)
-        limits = asdict(self.limits)
-        if self.limits.run_as is not None or os.getuid() != 0:
-            limits["nproc"] = self._worker_process_count() + self.limits.nproc
-        else:
-            limits["nproc"] = 0   # root ignores RLIMIT_NPROC anyway; the audit hook stops forks
-        policy = {"blocked_modules": list(self.policy.blocked_modules),
-                  "recorded_modules": list(self.policy.recorded_modules),
-                  "denied_inodes": _inodes(list(self.policy.denied_paths) + [Path(__file__).resolve().parent]),
-                  "denied_trees": _tree_inodes(self.policy.denied_trees, self.workdir),
-                  "workdir": os.path.realpath(self.workdir)}
-        self._send({"limits": limits, "policy": policy, "drop_paths": [package_parent],
-                    "preload": list(self.policy.preload)})
-        ready = self._receive(self.limits.startup_timeout)
+        self.pid = self.proc.pid if info_r is None else self._worker_pid(self._child_pid(info_r))
+        self._send(config.to_wire())
+        try:
+            ready = self._await(Budget("start-up", self.limits.startup_timeout), expect_seq=None)
+        except WorkerFailure as exc:
+            raise WorkerFailure(f"the worker did not start: {exc}{self._log_tail()}") from None
         if not (isinstance(ready, dict) and ready.get("ready") is True):
-            self.kill()
-            raise WorkerFailure("the worker did not start")
+            self._fail("the worker did not start")
 
-    def _worker_process_count(self) -> int:
-        return _user_process_count(os.stat(f"/proc/{self.proc.pid}").st_uid)
 
-    # -- low level -------------------------------------------------------------------------------
+    def _log_tail(self) -> str:
+        """The last line the worker wrote to stderr before it was ready (why it could not start)."""
+        try:
+            self._log.seek(0)
+            lines = self._log.read()[-4000:].decode("utf-8", "replace").strip().splitlines()
+        except (OSError, AttributeError):
+            return ""
+        return f" ({lines[-1]})" if lines else ""
+
+    def _child_pid(self, info_r: int) -> int | None:
+        """The sandboxed process's host pid, from bubblewrap's ``--info-fd`` JSON."""
+        data = b""
+        try:
+            while select.select([info_r], [], [], 30)[0]:
+                chunk = os.read(info_r, 4096)
+                if not chunk:
+                    break
+                data += chunk
+                try:
+                    return int(json.loads(data)["child-pid"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+        finally:
+            os.close(info_r)
+        self._fail(f"bubblewrap did not start the worker ({describe_exit(self.proc.poll())})")
+
+    def _worker_pid(self, init_pid: int) -> int:
+        """The worker's host pid: the one child of bubblewrap's pid-1 reaper (``init_pid``)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            child = _child_of(init_pid)
+            if child is not None:
+                return child
+            time.sleep(0.005)
+        return init_pid
+
+    def _user_options(self) -> dict:
+        if self.mode == "namespace":
+            return {}   # bubblewrap sets PR_SET_PDEATHSIG itself (--die-with-parent)
+        options = {"preexec_fn": _die_with_parent}
+        if self.mode == "user":
+            uid, gid = isolation.resolve_user(self.limits.run_as or "nobody")
+            os.chown(self.workdir, uid, gid)
+            os.chmod(self.workdir, 0o700)
+            options.update(user=uid, group=gid, extra_groups=[])
+        return options
+
+    def _limits_fields(self) -> dict:
+        nproc = 0
+        if self.mode != "namespace" and (self.mode == "user" or os.getuid() != 0):
+            nproc = self.limits.nproc + 1 + _user_process_count(
+                isolation.resolve_user(self.limits.run_as or "nobody")[0] if self.mode == "user" else os.getuid())
+        return {"memory_bytes": self.limits.memory_bytes, "file_bytes": self.limits.file_bytes,
+                "nproc": nproc, "cpu_total_seconds": self.limits.cpu_total_seconds,
+                "output_chars": self.limits.output_chars}
+
+    def _config_namespace(self) -> protocol.WorkerConfig:
+        return protocol.WorkerConfig(
+            sys_path=[isolation.LIB, isolation.SITE], drop_paths=[isolation.GRADER],
+            blocked_modules=list(self.policy.blocked_modules), recorded_modules=list(self.policy.recorded_modules),
+            workdir=isolation.HOME, mpl_cache=isolation.MPL_CACHE if self.font_cache else "",
+            **self._limits_fields())
+
+    def _config_host(self) -> protocol.WorkerConfig:
+        here = Path(__file__).resolve().parent
+        denied = list(self.policy.denied_paths) + [str(here), str(policy.nnkit_root())]
+        return protocol.WorkerConfig(
+            sys_path=isolation.host_sys_path(self.view), drop_paths=[str(self.view / "grader")],
+            blocked_modules=list(self.policy.blocked_modules), recorded_modules=list(self.policy.recorded_modules),
+            denied_inodes=_inodes(denied), denied_trees=_tree_inodes(self.policy.denied_trees),
+            workdir=os.path.realpath(self.workdir), mpl_cache=str(self.font_cache or ""),
+            **self._limits_fields())
+
+    # -- talking ----------------------------------------------------------------------------------
     def _send(self, message) -> None:
         try:
             protocol.send(self._req_w, message)
         except OSError as exc:
             self._fail(f"could not send to the worker ({exc.strerror})")
 
-    def _receive(self, timeout: float):
+    def cpu_seconds(self) -> float:
+        """CPU time of the worker process (and its reaped children)."""
         try:
-            return protocol.receive(self._resp_r, max_bytes=self.limits.max_message_bytes, timeout=timeout)
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, TypeError):
+            return 0.0
+        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+
+    def _await(self, budget: Budget, expect_seq: int | None):
+        """The next response (with ``expect_seq``), enforcing the budget's CPU, idle and wall limits."""
+        start_cpu = last_cpu = self.cpu_seconds()
+        start = last_progress = time.monotonic()
+        wall = budget.cpu * self.limits.wall_factor + 30.0
+        while True:
+            ready = select.select([self._resp_r], [], [], POLL)[0]
+            if ready:
+                message = self._read_message()
+                if expect_seq is None or (isinstance(message, dict) and message.get("seq") == expect_seq):
+                    return message
+                if isinstance(message, dict) and isinstance(message.get("seq"), int) \
+                        and message["seq"] < expect_seq:
+                    continue   # a stale reply (a cell forged one before the real one came): skip it
+                self._fail("the worker sent a reply to a request that was never made (forged output?)")
+            now, cpu = time.monotonic(), self.cpu_seconds()
+            if cpu - start_cpu > budget.cpu:
+                self._fail(OutOfTime(budget.what, "cpu", budget.cpu))
+            if cpu > last_cpu:
+                last_cpu, last_progress = cpu, now
+            elif now - last_progress > self.limits.idle_seconds:
+                if self.proc.poll() is not None:
+                    self._fail(f"the worker {describe_exit(self.proc.returncode)}")
+                self._fail(OutOfTime(budget.what, "idle", self.limits.idle_seconds))
+            if now - start > wall:
+                self._fail(OutOfTime(budget.what, "wall", wall))
+            if self.proc.poll() is not None and not select.select([self._resp_r], [], [], 0)[0]:
+                self._fail(f"the worker {describe_exit(self._exit_code())}")
+
+    def _exit_code(self) -> int | None:
+        return self.proc.returncode
+
+    def _read_message(self):
+        try:
+            return protocol.receive(self._resp_r, max_bytes=self.limits.max_message_bytes, timeout=60)
         except protocol.Timeout:
-            self._fail(f"the time limit of {timeout:g} s was exceeded (an infinite loop?)")
+            self._fail("the worker stopped in the middle of a reply")
         except protocol.ProtocolError as exc:
             try:
                 self.proc.wait(timeout=2)   # usually the worker just died: say how
@@ -220,49 +363,31 @@ class Worker:
         finally:
             self._drain_reports()
 
-    def _fail(self, message: str):
+    def _fail(self, problem):
         self.kill()
-        raise WorkerFailure(message)
-
-    def _cpu_seconds(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def _set_cpu_budget(self, seconds: float) -> None:
-        try:
-            soft = math.ceil(self._cpu_seconds() + seconds)
-            hard = resource.prlimit(self.proc.pid, resource.RLIMIT_CPU)[1]
-            resource.prlimit(self.proc.pid, resource.RLIMIT_CPU, (min(soft, hard), hard))
-        except (OSError, ValueError):
-            pass  # the worker is gone; the request will report it
+        raise problem if isinstance(problem, WorkerFailure) else WorkerFailure(problem)
 
     def _drain_reports(self) -> None:
         while True:
             try:
                 chunk = os.read(self._rep_r, 65536)
-            except BlockingIOError:
-                break
-            except OSError:
+            except (BlockingIOError, OSError):
                 break
             if not chunk:
                 break
-            self._report_buffer += chunk
-            if len(self._report_buffer) > 1 << 20:
-                self._report_buffer = self._report_buffer[-(1 << 20):]
+            self._report_buffer = (self._report_buffer + chunk)[-(1 << 20):]
         *lines, self._report_buffer = self._report_buffer.split(b"\n")
         for line in lines:
             kind, _, detail = line.decode("utf-8", "replace").partition("\t")
             if (kind, detail) not in self.reports and len(self.reports) < 1000:
                 self.reports.append((kind, detail))
 
-    # -- requests --------------------------------------------------------------------------------
-    def request(self, op: str, args: list, timeout: float, cpu: float | None = None) -> dict:
+    def request(self, op: str, args: list, budget: Budget) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             raise WorkerFailure("the worker is not running")
-        self._set_cpu_budget(timeout if cpu is None else cpu)
-        self._send({"op": op, "args": args})
-        response = self._receive(timeout)
+        self._seq += 1
+        self._send({"op": op, "args": args, "seq": self._seq})
+        response = self._await(budget, self._seq)
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
             self._fail("the worker sent a malformed response")
         return response
@@ -270,14 +395,20 @@ class Worker:
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                os.killpg(self.proc.pid, signal.SIGKILL)   # bubblewrap's pid namespace dies with it
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.kill()
+            except OSError:
                 pass
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        if self.mode == "user" and self.pid is not None:
+            _kill_user_processes(isolation.resolve_user(self.limits.run_as or "nobody")[0], self.proc)
 
     def close(self) -> None:
         self.kill()
@@ -288,11 +419,52 @@ class Worker:
                 except OSError:
                     pass
                 delattr(self, fd)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         if hasattr(self, "_log"):
             self._log.close()
-        for d in ("workdir", "_private"):
-            if hasattr(self, d):
-                shutil.rmtree(getattr(self, d), ignore_errors=True)
+
+
+def _worker_env(home: str) -> dict:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".mpl"),
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "NUMEXPR_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8"}
+
+
+def _child_of(pid: int) -> int | None:
+    """A child process of ``pid`` (bubblewrap's init has exactly one: the worker)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        return int(entry)
+            except (OSError, ValueError, IndexError):
+                pass
+    return None
+
+
+def _user_process_count(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def _kill_user_processes(uid: int, proc) -> None:
+    """User mode: a worker's children may have left its session; kill what that uid still runs from it."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid and os.getsid(int(entry)) == proc.pid:
+                    os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 @dataclass
@@ -307,34 +479,46 @@ class CellRun:
 
 @dataclass
 class Sandbox:
-    """Runs ``cells`` (``[(name, source)]``) in a worker and serves handle requests (a transport)."""
+    """Runs ``cells`` (``[(name, source)]``) in a worker and serves handle requests (a transport).
+
+    ``mode`` is a resolved isolation mode (``autograder.isolation.resolve_isolation``); by default it is
+    resolved from ``limits.isolation``, falling back to process isolation (tests, self-study).
+    """
 
     cells: list
     limits: Limits = field(default_factory=Limits)
     policy: Policy = field(default_factory=Policy)
+    mode: str | None = None
 
     def __post_init__(self):
+        if self.mode is None:
+            self.mode = resolve_isolation(self.limits.isolation, run_as=self.limits.run_as, allow_process=True)
+        self.view = policy.stage_view(self.policy.provided, temp_root())
+        self.font_cache = isolation.build_font_cache(self.view, self.mode,
+                                                     temp_root() / f"mpl-{self.mode}-{self.view.name}")
         self.worker: Worker | None = None
         self.crashed_cells: set[str] = set()
         self.cell_runs: list[CellRun] = []
-        self.restarts = 0
+        self.restarts = 0                      # workers replaced during the current item (or the notebook run)
         self._crash_notes: dict[str, CellRun] = {}
         self.reports: list[tuple[str, str]] = []
         self.call_timeout = self.limits.call_timeout
-        self.deadline: float | None = None   # set per item by the grader (Limits.item_timeout)
+        self._item_cpu: float | None = None    # CPU left for the current item
+        self._started = False
 
     def boot(self) -> list[CellRun]:
         """Start a worker and run every cell except those that crashed a worker before."""
+        replacing = True
         while True:
-            self._new_worker()
+            self._new_worker(counted=replacing)   # re-runs after a cell crashed are bounded by the cells
+            replacing = False
             runs, crashed = [], False
             for name, source in self.cells:
                 if name in self.crashed_cells:
                     runs.append(self._crash_notes[name])
                     continue
                 try:
-                    response = self.worker.request("exec", [source, name], self.limits.cell_timeout,
-                                                   self.limits.cell_cpu)
+                    response = self.worker.request("exec", [source, name], Budget("cell", self.limits.cell_timeout))
                 except WorkerFailure as exc:
                     self.crashed_cells.add(name)
                     self._crash_notes[name] = CellRun(name, "crashed", str(exc))
@@ -349,16 +533,29 @@ class Sandbox:
                     self.cell_runs = runs
                 return self.cell_runs
 
-    def _new_worker(self) -> None:
+    def begin_item(self, call_timeout: float | None = None) -> None:
+        """A new item: its own restart allowance and CPU budget."""
+        self.restarts = 0
+        self.call_timeout = call_timeout or self.limits.call_timeout
+        self._item_cpu = self.limits.item_timeout
+
+    def _new_worker(self, counted: bool = True) -> None:
         if self.worker is not None:
             self._collect()
             self.worker.close()
-            self.restarts += 1
-            if self.restarts > self.limits.max_restarts:
-                self.worker = None
+            self.worker = None
+        if self._started and counted:
+            if self.restarts >= self.limits.max_restarts:
                 raise WorkerFailure(f"gave up after {self.limits.max_restarts} worker restarts")
-        self.worker = Worker(self.limits, self.policy)
-        self.worker.start()
+            self.restarts += 1
+        self._started = True
+        self.worker = Worker(self.limits, self.policy, self.mode, self.view)
+        self.worker.font_cache = self.font_cache
+        try:
+            self.worker.start()
+        except WorkerFailure:
+            self._collect()
+            raise
 
     def _collect(self) -> None:
         if self.worker is not None:
@@ -369,21 +566,26 @@ class Sandbox:
 
     def request(self, op: str, args: list):
         """Serve one handle operation, restarting the worker first if the last one died."""
-        timeout = self.call_timeout
-        if self.deadline is not None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise WorkerFailure(f"this item's time budget of {self.limits.item_timeout:g} s is used up")
-            timeout = min(timeout, left)
+        budget = Budget("call", self.call_timeout)
+        if self._item_cpu is not None:
+            if self._item_cpu <= 0:
+                raise OutOfTime("item", "cpu", self.limits.item_timeout)
+            if self._item_cpu < budget.cpu:
+                budget = Budget("item", self._item_cpu)
         if self.worker is None or self.worker.proc is None or self.worker.proc.poll() is not None:
             self.boot()
+        before = self.worker.cpu_seconds()
         try:
-            response = self.worker.request(op, list(args), timeout, self.limits.call_cpu)
-        except WorkerFailure as exc:
-            if timeout < self.call_timeout and "time limit" in str(exc):
-                raise WorkerFailure(f"this item's time budget of {self.limits.item_timeout:g} s is used up") \
-                    from None
+            response = self.worker.request(op, list(args), budget)
+        except OutOfTime as exc:
+            if self._item_cpu is not None and exc.kind == "cpu":
+                self._item_cpu -= budget.cpu
+            if exc.what == "item":
+                raise OutOfTime("item", "cpu", self.limits.item_timeout) from None
             raise
+        else:
+            if self._item_cpu is not None:
+                self._item_cpu -= max(0.0, self.worker.cpu_seconds() - before)
         finally:
             self._collect()
         if response["ok"]:

@@ -1,74 +1,62 @@
-"""The sandboxed worker: runs a submission's cells and serves handle operations.
+"""The worker: runs a submission's cells and serves handle operations, inside the sandbox.
 
-Started by ``autograder.sandbox`` as ``python -s -B -c <boot>`` in a fresh temporary
-directory with a stripped environment (no PYTHONPATH, no HOME secrets, no
-NNKIT_GRADER_SECRET; PYTHONHASHSEED=0 so that runs are deterministic). It talks to the grader only over three
-inherited pipes (requests in, responses out, audit reports out), never over
-stdout. Start-up, in order:
+Started by ``autograder.sandbox`` as ``python -I -S -B -c <boot>`` with a cleared environment (no secret;
+``PYTHONHASHSEED=0`` so that runs are deterministic). In namespace mode it runs under bubblewrap and sees
+only its view (``autograder.isolation``). It talks to the grader only over three inherited pipes (requests
+in, responses out, audit reports out), never over stdout. Start-up, in order:
 
-1. read the configuration message (limits, module policy, denied files);
-2. import numpy and neuter ``_posixsubprocess.fork_exec`` (see below);
-3. set resource limits: address space, file size, process count, CPU (the grader
-   lowers the CPU soft limit before every request with ``prlimit``), no core files;
-4. preload the nnkit modules the trusted notebook imports (they may import graded
-   modules themselves), and create an empty ``__main__`` module for the student;
-5. drop every ``autograder``, ``ctypes`` and blocked module from ``sys.modules`` --
-   otherwise a later import would be a cache hit that fires no audit event;
-6. install the audit hook (it cannot be removed from Python code) and report ready.
+1. read the ``WorkerConfig`` (``autograder.protocol``);
+2. put the nnkit view and the allowed packages on ``sys.path``; import numpy; neuter
+   ``_posixsubprocess.fork_exec``, which starts processes without any audit event;
+3. set resource limits on itself: address space, file size, processes, lifetime CPU, no core files;
+4. create an empty ``__main__`` for the student, forget the grader's own modules and take its folder off
+   ``sys.path``;
+5. install the audit hook and report ready.
 
-The hook blocks, and reports over the audit pipe: imports of forbidden modules
-(``autograder``, ``ctypes``, a fresh ``_posixsubprocess``, and graded ``nnkit``
-modules the assignment forbids); every way to start a process (``os.fork``,
-``os.system``, ``os.exec*``, ``os.posix_spawn``, ``subprocess.Popen``, ...);
-``ctypes``; sockets; ``resource.setrlimit``/``prlimit``; ``gc.get_objects`` and
-friends and ``__code__`` replacement (ways to reach and patch the hook); signals to other processes; opening, listing or linking
-the denied files (trusted notebooks, the autograder and graded nnkit sources,
-other submissions), matched by device and inode so symlinks and ``..`` do not
-help; and writes, renames and deletions outside the working directory.
-RLIMIT_NPROC is not enforced for root: when the grader runs as root, the hook is
-what stops fork bombs.
+The audit hook is the second layer, never the boundary: the namespaces are. It is a table of small
+handlers (``HANDLERS``), one per audit event, built by ``make_hook`` and testable without a worker. It
+refuses and reports imports of the grader and of raw-memory modules, records every nnkit import (the
+grader decides which cost credit), refuses process creation, sockets, ctypes, rlimit changes and ways to
+reach the hook, reads of denied files and of other processes' ``/proc`` entries, and writes outside the
+working folder.
 """
 
 import os
 import sys
 
+NEVER = frozenset({
+    "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
+    "pty.spawn", "os.startfile", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function",
+    "socket.__new__", "socket.bind", "socket.connect", "socket.getaddrinfo", "socket.sendto",
+    "resource.setrlimit", "resource.prlimit", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+    "os.chdir", "os.chroot", "os.symlink", "os.link", "os.setuid", "os.setgid", "sys.setprofile",
+    "sys.settrace", "os.setsid", "os.setpgid", "cpython._PySys_ClearAuditHooks",
+    "sqlite3.connect", "sqlite3.enable_load_extension",
+})
+PATH_EVENTS = frozenset({"os.remove", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown",
+                         "os.utime", "os.mkdir", "shutil.rmtree", "shutil.move"})
 
-def _install_audit_hook(policy: dict, report_fd: int) -> None:
-    """Install the hook; everything it uses is bound here, so later monkeypatching cannot reach it."""
+
+def make_hook(config, report):
+    """The audit hook for ``config`` (a ``WorkerConfig``); ``report(kind, detail)`` tells the grader.
+
+    Everything the hook uses is bound here, in closure cells, so later monkeypatching of modules or builtins
+    cannot reach it.
+    """
     import pathlib
 
-    blocked = tuple(policy["blocked_modules"])
-    recorded = tuple(policy["recorded_modules"])
-    denied = frozenset((int(d), int(i)) for d, i in policy["denied_inodes"])
-    trees = frozenset((int(d), int(i)) for d, i in policy.get("denied_trees", ()))
-    workdir = str(policy["workdir"]).rstrip("/")
-    own_pid = os.getpid()
-    report_ino = os.fstat(report_fd).st_ino
-    _stat, _fstat, _fspath, _write, _getcwd = os.stat, os.fstat, os.fspath, os.write, os.getcwd
-    # builtins too: a student can rebind builtins.any or builtins.len, but not these closure cells
+    blocked = tuple(config.blocked_modules)
+    recorded = tuple(config.recorded_modules)
+    denied = frozenset((int(d), int(i)) for d, i in config.denied_inodes)
+    trees = frozenset((int(d), int(i)) for d, i in config.denied_trees)
+    workdir = str(config.workdir).rstrip("/")
+    own_proc = "/proc/" + str(os.getpid())
+    _stat, _fspath, _getcwd = os.stat, os.fspath, os.getcwd
     _type, _str, _bytes, _int, _len = type, str, bytes, int, len
     _PermissionError, _ImportError, _OSError, _ValueError = PermissionError, ImportError, OSError, ValueError
     path_types = (pathlib.PosixPath, pathlib.PurePosixPath)
     write_bits = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-    never = frozenset({
-        "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
-        "pty.spawn", "os.startfile", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.call_function",
-        "socket.__new__", "socket.bind", "socket.connect", "socket.getaddrinfo", "socket.sendto",
-        "resource.setrlimit", "resource.prlimit", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-        "os.chdir", "os.chroot", "os.symlink", "os.link", "os.setuid", "os.setgid", "sys.setprofile",
-        "sys.settrace", "os.setsid", "os.setpgid", "cpython._PySys_ClearAuditHooks",
-        "sqlite3.connect", "sqlite3.enable_load_extension",
-    })
-    path_events = frozenset({"os.remove", "os.rmdir", "os.rename", "os.truncate", "os.chmod", "os.chown",
-                             "os.utime", "os.mkdir", "shutil.rmtree", "shutil.move"})
-    copy_events = frozenset({"shutil.copyfile", "shutil.copytree"})
-
-    def report(kind, detail):
-        try:
-            if _fstat(report_fd).st_ino == report_ino:
-                _write(report_fd, (kind + "\t" + detail.replace("\n", " ")[:300] + "\n").encode("utf-8"))
-        except _OSError:
-            pass
+    own_pid = os.getpid()
 
     def matches(name, prefixes):
         for p in prefixes:
@@ -99,12 +87,11 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
                 parts.append(part)
         return "/" + "/".join(parts)
 
-    own_proc = "/proc/" + _str(own_pid)
+    def refuse(kind, detail, message):
+        report(kind, detail)
+        raise _PermissionError(message)
 
     def in_denied_tree(full):
-        """Whether a folder on the way to ``full`` is a denied tree (covers files created later)."""
-        if not trees:
-            return False
         prefix = ""
         for part in full.split("/")[1:]:
             prefix = prefix + "/" + part
@@ -120,66 +107,100 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
         full = absolute(path)
         if full.startswith("/proc/") and full.split("/")[2].isdigit() and not (
                 full == own_proc or full.startswith(own_proc + "/")):
-            report("open", full)   # another process's environ, memory or fds (e.g. the grader's)
-            raise _PermissionError(f"{event}: access to {path!r} is not allowed while grading")
-        if in_denied_tree(full):
-            report("open", path)
-            raise _PermissionError(f"{event}: access to {path!r} is not allowed while grading")
-        try:
-            st = _stat(path)
-        except (_OSError, _ValueError):
-            return
-        if (st.st_dev, st.st_ino) in denied:
-            report("open", path)
-            raise _PermissionError(f"{event}: access to {path!r} is not allowed while grading")
+            refuse("open", full, f"{event}: access to {path!r} is not allowed while grading")
+        if trees and in_denied_tree(full):
+            refuse("open", path, f"{event}: access to {path!r} is not allowed while grading")
+        if denied:
+            try:
+                st = _stat(path)
+            except (_OSError, _ValueError):
+                return
+            if (st.st_dev, st.st_ino) in denied:
+                refuse("open", path, f"{event}: access to {path!r} is not allowed while grading")
 
     def check_write(path, event):
-        if not absolute(path).startswith(workdir + "/"):
-            report("write", path)
-            raise _PermissionError(f"{event}: writing outside the working directory is not allowed ({path!r})")
+        full = absolute(path)
+        if not full.startswith(workdir + "/"):
+            refuse("write", path, f"{event}: writing outside the working folder is not allowed ({path!r})")
+
+    def on_import(event, args):
+        name = args[0]
+        if _type(name) is _str:
+            if matches(name, recorded):
+                report("import", name)
+            if matches(name, blocked):
+                raise _ImportError(f"importing {name} is not allowed in graded code")
+
+    def on_open(event, args):
+        path, mode, flags = args
+        if _type(path) is _int:
+            return
+        path = as_text(path)
+        check_read(path, event)
+        if (_type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) or \
+                (mode is None and _type(flags) is _int and flags & write_bits):
+            check_write(path, event)
+
+    def on_never(event, args):
+        refuse("blocked", event, f"{event} is not allowed in graded code")
+
+    def on_copy(event, args):   # (src, dst): read the one, write the other
+        if args[0] is not None and _type(args[0]) is not _int:
+            check_read(as_text(args[0]), event)
+        if args[1] is not None and _type(args[1]) is not _int:
+            check_write(as_text(args[1]), event)
+
+    def on_path(event, args):
+        for path in args[:2]:
+            if path is not None and _type(path) is not _int:
+                text = as_text(path)
+                check_read(text, event)
+                check_write(text, event)
+
+    def on_listing(event, args):
+        path = args[0] if args else "."
+        if path is not None and _type(path) is not _int:
+            check_read(as_text(path), event)
+
+    def on_signal(event, args):   # only signals to itself
+        if not (event == "os.kill" and args[0] == own_pid):
+            refuse("blocked", event, f"{event} is not allowed in graded code")
+
+    def on_setattr(event, args):
+        if _len(args) > 1 and args[1] in ("__code__", "__closure__"):
+            raise _PermissionError("replacing a function's code is not allowed in graded code")
+
+    handlers = {"import": on_import, "open": on_open, "shutil.copyfile": on_copy, "shutil.copytree": on_copy,
+                "os.listdir": on_listing, "os.scandir": on_listing, "glob.glob": on_listing,
+                "os.kill": on_signal, "os.killpg": on_signal, "signal.pthread_kill": on_signal,
+                "object.__setattr__": on_setattr}
+    handlers.update({event: on_path for event in PATH_EVENTS})
+    handlers.update({event: on_never for event in NEVER})
+    _get = handlers.get
 
     def hook(event, args):
-        if event == "import":
-            name = args[0]
-            if _type(name) is _str:
-                if matches(name, recorded):
-                    report("import", name)
-                if matches(name, blocked):
-                    raise _ImportError(f"importing {name} is not allowed in graded code")
-        elif event == "open":
-            path, mode, flags = args
-            if _type(path) is _int:
-                return
-            path = as_text(path)
-            check_read(path, event)
-            writing = (_type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)) or \
-                (mode is None and _type(flags) is _int and flags & write_bits)
-            if writing:
-                check_write(path, event)
-        elif event in never or event.startswith("ctypes."):
-            report("blocked", event)
-            raise _PermissionError(f"{event} is not allowed in graded code")
-        elif event in copy_events:      # (src, dst): read the one, write the other
-            if args[0] is not None and _type(args[0]) is not _int:
-                check_read(as_text(args[0]), event)
-            if args[1] is not None and _type(args[1]) is not _int:
-                check_write(as_text(args[1]), event)
-        elif event in path_events:
-            for path in args[:2]:
-                if path is not None and _type(path) is not _int:
-                    text = as_text(path)
-                    check_read(text, event)
-                    check_write(text, event)
-        elif event in ("os.listdir", "os.scandir", "glob.glob"):
-            path = args[0] if args else "."
-            if path is not None and _type(path) is not _int:
-                check_read(as_text(path), event)
-        elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
-            if event != "os.kill" or args[0] != own_pid:
-                report("blocked", event)
-                raise _PermissionError(f"{event} is not allowed in graded code")
-        elif event == "object.__setattr__" and _len(args) > 1 and args[1] in ("__code__", "__closure__"):
-            raise _PermissionError("replacing a function's code is not allowed in graded code")
+        handler = _get(event)
+        if handler is not None:
+            handler(event, args)
+        elif event.startswith("ctypes."):
+            on_never(event, args)
+
+    return hook
+
+
+def _install_audit_hook(config, report_fd: int) -> None:
+    """Install the hook (it cannot be removed from Python code) and a first-place import finder."""
+    report_ino = os.fstat(report_fd).st_ino
+    _fstat, _write, _OSError = os.fstat, os.write, OSError
+
+    def report(kind, detail):
+        try:
+            if _fstat(report_fd).st_ino == report_ino:
+                _write(report_fd, (kind + "\t" + detail.replace("\n", " ")[:300] + "\n").encode("utf-8"))
+        except _OSError:
+            pass
+
+    hook = make_hook(config, report)
 
     class RefuseForbidden:
         """First on sys.meta_path: importlib.import_module() skips the audit event, not the finders."""
@@ -192,7 +213,7 @@ def _install_audit_hook(policy: dict, report_fd: int) -> None:
     sys.addaudithook(hook)
 
 
-def _set_limits(limits: dict) -> None:
+def _set_limits(config) -> None:
     import resource
     import signal
 
@@ -203,12 +224,12 @@ def _set_limits(limits: dict) -> None:
             value = min(value, hard)
         resource.setrlimit(res, (value, value))
 
-    lower(resource.RLIMIT_AS, limits["memory_bytes"])
-    lower(resource.RLIMIT_FSIZE, limits["file_bytes"])
+    lower(resource.RLIMIT_AS, config.memory_bytes)
+    lower(resource.RLIMIT_FSIZE, config.file_bytes)
     lower(resource.RLIMIT_CORE, 0)
-    lower(resource.RLIMIT_NPROC, limits["nproc"])
-    cpu_total = int(limits["cpu_total_seconds"])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_total, cpu_total + 1))
+    if config.nproc:
+        lower(resource.RLIMIT_NPROC, config.nproc)
+    lower(resource.RLIMIT_CPU, config.cpu_total_seconds)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write raises OSError instead of killing
 
 
@@ -238,13 +259,13 @@ class _CappedText:
         return out + (f"\n[... {self.dropped} more characters of output truncated]" if self.dropped else "")
 
 
-def _serve(rfd: int, wfd: int, server, protocol, namespace, limits: dict) -> None:
+def _serve(rfd: int, wfd: int, server, protocol, namespace, output_chars: int) -> None:
     student_error = namespace.StudentCodeError
     namespace_error = namespace.NamespaceError
     while True:
         request = protocol.receive(rfd)
-        op, args = request.get("op"), request.get("args", [])
-        out = _CappedText(int(limits["output_chars"]))
+        op, args, seq = request.get("op"), request.get("args", []), request.get("seq")
+        out = _CappedText(output_chars)
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = out
         try:
@@ -268,17 +289,31 @@ def _serve(rfd: int, wfd: int, server, protocol, namespace, limits: dict) -> Non
         finally:
             sys.stdout, sys.stderr = saved
         response["stdout"] = out.value()
+        response["seq"] = seq
         try:
             protocol.send(wfd, response)
         except protocol.ProtocolError as exc:
-            protocol.send(wfd, {"ok": False, "error": {"kind": "protocol", "message": str(exc)}})
+            protocol.send(wfd, {"ok": False, "seq": seq, "error": {"kind": "protocol", "message": str(exc)}})
+
+
+def _copy_font_cache(cache: str) -> None:
+    """Seed matplotlib's private config folder with the grader's prebuilt font cache (skips a font scan)."""
+    home = os.environ.get("MPLCONFIGDIR")
+    if not home:
+        return
+    os.makedirs(home, exist_ok=True)
+    if cache and os.path.isdir(cache):
+        for name in os.listdir(cache):
+            with open(os.path.join(cache, name), "rb") as src, open(os.path.join(home, name), "wb") as dst:
+                dst.write(src.read())
 
 
 def main() -> None:
     rfd, wfd, report_fd = (int(a) for a in sys.argv[1:4])
     from autograder import namespace, protocol
 
-    config = protocol.receive(rfd)
+    config = protocol.WorkerConfig.from_wire(protocol.receive(rfd))
+    sys.path[:0] = [p for p in config.sys_path if p not in sys.path]
     import types
 
     import numpy  # noqa: F401 - loaded before the limits and the hook, for every cell to use
@@ -286,27 +321,22 @@ def main() -> None:
     import _posixsubprocess
     del _posixsubprocess.fork_exec   # it starts processes without any audit event
 
-    _set_limits(config["limits"])
-    import importlib
-    for name in config["preload"]:     # modules the assignment provides (and what they import)
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - not a module (an imported name), or broken: the cell will say
-            pass
-    blocked = tuple(config["policy"]["blocked_modules"])
+    _copy_font_cache(config.mpl_cache)
+    _set_limits(config)
     module = types.ModuleType("__main__")
     module.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = module
     server = namespace.NamespaceServer(module.__dict__)
+    blocked = tuple(config.blocked_modules)
     # numpy loads ctypes; forget it (and the grader's own modules) so that importing them fires the hook
     for name in [m for m in sys.modules if m.split(".")[0] in ("autograder", "ctypes", "_ctypes")
                  or any(m == b or m.startswith(b + ".") for b in blocked)]:
         del sys.modules[name]
-    sys.path[:] = [p for p in sys.path if p not in config["drop_paths"]]
-    _install_audit_hook(config["policy"], report_fd)
+    sys.path[:] = [p for p in sys.path if p not in config.drop_paths]
+    _install_audit_hook(config, report_fd)
     protocol.send(wfd, {"ready": True, "pid": os.getpid()})
     try:
-        _serve(rfd, wfd, server, protocol, namespace, config["limits"])
+        _serve(rfd, wfd, server, protocol, namespace, config.output_chars)
     except protocol.ProtocolError:
         os._exit(0)   # the grader closed the channel
 

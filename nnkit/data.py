@@ -227,15 +227,25 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
         One row per image, pixels in row-major order; ``X.reshape(-1, 1, 8, 8)``
         gives (N, C, H, W) images for a CNN.
     y : array of shape (1797,), int64
-        The digit shown, 0..9 (174 to 183 images per class).
+        The digit shown, 0..9 (174 to 183 images per class). Under the trusted
+        grader the labels of the held-out test split read -1: hidden checks score
+        against them, so graded code never sees them.
     """
-    source = resources.files("nnkit") / "datasets" / "digits.npz"
-    with source.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
-        images, labels = archive["images"], archive["labels"]
+    images, labels, _ = _digits_archive()
     if images.shape != (1797, 8, 8) or labels.shape != (1797,):
         raise ValueError(f"load_digits: nnkit/datasets/digits.npz is damaged (images {images.shape}, "
                          f"labels {labels.shape}); reinstall nnkit")
     return images.reshape(1797, 64).astype(np.float64), labels.astype(np.int64)
+
+
+def _digits_archive() -> tuple[np.ndarray, np.ndarray, dict | None]:
+    """Images, labels and, in the grader's copy (held-out labels hidden), the fixed seed-0 split indices."""
+    source = resources.files("nnkit") / "datasets" / "digits.npz"
+    with source.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+        images, labels = archive["images"], archive["labels"]
+        fixed = {part: archive[f"split0_{part}"] for part in ("train", "val", "test")} \
+            if "split0_test" in archive.files else None
+    return images, labels, fixed
 
 
 def digits_splits(seed: int = 0) -> dict[str, np.ndarray]:
@@ -259,7 +269,12 @@ def digits_splits(seed: int = 0) -> dict[str, np.ndarray]:
     ``y_val``, ``X_test`` (359, 64), ``y_test``; X float64, y int64.
     """
     X, y = load_digits()
-    split = train_val_test_split(X, y, val_size=0.2, test_size=0.2, seed=seed, stratify=True)
+    _, _, fixed = _digits_archive()
+    if fixed is not None and seed == 0:   # the grader's copy: y_test reads -1, the images are the same
+        split = {key: arr[fixed[part]] for part in ("train", "val", "test")
+                 for key, arr in ((f"X_{part}", X), (f"y_{part}", y))}
+    else:
+        split = train_val_test_split(X, y, val_size=0.2, test_size=0.2, seed=seed, stratify=True)
     scaler = Standardizer().fit(split["X_train"])
     for part in ("train", "val", "test"):
         split[f"X_{part}"] = scaler.transform(split[f"X_{part}"])

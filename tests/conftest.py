@@ -28,3 +28,21 @@ def torch():
     if module is None:
         pytest.skip("torch is not installed; the PyTorch comparisons are skipped (pip install torch==2.13.0)")
     return module
+
+
+def require_namespaces() -> None:
+    """Namespace isolation must work here: a skip outside CI when it cannot, an error under CI=true."""
+    from autograder.isolation import namespace_problem
+
+    problem = namespace_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(f"CI=true but namespace isolation does not work: {problem}")
+    pytest.skip(f"namespace isolation is unavailable here: {problem}")
+
+
+@pytest.fixture()
+def namespaces():
+    """Use in every test of the namespace sandbox: it runs for real in CI and never skips there."""
+    require_namespaces()

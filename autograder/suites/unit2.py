@@ -347,6 +347,9 @@ def classifier_hidden_cases(ns, t):
 
 FORBID = ("nnkit.autodiff", "nnkit.activations", "nnkit.losses", "nnkit.perceptron", "nnkit.logic")
 
+# What this unit's notebook may import from nnkit: the worker's view holds exactly these (autograder.policy).
+PROVIDES = ("nnkit.data", "nnkit.plot")
+
 ITEMS = [
     Item("u2_value_ops", 2, "Value: forward values of + * ** exp tanh sigmoid", names=("Value",),
          checks=(value_operations_forward, value_derived_operations_forward),

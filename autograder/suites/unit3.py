@@ -320,6 +320,9 @@ def linear_edge_cases(ns, t):
         t.fail("forward on x with 5 columns for Linear(3, 2) raises ValueError", "it returned a result")
 
 
+# What this unit's notebook may import from nnkit: the worker's view holds exactly these (autograder.policy).
+PROVIDES = ("nnkit.data", "nnkit.plot")
+
 ITEMS = [
     Item("u3_activations", 3, "sigmoid, tanh, relu and their derivatives",
          names=("sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad"),

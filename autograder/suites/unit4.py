@@ -303,6 +303,9 @@ def init_other_shapes(ns, t):
                   uniform_bound=np.sqrt(6.0 / (fan_in + fan_out)))
 
 
+# What this unit's notebook may import from nnkit: the worker's view holds exactly these (autograder.policy).
+PROVIDES = ("nnkit.data", "nnkit.plot")
+
 ITEMS = [
     Item("u4_sgd_momentum", 3, "sgd_step and momentum_step", names=("sgd_step", "momentum_step"),
          checks=(sgd_matches_reference, momentum_matches_reference),

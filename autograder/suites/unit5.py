@@ -381,6 +381,10 @@ def digits_test_accuracy(ns, t):
     score_digits_split(ns, t, "held-out test", full=DIGITS_FULL, zero=DIGITS_ZERO)
 
 
+# What this unit's notebook may import from nnkit: the worker's view holds exactly these (autograder.policy).
+PROVIDES = ("nnkit.data", "nnkit.plot", "nnkit.optim", "nnkit.train", "nnkit.losses",
+            "nnkit.activations", "nnkit.init", "nnkit.gradcheck")
+
 ITEMS = [
     Item("u5_conv_output_size", 1, "conv_output_size(H, HH, stride, pad)", names=("conv_output_size",),
          checks=(output_size_visible,), hidden_checks=(output_size_hidden,), forbid=FORBID),
