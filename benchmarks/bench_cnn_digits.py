@@ -4,10 +4,13 @@ For each seed: wall-clock and CPU seconds of ``train_digits_cnn(seed)`` (the ful
 the one tests/nnkit/test_cnn_digits.py checks for seed 0), the epochs run, the test accuracy, and the time
 until the validation accuracy first reached 98%. Goal: >= 98% test accuracy in under 60 s on 2 cores.
 
-With ``--figures DIR`` (default docs/img) the seed-0 model's first-layer filters and feature maps are written
-to DIR/cnn_filters.png and DIR/cnn_feature_maps.png.
+Nothing is written to disk unless asked: with ``--save-figures DIR`` the first seed's model's first-layer
+filters and feature maps are written to DIR/cnn_filters.png and DIR/cnn_feature_maps.png (the README's
+figures were made with ``--save-figures docs/img``).
 
-Run:  python benchmarks/bench_cnn_digits.py [--seeds 0 1 2] [--figures docs/img | --figures '']
+For the same network trained by nnkit and by PyTorch side by side, see bench_cnn_torch.py.
+
+Run:  python benchmarks/bench_cnn_digits.py [--seeds 0 1 2] [--save-figures DIR]
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def save_figures(model, directory: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--figures", default="docs/img", help="directory for the two PNGs ('' to skip)")
+    parser.add_argument("--save-figures", metavar="DIR", default=None,
+                        help="write the first seed's filter and feature-map PNGs to DIR (default: write nothing)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     results = []
@@ -58,8 +62,8 @@ def main() -> None:
         print(f"seed {seed}: test accuracy {test_accuracy:.4f}  epochs {history.epochs}  wall {wall:.1f} s  "
               f"cpu {cpu:.1f} s  validation >= 98% after {to_98}")
         results.append((test_accuracy, wall))
-        if seed == args.seeds[0] and args.figures:
-            save_figures(model, Path(args.figures))
+        if seed == args.seeds[0] and args.save_figures:
+            save_figures(model, Path(args.save_figures))
     accuracies, walls = np.array(results).T
     met = bool(np.all(accuracies >= GOAL_ACCURACY) and np.all(walls < GOAL_SECONDS))
     print(f"min test accuracy {accuracies.min():.4f}, max wall {walls.max():.1f} s "
