@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from nnkit.optim.base import Optimizer, check_flag, check_number
+from nnkit import _validate as check
+from nnkit.optim.base import Optimizer
 
 
 class Adam(Optimizer):
@@ -30,6 +31,8 @@ class Adam(Optimizer):
         Use the running maximum of the second moment (Reddi et al. 2018).
     decay : {"weights", "all"} or collection of str, default "weights"
         Which arrays ``weight_decay`` applies to (see :class:`nnkit.optim.SGD`).
+    maximize : bool, default False
+        Follow the gradient uphill, ``g <- -g`` before anything else (as in PyTorch).
 
     Notes
     -----
@@ -37,6 +40,7 @@ class Adam(Optimizer):
     does, with ``beta1, beta2 = betas``::
 
         t <- t + 1                                 (before it is used)
+        g <- -g                                    (if maximize)
         g <- g + weight_decay * w                  (if w is decayed)
         m <- beta1 * m + (1 - beta1) * g
         v <- beta2 * v + (1 - beta2) * g * g
@@ -54,28 +58,28 @@ class Adam(Optimizer):
     *uncorrected* ``sqrt(v)``: the same method with a rescaled ``eps``.
     """
 
-    HYPERPARAMETERS = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    HYPERPARAMETERS = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
 
     def __init__(self, parameters: object, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 decay: object = "weights") -> None:
+                 decay: object = "weights", maximize: bool = False) -> None:
         self.lr, self.betas, self.eps = lr, betas, eps
         self.weight_decay, self.amsgrad = weight_decay, amsgrad
-        super().__init__(parameters, decay)
+        super().__init__(parameters, decay, maximize)
 
     def _check_hyperparameters(self) -> None:
         where = type(self).__name__
-        self.lr = check_number(where, "lr", self.lr)
+        self.lr = check.number(self.lr, where, "lr", low=0.0)
         betas = self.betas
         if isinstance(betas, np.ndarray):
             betas = betas.tolist()
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {self.betas!r}")
-        self.betas = (check_number(where, "betas[0]", betas[0], high=1.0, high_open=True),
-                      check_number(where, "betas[1]", betas[1], high=1.0, high_open=True))
-        self.eps = check_number(where, "eps", self.eps)
-        self.weight_decay = check_number(where, "weight_decay", self.weight_decay)
-        self.amsgrad = check_flag(where, "amsgrad", self.amsgrad)
+        self.betas = (check.number(betas[0], where, "betas[0]", low=0.0, high=1.0, high_open=True),
+                      check.number(betas[1], where, "betas[1]", low=0.0, high=1.0, high_open=True))
+        self.eps = check.number(self.eps, where, "eps", low=0.0)
+        self.weight_decay = check.number(self.weight_decay, where, "weight_decay", low=0.0)
+        self.amsgrad = check.flag(self.amsgrad, where, "amsgrad")
 
     def _decay_gradient(self, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """Coupled L2: fold ``weight_decay * w`` into the gradient (AdamW overrides this)."""
@@ -125,9 +129,9 @@ class AdamW(Adam):
 
     def __init__(self, parameters: object, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 decay: object = "weights") -> None:
+                 decay: object = "weights", maximize: bool = False) -> None:
         super().__init__(parameters, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         decay=decay)
+                         decay=decay, maximize=maximize)
 
     def _decay_gradient(self, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
         param *= 1 - self.lr * self.weight_decay

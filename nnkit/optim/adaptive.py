@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit.optim.base import Optimizer, check_flag, check_number
+from nnkit import _validate as check
+from nnkit.optim.base import Optimizer
 
 
 class Adagrad(Optimizer):
@@ -26,12 +27,15 @@ class Adagrad(Optimizer):
         Added to the denominator, ``>= 0``.
     decay : {"weights", "all"} or collection of str, default "weights"
         Which arrays ``weight_decay`` applies to (see :class:`nnkit.optim.SGD`).
+    maximize : bool, default False
+        Follow the gradient uphill, ``g <- -g`` before anything else (as in PyTorch).
 
     Notes
     -----
     With ``s = initial_accumulator_value`` everywhere before the first step,
     step ``t = 1, 2, ...`` does::
 
+        g <- -g                                    (if maximize)
         g <- g + weight_decay * w                  (if w is decayed)
         lr_t = lr / (1 + (t - 1) * lr_decay)
         s <- s + g * g
@@ -42,17 +46,18 @@ class Adagrad(Optimizer):
     PyTorch's addition; the paper has a fixed learning rate.
     """
 
-    HYPERPARAMETERS = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    HYPERPARAMETERS = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize")
 
     def __init__(self, parameters: object, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, decay: object = "weights") -> None:
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, decay: object = "weights",
+                 maximize: bool = False) -> None:
         self.lr, self.lr_decay, self.weight_decay = lr, lr_decay, weight_decay
         self.initial_accumulator_value, self.eps = initial_accumulator_value, eps
-        super().__init__(parameters, decay)
+        super().__init__(parameters, decay, maximize)
 
     def _check_hyperparameters(self) -> None:
-        for name in self.HYPERPARAMETERS:
-            setattr(self, name, check_number("Adagrad", name, getattr(self, name)))
+        for name in self.HYPERPARAMETERS[:-1]:   # every number; maximize is checked by the base class
+            setattr(self, name, check.number(getattr(self, name), "Adagrad", name, low=0.0))
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, decayed: bool) -> None:
         if not state:
@@ -83,12 +88,15 @@ class Adadelta(Optimizer):
         L2 coefficient, ``>= 0``: adds ``weight_decay * w`` to the gradient.
     decay : {"weights", "all"} or collection of str, default "weights"
         Which arrays ``weight_decay`` applies to (see :class:`nnkit.optim.SGD`).
+    maximize : bool, default False
+        Follow the gradient uphill, ``g <- -g`` before anything else (as in PyTorch).
 
     Notes
     -----
     With the running averages ``a`` (of squared gradients) and ``u`` (of
     squared updates) starting at zero, one step does::
 
+        g <- -g                                    (if maximize)
         g <- g + weight_decay * w                  (if w is decayed)
         a <- rho * a + (1 - rho) * g * g
         delta = sqrt(u + eps) / sqrt(a + eps) * g
@@ -100,18 +108,18 @@ class Adadelta(Optimizer):
     ``lr``; PyTorch adds it, and ``lr=1.0`` gives the paper's method.
     """
 
-    HYPERPARAMETERS = ("lr", "rho", "eps", "weight_decay")
+    HYPERPARAMETERS = ("lr", "rho", "eps", "weight_decay", "maximize")
 
     def __init__(self, parameters: object, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, decay: object = "weights") -> None:
+                 weight_decay: float = 0.0, *, decay: object = "weights", maximize: bool = False) -> None:
         self.lr, self.rho, self.eps, self.weight_decay = lr, rho, eps, weight_decay
-        super().__init__(parameters, decay)
+        super().__init__(parameters, decay, maximize)
 
     def _check_hyperparameters(self) -> None:
-        self.lr = check_number("Adadelta", "lr", self.lr)
-        self.rho = check_number("Adadelta", "rho", self.rho, high=1.0)
-        self.eps = check_number("Adadelta", "eps", self.eps)
-        self.weight_decay = check_number("Adadelta", "weight_decay", self.weight_decay)
+        self.lr = check.number(self.lr, "Adadelta", "lr", low=0.0)
+        self.rho = check.number(self.rho, "Adadelta", "rho", low=0.0, high=1.0)
+        self.eps = check.number(self.eps, "Adadelta", "eps", low=0.0)
+        self.weight_decay = check.number(self.weight_decay, "Adadelta", "weight_decay", low=0.0)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, decayed: bool) -> None:
         if not state:
@@ -153,12 +161,15 @@ class RMSprop(Optimizer):
         its root mean square.
     decay : {"weights", "all"} or collection of str, default "weights"
         Which arrays ``weight_decay`` applies to (see :class:`nnkit.optim.SGD`).
+    maximize : bool, default False
+        Follow the gradient uphill, ``g <- -g`` before anything else (as in PyTorch).
 
     Notes
     -----
     With ``a`` (mean square), ``m`` (mean, centered only) and ``b`` (momentum
     buffer) starting at zero, one step does::
 
+        g <- -g                                    (if maximize)
         g <- g + weight_decay * w                  (if w is decayed)
         a <- alpha * a + (1 - alpha) * g * g
         if centered:
@@ -180,22 +191,22 @@ class RMSprop(Optimizer):
     ``centered`` is Graves (2013).
     """
 
-    HYPERPARAMETERS = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    HYPERPARAMETERS = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
     def __init__(self, parameters: object, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 decay: object = "weights") -> None:
+                 decay: object = "weights", maximize: bool = False) -> None:
         self.lr, self.alpha, self.eps = lr, alpha, eps
         self.weight_decay, self.momentum, self.centered = weight_decay, momentum, centered
-        super().__init__(parameters, decay)
+        super().__init__(parameters, decay, maximize)
 
     def _check_hyperparameters(self) -> None:
-        self.lr = check_number("RMSprop", "lr", self.lr)
-        self.alpha = check_number("RMSprop", "alpha", self.alpha, high=1.0)
-        self.eps = check_number("RMSprop", "eps", self.eps)
-        self.weight_decay = check_number("RMSprop", "weight_decay", self.weight_decay)
-        self.momentum = check_number("RMSprop", "momentum", self.momentum)
-        self.centered = check_flag("RMSprop", "centered", self.centered)
+        self.lr = check.number(self.lr, "RMSprop", "lr", low=0.0)
+        self.alpha = check.number(self.alpha, "RMSprop", "alpha", low=0.0, high=1.0)
+        self.eps = check.number(self.eps, "RMSprop", "eps", low=0.0)
+        self.weight_decay = check.number(self.weight_decay, "RMSprop", "weight_decay", low=0.0)
+        self.momentum = check.number(self.momentum, "RMSprop", "momentum", low=0.0)
+        self.centered = check.flag(self.centered, "RMSprop", "centered")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, decayed: bool) -> None:
         if not state:

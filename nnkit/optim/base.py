@@ -10,11 +10,11 @@ so on every :meth:`Optimizer.step` it reads the *current* ``grads[k]`` (a layer'
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 from collections.abc import Callable, Iterable
 
 import numpy as np
+
+from nnkit import _validate as check
 
 Pair = tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
 
@@ -81,11 +81,7 @@ def check_grad(grads: dict, name: str, param: np.ndarray, where: str, label: str
         raise ValueError(
             f"{where}: no gradient for {label}: grads has keys {sorted(grads)}; run backward() before step()"
         )
-    grad = grads[name]
-    if not isinstance(grad, np.ndarray):
-        raise TypeError(f"{where}: gradient for {label} must be a numpy array, got {type(grad).__name__}")
-    if grad.dtype.kind not in "fiu":
-        raise TypeError(f"{where}: gradient for {label} must hold real numbers, got dtype {grad.dtype}")
+    grad = check.real_array(grads[name], where, f"gradient for {label}", ndarray=True, finite=False)
     if grad.shape != param.shape:
         raise ValueError(
             f"{where}: gradient for {label} has shape {grad.shape}, the param has shape {param.shape}"
@@ -132,25 +128,6 @@ def check_decay_names(decay: object, pairs: list[Pair], where: str) -> None:
         raise ValueError(f"{where}: decay names {unknown} match no param; the params are named {sorted(known)}")
 
 
-def check_number(where: str, name: str, value: object, *, low: float = 0.0, high: float = math.inf,
-                 high_open: bool = False) -> float:
-    """``value`` as a float, which must be a real number in ``[low, high]`` (or ``[low, high)``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    inside = low <= value < high if high_open else low <= value <= high
-    if not inside or math.isnan(value):
-        interval = f"[{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{where}: invalid {name}={value!r}, expected a value in {interval}")
-    return value
-
-
-def check_flag(where: str, name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: {name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
-
-
 class Optimizer:
     """Base class: parameter handling, ``step``, ``zero_grad`` and the state dict.
 
@@ -166,12 +143,14 @@ class Optimizer:
         (``step``, moment estimates, ...), created on the first ``step``.
 
     Each hyperparameter is a plain attribute (``opt.lr``), which may be
-    changed between steps, for example by a learning-rate schedule.
+    changed between steps, for example by a learning-rate schedule. Every
+    optimizer takes ``maximize=True`` (PyTorch's): the gradient is negated
+    before anything else, so the step climbs the objective.
     """
 
     HYPERPARAMETERS: tuple[str, ...] = ()
 
-    def __init__(self, parameters: object, decay: object = "weights") -> None:
+    def __init__(self, parameters: object, decay: object = "weights", maximize: bool = False) -> None:
         where = f"{type(self).__name__}"
         self.pairs = resolve_pairs(parameters, where)
         if not any(params for params, _ in self.pairs):
@@ -181,7 +160,12 @@ class Optimizer:
         check_decay_names(decay, self.pairs, where)
         self.decay = decay if isinstance(decay, str) else sorted(decay)
         self.state: list[dict[str, dict]] = [{} for _ in self.pairs]
+        self.maximize = maximize
+        self._check_all()
+
+    def _check_all(self) -> None:
         self._check_hyperparameters()
+        self.maximize = check.flag(self.maximize, type(self).__name__, "maximize")
 
     def _check_hyperparameters(self) -> None:
         raise NotImplementedError
@@ -205,7 +189,8 @@ class Optimizer:
                 work.append((i, name, param, grad))
         for i, name, param, grad in work:
             state = self.state[i].setdefault(name, {})
-            self._update(param, np.asarray(grad, dtype=np.float64), state, self._decays(name, param))
+            grad = np.asarray(grad, dtype=np.float64)
+            self._update(param, -grad if self.maximize else grad, state, self._decays(name, param))
 
     def zero_grad(self) -> None:
         """Replace every gradient by fresh zeros shaped like its param (the old arrays are left alone)."""
@@ -283,7 +268,7 @@ class Optimizer:
         for name, value in saved.items():
             setattr(self, name, _restore_value(value))
         try:
-            self._check_hyperparameters()
+            self._check_all()
         except (TypeError, ValueError):
             for name, value in old.items():
                 setattr(self, name, value)

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from nnkit.optim.base import check_flag, check_number, resolve_pairs
+from nnkit import _validate as check
+from nnkit.optim.base import resolve_pairs
 
 
 def clip_grad_norm_(grads: object, max_norm: float, norm_type: float = 2.0,
@@ -49,9 +50,9 @@ def clip_grad_norm_(grads: object, max_norm: float, norm_type: float = 2.0,
     """
     where = "clip_grad_norm_"
     arrays = _grad_arrays(grads, where)
-    max_norm = check_number(where, "max_norm", max_norm)
-    norm_type = check_number(where, "norm_type", norm_type)
-    error_if_nonfinite = check_flag(where, "error_if_nonfinite", error_if_nonfinite)
+    max_norm = check.number(max_norm, where, "max_norm", low=0.0)
+    norm_type = check.number(norm_type, where, "norm_type", low=0.0)
+    error_if_nonfinite = check.flag(error_if_nonfinite, where, "error_if_nonfinite")
     if norm_type == 0:
         raise ValueError(f"{where}: norm_type must be positive or inf, got {norm_type!r}")
     if not arrays:
@@ -84,7 +85,7 @@ def clip_grad_value_(grads: object, clip_value: float) -> None:
     """
     where = "clip_grad_value_"
     arrays = _grad_arrays(grads, where)
-    clip_value = check_number(where, "clip_value", clip_value)
+    clip_value = check.number(clip_value, where, "clip_value", low=0.0)
     for g in arrays:
         np.clip(g, -clip_value, clip_value, out=g)
 

@@ -20,7 +20,8 @@ import numbers
 
 import numpy as np
 
-from nnkit.optim.base import check_number, decay_selector, resolve_pairs
+from nnkit import _validate as check
+from nnkit.optim.base import decay_selector, resolve_pairs
 
 
 def l2_penalty(params: object, lam: float, *, decay: object = "weights") -> tuple[float, object]:
@@ -71,9 +72,7 @@ def l1_penalty(params: object, lam: float, *, decay: object = "weights") -> tupl
 
 
 def _penalty(where: str, params: object, lam: float, decay: object, term) -> tuple[float, object]:
-    lam = check_number(where, "lam", lam)
-    if np.isinf(lam):
-        raise ValueError(f"{where}: lam must be finite, got {lam!r}")
+    lam = check.number(lam, where, "lam", low=0.0, finite=True)
     if isinstance(params, np.ndarray):
         return term(_real_array(params, where, "params"), lam)
     selected = decay_selector(decay, where)
@@ -149,9 +148,7 @@ def max_norm_(W: np.ndarray, max_norm: float, axis: int | tuple[int, ...] = 0) -
         raise TypeError(f"{where}: W must be a float numpy array (it is changed in place), got {got}")
     if not W.flags.writeable:
         raise ValueError(f"{where}: W is read-only, it must be changed in place")
-    max_norm = check_number(where, "max_norm", max_norm)
-    if max_norm == 0 or np.isinf(max_norm):
-        raise ValueError(f"{where}: max_norm must be positive and finite, got {max_norm!r}")
+    max_norm = check.number(max_norm, where, "max_norm", low=0.0, low_open=True, finite=True)
     axes = (axis,) if isinstance(axis, numbers.Integral) and not isinstance(axis, bool) else axis
     if (not isinstance(axes, tuple) or not axes
             or not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axes)):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit.optim.base import Optimizer, check_flag, check_number
+from nnkit import _validate as check
+from nnkit.optim.base import Optimizer
 
 
 class SGD(Optimizer):
@@ -33,6 +34,7 @@ class SGD(Optimizer):
     -----
     One step, for each param ``w`` with gradient ``g`` (``t`` counts steps from 1)::
 
+        g <- -g                                         (if maximize)
         g <- g + weight_decay * w                       (if w is decayed)
         if momentum != 0:
             b <- g                                      (t == 1)
@@ -58,21 +60,22 @@ class SGD(Optimizer):
     0.95
     """
 
-    HYPERPARAMETERS = ("lr", "momentum", "dampening", "nesterov", "weight_decay")
+    HYPERPARAMETERS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize")
 
     def __init__(self, parameters: object, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0, *, decay: object = "weights") -> None:
+                 nesterov: bool = False, weight_decay: float = 0.0, *, decay: object = "weights",
+                 maximize: bool = False) -> None:
         self.lr, self.momentum, self.dampening = lr, momentum, dampening
         self.nesterov, self.weight_decay = nesterov, weight_decay
-        super().__init__(parameters, decay)
+        super().__init__(parameters, decay, maximize)
 
     def _check_hyperparameters(self) -> None:
         where = "SGD"
-        self.lr = check_number(where, "lr", self.lr)
-        self.momentum = check_number(where, "momentum", self.momentum)
-        self.dampening = check_number(where, "dampening", self.dampening, high=1.0)
-        self.nesterov = check_flag(where, "nesterov", self.nesterov)
-        self.weight_decay = check_number(where, "weight_decay", self.weight_decay)
+        self.lr = check.number(self.lr, where, "lr", low=0.0)
+        self.momentum = check.number(self.momentum, where, "momentum", low=0.0)
+        self.dampening = check.number(self.dampening, where, "dampening", low=0.0, high=1.0)
+        self.nesterov = check.flag(self.nesterov, where, "nesterov")
+        self.weight_decay = check.number(self.weight_decay, where, "weight_decay", low=0.0)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening == 0, "

@@ -104,6 +104,14 @@ CASES = [
     ("AdamW", dict(lr=0.01)),
     ("AdamW", dict(lr=0.02, betas=(0.85, 0.995), weight_decay=0.3, amsgrad=True)),
     ("AdamW", dict(lr=0.02, weight_decay=0.1, decay="all")),
+    ("AdamW", dict(lr=0.01, eps=1e-2)),
+    # maximize=True: every optimizer climbs, with the gradient negated before weight decay (torch's order)
+    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.05, maximize=True)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.1, maximize=True)),
+    ("RMSprop", dict(lr=0.005, centered=True, momentum=0.5, weight_decay=0.1, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -123,6 +131,14 @@ def test_trajectory_matches_torch_optim(torch, name, kwargs):
     ("Adam", dict(lr=0.02), dict(amsgrad=True)),
     ("AdamW", dict(lr=0.02), dict(amsgrad=True)),
     ("Adam", dict(lr=0.02, weight_decay=0.3), dict(decay="all")),
+    ("Adam", dict(lr=0.02), dict(eps=0.1)),
+    ("AdamW", dict(lr=0.02), dict(eps=0.1)),
+    ("SGD", dict(lr=0.05), dict(maximize=True)),
+    ("Adagrad", dict(lr=0.1), dict(maximize=True)),
+    ("Adadelta", dict(lr=0.5), dict(maximize=True)),
+    ("RMSprop", dict(lr=0.01), dict(maximize=True)),
+    ("Adam", dict(lr=0.02), dict(maximize=True)),
+    ("AdamW", dict(lr=0.02), dict(maximize=True)),
 ])
 def test_each_variant_changes_the_trajectory(name, base, variant):
     """Guards the torch comparison: a variant that silently did nothing would still match torch's base."""
@@ -136,3 +152,21 @@ def test_adamw_decay_differs_from_adam_l2():
     adam = run_nnkit(optim.Adam, dict(lr=0.02, weight_decay=0.3))[-1]
     adamw = run_nnkit(optim.AdamW, dict(lr=0.02, weight_decay=0.3))[-1]
     assert max(float(np.max(np.abs(x["W"] - y["W"]))) for x, y in zip(adam, adamw) if "W" in x) > 1e-4
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"])
+def test_maximize_is_off_by_default_and_must_be_a_bool(name):
+    cls = getattr(optim, name)
+    assert cls([({"W": np.ones((2, 2))}, {})]).maximize is False
+    with pytest.raises(TypeError, match=rf"{name}: maximize must be True or False, got int"):
+        cls([({"W": np.ones((2, 2))}, {})], maximize=1)
+
+
+def test_maximize_climbs_a_concave_objective():
+    """f(w) = -(w - 3)^2 has its maximum at 3; its gradient is -2 (w - 3)."""
+    params, grads = {"w": np.zeros(1)}, {}
+    opt = optim.SGD([(params, grads)], lr=0.1, maximize=True)
+    for _ in range(100):
+        grads["w"] = -2.0 * (params["w"] - 3.0)
+        opt.step()
+    np.testing.assert_allclose(params["w"], [3.0], rtol=1e-8)
