@@ -23,6 +23,7 @@ The lifecycle:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import multiprocessing
 import os
@@ -337,7 +338,18 @@ def _ignore_signal(signum, frame) -> None:
 def _stop_on_sigterm(signum, frame) -> None:
     if _busy:
         raise _Stop()
-    os._exit(128 + signum)
+    _exit_now(128 + signum)
+
+
+def _exit_now(code: int) -> None:
+    """Leave this pool process now, but run its exit handlers first: they remove its temp folders.
+
+    ``sys.exit`` would not do: the executor's loop catches it and takes the next submission.
+    """
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        os._exit(code)
 
 
 def _grade_in_pool_process(sub: Submission, out: Path | None, options: dict) -> dict:
@@ -346,7 +358,7 @@ def _grade_in_pool_process(sub: Submission, out: Path | None, options: dict) -> 
     try:
         return _grade_one(sub, out, options)
     except _Stop:
-        os._exit(128 + signal.SIGTERM)
+        _exit_now(128 + signal.SIGTERM)
     finally:
         _busy = False
 
