@@ -42,8 +42,19 @@ def _registry(spec: str | None):
     return getattr(importlib.import_module(module), attr or "REGISTRY")
 
 
+def _version() -> str:
+    """The installed distribution's version (a clone run without installing says so)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nnkit")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnkit", description="nnkit course kit: grading and demos.")
+    parser.add_argument("--version", action="version", version=f"nnkit {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     grade = sub.add_parser("grade", help="grade notebooks in a sandbox (trusted grading)")
