@@ -1,22 +1,37 @@
-"""Grader benchmark: protocol overhead, seconds per submission, and nbgrader autograde on the same notebooks.
+"""Grader throughput on the real units: ``nnkit grade`` against ``nbgrader autograde`` on the same class.
 
-Run: ``python benchmarks/bench_grader.py [--submissions 8] [--jobs 2]``
+Run: ``python benchmarks/bench_grader.py [--units unit1 unit3] [--submissions 20] [--no-bridge]``
+(the test setup must be installed: it builds the classes with ``tests/notebooks/_kit.py``).
 
-1. Per-check protocol overhead: one handle call round trip into the sandboxed
-   worker (small and (100, 100) arrays), against the same call through an
-   in-process ``LocalHandle``. Goal: < 5 ms per call.
-2. The fixture assignment (tests/autograder/fixture_assignment.py), honest and
-   buggy submissions, graded by ``nnkit grade``'s batch code with ``--jobs``.
-3. The same submissions through real ``nbgrader autograde`` (a temporary course
-   directory built with nbgrader's CLI; the test cells run ``autograder.check``
-   in the kernel). Prints the throughput ratio (goal: >= 2x on 2 cores) and checks
-   that honest submissions get identical scores from both.
+For each unit, a class of ``--submissions`` notebooks (default 20) is built from the kit's own notebooks in an
+nbgrader course (``_kit.build_course``): the solution (correct), the released exercise (stubbed), the unit's
+scripted buggy submissions (``tests/notebooks/submissions/<unit>.py``), the solution with one solution region
+put back to the stub (partial, a different region each time) and the solution with one solution cell broken
+(a syntax error, or an exception at the top of the cell). The class is graded by:
+
+1. ``nnkit grade --jobs 1`` and 2. ``--jobs 2`` (trusted, sandboxed, with the isolation ``auto`` picks);
+3. ``nbgrader autograde`` as nbgrader ships it: every notebook executed in a Jupyter kernel, the test cells
+   calling ``autograder.check`` in the kernel (the kit's ``nbgrader_config.py`` with nbgrader's own Execute
+   step put back). This is the peer for the throughput goal;
+4. ``nbgrader autograde`` through the kit's ``nbgrader_config.py`` as committed (when it routes autograding
+   through the trusted grader; skipped with ``--no-bridge`` or when it does not).
+
+Printed for each: wall seconds and CPU seconds (this process's children: graders, kernels, workers) per
+submission, the load average, and whether every item's score agrees with ``nnkit grade --jobs 1``. Goals
+(issue 12): nnkit ``--jobs 2`` >= 4x the throughput of 3. on 2 cores; <= 1.5 CPU-s per unit-3 submission.
+
+Then ``--profile`` (default unit3) splits one correct submission's CPU: interpreter and numpy start-up, the
+worker's start, each cell, the items (worker side and grader side), with the grader's top functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -24,129 +39,299 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.batch import Submission, grade_batch  # noqa: E402
-from autograder.handle import LocalHandle, RemoteHandle  # noqa: E402
-from autograder.sandbox import Limits, Sandbox  # noqa: E402
-from tests.autograder import fixture_assignment as fx  # noqa: E402
+from tests.notebooks import _kit  # noqa: E402
 
-BUGS = [
-    {},                                                                       # honest
-    {"relu": "def relu(z):\n    return z * 1.0\n"},                         # wrong relu
-    {"softmax": "def softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)\n"},
-    {"mse": "def mse(pred, target):\n    d = pred - target\n    return float(np.mean(d ** 2)), 2 * d\n"},
-]
-
-
-def protocol_overhead(n_calls: int = 2000) -> None:
-    source = "import numpy as np\ndef ident(x):\n    return x\n"
-    sandbox = Sandbox([("cell 1", source)], Limits())
-    sandbox.boot()
-    remote = RemoteHandle(sandbox)
-    namespace = {}
-    exec(source, namespace)
-    local = LocalHandle(namespace)
-    for label, x in (("small (5, 4) array", np.ones((5, 4))), ("(100, 100) array", np.ones((100, 100)))):
-        timings = {}
-        for name, handle in (("sandboxed worker", remote), ("in-process LocalHandle", local)):
-            handle.call("ident", x)
-            start = time.perf_counter()
-            for _ in range(n_calls):
-                handle.call("ident", x)
-            timings[name] = (time.perf_counter() - start) / n_calls * 1e3
-        print(f"  one call with a {label}: worker {timings['sandboxed worker']:.3f} ms, in-process "
-              f"{timings['in-process LocalHandle']:.3f} ms, protocol overhead "
-              f"{timings['sandboxed worker'] - timings['in-process LocalHandle']:.3f} ms per call")
-    sandbox.close()
+SECRET = "bench-secret"
+KERNEL_CONFIG = """c = get_config()
+load_subconfig(r"{config}")
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+from nbgrader.converters import Autograde
+c.Autograde.autograde_preprocessors = list(Autograde.class_traits()["autograde_preprocessors"].default())
+"""
 
 
-def make_submissions(root: Path, count: int) -> list[tuple[str, dict]]:
-    test_cells = {item.grade_id: (
-        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        "from tests.autograder.fixture_assignment import REGISTRY\nfrom autograder import check\n"
-        f'check("{item.grade_id}", globals(), registry=REGISTRY)\n'
-        f'### BEGIN HIDDEN TESTS\ncheck("{item.grade_id}", globals(), hidden=True, registry=REGISTRY)\n'
-        "### END HIDDEN TESTS\n") for item in fx.ITEMS}
-    fx.write(fx.notebook(test_cells=test_cells), root / "source" / fx.ASSIGNMENT / "fixture.ipynb")
-    students = []
-    for n in range(count):
-        code = BUGS[n % len(BUGS)]
-        student = f"student{n:02d}"
-        fx.write(fx.notebook(code, test_cells=test_cells), root / "submitted" / student / fx.ASSIGNMENT / "fixture.ipynb")
-        students.append((student, code))
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+class CpuMeter:
+    """CPU seconds of a process and all its descendants, from a cgroup-v1 ``cpuacct`` group of its own.
+
+    ``RUSAGE_CHILDREN`` misses workers that run in bubblewrap's pid namespace (they are reaped inside it, so
+    their CPU never reaches this process); a cgroup counts every descendant. Falls back to ``RUSAGE_CHILDREN``
+    (and says so) where no writable cpuacct hierarchy exists.
+    """
+
+    count = 0
+
+    def __init__(self):
+        CpuMeter.count += 1
+        self.path = CPUACCT / f"nnkit-bench-{os.getpid()}-{CpuMeter.count}"
+        try:
+            self.path.mkdir()
+        except OSError:
+            self.path = None
+        self.start = children_cpu()
+
+    def preexec(self) -> None:
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def seconds(self) -> float:
+        if self.path is None:
+            return children_cpu() - self.start
+        return int((self.path / "cpuacct.usage").read_text()) / 1e9
+
+    def close(self) -> None:
+        if self.path is not None:
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+
+
+def env() -> dict:
+    e = _kit.kernel_env()
+    e["NNKIT_GRADER_SECRET"] = SECRET
+    return e
+
+
+# -- the class --------------------------------------------------------------------------------------------------
+def _solution_cells(nb) -> list[int]:
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source
+            and _kit.nbgrader_meta(c).get("solution")]
+
+
+def partial(solution, k: int):
+    nb = nbformat.from_dict(json.loads(json.dumps(solution)))
+    cells = _solution_cells(nb)
+    cell = nb.cells[cells[k % len(cells)]]
+    cell.source = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()", cell.source,
+                         count=1, flags=re.S)
+    return nb
+
+
+def broken(solution, k: int):
+    nb = nbformat.from_dict(json.loads(json.dumps(solution)))
+    cells = _solution_cells(nb)
+    cell = nb.cells[cells[(2 * k + 1) % len(cells)]]
+    cell.source = ("def oops(:\n" if k % 2 == 0 else "raise RuntimeError('half-finished edit')\n") + cell.source
+    return nb
+
+
+def build_class(unit: str, course: Path, count: int) -> list[str]:
+    """A course with ``count`` submitted notebooks of ``unit``; returns the student ids."""
+    base = _kit.build_course(unit, course)          # solution, untouched (stubbed), the scripted buggy ones
+    solution = _kit.read_notebook(_kit.solution_notebook_path(unit))
+    kinds = list(base)
+    made = {s: _kit.read_notebook(p) for s, p in base.items()}
+    k = 0
+    while len(made) < count:
+        made[f"partial{k:02d}"] = partial(solution, k)
+        if len(made) < count:
+            made[f"broken{k:02d}"] = broken(solution, k)
+        if len(made) < count:
+            name = kinds[k % len(kinds)]
+            made[f"{name}-copy{k:02d}"] = made[name]
+        k += 1
+    students = sorted(made)[:count] if len(made) > count else sorted(made)
+    for student in students:
+        path = course / "submitted" / student / unit / f"{unit}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(made[student], str(path))
+    for extra in set(made) - set(students):
+        shutil.rmtree(course / "submitted" / extra, ignore_errors=True)
     return students
 
 
-def ours(root: Path, students, jobs: int) -> tuple[float, dict]:
-    subs = [Submission(root / "submitted" / s / fx.ASSIGNMENT / "fixture.ipynb", s, fx.ASSIGNMENT)
-            for s, _ in students]
-    start = time.perf_counter()
-    results = grade_batch(subs, jobs=jobs, progress=False, source=root / "source", registry=fx.REGISTRY)
-    seconds = time.perf_counter() - start
-    errors = [r.error for r in results if r.error]
-    if errors:
-        raise SystemExit(f"grading errors: {errors}")
-    return seconds, {s: {i.grade_id: i.score for i in r.items} for (s, _), r in zip(students, results)}
+# -- the graders --------------------------------------------------------------------------------------------------
+def timed(argv, cwd) -> tuple[float, float, subprocess.CompletedProcess]:
+    meter, start = CpuMeter(), time.perf_counter()
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=env(), capture_output=True, text=True, preexec_fn=meter.preexec)
+        return time.perf_counter() - start, meter.seconds(), done
+    finally:
+        meter.close()
 
 
-def nbgrader(root: Path, students) -> tuple[float, dict]:
-    course = root / "course"
-    (course / "source").mkdir(parents=True)
-    shutil.copytree(root / "source" / fx.ASSIGNMENT, course / "source" / fx.ASSIGNMENT)
-    (course / "nbgrader_config.py").write_text(
-        "c = get_config()\nc.CourseDirectory.root = %r\nc.CourseDirectory.course_id = 'bench'\n"
-        "c.Execute.timeout = 120\n" % str(course))
-    nbgrader_bin = [sys.executable, "-m", "nbgrader"]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    subprocess.run(nbgrader_bin + ["generate_assignment", fx.ASSIGNMENT, "--force"], cwd=course, env=env,
-                   check=True, capture_output=True)
-    for student, _ in students:
-        shutil.copytree(root / "submitted" / student, course / "submitted" / student)
-    start = time.perf_counter()
-    done = subprocess.run(nbgrader_bin + ["autograde", fx.ASSIGNMENT, "--create", "--force"], cwd=course,
-                          env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+def nnkit_grade(course: Path, jobs: int, grade_ids) -> tuple[float, float, dict]:
+    out = course / f"nnkit-jobs{jobs}"
+    shutil.rmtree(out, ignore_errors=True)
+    wall, cpu, done = timed([sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"), "--source",
+                             str(course / "source"), "--out", str(out), "--quiet", "--jobs", str(jobs)], course)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"nnkit grade failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return wall, cpu, {r["student"]: {g: float(r[g]) if r.get(g) else 0.0 for g in grade_ids} for r in rows}
+
+
+def nbgrader(course: Path, unit: str, students, grade_ids, config: str | None) -> tuple[float, float, dict]:
+    if config is not None:
+        (course / "nbgrader_config.py").write_text(config)
+    shutil.rmtree(course / "autograded", ignore_errors=True)
+    wall, cpu, done = timed([sys.executable, "-m", "nbgrader", "autograde", unit, "--force", "--create",
+                             "--log-level=WARN"], course)
     if done.returncode != 0:
-        raise SystemExit(f"nbgrader autograde failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    from nbgrader.api import Gradebook
-    scores = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student, _ in students:
-            scores[student] = {item.grade_id: float(gb.find_grade(item.grade_id, "fixture", fx.ASSIGNMENT,
-                                                                  student).score) for item in fx.ITEMS}
-    return seconds, scores
+        raise SystemExit(f"nbgrader autograde failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    scores = json.loads(subprocess.run([sys.executable, "-c", _kit._GRADEBOOK_DUMP, unit, *students], cwd=course,
+                                       env=env(), capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    return wall, cpu, {s: {g: float(scores[s].get(g) or 0.0) for g in grade_ids} for s in students}
+
+
+def disagreements(reference: dict, other: dict) -> list[str]:
+    return [f"{s}/{g}: {reference[s][g]:g} vs {other[s][g]:g}" for s in reference for g in reference[s]
+            if abs(reference[s][g] - other[s][g]) > 1e-6]
+
+
+def bench_unit(unit: str, root: Path, count: int, bridge: bool) -> list[dict]:
+    course = root / f"course-{unit}"
+    students = build_class(unit, course, count)
+    grade_ids = list(_kit.autograded_cells(_kit.read_notebook(_kit.solution_notebook_path(unit))))
+    rows, reference = [], None
+    runs = [("nnkit grade --jobs 1", lambda: nnkit_grade(course, 1, grade_ids)),
+            ("nnkit grade --jobs 2", lambda: nnkit_grade(course, 2, grade_ids)),
+            ("nbgrader autograde (kernel)", lambda: nbgrader(course, unit, students, grade_ids,
+                                                             KERNEL_CONFIG.format(config=REPO / "nbgrader_config.py")))]
+    if bridge:
+        runs.append(("nbgrader autograde (kit config)", lambda: nbgrader(
+            course, unit, students, grade_ids, _kit.COURSE_CONFIG.format(config=REPO / "nbgrader_config.py"))))
+    for name, run in runs:
+        before = load()
+        wall, cpu, scores = run()
+        reference = reference or scores
+        differ = disagreements(reference, scores)
+        rows.append({"unit": unit, "grader": name, "n": len(students), "wall": wall / len(students),
+                     "cpu": cpu / len(students), "load": f"{before}->{load()}", "differ": differ})
+        print(f"  {unit} {name:32s} {wall / len(students):6.2f} s/sub  {cpu / len(students):6.2f} CPU-s/sub  "
+              f"load {before}->{load()}  items disagreeing with jobs 1: {len(differ)}", flush=True)
+    return rows
+
+
+def report(rows: list[dict]) -> None:
+    print("\n| unit | grader | s per submission | CPU-s per submission | load | nbgrader(kernel) wall / this | items agree |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        peer = next(r for r in rows if r["unit"] == row["unit"] and r["grader"] == "nbgrader autograde (kernel)")
+        agree = "all" if not row["differ"] else f"{len(row['differ'])} differ: {'; '.join(row['differ'][:3])}"
+        print(f"| {row['unit']} | {row['grader']} ({row['n']} nb) | {row['wall']:.2f} | {row['cpu']:.2f} | "
+              f"{row['load']} | {peer['wall'] / row['wall']:.2f}x | {agree} |")
+
+
+# -- where one submission's CPU goes ---------------------------------------------------------------------------
+def startup_costs() -> None:
+    for label, code in (("python -c pass", "pass"), ("python -c 'import numpy'", "import numpy"),
+                        ("python -c 'import numpy, matplotlib.pyplot'", "import numpy, matplotlib.pyplot"),
+                        ("python -c 'import autograder.cli, nbformat'", "import autograder.cli, nbformat")):
+        cpu = children_cpu()
+        for _ in range(5):
+            subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env(), check=True)
+        print(f"  {label:48s} {(children_cpu() - cpu) / 5:.3f} CPU-s")
+
+
+def profile(unit: str) -> None:
+    """One correct submission of ``unit`` graded in this process, its CPU split by phase."""
+    import cProfile
+    import pstats
+
+    from autograder import grader, sandbox
+
+    costs: dict[str, float] = {}
+    real_request, real_start = sandbox.Worker.request, sandbox.Worker.start
+
+    def request(self, op, args, budget):
+        before = self.cpu_seconds()
+        try:
+            return real_request(self, op, args, budget)
+        finally:
+            key = f"cell {args[1]}" if op == "exec" and len(args) > 1 else f"items: {op}"
+            costs[key] = costs.get(key, 0.0) + max(0.0, self.cpu_seconds() - before)
+
+    def start(self):
+        real_start(self)
+        costs["worker start (interpreter, numpy, preloads)"] = costs.get(
+            "worker start (interpreter, numpy, preloads)", 0.0) + self.cpu_seconds()
+
+    sandbox.Worker.request, sandbox.Worker.start = request, start
+    os.environ["NNKIT_GRADER_SECRET"] = SECRET
+    try:
+        path = _kit.solution_notebook_path(unit)
+        meter = CpuMeter()
+        meter.preexec()   # this process joins the group: the grader and its workers are counted
+        self_before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        prof = cProfile.Profile()
+        prof.enable()
+        result = grader.grade_submission(path)
+        prof.disable()
+        self_after = resource.getrusage(resource.RUSAGE_SELF)
+        grader_cpu = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
+        wall = time.perf_counter() - wall
+        worker_cpu = meter.seconds() - grader_cpu
+        if meter.path is not None:
+            (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
+        meter.close()
+    finally:
+        sandbox.Worker.request, sandbox.Worker.start = real_request, real_start
+    print(f"  {unit} solution: {result.score:g}/{result.max_score:g}, wall {wall:.2f} s, grader process "
+          f"{grader_cpu:.2f} CPU-s (profiled, so a little high), workers and bwrap {worker_cpu:.2f} CPU-s, load {load()}")
+    for item in result.items:
+        if not item.manual and item.score < item.points:
+            print(f"    (lost points: {item.grade_id} {item.score:g}/{item.points:g}: "
+                  f"{[s.what for s in item.subchecks if s.credit < 1][:2]})")
+    cells = sum(v for k, v in costs.items() if k.startswith("cell "))
+    for key in sorted(costs, key=costs.get, reverse=True)[:12]:
+        print(f"    worker {key[:60]:60s} {costs[key]:.3f} CPU-s")
+    print(f"    worker: all cells {cells:.3f} CPU-s; all item requests "
+          f"{sum(v for k, v in costs.items() if k.startswith('items')):.3f} CPU-s")
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative")
+    print("  grader process, top functions by cumulative time (cProfile):")
+    for (file, line, name), (_, _, _, cum, _) in sorted(stats.stats.items(), key=lambda kv: -kv[1][3])[:40]:
+        where = file.replace(str(REPO) + "/", "")
+        if "site-packages" in where or where.startswith("<") or "/lib/python3" in where:
+            continue
+        print(f"    {cum:7.3f} s  {where}:{line} {name}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=8)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--units", nargs="+", default=[f"unit{k}" for k in range(1, 6)])
+    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--no-bridge", action="store_true", help="skip nbgrader through the kit's config")
+    parser.add_argument("--profile", default="unit3", help="the unit whose CPU is split by phase ('' to skip)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary courses")
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}, jobs: {args.jobs}, submissions: {args.submissions}")
-    print("1. protocol overhead per handle call")
-    protocol_overhead()
-    root = Path(tempfile.mkdtemp(prefix="nnkit-bench-"))
+    bridge = not args.no_bridge and "GradeInSandbox" in (REPO / "nbgrader_config.py").read_text()
+    print(f"cores: {os.cpu_count()}, load average: {Path('/proc/loadavg').read_text().strip()}")
+    root = Path(tempfile.mkdtemp(prefix="nnkit-bench-grader-"))
     try:
-        students = make_submissions(root, args.submissions)
-        print("2. nnkit grade (sandboxed, trusted) on the fixture assignment")
-        t_ours, s_ours = ours(root, students, args.jobs)
-        print(f"  {t_ours:.2f} s for {len(students)} submissions: {t_ours / len(students):.3f} s per submission")
-        print("3. nbgrader autograde on the same submissions")
-        t_nbg, s_nbg = nbgrader(root, students)
-        print(f"  {t_nbg:.2f} s for {len(students)} submissions: {t_nbg / len(students):.3f} s per submission")
-        print(f"throughput ratio nnkit/nbgrader: {t_nbg / t_ours:.2f}x (goal >= 2x)")
-        honest = [s for s, code in students if not code]
-        same = all(s_ours[s] == s_nbg[s] for s in honest)
-        print(f"honest submissions: identical per-item scores in both graders: {same} ({len(honest)} checked)")
-        differ = {s: (s_ours[s], s_nbg[s]) for s, _ in students if s_ours[s] != s_nbg[s]}
-        print(f"buggy submissions with different scores: {len(differ)}" +
-              "".join(f"\n  {s}: nnkit {a} nbgrader {b}" for s, (a, b) in differ.items()))
+        rows = []
+        for unit in args.units:
+            rows += bench_unit(unit, root, args.submissions, bridge)
+        report(rows)
+        if args.profile:
+            print("\nwhere the CPU goes (interpreter start-up, 5 runs each):")
+            startup_costs()
+            profile(args.profile)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep:
+            print(f"courses kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
