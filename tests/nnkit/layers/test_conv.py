@@ -280,6 +280,21 @@ def test_in_batch_chunks_covers_every_image_once_and_passes_errors_on(chunked):
     assert calls[1:] == [slice(0, 2), slice(2, 4), slice(4, 7)]
 
 
+def test_chunks_that_call_blas_run_it_on_one_thread_and_restore_it(chunked):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return max(info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas")
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before, inside = blas_threads(), []
+        chunked.in_batch_chunks(lambda batch: inside.append(blas_threads()), 4, 10**6, blas=True)
+        assert inside == [1] * 4
+        assert blas_threads() == before
+        chunked.in_batch_chunks(lambda batch: inside.append(blas_threads()), 4, 10**6)     # pooling: untouched
+        assert inside[4:] == [before] * 4
+
+
 def test_set_num_threads_rejects_zero():
     from nnkit.layers.conv import set_num_threads
 
