@@ -20,7 +20,10 @@ import numpy as np
 
 
 def _got(value: object) -> str:
-    return f"{type(value).__name__} {value!r}" if isinstance(value, (str, bool)) else type(value).__name__
+    """The type, and the value itself when it is short (``float 1.5``, ``str 'mean'``, ``ndarray``)."""
+    text = repr(value)
+    return f"{type(value).__name__} {text}" if len(text) <= 40 and not isinstance(value, np.ndarray) else \
+        type(value).__name__
 
 
 def real_array(x: object, func: str, arg: str = "x", *, ndim: int | tuple[int, ...] | None = None,
@@ -39,7 +42,7 @@ def real_array(x: object, func: str, arg: str = "x", *, ndim: int | tuple[int, .
     if ndim is not None and arr.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
         dims = ndim if isinstance(ndim, int) else " or ".join(map(str, ndim))
         hint = " (for one sample use x[None])" if isinstance(ndim, int) and arr.ndim == ndim - 1 else ""
-        raise ValueError(f"{func}: {arg} must be {dims}-D {layout}, got {arg}.shape={arr.shape}{hint}")
+        raise ValueError(f"{func}: {arg} must be {dims}-D{' ' + layout if layout else ''}, got {arg}.shape={arr.shape}{hint}")
     if nonempty and arr.size == 0:
         raise ValueError(f"{func}: {arg} must be non-empty, got {arg}.shape={arr.shape}")
     arr = np.array(arr, dtype=np.float64) if copy else arr.astype(np.float64, copy=False)

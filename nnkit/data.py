@@ -14,6 +14,8 @@ from importlib import resources
 
 import numpy as np
 
+from nnkit import _validate as check
+
 _GATES = {
     "AND": (0, 0, 0, 1),
     "OR": (0, 1, 1, 1),
@@ -55,25 +57,15 @@ def truth_table(name: str) -> tuple[np.ndarray, np.ndarray]:
 # ---- argument checks ---------------------------------------------------------------------
 
 def _rng(seed, func: str) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise TypeError(f"{func}: seed must be a non-negative int or a numpy.random.Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    return check.generator(func, seed)
 
 
 def _count(n, func: str, arg: str = "n_samples", minimum: int = 2) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{func}: {arg} must be an int, got {type(n).__name__}")
-    if n < minimum:
-        raise ValueError(f"{func}: {arg} must be at least {minimum}, got {n}")
-    return int(n)
+    return check.integer(n, func, arg, minimum=minimum)
 
 
 def _nonneg(value, func: str, arg: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{func}: {arg} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return check.number(value, func, arg, low=0.0, finite=True)
 
 
 def _shuffled(X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -284,9 +276,7 @@ def digits_splits(seed: int = 0) -> dict[str, np.ndarray]:
 # ---- splits, scaling, encoding ---------------------------------------------------------------------
 
 def _fraction(value, func: str, arg: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{func}: {arg} must be a fraction in [0, 1), got {value!r}")
-    return float(value)
+    return check.number(value, func, arg, low=0.0, high=1.0, high_open=True)
 
 
 def _largest_remainder(total: int, counts: np.ndarray) -> np.ndarray:
@@ -403,14 +393,9 @@ class Standardizer:
 
 
 def _as_features(X, func: str) -> np.ndarray:
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{func}: X must hold real numbers, got dtype {X.dtype}")
+    X = check.real_array(X, func, "X")
     if X.ndim < 2 or len(X) == 0:
         raise ValueError(f"{func}: X must have shape (N, D) or (N, ...) with N >= 1, got X.shape={X.shape}")
-    X = X.astype(np.float64, copy=False)
-    if not np.isfinite(X).all():
-        raise ValueError(f"{func}: X must be finite, found NaN or inf")
     return X
 
 

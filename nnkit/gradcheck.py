@@ -28,23 +28,17 @@ from typing import Callable
 
 import numpy as np
 
+from nnkit import _validate as check
+
 _FLOOR = 1e-8  # rel_error's denominator floor: near-zero gradients are compared absolutely
 
 
 def _as_float(x, func: str, arg: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
-    arr = np.array(arr, dtype=np.float64)  # always a private copy
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{func}: {arg} must be finite, got NaN or inf (shape {arr.shape})")
-    return arr
+    return check.real_array(x, func, arg, copy=True)  # always a private copy
 
 
 def _check_eps(eps, func: str) -> float:
-    if not isinstance(eps, (int, float)) or not 0 < eps < 1:
-        raise ValueError(f"{func}: eps must be a number in (0, 1), got {eps!r}")
-    return float(eps)
+    return check.number(eps, func, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def numeric_grad(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -> np.ndarray:
@@ -211,12 +205,10 @@ def _check_options(rng, eps, tol, max_coords, n_directions, func: str) -> float:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{func}: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                         f"got {type(rng).__name__}")
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise ValueError(f"{func}: tol must be a positive number, got {tol!r}")
-    if max_coords is not None and not (isinstance(max_coords, int) and max_coords >= 2):
-        raise ValueError(f"{func}: max_coords must be None or an int >= 2, got {max_coords!r}")
-    if not (isinstance(n_directions, int) and n_directions >= 0):
-        raise ValueError(f"{func}: n_directions must be an int >= 0, got {n_directions!r}")
+    check.number(tol, func, "tol", low=0.0, low_open=True)
+    if max_coords is not None:
+        check.integer(max_coords, func, "max_coords", minimum=2)
+    check.integer(n_directions, func, "n_directions", minimum=0)
     return _check_eps(eps, func)
 
 
@@ -338,13 +330,13 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
     previous_mode = probe.training
     probe.train(training)
     try:
-        return _check_layer(probe, x, func, dict(rng=rng, eps=eps, tol=tol, max_coords=max_coords,
+        return _layer_results(probe, x, func, dict(rng=rng, eps=eps, tol=tol, max_coords=max_coords,
                                                               n_directions=n_directions))
     finally:
         probe.train(previous_mode)
 
 
-def _check_layer(probe, x: np.ndarray, func: str, options: dict) -> dict[str, GradcheckResult]:
+def _layer_results(probe, x: np.ndarray, func: str, options: dict) -> dict[str, GradcheckResult]:
     rng = options["rng"]
     out = _output(probe.forward(x.copy()), func, "layer.forward")
     again = _output(probe.forward(x.copy()), func, "layer.forward")

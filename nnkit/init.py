@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nnkit import _validate as check
+
 __all__ = [
     "calculate_gain", "compute_fans", "zeros", "small_normal", "xavier_uniform", "xavier_normal",
     "kaiming_uniform", "kaiming_normal", "he_uniform", "he_normal", "get", "names",
@@ -241,18 +243,8 @@ def _check_shape(shape: object, where: str) -> tuple[int, ...]:
 
 
 def _check_positive(value: object, where: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise ValueError(f"{where}: {name} must be a positive finite number, got {value!r}")
-    return float(value)
+    return check.number(value, where, name, low=0.0, low_open=True, finite=True)
 
 
 def _generator(rng: np.random.Generator | None, seed: int | None, where: str) -> np.random.Generator:
-    if rng is not None and seed is not None:
-        raise ValueError(f"{where}: pass rng or seed, not both (got seed={seed!r} and an rng)")
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"{where}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        return rng
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__} {seed!r}")
-    return np.random.default_rng(seed)
+    return check.generator(where, seed, rng)

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from nnkit import _validate as check
+
 from nnkit.activations import sigmoid
 
 GATE_WEIGHTS = MappingProxyType({
@@ -35,20 +37,14 @@ GATE_WEIGHTS = MappingProxyType({
 
 def input_table(n_inputs: int) -> np.ndarray:
     """All ``2**n`` binary input rows in counting order, shape ``(2**n, n)`` float64."""
-    if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
-        raise ValueError(f"input_table: n_inputs must be a positive int, got {n_inputs!r}")
-    return np.array(list(itertools.product((0.0, 1.0), repeat=int(n_inputs))))
+    n_inputs = check.positive_int(n_inputs, "input_table", "n_inputs")
+    return np.array(list(itertools.product((0.0, 1.0), repeat=n_inputs)))
 
 
 def _check_inputs(fn: str, X, n: int) -> np.ndarray:
-    try:
-        X = np.array(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{fn}: X must be a numeric array, got {type(X).__name__}") from exc
+    X = check.real_array(X, fn, "X", copy=True)
     if X.ndim != 2 or X.shape[1] != n:
         raise ValueError(f"{fn}: X must have shape (N, {n}), got {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{fn}: X contains NaN or infinity")
     return X
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnkit import _validate as check
 from nnkit import activations
 
 ACTIVATIONS = ("heaviside", "sign")
@@ -33,42 +34,6 @@ _TARGETS = {"heaviside": (0.0, 1.0), "sign": (-1.0, 1.0)}
 def _step(z: np.ndarray, activation: str) -> np.ndarray:
     """Apply the named step function; both map z = 0 to the lower level."""
     return activations.heaviside(z) if activation == "heaviside" else activations.sign(z)
-
-
-def _check_activation(fn: str, activation: str) -> None:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"{fn}: activation must be one of {ACTIVATIONS}, got {activation!r}")
-
-
-def _as_float_array(fn: str, name: str, a, ndim: int | tuple[int, ...]) -> np.ndarray:
-    """Copy `a` to a finite float64 array of the given number of dimensions."""
-    try:
-        arr = np.array(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{fn}: {name} must be a numeric array, got {type(a).__name__}") from exc
-    allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if arr.ndim not in allowed:
-        raise ValueError(f"{fn}: {name} must have {' or '.join(map(str, allowed))} dimension(s), "
-                         f"got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{fn}: {name} contains NaN or infinity")
-    return arr
-
-
-def _check_lr(fn: str, lr) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{fn}: lr must be a number, got {type(lr).__name__}")
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"{fn}: lr must be a positive finite number, got {lr}")
-    return float(lr)
-
-
-def _check_count(fn: str, name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{fn}: {name} must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"{fn}: {name} must be at least 1, got {n}")
-    return int(n)
 
 
 def _check_targets(fn: str, y: np.ndarray, activation: str) -> None:
@@ -86,11 +51,7 @@ def _make_rng(fn: str, shuffle: bool, seed) -> np.random.Generator | None:
     if seed is None:
         raise ValueError(f"{fn}: shuffle=True needs a seed (an int or a np.random.Generator) "
                          "so that the run can be reproduced; got seed=None")
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{fn}: seed must be an int or a np.random.Generator, got {type(seed).__name__}")
-    return np.random.default_rng(int(seed))
+    return check.generator(fn, seed)
 
 
 def add_bias(X: np.ndarray) -> np.ndarray:
@@ -105,13 +66,13 @@ def add_bias(X: np.ndarray) -> np.ndarray:
     np.ndarray, shape (N, D+1)
         A new float64 array whose column 0 is all ones and columns 1..D are ``X``.
     """
-    X = _as_float_array("add_bias", "X", X, 2)
+    X = check.real_array(X, "add_bias", "X", ndim=2, copy=True)
     return np.concatenate([np.ones((X.shape[0], 1)), X], axis=1)
 
 
 def _check_theta_X(fn: str, theta, X) -> tuple[np.ndarray, np.ndarray]:
-    theta = _as_float_array(fn, "theta", theta, 2)
-    X = _as_float_array(fn, "X", X, 2)
+    theta = check.real_array(theta, fn, "theta", ndim=2, copy=True)
+    X = check.real_array(X, fn, "X", ndim=2, copy=True)
     if theta.shape[0] != X.shape[1] + 1:
         raise ValueError(f"{fn}: theta must have D+1 = {X.shape[1] + 1} rows for X of shape {X.shape} "
                          f"(row 0 is the bias; pass X without the bias column), got theta.shape={theta.shape}")
@@ -136,7 +97,7 @@ def tlu_predict(theta: np.ndarray, X: np.ndarray, activation: str = "heaviside")
     np.ndarray, shape (N, K)
         ``step(add_bias(X) @ theta)``: 0/1 for heaviside, -1/+1 for sign.
     """
-    _check_activation("tlu_predict", activation)
+    check.choice(activation, ACTIVATIONS, "tlu_predict", "activation")
     theta, X = _check_theta_X("tlu_predict", theta, X)
     return _step(add_bias(X) @ theta, activation)
 
@@ -169,11 +130,11 @@ def perceptron_step(theta: np.ndarray, x: np.ndarray, y: np.ndarray, lr: float,
     activation a mistake changes the weights by ``2 * lr * y_j * x_i``.
     """
     fn = "perceptron_step"
-    _check_activation(fn, activation)
-    theta = _as_float_array(fn, "theta", theta, 2)
-    x = _as_float_array(fn, "x", x, 1)
-    y = _as_float_array(fn, "y", y, 1)
-    lr = _check_lr(fn, lr)
+    check.choice(activation, ACTIVATIONS, fn, "activation")
+    theta = check.real_array(theta, fn, "theta", ndim=2, copy=True)
+    x = check.real_array(x, fn, "x", ndim=1, copy=True)
+    y = check.real_array(y, fn, "y", ndim=1, copy=True)
+    lr = check.number(lr, fn, "lr", low=0.0, low_open=True, finite=True)
     if theta.shape[0] != x.shape[0] + 1:
         raise ValueError(f"{fn}: theta must have D+1 = {x.shape[0] + 1} rows for x of shape {x.shape}, "
                          f"got theta.shape={theta.shape} (pass x without the bias input x0 = 1)")
@@ -255,9 +216,9 @@ def train_perceptron(X: np.ndarray, y: np.ndarray, *, lr: float = 0.1, max_epoch
     after the first epoch with no mistake.
     """
     fn = "train_perceptron"
-    _check_activation(fn, activation)
-    X = _as_float_array(fn, "X", X, 2)
-    y = _as_float_array(fn, "y", y, (1, 2))
+    check.choice(activation, ACTIVATIONS, fn, "activation")
+    X = check.real_array(X, fn, "X", ndim=2, copy=True)
+    y = check.real_array(y, fn, "y", ndim=(1, 2), copy=True)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{fn}: X and y must have the same number of examples N, "
                          f"got X.shape={X.shape} and y.shape={y.shape}")
@@ -265,15 +226,15 @@ def train_perceptron(X: np.ndarray, y: np.ndarray, *, lr: float = 0.1, max_epoch
         raise ValueError(f"{fn}: X has no examples (X.shape={X.shape})")
     Y = y.reshape(-1, 1) if y.ndim == 1 else y
     _check_targets(fn, Y, activation)
-    lr = _check_lr(fn, lr)
-    max_epochs = _check_count(fn, "max_epochs", max_epochs)
+    lr = check.number(lr, fn, "lr", low=0.0, low_open=True, finite=True)
+    max_epochs = check.positive_int(max_epochs, fn, "max_epochs")
     rng = _make_rng(fn, shuffle, seed)
     n, d = X.shape
     k = Y.shape[1]
     if theta0 is None:
         theta = np.zeros((d + 1, k))
     else:
-        theta = _as_float_array(fn, "theta0", theta0, 2)
+        theta = check.real_array(theta0, fn, "theta0", ndim=2, copy=True)
         if theta.shape != (d + 1, k):
             raise ValueError(f"{fn}: theta0 must have shape (D+1, K) = {(d + 1, k)}, got {theta.shape}")
 
@@ -316,7 +277,7 @@ class DeltaRuleResult:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Linear outputs ``add_bias(X) @ self.w``, shape (N, K)."""
-        X = _as_float_array("DeltaRuleResult.predict", "X", X, 2)
+        X = check.real_array(X, "DeltaRuleResult.predict", "X", ndim=2, copy=True)
         return add_bias(X) @ self.w
 
 
@@ -361,21 +322,20 @@ def delta_rule(X: np.ndarray, y: np.ndarray, *, lr: float, epochs: int, mode: st
     ``lr < 2 / lambda_max(X_tilde.T @ X_tilde)``.
     """
     fn = "delta_rule"
-    if mode not in ("batch", "online"):
-        raise ValueError(f"{fn}: mode must be 'batch' or 'online', got {mode!r}")
-    X = _as_float_array(fn, "X", X, 2)
-    y = _as_float_array(fn, "y", y, (1, 2))
+    check.choice(mode, ("batch", "online"), fn, "mode")
+    X = check.real_array(X, fn, "X", ndim=2, copy=True)
+    y = check.real_array(y, fn, "y", ndim=(1, 2), copy=True)
     if y.shape[0] != X.shape[0] or X.shape[0] == 0:
         raise ValueError(f"{fn}: X and y must have the same positive number of examples N, "
                          f"got X.shape={X.shape} and y.shape={y.shape}")
     Y = y.reshape(-1, 1) if y.ndim == 1 else y
-    lr = _check_lr(fn, lr)
-    epochs = _check_count(fn, "epochs", epochs)
+    lr = check.number(lr, fn, "lr", low=0.0, low_open=True, finite=True)
+    epochs = check.positive_int(epochs, fn, "epochs")
     rng = _make_rng(fn, shuffle, seed)
     if rng is not None and mode == "batch":
         raise ValueError(f"{fn}: shuffle=True has no effect with mode='batch'; use mode='online'")
     n, d = X.shape
-    w = np.zeros((d + 1, Y.shape[1])) if w0 is None else _as_float_array(fn, "w0", w0, 2)
+    w = np.zeros((d + 1, Y.shape[1])) if w0 is None else check.real_array(w0, fn, "w0", ndim=2, copy=True)
     if w.shape != (d + 1, Y.shape[1]):
         raise ValueError(f"{fn}: w0 must have shape (D+1, K) = {(d + 1, Y.shape[1])}, got {w.shape}")
 

@@ -125,7 +125,7 @@ def test_regression_1d_shapes_and_curve():
 
 @pytest.mark.parametrize("bad, error", [
     (dict(n_samples=1), ValueError), (dict(n_samples=10.0), TypeError), (dict(n_samples=10, noise=-1), ValueError),
-    (dict(n_samples=10, seed=-3), TypeError), (dict(n_samples=10, seed=1.5), TypeError),
+    (dict(n_samples=10, seed=-3), ValueError), (dict(n_samples=10, seed=1.5), TypeError),
 ])
 def test_toy_set_arguments_are_validated(bad, error):
     with pytest.raises(error, match="make_moons: "):
@@ -263,7 +263,7 @@ def test_split_arguments_are_validated():
         D.train_val_test_split(X, y, val_size=0.2, test_size=0.2)
     with pytest.raises(ValueError, match=r"val_size \+ test_size must be below 1"):
         D.train_val_test_split(X, np.zeros(10, dtype=int), val_size=0.5, test_size=0.5)
-    with pytest.raises(ValueError, match=r"test_size must be a fraction in \[0, 1\), got 3"):
+    with pytest.raises(ValueError, match=r"test_size must be in \[0, 1\), got 3"):
         D.train_val_test_split(X, np.zeros(10, dtype=int), val_size=0.2, test_size=3)
     with pytest.raises(ValueError, match=r"stratify=True needs class labels of shape \(N,\)"):
         D.train_val_test_split(X, np.zeros((10, 1)), val_size=0.2, test_size=0.2)

@@ -228,12 +228,12 @@ def test_sign_activation_matches_sklearn_with_doubled_eta():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(y=np.array([0.0, 1.0, 2.0, 1.0])), r"targets must be 0 or 1, got y\[2, 0\] = 2"),
     (dict(y=np.array([0.0, 1.0, 1.0])), "same number of examples"),
-    (dict(X=X2[:, 0]), r"X must have 2 dimension\(s\), got shape \(4,\)"),
+    (dict(X=X2[:, 0]), r"X must be 2-D, got X.shape=\(4,\)"),
     (dict(theta0=np.zeros((2, 1))), r"theta0 must have shape \(D\+1, K\) = \(3, 1\), got \(2, 1\)"),
-    (dict(lr=0.0), "lr must be a positive finite number, got 0.0"),
-    (dict(max_epochs=0), "max_epochs must be at least 1"),
-    (dict(activation="relu"), "activation must be one of"),
-    (dict(X=np.array([[0.0, np.nan]] * 4)), "X contains NaN"),
+    (dict(lr=0.0), "lr must be a finite number > 0, got 0.0"),
+    (dict(max_epochs=0), "max_epochs must be a positive int, got 0"),
+    (dict(activation="relu"), "activation must be 'heaviside' or 'sign', got 'relu'"),
+    (dict(X=np.array([[0.0, np.nan]] * 4)), r"X must be finite, found nan at index \(0, 1\)"),
     (dict(activation="sign"), r"targets must be -1 or 1, got y\[0, 0\] = 0"),
 ])
 def test_train_perceptron_rejects_bad_input(kwargs, match):
@@ -247,13 +247,13 @@ def test_train_perceptron_rejects_bad_input(kwargs, match):
 def test_tlu_predict_and_step_reject_mismatched_shapes():
     with pytest.raises(ValueError, match=r"tlu_predict: theta must have D\+1 = 3 rows"):
         tlu_predict(np.zeros((2, 1)), X2)
-    with pytest.raises(ValueError, match=r"tlu_predict: theta must have 2 dimension\(s\), got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"tlu_predict: theta must be 2-D, got theta.shape=\(3,\)"):
         tlu_predict(np.zeros(3), X2)
     with pytest.raises(ValueError, match=r"perceptron_step: y must have shape \(K,\) = \(2,\)"):
         perceptron_step(np.ones((3, 2)), np.array([0.5, 1.0]), np.array([1.0]), lr=0.1)
-    with pytest.raises(TypeError, match="perceptron_step: lr must be a number"):
+    with pytest.raises(TypeError, match="perceptron_step: lr must be a real number"):
         perceptron_step(np.ones((3, 2)), np.array([0.5, 1.0]), np.array([1.0, 0.0]), lr="0.1")
-    with pytest.raises(TypeError, match="add_bias: X must be a numeric array"):
+    with pytest.raises(TypeError, match="add_bias: X must hold real numbers"):
         add_bias([["a", "b"]])
 
 
