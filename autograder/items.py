@@ -3,8 +3,8 @@
 An ``Item`` is one nbgrader grade cell: its ``grade_id`` and ``points`` are the
 cell's, and its checks are functions ``check(ns, t)`` taking a ``Handle`` and a
 ``Tester``. Unit suites live in ``autograder/suites/unitN.py``, each defining a
-list ``ITEMS``; ``load_registry()`` imports exactly the modules in ``UNITS`` and
-skips only a suite module that does not exist yet.
+list ``ITEMS``; ``UNITS`` is discovered from the ``unitN.py`` files there, and
+``load_registry()`` imports exactly those modules.
 
 ``default_registry()`` loads lazily, one unit at a time: a grade id ``uN_...``
 imports only ``autograder.suites.unitN`` (which imports its own helper modules),
@@ -17,11 +17,24 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 from autograder.policy import ALWAYS_FORBIDDEN, BASE_PROVIDED, module_matches
 
-UNITS = ("unit1", "unit2", "unit3", "unit4", "unit5")
+_SUITES = Path(__file__).resolve().parent / "suites"
+
+
+def discover_units(folder: Path = _SUITES) -> tuple[str, ...]:
+    """The unit suites in ``folder``: every ``unitN.py`` (N = 1, 2, ...), in the order of N.
+
+    Helper modules such as ``unit3_nets.py`` are not units. Adding a unit is adding ``suites/unitN.py``.
+    """
+    names = [p.stem for p in folder.glob("unit*.py") if re.fullmatch(r"unit[1-9][0-9]*", p.stem)]
+    return tuple(sorted(names, key=lambda name: int(name[4:])))
+
+
+UNITS = discover_units()
 
 
 @dataclass(frozen=True)
