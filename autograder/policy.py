@@ -50,9 +50,10 @@ def is_private(module: str) -> bool:
 
 
 def is_provided(module: str, provided) -> bool:
-    """Whether ``module`` is in the view a unit with ``provided`` modules gets."""
+    """Whether importing ``module`` is allowed for a unit with ``provided`` modules: the package itself, the
+    provided modules, the data files, and private helpers (staged when a provided module needs them)."""
     return module == "nnkit" or any(module_matches(module, p) for p in provided) or \
-        module_matches(module, "nnkit.datasets")
+        module_matches(module, "nnkit.datasets") or is_private(module)
 
 
 def forbidden(item, module: str, provided) -> bool:

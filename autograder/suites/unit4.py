@@ -331,3 +331,8 @@ ITEMS = [
     Item("u4_early_stopping", 2, "early stopping", names=("early_stopping",), checks=(early_stopping_examples,),
          hidden_checks=(early_stopping_random_histories,)),
 ]
+
+# Training in practice: Adagrad, symmetry, the training loop, the search, schedules and clipping (issue 14).
+from autograder.suites.unit4_practice import ITEMS as _PRACTICE_ITEMS  # noqa: E402
+
+ITEMS += _PRACTICE_ITEMS
