@@ -52,6 +52,14 @@ def _floats(values):
     return values
 
 
+SIGMOID_NOT_STEP = "a sigmoid instead of the step (a TLU outputs only 0 and 1: heaviside, not sigmoid)"
+
+
+def _sigmoid_mistakes(z):
+    return {"sigmoid(|z|): the branch for z < 0 gives the same as the one for z >= 0": ref_act.sigmoid(np.abs(z)),
+            "sigmoid(-z): a sign error in the exponent (1 / (1 + exp(z)))": ref_act.sigmoid(-z)}
+
+
 def _with_zeros(t, shape, scale=2.0):
     z = t.rng.normal(size=shape) * scale
     z.flat[t.rng.choice(z.size, size=max(1, z.size // 5), replace=False)] = 0.0
@@ -62,14 +70,15 @@ def _with_zeros(t, shape, scale=2.0):
 def heaviside_matches_the_reference(ns, t):
     z = _with_zeros(t, (6, 5))
     t.close("heaviside on a (6, 5) array containing zeros", ns.call("heaviside", z), ref_act.heaviside(z),
-            known_wrong={"H(0) = 1 (z >= 0); in this course H(0) = 0": (z >= 0).astype(float)})
+            known_wrong={"H(0) = 1 (z >= 0); in this course H(0) = 0": (z >= 0).astype(float),
+                         SIGMOID_NOT_STEP: ref_act.sigmoid(z)})
 
 
 def heaviside_at_zero(ns, t):
     z = np.array([-1.5, 0.0, 2.0])
     t.close("heaviside([-1.5, 0, 2]) = [0, 0, 1]", ns.call("heaviside", z), np.array([0.0, 0.0, 1.0]),
             known_wrong={"H(0) = 1 (z >= 0); in this course H(0) = 0": np.array([0.0, 1.0, 1.0]),
-                         "np.sign (it gives -1 and 0, not 0 and 1)": np.sign(z)})
+                         "np.sign (it gives -1 and 0, not 0 and 1)": np.sign(z), SIGMOID_NOT_STEP: ref_act.sigmoid(z)})
 
 
 def heaviside_other_shapes(ns, t):
@@ -84,14 +93,14 @@ def heaviside_integer_input(ns, t):
 
 def sigmoid_matches_the_reference(ns, t):
     z = t.rng.normal(size=(5, 4)) * 3
-    t.close("sigmoid on a (5, 4) array", ns.call("sigmoid", z), ref_act.sigmoid(z))
+    t.close("sigmoid on a (5, 4) array", ns.call("sigmoid", z), ref_act.sigmoid(z), known_wrong=_sigmoid_mistakes(z))
 
 
 @watch_calls(warnings=True)
 def sigmoid_extreme_inputs(ns, t):
     z = np.array([-1000.0, -745.0, -40.0, 0.0, 40.0, 745.0, 1000.0])
     t.close("sigmoid at +-1000, +-745, +-40 and 0 (no NaN, no overflow)", ns.call("sigmoid", z),
-            ref_act.sigmoid(z))
+            ref_act.sigmoid(z), known_wrong=_sigmoid_mistakes(z))
 
 
 def sigmoid_symmetry(ns, t):
@@ -117,7 +126,7 @@ def add_bias_matches_the_reference(ns, t):
 def tlu_predict_on_the_cat_dog_example(ns, t):
     theta, X = np.ones((3, 2)), np.array([[0.5, 1.0]])
     t.close("the lecture's cat/dog TLUs: all weights 1, x = (0.5, 1) -> (1, 1)", ns.call("tlu_predict", theta, X),
-            np.array([[1.0, 1.0]]))
+            np.array([[1.0, 1.0]]), known_wrong={SIGMOID_NOT_STEP: ref_act.sigmoid(ref_p.add_bias(X) @ theta)})
 
 
 def tlu_predict_matches_the_reference(ns, t):
@@ -126,7 +135,8 @@ def tlu_predict_matches_the_reference(ns, t):
             ref_p.tlu_predict(theta, X), known_wrong={
                 "the bias in the last row of theta instead of row 0":
                     ref_act.heaviside(np.hstack([X, np.ones((6, 1))]) @ theta),
-                "a missing bias": ref_act.heaviside(X @ theta[1:])})
+                "a missing bias": ref_act.heaviside(X @ theta[1:]),
+                SIGMOID_NOT_STEP: ref_act.sigmoid(ref_p.add_bias(X) @ theta)})
 
 
 def tlu_single_unit_single_example(ns, t):
@@ -139,7 +149,17 @@ def tlu_exact_ties(ns, t):
     theta = t.rng.integers(-2, 3, size=(3, 4)).astype(float)
     X = t.rng.integers(-2, 3, size=(10, 2)).astype(float)
     t.close("tlu_predict when some weighted sums are exactly 0 (H(0) = 0)", ns.call("tlu_predict", theta, X),
-            ref_p.tlu_predict(theta, X))
+            ref_p.tlu_predict(theta, X), known_wrong={"H(0) = 1 (z >= 0); in this course H(0) = 0":
+                                                      (ref_p.add_bias(X) @ theta >= 0).astype(float)})
+
+
+def _step_mistakes(theta, x, y, lr):
+    xt = np.concatenate([[1.0], x])
+    a_sig = ref_act.sigmoid(xt @ theta)
+    a = ref_act.heaviside(xt @ theta)
+    return {"the sigmoid output instead of the step in the rule (a = H(x . theta), 0 or 1)":
+            theta + lr * np.outer(xt, y - a_sig),
+            "the learning rate is missing (theta + (y - a) x)": theta + np.outer(xt, y - a)}
 
 
 @watch_calls()
@@ -150,7 +170,8 @@ def perceptron_step_on_the_cat_dog_example(ns, t):
             ns.call("perceptron_step", theta, x, y, 0.1), expected,
             known_wrong={
                 "a flipped update (theta - lr (y - a) x)": np.array([[1.0, 1.1], [1.0, 1.05], [1.0, 1.1]]),
-                "a bias that is not updated (x0 = 1 missing)": np.array([[1.0, 1.0], [1.0, 0.95], [1.0, 0.9]])})
+                "a bias that is not updated (x0 = 1 missing)": np.array([[1.0, 1.0], [1.0, 0.95], [1.0, 0.9]]),
+                **_step_mistakes(theta, x, y, 0.1)})
 
 
 @watch_calls()
@@ -158,7 +179,8 @@ def perceptron_step_matches_the_reference(ns, t):
     theta, x = t.rng.normal(size=(4, 3)), t.rng.normal(size=3)
     y = 1.0 - ref_p.tlu_predict(theta, x[None, :])[0]      # every unit is wrong, so every column moves
     t.close("perceptron_step with theta (4, 3), every unit wrong, lr = 0.25",
-            ns.call("perceptron_step", theta, x, y, 0.25), ref_p.perceptron_step(theta, x, y, 0.25))
+            ns.call("perceptron_step", theta, x, y, 0.25), ref_p.perceptron_step(theta, x, y, 0.25),
+            known_wrong=_step_mistakes(theta, x, y, 0.25))
 
 
 @watch_calls()
@@ -191,12 +213,45 @@ def _train(ns, t, what, X, Y, lr, max_epochs, theta0):
     return None if result is None else (result[0], _int_list(result[1]))
 
 
+def _train_variant(X, Y, lr, max_epochs, theta0, *, stop=True, count_units=False, reverse=False, last=True):
+    """The perceptron training loop with one of the common mistakes switched on: (theta, mistakes)."""
+    theta = np.zeros((X.shape[1] + 1, Y.shape[1])) if theta0 is None else np.array(theta0, dtype=float)
+    order = range(len(X) - 1, -1, -1) if reverse else range(len(X))
+    mistakes = []
+    for _ in range(max_epochs):
+        wrong = 0
+        for n in order:
+            pred = ref_p.tlu_predict(theta, X[n][None, :])[0]
+            if np.any(pred != Y[n]):
+                wrong += int(np.sum(pred != Y[n])) if count_units else 1
+                theta = ref_p.perceptron_step(theta, X[n], Y[n], lr)
+        if wrong == 0 and stop and not last:
+            break
+        mistakes.append(wrong)
+        if wrong == 0 and stop:
+            break
+    return theta, mistakes
+
+
+TRAINING_MISTAKES = {
+    "training did not stop after the first epoch without mistakes (break when an epoch has 0 mistakes)":
+        dict(stop=False),
+    "you counted the wrong units, not the examples with at least one wrong unit": dict(count_units=True),
+    "the examples were not visited in data order (X[0], X[1], ...; no shuffling, no reversing)": dict(reverse=True),
+    "the last epoch (the one with 0 mistakes) is missing from the list": dict(last=False),
+}
+
+
 def _compare_training(ns, t, label, X, Y, lr, max_epochs, theta0):
     got = _train(ns, t, label, X, Y, lr, max_epochs, theta0)
     if got is None:
         return
     ref = ref_p.train_perceptron(X, Y, lr=lr, max_epochs=max_epochs, theta0=theta0)
-    t.equal(f"{label}: mistakes per epoch", got[1], list(ref.mistakes_per_epoch))
+    hints = [f"this looks like {why}" for why, kw in TRAINING_MISTAKES.items()
+             if _int_list(got[1]) == _train_variant(X, Y, lr, max_epochs, theta0, **kw)[1]
+             and _train_variant(X, Y, lr, max_epochs, theta0, **kw)[1] != list(ref.mistakes_per_epoch)]
+    if not t.equal(f"{label}: mistakes per epoch", got[1], list(ref.mistakes_per_epoch)):
+        t.results[-1].diagnosis += hints
     t.close(f"{label}: final theta", got[0], ref.theta)
 
 
@@ -249,7 +304,8 @@ def training_on_NAND_matches_the_reference(ns, t):
 # -- gates -----------------------------------------------------------------------------------------------------
 def gate_neuron_matches_the_reference(ns, t):
     w, X = t.rng.normal(size=3), t.rng.normal(size=(7, 2))
-    t.close("gate_neuron with w (3,) and X (7, 2)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X))
+    t.close("gate_neuron with w (3,) and X (7, 2)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X),
+            known_wrong={"a missing bias: sigmoid(X @ w[1:]) without w[0]": ref_act.sigmoid(X @ w[1:])})
 
 
 def _gate_truth_table(ns, t, name):
@@ -262,7 +318,22 @@ def _gate_truth_table(ns, t, name):
         return
     X = ref_logic.input_table(size - 1)
     target = np.array([1.0, 0.0]) if name == "NOT" else TARGETS[name]
-    t.close(what, ref_logic.neuron(w.astype(float), X), target, rtol=0.0, atol=GATE_TOL)
+    out = ref_logic.neuron(w.astype(float), X)
+    if not t.close(what, out, target, rtol=0.0, atol=GATE_TOL):
+        t.results[-1].diagnosis += _truth_table_hints(f"W_{name}", out, target)
+
+
+def _truth_table_hints(who, out, target):
+    """Why outputs miss a truth table: right table but not saturated, or another gate's table."""
+    table = (out > 0.5).astype(float)
+    if np.array_equal(table, target):
+        return [f"{who} gives the right truth table but the sigmoid is not saturated: the weights have the right "
+                "signs but are too small to saturate; scale them up (e.g. 10x) so the outputs come within "
+                f"{GATE_TOL:g} of 0 and 1"]
+    tables = dict(TARGETS, NOR=np.array([1.0, 0.0, 0.0, 0.0]), **{"a constant 1": np.ones(4),
+                  "a constant 0": np.zeros(4)}) if len(table) == 4 else \
+        {"the identity (NOT's signs are flipped)": np.array([0.0, 1.0])}
+    return [f"{who} gives the truth table of {gate}" for gate, tab in tables.items() if np.array_equal(table, tab)]
 
 
 def gate_weights_truth_tables(ns, t):
@@ -276,14 +347,20 @@ def gate_neuron_hidden(ns, t):
 
 
 def xor_network_gives_the_XOR_truth_table(ns, t):
-    t.close(f"xor_network on the four inputs, within {GATE_TOL:g} of XOR", ns.call("xor_network", TABLE2),
-            TARGETS["XOR"], rtol=0.0, atol=GATE_TOL)
+    out = ns.call("xor_network", TABLE2)
+    if not t.close(f"xor_network on the four inputs, within {GATE_TOL:g} of XOR", out, TARGETS["XOR"], rtol=0.0,
+                   atol=GATE_TOL) and isinstance(out, np.ndarray) and out.shape == (4,):
+        t.results[-1].diagnosis += [h.replace("gives the truth table of", "computes") + ", not XOR"
+                                    for h in _truth_table_hints("your network", out, TARGETS["XOR"])]
 
 
 def xor_shuffled_rows(ns, t):
     idx = t.rng.integers(0, 4, size=13)
-    t.close("xor_network on 13 rows in random order", ns.call("xor_network", TABLE2[idx]), TARGETS["XOR"][idx],
-            rtol=0.0, atol=GATE_TOL)
+    out = ns.call("xor_network", TABLE2[idx])
+    if not t.close("xor_network on 13 rows in random order", out, TARGETS["XOR"][idx], rtol=0.0, atol=GATE_TOL) \
+            and isinstance(out, np.ndarray) and out.shape == (4,):
+        t.results[-1].diagnosis.append("your result has 4 entries whatever X is: it looks hard-coded for the four "
+                                       "rows of the truth table; compute it from X with your gates")
 
 
 # -- delta rule ------------------------------------------------------------------------------------------------
@@ -308,7 +385,14 @@ def delta_rule_one_update(ns, t):
     expected = ref_p.delta_rule(X, y, lr=0.05, epochs=1, w0=w0[:, None]).w[:, 0]
     t.close("delta_rule: weights after one batch update (N = 6, lr = 0.05)", got[0], expected, known_wrong={
         "the mean over the batch instead of the sum": w0 + 0.05 / 6 * Xb.T @ (y - Xb @ w0),
-        "a step uphill (w - lr * sum (y - y_hat) x)": w0 - 0.05 * Xb.T @ (y - Xb @ w0)})
+        "a step uphill (w - lr * sum (y - y_hat) x)": w0 - 0.05 * Xb.T @ (y - Xb @ w0),
+        "updating one example at a time (online) instead of one batch update per epoch": _online(Xb, y, w0, 0.05)})
+
+
+def _online(Xb, y, w, lr):
+    for xn, yn in zip(Xb, y):
+        w = w + lr * xn * (yn - xn @ w)
+    return w
 
 
 def delta_rule_losses(ns, t):

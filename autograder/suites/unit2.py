@@ -15,6 +15,8 @@ Student-facing signatures (``solutions/unit2/unit2.ipynb``): ``Value(data)`` wit
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from autograder.handle import Ref
@@ -93,7 +95,9 @@ def value_local_gradients(ns, t):
             return _numbers([ns.get(x, "grad"), ns.get(y, "grad")])
         got = _attempt(t, what, run)
         if got is not None:
-            t.close(what, got, np.array(local(a, b)), kind="backward")
+            swapped = {"the two local derivatives of * swapped (x * y sends y.data to y and x.data to x)":
+                       np.array(local(a, b)[::-1])} if method == "__mul__" else None
+            t.close(what, got, np.array(local(a, b)), kind="backward", known_wrong=swapped)
     cases = [(m, (), fwd_local[1]) for m, fwd_local in UNARY.items()]
     cases += [("__pow__", (k,), (lambda v, k=k: k * v ** (k - 1))) for k in (3, -1, 0.5)]
     for method, args, local in cases:
@@ -105,7 +109,23 @@ def value_local_gradients(ns, t):
             return ns.get(x, "grad")
         got = _attempt(t, what, run)
         if got is not None:
-            t.close(what, got, local(a), kind="backward")
+            t.close(what, got, local(a), kind="backward", known_wrong=_local_mistakes(method, args, a))
+
+
+def _local_mistakes(method, args, a):
+    """Wrong local derivatives students write, by operation, at the point a."""
+    if method == "__pow__":
+        k = args[0]
+        return {f"the power rule without its exponent: x**(k-1) instead of k * x**(k-1) (k = {k:g})": a ** (k - 1),
+                f"k * x**k instead of k * x**(k-1) (k = {k:g})": k * a ** k}
+    if method == "tanh":
+        return {"tanh' = 1 - tanh(x): the square is missing (tanh' = 1 - tanh(x)**2)": 1.0 - math.tanh(a)}
+    if method == "sigmoid":
+        s = 1.0 / (1.0 + math.exp(-a))
+        return {"sigmoid' = s: the factor (1 - s) is missing (sigmoid' = s * (1 - s))": s}
+    if method == "exp":
+        return {"exp' = 1 (the local derivative of exp is exp itself)": 1.0}
+    return None
 
 
 def value_accumulates(ns, t):
@@ -116,7 +136,20 @@ def value_accumulates(ns, t):
             2 * x0, kind="backward", known_wrong={"a gradient that is overwritten (=) instead of accumulated (+=)": x0})
     x = ns.new("Value", x0)
     ns.method(ns.method(ns.method(x, "__add__", x), "__mul__", x), "backward")
-    t.close(f"d((x + x) * x)/dx = 4x at x = {x0:.3f}", ns.get(x, "grad"), 4 * x0, kind="backward")
+    t.close(f"d((x + x) * x)/dx = 4x at x = {x0:.3f}", ns.get(x, "grad"), 4 * x0,
+            kind="backward", known_wrong={"a gradient that is overwritten (=) in __add__ instead of accumulated (+=)":
+                                          2 * x0})
+    # every unary operation's input used again: x * f(x). An `=` in f's backward overwrites the product's share.
+    for method, args, (f, df) in [("exp", (), UNARY["exp"]), ("tanh", (), UNARY["tanh"]),
+                                  ("sigmoid", (), UNARY["sigmoid"]),
+                                  ("__pow__", (2,), (lambda v: v * v, lambda v: 2 * v))]:
+        x = ns.new("Value", x0)
+        fx = ns.method(x, method, *args)
+        ns.method(ns.method(fx, "__mul__", x), "backward")
+        t.close(f"d(x * {method}(x))/dx at x = {x0:.3f} (x is used twice)", ns.get(x, "grad"),
+                f(x0) + x0 * df(x0), kind="backward",
+                known_wrong={f"a gradient that is overwritten (=) instead of accumulated (+=) in the backward of "
+                             f"{method}": x0 * df(x0)})
 
 
 def value_shared_subexpression(ns, t):
@@ -136,9 +169,9 @@ def value_deep_chain(ns, t):
     node = x
     for _ in range(depth):
         node = ns.method(node, "__mul__", 1.001)
-    ns.method(node, "backward")
-    t.close(f"backward through a chain of {depth} multiplications (no recursion-limit error)",
-            ns.get(x, "grad"), 1.001 ** depth, kind="backward")
+    what = f"backward through a chain of {depth} multiplications (no recursion-limit error)"
+    if _attempt(t, what, lambda: ns.method(node, "backward") or True) is not None:
+        t.close(what, ns.get(x, "grad"), 1.001 ** depth, kind="backward")
 
 
 # -- the lecture's examples ---------------------------------------------------------------------------------------
@@ -153,7 +186,17 @@ def _compare_floats(t, what, result, expected):
     if isinstance(result, (tuple, list)) and any(type(v) is Ref for v in result):
         t.fail(what, "return plain floats, not Value objects: use f.data and x.grad")
         return
-    t.close(what, _numbers(result), expected)
+    got = _numbers(result)
+    if t.close(what, got, expected) or not (isinstance(got, np.ndarray) and got.shape == expected.shape):
+        return
+    names = "(f, df/dx, df/dy)" if len(expected) == 3 else "(f, df/dx, df/dy, df/dz)"
+    if np.allclose(np.sort(got), np.sort(expected), rtol=1e-7, atol=1e-9):
+        hint = f"the right numbers in the wrong order: return {names}"
+    elif not np.isclose(got[0], expected[0], rtol=1e-7, atol=1e-9):
+        hint = "the value f itself is wrong: build exactly the lecture's expression from Values"
+    else:
+        hint = "f is right but the gradients are not: check the backward of the operations it uses"
+    t.results[-1].diagnosis.append(hint)
 
 
 def graph_example_1_lecture(ns, t):
@@ -193,7 +236,31 @@ def dual_operations(ns, t):
             return _dual_pair(ns, out) if type(out) is Ref else out
         got = _attempt(t, what, run)
         if got is not None:
-            t.close(what + ": (value, tangent)", got, np.array(expected(a, b)))
+            t.close(what + ": (value, tangent)", got, np.array(expected(a, b)),
+                    known_wrong=_dual_mistakes(method, args, a, da, b, db))
+
+
+def _dual_mistakes(method, args, a, da, b, db):
+    """Wrong tangents students write, as (value, tangent) pairs."""
+    if method == "__mul__":
+        rule = "the product rule: (a + b eps)(c + d eps) = ac + (ad + bc) eps"
+        return {f"{rule}, but your tangent is bd": np.array([a * b, da * db]),
+                f"{rule}, but your tangent has only one of its two terms": np.array([a * b, a * db]),
+                f"{rule}, but your tangent has only one of its two terms (bc)": np.array([a * b, da * b])}
+    chain = "the chain rule is missing: multiply the local derivative by the input's tangent"
+    if method == "__pow__":
+        k = args[0]
+        return {"the power rule without its exponent k": np.array([a ** k, a ** (k - 1) * da]),
+                chain: np.array([a ** k, k * a ** (k - 1)])}
+    if method in UNARY:
+        f, df = UNARY[method]
+        wrong = {chain: np.array([f(a), df(a)])}
+        if method == "tanh":
+            wrong["tanh' = 1 - tanh(a): the square is missing"] = np.array([f(a), (1 - math.tanh(a)) * da])
+        if method == "sigmoid":
+            wrong["sigmoid' = s: the factor (1 - s) is missing"] = np.array([f(a), f(a) * da])
+        return wrong
+    return None
 
 
 def dual_lecture_example(ns, t):
@@ -220,7 +287,11 @@ def dual_random_directions(ns, t):
 
 @watch_calls(warnings=True)
 def dual_sigmoid_extremes(ns, t):
-    got = [_dual_pair(ns, ns.method(ns.new("Dual", z, 1.0), "sigmoid")) for z in (-1000.0, 1000.0)]
+    what = "Dual(+-1000, 1).sigmoid() without overflow"
+    got = _attempt(t, what, lambda: [_dual_pair(ns, ns.method(ns.new("Dual", z, 1.0), "sigmoid"))
+                                     for z in (-1000.0, 1000.0)])
+    if got is None:
+        return
     t.close("Dual(+-1000, 1).sigmoid() without overflow", np.array(got) if all(
         isinstance(g, np.ndarray) for g in got) else got, np.array([[0.0, 0.0], [1.0, 0.0]]))
 
@@ -261,11 +332,15 @@ def train_neuron_matches_reference(ns, t):
     w, b, losses = reference_train_neuron(X, y, w0, b0, 0.5, 3)
     w_sum, b_sum, losses_sum = reference_train_neuron(X, y, w0, b0, 0.5, 3, mean=False)
     summed = "training on the summed squared error instead of the mean"
+    w_up, b_up, _ = reference_train_neuron(X, y, w0, b0, -0.5, 3)
+    uphill = "gradient ascent (w + lr * grad): a descent step goes against the gradient"
     t.close("train_neuron: weights after 3 steps (N = 10, lr = 0.5)", got[0], w, kind="backward",
-            known_wrong={summed: w_sum})
-    t.close("train_neuron: bias after 3 steps", got[1], b, kind="backward", known_wrong={summed: b_sum})
+            known_wrong={summed: w_sum, uphill: w_up})
+    t.close("train_neuron: bias after 3 steps", got[1], b, kind="backward",
+            known_wrong={summed: b_sum, uphill: b_up})
     t.close("train_neuron: the loss before each step", got[2], np.array(losses), kind="backward",
-            known_wrong={summed: np.array(losses_sum)})
+            known_wrong={summed: np.array(losses_sum), "the loss after each step instead of before it":
+                         np.array(reference_train_neuron(X, y, w0, b0, 0.5, 4)[2][1:])})
 
 
 @watch_calls()
@@ -306,7 +381,9 @@ def reference_classifier(theta, X, y):
 def log_softmax_matches_reference(ns, t):
     Z = t.rng.normal(size=(5, 3)) * 2
     t.close("log_softmax on a (5, 3) array", ns.call("log_softmax", Z), ref_act.log_softmax(Z),
-            known_wrong={"softmax instead of log-softmax": ref_act.softmax(Z)})
+            known_wrong={"softmax instead of log-softmax": ref_act.softmax(Z),
+                         "log-softmax over the wrong axis (columns, axis=0; each row must be normalised)":
+                         ref_act.log_softmax(Z.T).T})
 
 
 def log_softmax_stable(ns, t):

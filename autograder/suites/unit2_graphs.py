@@ -31,15 +31,26 @@ UNARY = {
 }
 
 
+EXCEPTION_HINTS = {
+    "OverflowError": "math.exp overflowed (OverflowError) for a large input: only ever exponentiate a non-positive "
+                     "number, exp(-|a|), and pick 1 / (1 + e) or e / (1 + e) by the sign",
+    "RecursionError": "Python's recursion limit was hit (RecursionError): a recursive topological sort fails on deep "
+                      "graphs; build the order with an explicit stack (or raise the limit with sys.setrecursionlimit)",
+}
+
+
 def _attempt(t, what: str, thunk):
-    """Run ``thunk``; if the student's code raises, record one failed sub-check and return None."""
+    """Run ``thunk``; if the student's code raises, record one failed sub-check and return None.
+
+    Exceptions with a known cause (``EXCEPTION_HINTS``) get a hint, which hidden checks show too."""
     try:
         return thunk()
     except StudentCodeError as exc:
         if exc.not_implemented:
             t.fail(what, f"implement `{exc.where}` first")
         else:
-            t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}")
+            t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}",
+                   [EXCEPTION_HINTS[exc.exc_type]] if exc.exc_type in EXCEPTION_HINTS else [])
         return None
 
 
@@ -128,6 +139,57 @@ def _leaf_count(steps) -> int:
     return sum(1 for s in steps if s[0] == "leaf")
 
 
+def _bfs(root) -> list:
+    order, seen, i = [root], {id(root)}, 0
+    while i < len(order):
+        for child in order[i]._prev:
+            if id(child) not in seen:
+                seen.add(id(child))
+                order.append(child)
+        i += 1
+    return order
+
+
+def _post_order(root, visited: bool) -> list:
+    order, seen = [], set()
+
+    def build(node):
+        if visited and id(node) in seen:
+            return
+        seen.add(id(node))
+        for child in node._prev:
+            build(child)
+        order.append(node)
+    build(root)
+    return order
+
+
+ORDERS = {
+    "calling _backward in breadth-first order instead of a topological order (a node passed its gradient on "
+    "before all of its consumers had added theirs)": _bfs,
+    "a topological sort without a visited set: a node used twice is visited twice and sends its gradient on "
+    "twice": lambda root: _post_order(root, visited=False)[::-1],
+    "calling _backward in forward order: the topological order must be reversed": lambda root: _post_order(
+        root, visited=True),
+    "the output's grad never set to 1.0 before the backward pass (every gradient stays 0)": lambda root: [],
+}
+
+
+def order_mistakes(steps, xs) -> dict:
+    """The leaf gradients that each wrong backward order gives, computed with the reference engine."""
+    wrong = {}
+    for description, order in ORDERS.items():
+        nodes = build_reference(ref_ad.Value, steps, xs)
+        root = nodes[-1]
+        visit = order(root)
+        root.grad = 1.0 if visit else 0.0
+        for node in visit:
+            if node._backward is not None:
+                node._backward()
+        wrong[description] = np.array([nodes[k].grad for k in range(_leaf_count(steps))])
+    return wrong
+
+
 def _compare_expression(ns, t, label: str, steps, xs) -> None:
     """Forward value, leaf gradients vs the reference, and leaf gradients vs numeric differences of the student."""
     nodes = build_student(ns, "Value", steps, xs)
@@ -137,7 +199,7 @@ def _compare_expression(ns, t, label: str, steps, xs) -> None:
     ref_nodes = build_reference(ref_ad.Value, steps, xs)
     ref_nodes[-1].backward()
     t.close(f"{label}: gradients of the inputs", grads, np.array([ref_nodes[k].grad for k in range(n)]),
-            kind="backward")
+            kind="backward", known_wrong=order_mistakes(steps, xs))
 
     def forward(v):
         return ns.get(build_student(ns, "Value", steps, v)[-1], "data")
