@@ -23,10 +23,10 @@ import numpy as np
 from nnkit.data import digits_splits
 from nnkit.layers.activation import ReLU
 from nnkit.layers.batchnorm import BatchNorm2d
-from nnkit.layers.conv import Conv2D
+from nnkit.layers.conv import Conv2d
 from nnkit.layers.dense import Linear
 from nnkit.layers.loss import SoftmaxCrossEntropy
-from nnkit.layers.pool import MaxPool2D
+from nnkit.layers.pool import MaxPool2d
 from nnkit.layers.sequential import Sequential
 from nnkit.layers.shape import Flatten
 from nnkit.optim import AdamW
@@ -45,14 +45,14 @@ def digits_cnn(channels: tuple[int, int] = (32, 32), *, seed: int = 0) -> Sequen
     """The conv-pool-conv-pool-linear network for (N, 1, 8, 8) digits, seeded (PyTorch's default init)."""
     c1, c2 = channels
     return Sequential(
-        Conv2D(1, c1, 3, padding=1, seed=seed),       # (N, c1, 8, 8)
+        Conv2d(1, c1, 3, padding=1, seed=seed),       # (N, c1, 8, 8)
         BatchNorm2d(c1),
         ReLU(),
-        MaxPool2D(2),                                  # (N, c1, 4, 4)
-        Conv2D(c1, c2, 3, padding=1, seed=seed + 1),  # (N, c2, 4, 4)
+        MaxPool2d(2),                                  # (N, c1, 4, 4)
+        Conv2d(c1, c2, 3, padding=1, seed=seed + 1),  # (N, c2, 4, 4)
         BatchNorm2d(c2),
         ReLU(),
-        MaxPool2D(2),                                  # (N, c2, 2, 2)
+        MaxPool2d(2),                                  # (N, c2, 2, 2)
         Flatten(),                                     # (N, 4*c2)
         Linear(4 * c2, 10, seed=seed + 2),
     )

@@ -28,11 +28,11 @@ from nnkit.layers.activation import (
 )
 from nnkit.layers.base import Layer
 from nnkit.layers.batchnorm import BatchNorm1d, BatchNorm2d, batchnorm_backward, batchnorm_forward
-from nnkit.layers.conv import Conv2D
+from nnkit.layers.conv import Conv2d
 from nnkit.layers.dense import Linear
 from nnkit.layers.dropout2d import SpatialDropout2d
 from nnkit.layers.loss import SoftmaxCrossEntropy
-from nnkit.layers.pool import AvgPool2D, MaxPool2D
+from nnkit.layers.pool import AvgPool2d, MaxPool2d
 from nnkit.layers.regularize import Dropout, GaussianNoise, mc_predict
 from nnkit.layers.sequential import Sequential
 from nnkit.layers.shape import Flatten
@@ -66,9 +66,9 @@ __all__ = [
     "batchnorm_forward",
     "batchnorm_backward",
     "SoftmaxCrossEntropy",
-    "Conv2D",
-    "MaxPool2D",
-    "AvgPool2D",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
     "Flatten",
     "SpatialDropout2d",
 ]

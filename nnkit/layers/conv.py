@@ -1,4 +1,4 @@
-"""2-D convolution: a loop version to read, a vectorised version to use, and the Conv2D layer.
+"""2-D convolution: a loop version to read, a vectorised version to use, and the Conv2d layer.
 
 Conventions (DESIGN.md §3, as in PyTorch's ``conv2d``):
 
@@ -450,7 +450,7 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
 # --------------------------------------------------------------------------------------------------------------
 # the layer
 # --------------------------------------------------------------------------------------------------------------
-class Conv2D(Layer):
+class Conv2d(Layer):
     """2-D convolution layer (cross-correlation, NCHW) on top of :func:`conv2d_forward` / :func:`conv2d_backward`.
 
     Parameters
@@ -486,24 +486,24 @@ class Conv2D(Layer):
                  init: str = "kaiming_uniform", seed: int | None = None,
                  rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        self.in_channels = check_positive_int(in_channels, "Conv2D", "in_channels")
-        self.out_channels = check_positive_int(out_channels, "Conv2D", "out_channels")
-        self.kernel_size = _as_pair(kernel_size, "Conv2D", "kernel_size", minimum=1)
-        self.stride = _as_pair(stride, "Conv2D", "stride", minimum=1)
-        _resolve_padding(padding, self.kernel_size, self.stride, "Conv2D")   # reject bad padding now
+        self.in_channels = check_positive_int(in_channels, "Conv2d", "in_channels")
+        self.out_channels = check_positive_int(out_channels, "Conv2d", "out_channels")
+        self.kernel_size = _as_pair(kernel_size, "Conv2d", "kernel_size", minimum=1)
+        self.stride = _as_pair(stride, "Conv2d", "stride", minimum=1)
+        _resolve_padding(padding, self.kernel_size, self.stride, "Conv2d")   # reject bad padding now
         self.padding = padding
         self.init = init
         shape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.params = {"W": initializers.get(init)(shape, rng=make_rng(seed, rng, "Conv2D")),
+        self.params = {"W": initializers.get(init)(shape, rng=make_rng(seed, rng, "Conv2d")),
                        "b": np.zeros(self.out_channels)}
         self.zero_grad()
         self._cache: Conv2dCache | None = None
 
     def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
         """Convolve ``x`` (N, C, H, W) with every filter: (N, F, H', W')."""
-        _check_images(x, "Conv2D.forward")
+        _check_images(x, "Conv2d.forward")
         if x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv2D.forward: x has {x.shape[1]} channels, the layer expects "
+            raise ValueError(f"Conv2d.forward: x has {x.shape[1]} channels, the layer expects "
                              f"{self.in_channels} (x.shape={x.shape})")
         out, self._cache = conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.padding)
         return out
@@ -511,10 +511,10 @@ class Conv2D(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Store ``dW`` (F, C, HH, WW) and ``db`` (F,) in ``grads`` and return ``dx`` (N, C, H, W)."""
         if self._cache is None:
-            raise no_forward_yet("Conv2D.backward")
+            raise no_forward_yet("Conv2d.backward")
         dx, self.grads["W"], self.grads["b"] = conv2d_backward(dout, self._cache)
         return dx
 
     def __repr__(self) -> str:
-        return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r})")

@@ -400,7 +400,7 @@ def _spread(d: np.ndarray, targets: list[np.ndarray], overlap: bool) -> None:
 # --------------------------------------------------------------------------------------------------------------
 # the layers
 # --------------------------------------------------------------------------------------------------------------
-class _Pool2D(Layer):
+class _Pool2d(Layer):
     """Shared body of the pooling layers; a subclass names its pure pair in ``_forward`` and ``_backward``."""
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
@@ -424,7 +424,7 @@ class _Pool2D(Layer):
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
-class MaxPool2D(_Pool2D):
+class MaxPool2d(_Pool2d):
     """Max pooling layer over :func:`maxpool2d_forward` / :func:`maxpool2d_backward`; no parameters.
 
     Parameters
@@ -443,7 +443,7 @@ class MaxPool2D(_Pool2D):
     _backward = staticmethod(maxpool2d_backward)
 
 
-class AvgPool2D(_Pool2D):
+class AvgPool2d(_Pool2d):
     """Average pooling layer over :func:`avgpool2d_forward` / :func:`avgpool2d_backward`; no parameters.
 
     Parameters

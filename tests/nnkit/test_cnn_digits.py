@@ -7,9 +7,9 @@ from nnkit.data import digits_splits
 from nnkit.examples.cnn import as_images, cnn_figures, digits_cnn, train_digits_cnn
 from nnkit.layers.activation import ReLU
 from nnkit.layers.batchnorm import BatchNorm2d
-from nnkit.layers.conv import Conv2D
+from nnkit.layers.conv import Conv2d
 from nnkit.layers.dense import Linear
-from nnkit.layers.pool import MaxPool2D
+from nnkit.layers.pool import MaxPool2d
 from nnkit.layers.shape import Flatten
 
 
@@ -32,7 +32,7 @@ def test_digits_cnn_reaches_98_percent_on_the_held_out_test_split(trained):
 def test_digits_cnn_is_conv_norm_relu_pool_twice_then_flatten_linear():
     model = digits_cnn((4, 6), seed=0)
     kinds = [type(layer) for layer in model.layers]
-    assert kinds == [Conv2D, BatchNorm2d, ReLU, MaxPool2D, Conv2D, BatchNorm2d, ReLU, MaxPool2D, Flatten, Linear]
+    assert kinds == [Conv2d, BatchNorm2d, ReLU, MaxPool2d, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear]
     assert model.layers[0].params["W"].shape == (4, 1, 3, 3)
     assert model.eval().forward(np.zeros((5, 1, 8, 8))).shape == (5, 10)
 

@@ -1,6 +1,6 @@
 """The CNN layers against PyTorch (float64, to 1e-10) on a grid of shapes, and naive against fast.
 
-Conv2D, MaxPool2D, AvgPool2D, SpatialDropout2d (with torch's own mask) and BatchNorm2d (training steps that
+Conv2d, MaxPool2d, AvgPool2d, SpatialDropout2d (with torch's own mask) and BatchNorm2d (training steps that
 move the running statistics, then eval).
 
 Grid: stride 1 and 2; padding 0, 1 and "same" (stride 1 only); odd and non-square images and kernels (an even

@@ -1,4 +1,4 @@
-"""Conv2D: a hand-worked example, the shape rules, naive == fast, numeric gradients, errors, and the layer.
+"""Conv2d: a hand-worked example, the shape rules, naive == fast, numeric gradients, errors, and the layer.
 
 The comparison with PyTorch on the full grid lives in test_cnn_torch_grid.py.
 """
@@ -8,7 +8,7 @@ import pytest
 
 from nnkit.gradcheck import check_function, check_layer
 from nnkit.layers.conv import (
-    Conv2D,
+    Conv2d,
     Conv2dCache,
     conv2d_backward,
     conv2d_backward_naive,
@@ -197,7 +197,7 @@ def test_conv2d_rejects_wrong_bias_nan_input_and_wrong_dout():
 
 def test_conv2d_layer_wraps_the_pure_pair_and_stores_grads():
     rng = np.random.default_rng(5)
-    layer = Conv2D(3, 4, (3, 2), stride=(1, 2), padding=(1, 0), seed=0)
+    layer = Conv2d(3, 4, (3, 2), stride=(1, 2), padding=(1, 0), seed=0)
     assert layer.params["W"].shape == (4, 3, 3, 2) and layer.params["b"].shape == (4,)
     layer.params["b"] = rng.normal(size=4)
     x = rng.normal(size=(2, 3, 6, 7))
@@ -213,7 +213,7 @@ def test_conv2d_layer_wraps_the_pure_pair_and_stores_grads():
 
 def test_conv2d_layer_passes_check_layer_for_x_w_and_b():
     rng = np.random.default_rng(6)
-    layer = Conv2D(2, 3, (2, 3), stride=(2, 1), padding="valid", seed=1)
+    layer = Conv2d(2, 3, (2, 3), stride=(2, 1), padding="valid", seed=1)
     layer.params["b"] = rng.normal(size=3)
     results = check_layer(layer, rng.normal(size=(2, 2, 5, 6)), rng=rng)
     assert set(results) == {"x", "W", "b"}
@@ -222,28 +222,28 @@ def test_conv2d_layer_passes_check_layer_for_x_w_and_b():
 
 
 def test_conv2d_layer_is_seeded_and_initialises_with_filter_fan_in():
-    a, b = Conv2D(3, 8, 3, seed=7), Conv2D(3, 8, 3, seed=7)
+    a, b = Conv2d(3, 8, 3, seed=7), Conv2d(3, 8, 3, seed=7)
     np.testing.assert_array_equal(a.params["W"], b.params["W"])
-    assert not np.array_equal(a.params["W"], Conv2D(3, 8, 3, seed=8).params["W"])
+    assert not np.array_equal(a.params["W"], Conv2d(3, 8, 3, seed=8).params["W"])
     np.testing.assert_array_equal(a.params["b"], np.zeros(8))
-    wide = Conv2D(16, 64, 3, seed=0).params["W"]        # fan_in = 16*3*3 = 144
-    narrow = Conv2D(1, 64, 3, seed=0).params["W"]       # fan_in = 9
+    wide = Conv2d(16, 64, 3, seed=0).params["W"]        # fan_in = 16*3*3 = 144
+    narrow = Conv2d(1, 64, 3, seed=0).params["W"]       # fan_in = 9
     assert np.std(narrow) / np.std(wide) == pytest.approx(4.0, rel=0.15)   # scale ~ 1/sqrt(fan_in)
 
 
 def test_conv2d_layer_errors_name_the_layer():
-    layer = Conv2D(1, 2, 3)
-    with pytest.raises(RuntimeError, match=r"Conv2D.backward: called before forward"):
+    layer = Conv2d(1, 2, 3)
+    with pytest.raises(RuntimeError, match=r"Conv2d.backward: called before forward"):
         layer.backward(np.ones((1, 2, 3, 3)))
-    with pytest.raises(ValueError, match=r"Conv2D.forward: x has 3 channels, the layer expects 1 \(x.shape=\(8, 3, 8, 8\)\)"):
+    with pytest.raises(ValueError, match=r"Conv2d.forward: x has 3 channels, the layer expects 1 \(x.shape=\(8, 3, 8, 8\)\)"):
         layer.forward(np.ones((8, 3, 8, 8)))
-    with pytest.raises(ValueError, match=r"Conv2D.forward: x must be a 4-D array \(N, C, H, W\), got shape \(1, 8, 8\) "
+    with pytest.raises(ValueError, match=r"Conv2d.forward: x must be a 4-D array \(N, C, H, W\), got shape \(1, 8, 8\) "
                                          r"\(for one image use x\[None\]\)"):
         layer.forward(np.ones((1, 8, 8)))
-    with pytest.raises(ValueError, match="Conv2D: padding='same' needs stride 1"):
-        Conv2D(1, 2, 3, stride=2, padding="same")
-    with pytest.raises(ValueError, match="Conv2D: kernel_size must be >= 1"):
-        Conv2D(1, 2, 0)
+    with pytest.raises(ValueError, match="Conv2d: padding='same' needs stride 1"):
+        Conv2d(1, 2, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="Conv2d: kernel_size must be >= 1"):
+        Conv2d(1, 2, 0)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import pytest
 
 from nnkit.gradcheck import check_function, check_layer
 from nnkit.layers.pool import (
-    AvgPool2D,
-    MaxPool2D,
+    AvgPool2d,
+    MaxPool2d,
     avgpool2d_backward,
     avgpool2d_backward_naive,
     avgpool2d_forward,
@@ -118,7 +118,7 @@ def test_pool_gradients_match_central_differences(forward, backward, x_shape, ke
     assert result.ok, str(result)
 
 
-@pytest.mark.parametrize("layer", [MaxPool2D((2, 3), stride=1), AvgPool2D(3, stride=(1, 2))], ids=repr)
+@pytest.mark.parametrize("layer", [MaxPool2d((2, 3), stride=1), AvgPool2d(3, stride=(1, 2))], ids=repr)
 def test_pool_layers_pass_check_layer(layer):
     rng = np.random.default_rng(3)
     results = check_layer(layer, distinct_values((2, 3, 5, 7), rng), rng=rng)
@@ -159,7 +159,7 @@ def test_pool_backward_rejects_wrong_dout_and_foreign_cache():
         avgpool2d_backward_naive(np.ones((2, 3, 2, 2)), naive_max_cache)
 
 
-@pytest.mark.parametrize(("layer_cls", "pair"), [(MaxPool2D, MAX[1]), (AvgPool2D, AVG[1])])
+@pytest.mark.parametrize(("layer_cls", "pair"), [(MaxPool2d, MAX[1]), (AvgPool2d, AVG[1])])
 def test_pool_layers_wrap_the_fast_pair_and_have_no_parameters(layer_cls, pair):
     rng = np.random.default_rng(2)
     layer = layer_cls((3, 2), stride=(2, 1))
