@@ -121,15 +121,17 @@ def normalised_json(path: Path) -> list[str]:
     return json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False).splitlines()
 
 
-def diff_trees(expected: Path, actual: Path, *, context: int = 2, max_lines: int = 80) -> str:
+def diff_trees(expected: Path, actual: Path, *, context: int = 2, max_lines: int = 80, ignore=frozenset()) -> str:
     """A readable description of how directory ``actual`` differs from ``expected`` ("" when they agree).
 
     Notebooks are compared as normalised JSON (a unified diff of at most ``max_lines`` lines per file); other
-    files byte for byte.
+    files byte for byte. Files of ``actual`` listed in ``ignore`` (paths) do not count.
     """
     expected, actual = Path(expected), Path(actual)
+    ignore = {Path(p) for p in ignore}
     exp_files = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file()} if expected.is_dir() else set()
-    act_files = {p.relative_to(actual) for p in actual.rglob("*") if p.is_file()} if actual.is_dir() else set()
+    act_files = {p.relative_to(actual) for p in actual.rglob("*")
+                 if p.is_file() and p not in ignore} if actual.is_dir() else set()
     problems = [f"missing: {actual / rel}" for rel in sorted(exp_files - act_files)]
     problems += [f"unexpected: {actual / rel}" for rel in sorted(act_files - exp_files)]
     for rel in sorted(exp_files & act_files):

@@ -5,6 +5,7 @@ Usage (from anywhere)::
     python scripts/release.py               # every unit found in solutions/
     python scripts/release.py unit1 unit2   # only these
     python scripts/release.py --check       # compare with a fresh release; exit 1 and print a diff if stale
+                                            # (files git ignores, such as .ipynb_checkpoints/, do not count)
     python scripts/release.py --strip       # first clear outputs and execution counts in solutions/
 
 The work is done by ``nbgrader generate_assignment`` with the repository's ``nbgrader_config.py``: solution
@@ -15,6 +16,7 @@ outputs; run with ``--strip`` after executing a notebook in Jupyter.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +25,18 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nbtools  # noqa: E402
+
+
+def git_ignored(root: Path) -> set[Path]:
+    """The files under ``root`` that git ignores (``.ipynb_checkpoints/``, ...); none outside a git work tree."""
+    try:
+        proc = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--ignored", "--exclude-standard",
+                               "-z", "--", "."], capture_output=True)
+    except OSError:                     # no git: nothing is known to be ignored
+        return set()
+    if proc.returncode != 0:
+        return set()
+    return {root / name for name in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if name}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         with tempfile.TemporaryDirectory(prefix="nnkit-check-") as tmp:
             fresh = nbtools.generate_release(units, Path(tmp))
+            exercises = nbtools.REPO / "exercises"
+            ignored = git_ignored(exercises)
             report = "\n".join(
-                d for d in (nbtools.diff_trees(fresh / u, nbtools.REPO / "exercises" / u) for u in units) if d)
+                d for d in (nbtools.diff_trees(fresh / u, exercises / u, ignore=ignored) for u in units) if d)
         if report:
             print("exercises/ is stale; run `python scripts/release.py`:\n" + report, file=sys.stderr)
             return 1

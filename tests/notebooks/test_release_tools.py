@@ -96,3 +96,30 @@ def test_release_check_passes_an_up_to_date_unit_and_names_the_stale_one(tmp_pat
     proc = subprocess.run([sys.executable, str(repo / "scripts" / "release.py"), "--check", fresh], cwd=tmp_path,
                           capture_output=True, text=True)
     assert proc.returncode == 0 and f"exercises/ is up to date for {fresh}" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_release_check_ignores_files_git_ignores_but_not_other_strays(tmp_path):
+    # A Jupyter checkpoint in exercises/ (git-ignored) is not staleness; an untracked file git does not ignore is.
+    import shutil
+    import subprocess
+
+    unit = nbtools.discover_units()[0]
+    repo = tmp_path / "repo"
+    shutil.copytree(_kit.REPO / "scripts", repo / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("nbgrader_config.py", ".gitignore"):
+        shutil.copy2(_kit.REPO / name, repo / name)
+    for tree in ("solutions", "exercises"):
+        shutil.copytree(_kit.REPO / tree / unit, repo / tree / unit,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    checkpoint = repo / "exercises" / unit / ".ipynb_checkpoints" / f"{unit}-checkpoint.ipynb"
+    checkpoint.parent.mkdir()
+    checkpoint.write_text("{}")
+    release = [sys.executable, str(repo / "scripts" / "release.py"), "--check", unit]
+    proc = subprocess.run(release, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0 and f"exercises/ is up to date for {unit}" in proc.stdout, proc.stdout + proc.stderr
+
+    (repo / "exercises" / unit / "notes.txt").write_text("stray")
+    proc = subprocess.run(release, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 1 and "unexpected: " in proc.stderr and "notes.txt" in proc.stderr, proc.stderr
+    assert "checkpoint" not in proc.stderr, proc.stderr
