@@ -224,3 +224,16 @@ def test_numeric_check_blames_the_forward_when_the_gradient_is_the_reference():
     assert not t.grad_matches_numeric("g", lambda v: np.float64(np.sum(v ** 2)), x, np.float64(1.0),
                                       -true_grad, reference=true_grad)
     assert t.results[-1].diagnosis == [dg.SIGN_FLIPPED]
+
+
+def test_factor_tolerance_boundary_is_inclusive():
+    # factor 2**-20 / FACTOR_RTOL makes |k - factor| == FACTOR_RTOL * factor exactly in floating point
+    factor = 2.0 ** -20 / dg.FACTOR_RTOL
+    k = factor + 2.0 ** -20
+    assert abs(k - factor) == dg.FACTOR_RTOL * factor
+    assert describe_factor(k, factors={factor: "on the boundary"}) == "on the boundary"
+
+
+def test_a_batch_of_two_names_the_batch_not_a_generic_double():
+    assert "summed over the batch" in describe_factor(2.0, batch_size=2)
+    assert "N=2 once too often" in describe_factor(0.5, batch_size=2)
