@@ -100,7 +100,7 @@ def _route_back(d: np.ndarray, arg: np.ndarray, targets: list[np.ndarray], overl
     """
     for q, target in enumerate(targets):
         if overlap:
-            target += d * (arg == q)
+            np.add(target, d, out=target, where=arg == q)
         else:
             np.multiply(d, arg == q, out=target)
 
