@@ -156,7 +156,7 @@ def test_a_killed_shard_resumes_and_the_merge_waits_for_it(course, unsharded, sh
     assert not (course / "too-early").exists()
 
     rc, stdout, stderr = _finish(_start(course, out, "--shard", "1/3", "--jobs", "1"))
-    assert rc == cli.EXIT_OK, stderr
+    assert rc == cli.EXIT_OK, stdout + stderr + (out / "grades.csv").read_text()
     assert "3 submissions in shard 1/3: 2 graded now, 1 skipped (graded by an earlier run" in stdout
     rc, stdout, stderr = _merge([*shards_0_and_2, out], course / "merged-after-resume")
     assert rc == cli.EXIT_SUBMISSION_ERRORS, stderr
