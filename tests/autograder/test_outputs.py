@@ -363,3 +363,44 @@ def test_cli_check_falls_back_to_process_with_one_notice(course, capsys, monkeyp
         "nnkit check: notice: this machine cannot isolate the notebook's code (no user namespaces); checking it "
         "without isolation, which is fine for your own code"]
     assert "10 / 10 points" in captured.out
+
+
+def test_cli_lists_written_answers_and_says_when_grading_was_not_isolated(tmp_path, capsys, monkeypatch):
+    import nbformat
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    monkeypatch.setenv("NNKIT_GRADER_SECRET", "written")
+
+    def with_written_answer(answer: str):
+        nb = fx.notebook()
+        nb.cells.append(nbformat.v4.new_markdown_cell(answer, metadata={"nbgrader": {
+            "grade": True, "solution": True, "locked": False, "grade_id": "fx_written", "points": 2,
+            "schema_version": 3}}))
+        return nb
+
+    fx.write(with_written_answer("YOUR ANSWER HERE"), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    fx.write(with_written_answer("Because XOR is not linearly separable."),
+             tmp_path / "submitted" / "alice" / fx.ASSIGNMENT / "fixture.ipynb")
+    broken = tmp_path / "submitted" / "carol" / fx.ASSIGNMENT / "fixture.ipynb"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"")
+    out = tmp_path / "out"
+    assert cli.main(["grade", str(tmp_path / "submitted"), "--source", str(tmp_path / "source"), "--out", str(out),
+                     "--registry", REGISTRY_SPEC, "--jobs", "1", "--isolation", "process"]) == \
+        cli.EXIT_SUBMISSION_ERRORS
+    printed = capsys.readouterr().out
+    assert "== alice/fixture/fixture.ipynb: 10 / 12 points (2 of them for written answers, graded by hand)" in printed
+    assert f"   WARNING: {report.NOT_ISOLATED}" in printed
+    with open(out / "grades.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert (rows["alice"]["score"], rows["alice"]["max_score"], rows["alice"]["fx_written"]) == \
+        ("10.0", "12.0", "graded by hand (max 2)")
+    assert rows["alice"]["isolation"] == "process (NOT isolated)"
+    assert (rows["carol"]["score"], rows["carol"]["max_score"]) == ("0.0", "12.0")   # written answers count too
+    saved = json.loads((out / "results" / "alice" / fx.ASSIGNMENT / "fixture.json").read_text())
+    assert saved["isolation"] == "process"
+    assert [(i["grade_id"], i["points"], i["score"], i["manual"]) for i in saved["items"] if i["manual"]] == \
+        [("fx_written", 2.0, 0.0, True)]
+    doc = json.loads((out / "gradescope" / "alice" / fx.ASSIGNMENT / "fixture" / "results.json").read_text())
+    [written] = [t for t in doc["tests"] if t["name"].startswith("fx_written")]
+    assert written["max_score"] == 2.0 and "score" not in written and doc["score"] == 10.0
+    assert doc["output"].startswith("WARNING: graded WITHOUT isolation")
