@@ -310,3 +310,29 @@ def test_softmax_family_has_no_elementwise_grad():
     assert A.get("softmax").grad is None
     assert A.get("log_softmax").grad is None
     assert A.get("sigmoid").grad is not None
+
+
+# ---- gaps found by mutation testing (scripts/mutation.py) ------------------------------------------
+
+@pytest.mark.parametrize(("name", "kwargs"), [("leaky_relu", {"alpha": 0.2}), ("elu", {"alpha": 0.5}),
+                                              ("celu", {"alpha": 2.0}), ("softplus", {"beta": 3.0, "threshold": 1.0})])
+def test_lookup_binds_keyword_arguments_in_forward_grad_and_vjp(name, kwargs):
+    rng = np.random.default_rng(5)
+    z, dout = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    act = A.get(name, **kwargs)
+    f, g = getattr(A, name), getattr(A, name + "_grad")
+    np.testing.assert_array_equal(act.forward(z), f(z, **kwargs))
+    np.testing.assert_array_equal(act.grad(z), g(z, **kwargs))
+    np.testing.assert_array_equal(act.vjp(z, dout), dout * g(z, **kwargs))
+    assert not np.allclose(act.vjp(z, dout), dout * g(z))   # the bound values matter here
+
+
+@pytest.mark.parametrize(("name", "torch_name"), [("leaky_relu", "leaky_relu"), ("elu", "elu"), ("celu", "celu"),
+                                                  ("softplus", "softplus")])
+def test_default_parameters_are_torchs(torch, name, torch_name):
+    z = np.linspace(-30.0, 30.0, 61) / 1.5   # crosses softplus's threshold of 20
+    zt = torch.tensor(z, requires_grad=True)
+    out = getattr(torch.nn.functional, torch_name)(zt)
+    out.backward(torch.ones_like(zt))
+    np.testing.assert_allclose(getattr(A, name)(z), out.detach().numpy(), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(getattr(A, name + "_grad")(z), zt.grad.numpy(), rtol=1e-13, atol=1e-300)

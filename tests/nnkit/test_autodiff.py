@@ -311,3 +311,31 @@ def test_numpy_scalars_are_accepted_as_operands():
     f.backward()
     assert (f.data, x.grad) == (7.0, 3.0)
     assert type(f.data) is float
+
+
+# ---- gaps found by mutation testing (scripts/mutation.py) ------------------------------------------
+
+@pytest.mark.parametrize("x", [3.0, -2.5])
+def test_power_backward_accumulates_when_the_base_is_used_again(x):
+    """(x**2 + x)' = 2x + 1: micrograd's classic bug (= instead of += in __pow__'s backward) gives 2x or 1."""
+    v = Value(x)
+    (v ** 2 + v).backward()
+    assert v.grad == 2 * x + 1
+    w = Value(x)
+    (w + w ** 3).backward()
+    assert w.grad == 1 + 3 * x * x
+
+
+@pytest.mark.parametrize("op", ["exp", "tanh", "sigmoid", "relu", "log"])
+def test_unary_backward_accumulates_when_the_input_is_used_again(op):
+    v = Value(0.7)
+    (getattr(v, op)() + v).backward()
+    local = {"exp": math.exp(0.7), "tanh": 1 - math.tanh(0.7) ** 2, "relu": 1.0, "log": 1 / 0.7,
+             "sigmoid": (1 / (1 + math.exp(-0.7))) * (1 - 1 / (1 + math.exp(-0.7)))}[op]
+    assert v.grad == pytest.approx(local + 1.0, rel=1e-14)
+
+
+def test_gradient_defaults_to_reverse_mode():
+    value, grad = gradient(lambda x, y: x * y + y, [2.0, 5.0])
+    assert (value, grad) == (15.0, [5.0, 3.0])
+    assert gradient(lambda x, y: x * y + y, [2.0, 5.0]) == gradient(lambda x, y: x * y + y, [2.0, 5.0], mode="reverse")

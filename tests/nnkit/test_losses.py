@@ -330,3 +330,42 @@ def test_get_unknown_name_lists_known_names():
     assert L.get("Cross_Entropy") is L.cross_entropy
     with pytest.raises(ValueError, match=r"unknown loss 'hinge'; known names: mse, mae, .*nll_loss"):
         L.get("hinge")
+
+
+# ---- gaps found by mutation testing (scripts/mutation.py) ------------------------------------------
+
+def test_names_lists_every_loss_and_get_returns_it():
+    assert L.names() == ["mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+                         "categorical_cross_entropy", "nll_loss"]
+    assert all(L.get(name) is getattr(L, name) for name in L.names())
+    assert L.get("  Cross_Entropy ") is L.cross_entropy
+
+
+def test_cross_entropy_shifts_each_row_by_its_own_maximum(torch):
+    """Rows 2000 apart: a shift by the maximum of the whole array would underflow every exp of row 1."""
+    logits = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1003.0]])
+    labels = np.array([2, 0])
+    value, grad = L.cross_entropy(logits, labels)
+    zt = torch.tensor(logits, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(zt, torch.tensor(labels))
+    expected.backward()
+    np.testing.assert_allclose(value, expected.item(), rtol=1e-14)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+
+@pytest.mark.parametrize("name", ["mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                                  "cross_entropy", "categorical_cross_entropy", "nll_loss"])
+def test_the_default_reduction_is_the_mean(name):
+    rng = np.random.default_rng(11)
+    if name in ("cross_entropy", "categorical_cross_entropy", "nll_loss"):
+        z = rng.normal(size=(4, 3))
+        first = {"cross_entropy": z, "categorical_cross_entropy": np.exp(z) / np.exp(z).sum(1, keepdims=True),
+                 "nll_loss": z - np.log(np.exp(z).sum(1, keepdims=True))}[name]
+        second, count = np.array([0, 2, 1, 2]), 4
+    else:
+        first = rng.uniform(0.1, 0.9, size=(4, 3))
+        second, count = rng.uniform(0.0, 1.0, size=(4, 3)), 12
+    default = L.get(name)(first, second)
+    summed = L.get(name)(first, second, reduction="sum")
+    assert default[0] == pytest.approx(summed[0] / count, rel=1e-14)
+    np.testing.assert_allclose(default[1], summed[1] / count, rtol=1e-14)
