@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_output
-from traitlets import Float
+from traitlets import Enum, Float
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
@@ -36,6 +36,9 @@ class GradeInSandbox(NbGraderPreprocessor):
                          help="Seconds per notebook cell in the sandbox (default: the grader's).").tag(config=True)
     call_timeout = Float(None, allow_none=True,
                          help="Seconds per call into student code (default: the grader's).").tag(config=True)
+    isolation = Enum(("auto", "namespace", "user", "process"), "auto",
+                     help="How the worker is isolated (see autograder.isolation); 'process' is no isolation, and "
+                          "every test cell then says so.").tag(config=True)
 
     def preprocess(self, nb, resources):
         from nbgrader.coursedir import CourseDirectory
@@ -52,7 +55,9 @@ class GradeInSandbox(NbGraderPreprocessor):
         from autograder.grader import grade_submission
         from autograder.sandbox import Limits
 
-        limits = Limits()
+        from autograder.isolation import IsolationUnavailable
+
+        limits = Limits(isolation=self.isolation)
         for name in ("cell_timeout", "call_timeout"):
             if getattr(self, name) is not None:
                 setattr(limits, name, getattr(self, name))
@@ -62,8 +67,12 @@ class GradeInSandbox(NbGraderPreprocessor):
             nbformat.write(nb, str(path))
             self.log.info("Grading %s/%s/%s in the nnkit sandbox against %s", info["student"],
                           info["assignment"], info["notebook"], trusted)
-            return grade_submission(path, source=trusted, limits=limits, student=info["student"],   # 2. grade
-                                    denied=denied)
+            try:
+                return grade_submission(path, source=trusted, limits=limits, student=info["student"],  # 2. grade
+                                        denied=denied)
+            except IsolationUnavailable as exc:
+                raise IsolationUnavailable(f"{exc} (in nbgrader, set c.GradeInSandbox.isolation in the course's "
+                                           "nbgrader_config.py)") from exc
 
 
 def autograded_test_cells(nb) -> list:
