@@ -15,17 +15,14 @@ Inputs must be finite: NaN or inf raises ``ValueError``. The argument checks are
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from nnkit import init as initializers
 from nnkit.layers._checks import check_positive_int, make_rng, no_forward_yet
+from nnkit.layers._chunks import get_num_threads, in_batch_chunks, set_num_threads  # noqa: F401 (re-export)
 from nnkit.layers.base import Layer
 
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
@@ -128,105 +125,6 @@ def _col2im(dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int]) -> None
 def _unpad(dxp: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
     (top, _), (left, _) = pads
     return dxp[:, :, top:top + hw[0], left:left + hw[1]]
-
-
-# --------------------------------------------------------------------------------------------------------------
-# both cores for big batches (shared with pool.py)
-# --------------------------------------------------------------------------------------------------------------
-# A big job is cut into chunks of about CHUNK_SIZE elements (1 MiB of float64): small enough that the
-# several passes a fast function makes over a chunk stay in the CPU cache, big enough that the Python
-# overhead per chunk does not show (measured on 2 cores).
-CHUNK_SIZE = 1 << 17
-
-
-def _default_threads() -> int:
-    """Usable CPUs, capped by ``OMP_NUM_THREADS`` when it is set (as the grader's kernels do) and at 4."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    return max(1, min(cpus, int(env) if env.isdigit() else cpus, 4))
-
-
-_threads = _default_threads()
-_executor: tuple[int, ThreadPoolExecutor] | None = None      # (pid that made it, pool), rebuilt after a fork
-_blas = None                 # threadpoolctl's controller of NumPy's BLAS, made on first use; False without it
-
-
-def set_num_threads(n: int) -> None:
-    """Let the fast conv and pool functions split a big batch over ``n`` threads (1 turns it off)."""
-    global _threads, _executor
-    _threads = check_positive_int(n, "set_num_threads", "n")
-    if _executor is not None:
-        _executor[1].shutdown(wait=False)
-        _executor = None
-
-
-def get_num_threads() -> int:
-    """How many threads the fast conv and pool functions split a big batch over."""
-    return _threads
-
-
-def _one_blas_thread():
-    """A context that keeps NumPy's BLAS on one thread, through threadpoolctl when it is installed.
-
-    BLAS libraries such as OpenBLAS run a product of our size on all cores with threads that spin while they
-    wait; on a busy machine that made a conv ten times slower (measured: 1.7 s instead of 0.14 s at load
-    average 16). The chunks' own threads sleep instead of spinning.
-    """
-    global _blas
-    if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _blas = ThreadpoolController().select(user_api="blas")
-        except ImportError:               # not a dependency of nnkit: without it BLAS keeps its own threads
-            _blas = False
-    return _blas.limit(limits=1) if _blas else contextlib.nullcontext()
-
-
-def in_batch_chunks(work: Callable[[slice], None], n: int, size: int, *, blas: bool = False) -> None:
-    """Call ``work(batch)`` for slices ``batch`` that together cover images 0..n-1 once each.
-
-    ``size`` is the job's number of elements. A small job is one call. A big one is cut into chunks of about
-    :data:`CHUNK_SIZE` elements, which keeps each chunk's passes in the CPU cache. With more than one thread
-    (:func:`set_num_threads`), the calling thread and a small thread pool take the chunks in turn: NumPy
-    releases the GIL inside ufuncs and BLAS, so chunks run on both cores at once. The caller never waits for a helper thread that has not started: on
-    a busy machine (``pytest -n 2``, other users) where the helper gets no core, the caller simply does
-    every chunk itself, at about one core's speed. ``work`` must write only to its own chunk of the batch.
-    With ``blas=True`` (work that calls matrix products), the chunks run with BLAS on one thread
-    (:func:`_one_blas_thread`): the parallelism comes from the chunks instead.
-    """
-    parts = min(n, size // CHUNK_SIZE)
-    if parts < 2:
-        work(slice(0, n))
-        return
-    with _one_blas_thread() if blas else contextlib.nullcontext():
-        _run_chunks(work, n, parts)
-
-
-def _run_chunks(work: Callable[[slice], None], n: int, parts: int) -> None:
-    global _executor
-    bounds = [n * i // parts for i in range(parts + 1)]
-    chunks = iter([slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])
-    if _threads < 2:
-        for chunk in chunks:
-            work(chunk)
-        return
-    if _executor is None or _executor[0] != os.getpid():
-        _executor = (os.getpid(), ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="nnkit"))
-    lock = threading.Lock()
-
-    def take_chunks() -> None:
-        while True:
-            with lock:
-                chunk = next(chunks, None)
-            if chunk is None:
-                return
-            work(chunk)
-
-    helpers = [_executor[1].submit(take_chunks) for _ in range(_threads - 1)]
-    take_chunks()
-    for helper in helpers:
-        if not helper.cancel():          # a helper that already started finishes its chunk; re-raises errors
-            helper.result()
 
 
 class _ConvGeometry(NamedTuple):

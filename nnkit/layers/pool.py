@@ -22,7 +22,8 @@ import numpy as np
 
 from nnkit.layers._checks import no_forward_yet
 from nnkit.layers.base import Layer
-from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _check_images, _output_size, in_batch_chunks
+from nnkit.layers._chunks import in_batch_chunks
+from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _check_images, _output_size
 
 
 class PoolCache(NamedTuple):

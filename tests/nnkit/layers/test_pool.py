@@ -182,11 +182,11 @@ def test_pool_layers_wrap_the_fast_pair_and_have_no_parameters(layer_cls, pair):
 @pytest.mark.parametrize(("x_shape", "kernel", "stride"), GRID)
 @pytest.mark.parametrize("pairs", [MAX, AVG], ids=["max", "avg"])
 def test_pool_fast_in_chunks_on_threads_agrees_with_naive(monkeypatch, pairs, x_shape, kernel, stride):
-    from nnkit.layers import conv
+    from nnkit.layers import _chunks
 
-    before = conv.get_num_threads()
-    monkeypatch.setattr(conv, "CHUNK_SIZE", 1)             # cut even these small batches into chunks
-    conv.set_num_threads(3)
+    before = _chunks.get_num_threads()
+    monkeypatch.setattr(_chunks, "CHUNK_SIZE", 1)             # cut even these small batches into chunks
+    _chunks.set_num_threads(3)
     try:
         rng = np.random.default_rng(5)
         x = rng.integers(0, 3, size=(5,) + x_shape[1:]).astype(float)
@@ -197,4 +197,4 @@ def test_pool_fast_in_chunks_on_threads_agrees_with_naive(monkeypatch, pairs, x_
         dout = rng.normal(size=out_fast.shape)
         np.testing.assert_allclose(bwd_fast(dout, cache_fast), bwd_naive(dout, cache_naive), rtol=0, atol=1e-14)
     finally:
-        conv.set_num_threads(before)
+        _chunks.set_num_threads(before)
