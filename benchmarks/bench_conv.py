@@ -178,7 +178,8 @@ def run_setting(setting: str, rounds: int, naive: bool) -> tuple[float, str]:
                 for x_shape, kernel, stride, source in POOL_SHAPES:
                     x = rng.normal(size=x_shape)
                     t, paired = best_times(pool_contenders(x, kernel, stride, kind, naive), rounds)
-                    label = f"{kind}pool N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} k={kernel} s={stride} ({source})"
+                    label = (f"{kind}pool N={x_shape[0]} C={x_shape[1]} {x_shape[2]}x{x_shape[3]} k={kernel} "
+                             f"s={stride} ({source})")
                     ratios.append((report(label, x_shape[0], t, paired), label))
             worst, label = max(ratios)
             print(f"  worst fast/torch at threads {setting}: {worst:.2f} ({label}); goal <= {GOAL}: "
