@@ -53,9 +53,8 @@ class GradeInSandbox(NbGraderPreprocessor):
 
     def _grade(self, nb, trusted: Path, info: dict, denied):
         from autograder.grader import grade_submission
-        from autograder.sandbox import Limits
-
         from autograder.isolation import IsolationUnavailable
+        from autograder.sandbox import Limits
 
         limits = Limits(isolation=self.isolation)
         for name in ("cell_timeout", "call_timeout"):
