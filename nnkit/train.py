@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnkit import _validate as check
 from nnkit import losses
 
 LossFn = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
@@ -358,9 +359,7 @@ def _check_data(data, arg: str, where: str = "fit") -> tuple[np.ndarray, np.ndar
 
 
 def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"fit: {name} must be a positive int, got {value!r}")
-    return int(value)
+    return check.positive_int(value, "fit", name)
 
 
 def _resolve_loss(loss, where: str = "fit") -> tuple[str, LossFn]:

@@ -184,9 +184,7 @@ class Optimizer:
         for i, (params, grads) in enumerate(self.pairs):
             for name, param in params.items():
                 label = f"parameters[{i}] param {name!r}"
-                grad = check_grad(grads, name, param, where, label)
-                _check_state_shapes(self.state[i].get(name, {}), param, where, label)
-                work.append((i, name, param, grad))
+                work.append((i, name, param, check_grad(grads, name, param, where, label)))
         for i, name, param, grad in work:
             state = self.state[i].setdefault(name, {})
             grad = np.asarray(grad, dtype=np.float64)

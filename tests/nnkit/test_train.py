@@ -332,15 +332,15 @@ def test_tqdm_is_imported_only_when_asked():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(epochs=0, batch_size=4), "fit: epochs must be a positive int, got 0"),
-    (dict(epochs=1, batch_size=0), "fit: batch_size must be a positive int, got 0"),
-    (dict(epochs=1, batch_size=2.5), "fit: batch_size must be a positive int, got 2.5"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(epochs=0, batch_size=4), ValueError, "fit: epochs must be a positive int, got 0"),
+    (dict(epochs=1, batch_size=0), ValueError, "fit: batch_size must be a positive int, got 0"),
+    (dict(epochs=1, batch_size=2.5), TypeError, "fit: batch_size must be an int, got float 2.5"),
 ])
-def test_fit_rejects_bad_counts(kwargs, message):
+def test_fit_rejects_bad_counts(kwargs, error, message):
     X, y = three_classes()
     net = classifier()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         fit(net, "cross_entropy", SGD(net, lr=0.1), (X, y), **kwargs)
 
 
