@@ -108,6 +108,21 @@ def probability(value: object, func: str, arg: str, *, allow_one: bool = False) 
     return number(value, func, arg, low=0.0, high=1.0, high_open=not allow_one)
 
 
+def class_indices(labels: object, num_classes: int, func: str, arg: str = "labels") -> np.ndarray:
+    """Integer class labels of shape (N,), each in [0, num_classes)."""
+    arr = np.asarray(labels)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{func}: {arg} must be class indices with an integer dtype, got dtype {arr.dtype} "
+                        f"(convert with {arg}.astype(np.int64))")
+    if arr.ndim != 1:
+        raise ValueError(f"{func}: {arg} must be class indices of shape (N,), got {arg}.shape={arr.shape}")
+    bad = (arr < 0) | (arr >= num_classes)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{func}: {arg} must be class indices in [0, {num_classes - 1}], found {arr[i]} at index {i}")
+    return arr
+
+
 def flag(value: object, func: str, arg: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{func}: {arg} must be True or False, got {_got(value)}")

@@ -413,14 +413,7 @@ def one_hot(y, num_classes: int) -> np.ndarray:
     array of shape (N, C), float64
     """
     num_classes = _count(num_classes, "one_hot", "num_classes", minimum=1)
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise ValueError(f"one_hot: y must be integer class labels of shape (N,), got shape {y.shape} "
-                         f"and dtype {y.dtype}")
-    bad = (y < 0) | (y >= num_classes)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes - 1}], found {y[i]} at index {i}")
+    y = check.class_indices(y, num_classes, "one_hot", "y")
     out = np.zeros((len(y), num_classes))
     out[np.arange(len(y)), y] = 1.0
     return out

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nnkit import _validate as check
 from nnkit._validate import choice, real_array
 
 LossResult = tuple[float, np.ndarray]  # (value, dvalue/dfirst_argument)
@@ -79,18 +80,10 @@ def _target_rows(labels, shape: tuple[int, int], func: str, *, soft: bool = Fals
     n, c = shape
     arr = np.asarray(labels)
     if arr.ndim == 1:
-        if arr.dtype.kind not in "iu":
-            raise TypeError(
-                f"{func}: class-index labels must have an integer dtype, got dtype {arr.dtype} "
-                f"(convert with labels.astype(np.int64))"
-            )
         if arr.shape[0] != n:
             raise ValueError(f"{func}: labels has {arr.shape[0]} entries for {n} rows (labels.shape={arr.shape}, "
                              f"scores shape {shape})")
-        bad = (arr < 0) | (arr >= c)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"{func}: labels must be class indices in [0, {c - 1}], found {arr[i]} at index {i}")
+        arr = check.class_indices(arr, c, func)
         onehot = np.zeros(shape)
         onehot[np.arange(n), arr] = 1.0
         return onehot

@@ -313,9 +313,9 @@ def test_one_hot():
     np.testing.assert_array_equal(D.one_hot(np.array([2, 0, 1]), 4),
                                   [[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]])
     assert D.one_hot(np.array([1]), 2).dtype == np.float64
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\], found 3 at index 1"):
+    with pytest.raises(ValueError, match=r"one_hot: y must be class indices in \[0, 2\], found 3 at index 1"):
         D.one_hot(np.array([0, 3]), 3)
-    with pytest.raises(ValueError, match=r"integer class labels of shape \(N,\), got shape \(2, 1\)"):
+    with pytest.raises(ValueError, match=r"one_hot: y must be class indices of shape \(N,\), got y.shape=\(2, 1\)"):
         D.one_hot(np.array([[0], [1]]), 3)
 
 
