@@ -9,38 +9,22 @@ retries it. After the run: ``<out>/grades.csv`` (rows in result-key order) and G
 exactly one submission, the Gradescope autograder's layout), and ``<out>/batch.json``
 (see ``autograder.shards``). ``--out`` is checked and locked first (``autograder.outdir``).
 
-The lifecycle:
-
-- SIGINT or SIGTERM raises ``Interrupted`` in the main process. Nothing queued is
-  started; the pool processes are told to stop (SIGTERM: they clean up their sandbox
-  and exit), and killed if they have not within two seconds. The results that finished
-  are kept, and ``grades.csv`` lists them.
-- Pool processes ignore SIGINT (Ctrl-C reaches the whole process group; the main
-  process decides), and ask the kernel to SIGKILL them when the main process dies
-  (``PR_SET_PDEATHSIG``), so SIGKILL of the grader leaves no grading process behind.
-  Each sandboxed worker in turn dies with its pool process (``--die-with-parent``).
+SIGINT and SIGTERM stop a batch cleanly and SIGKILL leaves nothing running: see
+``autograder.pool``. The results that finished are kept, and ``grades.csv`` lists them.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
-import multiprocessing
 import os
 import re
-import signal
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import notebook, outdir, report, sandbox, shards
+from autograder import notebook, outdir, pool, report, sandbox, shards
 from autograder.grader import SubmissionResult, default_source, find_trusted, grade_submission
-
-PR_SET_PDEATHSIG = 1           # <linux/prctl.h>
-STOP_GRACE_SECONDS = 2.0       # how long stopped pool processes get to clean up before SIGKILL
+from autograder.pool import Interrupted  # noqa: F401 - raised by run_batch, part of this module's interface
 
 
 @dataclass(frozen=True)
@@ -105,14 +89,6 @@ def check_unique_keys(submissions: list[Submission]) -> None:
         keys[sub.key] = sub
 
 
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM stopped the batch; ``signum`` says which (a shell reports 128 + signum)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
 @dataclass
 class BatchOutcome:
     """``results`` in submission order; ``graded`` now, ``skipped`` because an earlier run had graded them."""
@@ -163,12 +139,14 @@ def _run(submissions, out, jobs, force, progress, shard, options) -> BatchOutcom
         bar.update(1)
 
     try:
-        with _signals_raise_interrupted():
+        with pool.signals_raise_interrupted():
             if jobs == 1 or len(todo) <= 1:
                 for n in todo:
                     finished(n, _safe(lambda: _grade_one(submissions[n], out, options), submissions[n], options))
             else:
-                _grade_in_pool(submissions, todo, out, options, min(jobs, len(todo)), finished)
+                tasks = {n: (submissions[n], out, options) for n in todo}
+                pool.run(_grade_one, tasks, min(jobs, len(todo)),
+                         lambda n, outcome: finished(n, _safe(outcome, submissions[n], options)))
     except (Interrupted, outdir.OutputError):
         bar.close()
         if out is not None:
@@ -277,111 +255,6 @@ def _with_assignment_max(result: SubmissionResult, sub: Submission, options: dic
     if not result.assignment and source.is_dir():
         result.assignment = trusted_path.parent.name
     return result
-
-
-# -- the pool and its lifecycle ------------------------------------------------------------------
-def _grade_in_pool(submissions, todo, out, options, workers: int, finished) -> None:
-    context = multiprocessing.get_context("spawn")
-    before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pool_process_init,
-                               initargs=(os.getpid(),))
-    try:
-        futures = {pool.submit(_grade_in_pool_process, submissions[n], out, options): n for n in todo}
-        for future in as_completed(futures):
-            n = futures[future]
-            finished(n, _safe(future.result, submissions[n], options))
-    except BaseException:
-        _stop_pool(pool, [p for p in multiprocessing.active_children() if p not in before])
-        raise
-    pool.shutdown()
-
-
-def _stop_pool(pool: ProcessPoolExecutor, processes) -> None:
-    """Start nothing more; ask the pool processes to stop, then kill those still running."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-            process.join(1.0)
-
-
-_busy = False          # in a pool process: grading a submission right now
-
-
-class _Stop(BaseException):
-    """SIGTERM in a pool process while grading: unwind (closing the sandbox), then exit."""
-
-
-def _pool_process_init(parent_pid: int) -> None:
-    """Runs first in each pool process: die with the main process, leave Ctrl-C to it, stop on SIGTERM."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass   # not Linux: no parent-death signal
-    if os.getppid() != parent_pid:   # the main process died before prctl took effect
-        os._exit(1)
-    signal.signal(signal.SIGINT, _ignore_signal)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-
-
-def _ignore_signal(signum, frame) -> None:
-    """A handler that does nothing (SIG_IGN would be inherited by the sandboxed worker; this is not)."""
-
-
-def _stop_on_sigterm(signum, frame) -> None:
-    if _busy:
-        raise _Stop()
-    _exit_now(128 + signum)
-
-
-def _exit_now(code: int) -> None:
-    """Leave this pool process now, but run its exit handlers first: they remove its temp folders.
-
-    ``sys.exit`` would not do: the executor's loop catches it and takes the next submission.
-    """
-    try:
-        atexit._run_exitfuncs()
-    finally:
-        os._exit(code)
-
-
-def _grade_in_pool_process(sub: Submission, out: Path | None, options: dict) -> dict:
-    global _busy
-    _busy = True
-    try:
-        return _grade_one(sub, out, options)
-    except _Stop:
-        _exit_now(128 + signal.SIGTERM)
-    finally:
-        _busy = False
-
-
-@contextmanager
-def _signals_raise_interrupted():
-    """In the main thread: SIGINT and SIGTERM raise ``Interrupted`` (once; later ones are ignored)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    stopping = []
-
-    def handler(signum, frame):
-        if not stopping:
-            stopping.append(signum)
-            raise Interrupted(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 class _NoBar:

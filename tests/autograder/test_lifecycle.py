@@ -150,8 +150,8 @@ def test_nothing_outlives_a_killed_grader(slow_class, group):
 
 POOL_INIT = r'''
 import ctypes, os, signal, sys
-from autograder import batch
-batch._pool_process_init(int(sys.argv[1]))
+from autograder import pool
+pool._process_init(int(sys.argv[1]))
 os.kill(os.getpid(), signal.SIGINT)                 # Ctrl-C: must not interrupt the pool process
 deathsig = ctypes.c_int()
 ctypes.CDLL(None).prctl(2, ctypes.byref(deathsig), 0, 0, 0)    # PR_GET_PDEATHSIG
