@@ -152,6 +152,13 @@ def _grade(args) -> int:
     limits = _limits(args)
     limits.isolation = _resolve_isolation("nnkit grade", args.isolation, limits.run_as,
                                           allow_process=args.isolation == "process")
+    if limits.isolation == "user":   # what the worker's user must not read has to be private to us first
+        from autograder import grader, isolation
+        try:
+            isolation.check_private([args.source or str(grader.default_source()), args.out, *args.paths],
+                                    limits.run_as)
+        except isolation.IsolationUnavailable as exc:
+            raise UsageError(f"nnkit grade: {exc}") from None
     if limits.isolation == "process":
         print(f"nnkit grade: WARNING: {report.NOT_ISOLATED}; every output says so", file=sys.stderr)
     if not os.environ.get(SECRET_ENV):

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import notebook, policy
+from autograder import isolation, notebook, policy
 from autograder.handle import RemoteHandle, WorkerFailure
 from autograder.items import Registry, default_registry
 from autograder.runner import ItemResult, run_item
@@ -165,7 +165,11 @@ def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
     result.isolation = mode
     if mode == "process":
         result.notes.append(NOT_ISOLATED)
-    sandbox = Sandbox(cells, limits, Policy(provided, denied_paths=(str(source),) + other_notebooks(path),
+    others = other_notebooks(path)
+    if mode == "user":   # the worker runs as another user: what it must not read must be private to us
+        trusted_files = [str(p) for p in Path(source).rglob("*.ipynb")] if Path(source).is_dir() else []
+        isolation.check_private([str(source), *trusted_files, *denied, *others], limits.run_as)
+    sandbox = Sandbox(cells, limits, Policy(provided, denied_paths=(str(source),) + others,
                                             denied_trees=denied), mode=mode)
     try:
         try:

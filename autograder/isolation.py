@@ -151,6 +151,34 @@ def resolve_isolation(requested: str = "auto", *, run_as: str | None = None, all
                                "--isolation process to grade without isolation (every output will say so)")
 
 
+def readable_by(path, uid: int, gids) -> bool:
+    """Whether a process with ``uid`` and groups ``gids`` could reach ``path`` (every folder on the way
+    searchable; a file readable, a folder readable or searchable), judged from the permission bits."""
+    path = os.path.realpath(path)
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        current = "/".join(parts[:depth]) or "/"
+        try:
+            st = os.stat(current)
+        except OSError:
+            return False
+        shift = 6 if st.st_uid == uid else 3 if st.st_gid in gids else 0
+        need = (0o5 if os.path.isdir(current) else 0o4) if current == path else 0o1
+        if not (st.st_mode >> shift) & need:
+            return False
+    return True
+
+
+def check_private(paths, run_as: str | None) -> None:
+    """User mode: refuse when the worker's user could read a path that must stay the grader's (the trusted
+    notebooks, other submissions, ``--out``); the message says how to fix the permissions."""
+    uid, gid = resolve_user(run_as or "nobody")
+    for path in paths:
+        if os.path.exists(path) and readable_by(path, uid, {gid}):
+            raise IsolationUnavailable(f"user isolation: {path} is readable by the worker's user "
+                                       f"{run_as or 'nobody'}; make it private first (chmod -R go-rwx {path})")
+
+
 # -- what the worker may import -------------------------------------------------------------------
 def _requirement_name(requirement: str) -> str:
     return re.split(r"[\s;<>=!~\[(]", requirement.strip(), maxsplit=1)[0]
