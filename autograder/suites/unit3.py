@@ -59,9 +59,13 @@ def _loss_checks(ns, t, name, ref, pred, target, label, *, batch_size=None, know
     if got is None:
         return
     value, expected_grad = ref(pred, target)
-    t.close(f"{name} value on {label}", got[0], np.float64(value), batch_size=batch_size)
+    # a loss averaged over every entry (not only the batch): a sum instead is `size` times too large
+    size = None if batch_size else int(np.size(pred))
+    summed = {size: f"your result is exactly {size}x the expected: you summed over all {size} entries instead "
+                    f"of averaging (divide by the number of entries)"} if size and size > 2 else None
+    t.close(f"{name} value on {label}", got[0], np.float64(value), batch_size=batch_size, factors=summed)
     t.close(f"{name} gradient on {label}", got[1], expected_grad, kind="backward", batch_size=batch_size,
-            known_wrong=known_wrong)
+            known_wrong=known_wrong, factors=summed)
     t.grad_matches_numeric(f"{name} gradient against numeric differentiation of your value",
                            lambda p: ns.call(name, p, target)[0], pred, np.float64(1.0), got[1],
                            reference=expected_grad, batch_size=batch_size)
@@ -82,11 +86,20 @@ def derivatives_match_reference_and_numeric(ns, t):
     dout = t.rng.normal(size=z.shape)
     for name in ACTS:
         grad = ns.call(name + "_grad", z)
-        t.close(f"{name}_grad on a (5, 4) array", grad, getattr(ref_act, name + "_grad")(z), kind="backward")
+        t.close(f"{name}_grad on a (5, 4) array", grad, getattr(ref_act, name + "_grad")(z), kind="backward",
+                known_wrong=DERIVATIVE_MISTAKES[name](z))
         if isinstance(grad, np.ndarray) and grad.shape == z.shape:
             t.grad_matches_numeric(f"{name}_grad against numeric differentiation of your {name}",
                                    lambda v, n=name: ns.call(n, v), z, dout, grad * dout)
-    t.close("relu_grad at exactly 0 is 0", ns.call("relu_grad", np.zeros(3)), np.zeros(3))
+    t.close("relu_grad at exactly 0 is 0", ns.call("relu_grad", np.zeros(3)), np.zeros(3),
+            known_wrong={"relu'(0) = 1 (z >= 0); the convention is relu'(0) = 0 (z > 0)": np.ones(3)})
+
+
+DERIVATIVE_MISTAKES = {
+    "sigmoid": lambda z: {"sigmoid' = s: the factor (1 - s) is missing (sigmoid' = s * (1 - s))": ref_act.sigmoid(z)},
+    "tanh": lambda z: {"tanh' = 1 - tanh(z): the square is missing (tanh' = 1 - tanh(z)**2)": 1.0 - np.tanh(z)},
+    "relu": lambda z: {"relu itself instead of its derivative (relu'(z) is 1 for z > 0, else 0)": ref_act.relu(z)},
+}
 
 
 @watch_calls(warnings=True)
@@ -113,7 +126,9 @@ def mse_and_mae_match_reference(ns, t):
         "the gradient of sum((p - t)**2) / 2, without the mean": diff})
     target[0, 0] = pred[0, 0]   # sign(0) = 0 is part of the spec
     _loss_checks(ns, t, "mae", ref_loss.mae, pred, target, f"({n}, 3) arrays with one exact tie",
-                 known_wrong={"dividing by N instead of the number of entries": np.sign(diff) / n})
+                 known_wrong={"dividing by N instead of the number of entries": np.sign(diff) / n,
+                              "(diff > 0) instead of np.sign(diff): the sign is -1 below 0 and sign(0) = 0":
+                              (diff > 0) / diff.size})
 
 
 def losses_refuse_mismatched_shapes(ns, t):
@@ -148,7 +163,9 @@ def bce_is_stable_and_checks_shapes(ns, t):
 
 def softmax_matches_reference(ns, t):
     z = t.rng.normal(size=(5, 4)) * 2
-    t.close("softmax on (5, 4) logits", ns.call("softmax", z), ref_act.softmax(z))
+    t.close("softmax on (5, 4) logits", ns.call("softmax", z), ref_act.softmax(z),
+            known_wrong={"softmax over the wrong axis (columns, axis=0): each row must sum to 1":
+                         ref_act.softmax(z.T).T})
     big = np.array([[1000.0, 0.0, -1000.0], [1000.0, 1000.0, 999.0]])
     t.close("softmax of logits near 1000 (subtract the row max)", ns.call("softmax", big), ref_act.softmax(big))
 
@@ -156,8 +173,12 @@ def softmax_matches_reference(ns, t):
 def cross_entropy_matches_reference(ns, t):
     n, c = int(t.rng.integers(4, 8)), 5
     logits, labels = t.rng.normal(size=(n, c)) * 2, t.rng.integers(0, c, size=n)
+    probs = ref_act.softmax(logits)
     _loss_checks(ns, t, "softmax_cross_entropy", ref_loss.cross_entropy, logits, labels, f"({n}, {c}) logits",
-                 batch_size=n)
+                 batch_size=n, known_wrong={
+                     "softmax / N without subtracting the one-hot labels (the gradient is (softmax - one-hot) / N)":
+                     probs / n, "softmax + one-hot: the one-hot labels must be subtracted, not added":
+                     (probs + np.eye(c)[labels]) / n})
 
 
 def cross_entropy_at_large_logits(ns, t):
@@ -271,7 +292,8 @@ def linear_forward_matches_reference(ns, t):
     n, d, m = 4, 5, 3
     layer, W, b = student_linear(ns, t, d, m)
     x = t.rng.normal(size=(n, d))
-    t.close("forward of a (4, 5) batch through Linear(5, 3)", ns.method(layer, "forward", x), x @ W + b)
+    t.close("forward of a (4, 5) batch through Linear(5, 3)", ns.method(layer, "forward", x), x @ W + b,
+            known_wrong={"the bias b is missing (x @ W + b)": x @ W})
     W2 = t.rng.normal(size=(d, m))
     ns.setitem(layer, "params", "W", W2)
     t.close("forward uses the current params['W'] (set after construction)", ns.method(layer, "forward", x),

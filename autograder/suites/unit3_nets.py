@@ -6,8 +6,11 @@ are defined in :mod:`autograder.suites.unit3`.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
+from autograder.handle import StudentCodeError
 from autograder.suites.digits import score_digits_split
 from nnkit import activations as ref_act
 from nnkit import losses as ref_loss
@@ -38,7 +41,13 @@ def activation_layers_forward_and_backward(ns, t):
         out = ns.method(layer, "forward", x)
         t.close(f"{cls}().forward", out, getattr(ref_act, fn)(x))
         dx = ns.method(layer, "backward", dout)
-        t.close(f"{cls}().backward", dx, dout * getattr(ref_act, fn + "_grad")(x), kind="backward")
+        local = getattr(ref_act, fn + "_grad")(x)
+        wrong = {"the local derivative without multiplying by dout (the chain rule: dx = dout * f'(x))": local}
+        if cls == "Tanh":
+            wrong["tanh' = 1 - tanh: the square is missing (1 - out**2)"] = dout * (1 - np.tanh(x))
+        if cls == "ReLU":
+            wrong["the mask of dout instead of the mask of the input x (pass dout where x > 0)"] = dout * (dout > 0)
+        t.close(f"{cls}().backward", dx, dout * local, kind="backward", known_wrong=wrong)
         t.grad_matches_numeric(f"{cls}().backward against numeric differentiation of its forward",
                                lambda v, ly=layer: ns.method(ly, "forward", v), x, dout, dx)
 
@@ -69,8 +78,16 @@ def sequential_forward_and_backward(ns, t):
     dout = t.rng.normal(size=(n, 3))
     t.close("Sequential([Linear(4, 6), ReLU(), Linear(6, 3)]).forward", ns.method(net, "forward", x),
             ref.forward(x))
-    t.close("Sequential.backward returns dL/dx", ns.method(net, "backward", dout), ref.backward(dout),
-            kind="backward")
+    try:
+        dx = ns.method(net, "backward", dout)
+    except StudentCodeError as exc:
+        if exc.not_implemented or "backward" not in exc.where:
+            raise
+        t.fail("Sequential.backward returns dL/dx", f"your code raised {exc.exc_type} in `{exc.where}`: "
+               f"{exc.message}", ["a layer's backward got a dout of the wrong shape: Sequential.backward must visit "
+                                  "the layers in reverse order (last layer first), passing each one's dx on"])
+        return
+    t.close("Sequential.backward returns dL/dx", dx, ref.backward(dout), kind="backward")
     for k, (layer, ref_layer) in enumerate(linears):
         grads = ns.get(layer, "grads")
         for name in ("W", "b"):
@@ -125,14 +142,20 @@ def minibatch_indices_match_reference(ns, t):
         expected = _ref_batches(n, bs, seed)
         if not t.true(f"minibatch_indices({n}, {bs}, seed) returns {len(expected)} batches",
                       isinstance(got, list) and len(got) == len(expected), f"got {got!r:.120}"):
+            if isinstance(got, list) and len(got) == n // bs < len(expected):
+                t.results[-1].diagnosis.append("the last, smaller batch is dropped: keep it (n need not be a "
+                                               "multiple of batch_size)")
             continue
         t.true(f"the batches of n={n} cover every index exactly once",
                bool(np.array_equal(np.sort(np.concatenate(got)), np.arange(n))))
-        t.equal(f"minibatch_indices({n}, {bs}, seed) is default_rng(seed).permutation({n}) cut in order",
-                np.concatenate(got).astype(np.int64), np.concatenate(expected))
+        flat = np.concatenate(got).astype(np.int64)
+        if not t.equal(f"minibatch_indices({n}, {bs}, seed) is default_rng(seed).permutation({n}) cut in order",
+                       flat, np.concatenate(expected)) and np.array_equal(flat, np.arange(n)):
+            t.results[-1].diagnosis.append("the indices are not shuffled: cut np.random.default_rng(rng)"
+                                           ".permutation(n), not 0..n-1, into batches")
 
 
-def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed):
+def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed, *, last_batch_only=False):
     fn = {"mse": ref_loss.mse, "bce": ref_loss.binary_cross_entropy_with_logits,
           "cross_entropy": ref_loss.cross_entropy}[loss]
     rng, history = np.random.default_rng(seed), []
@@ -145,7 +168,7 @@ def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed):
                 for k in params:
                     params[k] -= lr * grads[k]
             values.append(value)
-        history.append(float(np.mean(values)))
+        history.append(float(values[-1] if last_batch_only else np.mean(values)))
     return np.array(history)
 
 
@@ -154,10 +177,14 @@ def _train_matches(ns, t, loss, Y, out_dim):
     net, ref, linears = _mlp(ns, t, [3, 4, out_dim])
     X = t.rng.normal(size=(n, 3))
     history = ns.call("train", net, X, Y, loss=loss, lr=lr, epochs=epochs, batch_size=bs, seed=seed)
+    wrong = {"gradient ascent (params += lr * grads): a descent step goes against the gradient":
+             _ref_train(copy.deepcopy(ref), X, Y, loss, -lr, epochs, bs, seed),
+             "the last batch's loss instead of the mean of the epoch's batch losses":
+             _ref_train(copy.deepcopy(ref), X, Y, loss, lr, epochs, bs, seed, last_batch_only=True)}
     expected = _ref_train(ref, X, Y, loss, lr, epochs, bs, seed)
     got = np.asarray(history, dtype=float) if isinstance(history, list) else history
     t.close(f"train(loss={loss!r}) returns the mean batch loss of each of {epochs} epochs", got, expected,
-            rtol=1e-6, atol=1e-9)
+            rtol=1e-6, atol=1e-9, known_wrong=wrong)
     for k, (layer, ref_layer) in enumerate(linears):
         t.close(f"W of Linear layer {k} after training (replayed with the reference)",
                 ns.get(layer, "params").get("W"), ref_layer.params["W"], rtol=1e-6, atol=1e-9)
