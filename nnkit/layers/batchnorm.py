@@ -125,6 +125,10 @@ class _BatchNorm(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalise with the batch statistics (``training``) or the running ones (after ``eval()``)."""
         where = f"{type(self).__name__}.forward"
+        if self.axes == (0,) and np.ndim(x) == 3:   # torch's BatchNorm1d also takes (N, C, L)
+            raise ValueError(f"{where}: x must be 2-D (N, D), got x.shape={np.shape(x)}; PyTorch's BatchNorm1d "
+                             "would also average over L of (N, C, L), here move L into the batch first: "
+                             "x.transpose(0, 2, 1).reshape(-1, C)")
         x = check.real_array(x, where, ndim=len(self.axes) + 1, layout=self.layout, ndarray=True, finite=False)
         if x.shape[1] != self.num_features:
             raise ValueError(

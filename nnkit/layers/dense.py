@@ -70,6 +70,9 @@ class Linear(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Map ``x`` (N, D) to ``x @ W + b`` (N, M)."""
+        if np.ndim(x) > 2:   # torch maps the last axis of (*, D); say so rather than guess
+            raise ValueError(f"Linear.forward: x must be 2-D (N, D), got x.shape={np.shape(x)}; PyTorch's nn.Linear "
+                             f"would map the last axis, here reshape first: x.reshape(-1, {self.in_features})")
         x = check.real_array(x, "Linear.forward", ndim=2, layout="(N, D)", ndarray=True, finite=False)
         if x.shape[1] != self.in_features:
             raise ValueError(f"Linear.forward: x has {x.shape[1]} features, the layer expects {self.in_features} "

@@ -184,3 +184,9 @@ def test_batchnorm_validates_its_arguments():
         BatchNorm1d(0)
     with pytest.raises(ValueError, match=r"BatchNorm1d: momentum must be in \(0, 1\], got 1.5"):
         BatchNorm1d(2, momentum=1.5)
+
+
+def test_batchnorm1d_says_what_torch_would_do_with_n_c_l():
+    with pytest.raises(ValueError, match=r"BatchNorm1d.forward: x must be 2-D \(N, D\), got x.shape=\(4, 3, 5\); "
+                                         r"PyTorch's BatchNorm1d would also average over L"):
+        BatchNorm1d(3).forward(np.zeros((4, 3, 5)))

@@ -153,3 +153,9 @@ def test_linear_rejects_bad_sizes_and_both_seed_and_rng():
         Linear(2, 3, seed=1, rng=np.random.default_rng(1))
     with pytest.raises(TypeError, match="Linear: rng must be a numpy.random.Generator"):
         Linear(2, 3, rng=np.random.RandomState(0))
+
+
+def test_linear_says_what_torch_would_do_with_more_axes():
+    with pytest.raises(ValueError, match=r"Linear.forward: x must be 2-D \(N, D\), got x.shape=\(2, 3, 4\); "
+                                         r"PyTorch's nn.Linear would map the last axis.*x.reshape\(-1, 4\)"):
+        Linear(4, 2, seed=0).forward(np.zeros((2, 3, 4)))
