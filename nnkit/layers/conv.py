@@ -280,9 +280,10 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tu
     image's convolution is then one matrix product, ``W.reshape(F, -1) @ cols[n]`` (F, H'*W'), already in
     (F, H', W') order; ``np.matmul`` runs the products through BLAS.
 
-    A big batch is cut into chunks that run on two threads (:func:`in_batch_chunks`), rather than one
-    batch-wide product that lets BLAS spawn its own threads: that one wins on a quiet machine but was ten
-    times slower when training on a busy one (BLAS threads waiting for cores held by other processes).
+    A big batch is cut into chunks that run on a small thread pool, with BLAS kept on one thread
+    (:func:`nnkit.layers._chunks.in_batch_chunks`), rather than one batch-wide product on BLAS's own threads:
+    that one wins on a quiet machine but was ten times slower on a busy one (BLAS threads spinning while
+    they wait for cores held by other processes).
     """
     x, W, b, geo = _check_conv(x, W, b, stride, padding, "conv2d_forward")
     N, C = x.shape[:2]
@@ -323,7 +324,8 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
     ``dcols[n] = Wmat.T @ dout[n]`` and ``db`` sums dout over images and positions. col2im then folds
     ``dcols`` back onto the padded images with one strided slice-add per kernel offset (overlapping windows
     add up), and the padding is cut off. Chunks of the batch (see :func:`conv2d_forward`) each sum their
-    own part of ``dW``; the parts are added in batch order, so the result does not depend on thread timing.
+    own part of ``dW``; the chunks depend only on the shapes and the parts are added in batch order, so the
+    result is the same whatever the number of threads or their timing.
     """
     if not isinstance(cache, Conv2dCache):
         raise TypeError(f"conv2d_backward: cache must come from conv2d_forward, got {type(cache).__name__}")
