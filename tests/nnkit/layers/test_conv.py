@@ -273,3 +273,18 @@ def test_conv2d_fast_in_chunks_on_threads_agrees_with_naive(chunked, x_shape, w_
     dout = rng.normal(size=out_fast.shape)
     for fast, naive in zip(conv2d_backward(dout, cache_fast), conv2d_backward_naive(dout, cache_naive)):
         np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-12)
+
+
+def test_conv2d_fast_gives_the_same_bits_on_one_thread_and_on_three(chunked):
+    rng = np.random.default_rng(6)
+    x, W, b = rng.normal(size=(7, 3, 6, 5)), rng.normal(size=(4, 3, 3, 2)), rng.normal(size=4)
+    dout = rng.normal(size=(7, 4, 6, 5))
+
+    def run():
+        out, cache = conv2d_forward(x, W, b, 1, "same")
+        return (out,) + conv2d_backward(dout, cache)
+
+    on_three = run()
+    chunked.set_num_threads(1)
+    for a, b_ in zip(on_three, run()):
+        np.testing.assert_array_equal(a, b_)
