@@ -22,13 +22,12 @@ import numpy as np
 def _got(value: object) -> str:
     """The type, and the value itself when it is short (``float 1.5``, ``str 'mean'``, ``ndarray``)."""
     text = repr(value)
-    return f"{type(value).__name__} {text}" if len(text) <= 40 and not isinstance(value, np.ndarray) else \
-        type(value).__name__
+    short = len(text) <= 40 and not isinstance(value, np.ndarray)
+    return f"{type(value).__name__} {text}" if short else type(value).__name__
 
 
 def real_array(x: object, func: str, arg: str = "x", *, ndim: int | tuple[int, ...] | None = None,
-               layout: str = "", finite: bool = True, nonempty: bool = False, ndarray: bool = False,
-               copy: bool = False) -> np.ndarray:
+               layout: str = "", finite: bool = True, ndarray: bool = False, copy: bool = False) -> np.ndarray:
     """``x`` as float64 (a new array only when the dtype changes, or with ``copy``).
 
     ``ndarray=True`` refuses lists and scalars (layers take arrays); ``ndim`` is an int or the allowed ints;
@@ -36,15 +35,14 @@ def real_array(x: object, func: str, arg: str = "x", *, ndim: int | tuple[int, .
     """
     if ndarray and not isinstance(x, np.ndarray):
         raise TypeError(f"{func}: {arg} must be a numpy array, got {_got(x)}")
-    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
         dims = ndim if isinstance(ndim, int) else " or ".join(map(str, ndim))
         hint = " (for one sample use x[None])" if isinstance(ndim, int) and arr.ndim == ndim - 1 else ""
-        raise ValueError(f"{func}: {arg} must be {dims}-D{' ' + layout if layout else ''}, got {arg}.shape={arr.shape}{hint}")
-    if nonempty and arr.size == 0:
-        raise ValueError(f"{func}: {arg} must be non-empty, got {arg}.shape={arr.shape}")
+        expected = f"{dims}-D {layout}".rstrip()
+        raise ValueError(f"{func}: {arg} must be {expected}, got {arg}.shape={arr.shape}{hint}")
     arr = np.array(arr, dtype=np.float64) if copy else arr.astype(np.float64, copy=False)
     if finite:
         bad = ~np.isfinite(arr)
@@ -119,7 +117,8 @@ def class_indices(labels: object, num_classes: int, func: str, arg: str = "label
     bad = (arr < 0) | (arr >= num_classes)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"{func}: {arg} must be class indices in [0, {num_classes - 1}], found {arr[i]} at index {i}")
+        raise ValueError(f"{func}: {arg} must be class indices in [0, {num_classes - 1}], "
+                         f"found {arr[i]} at index {i}")
     return arr
 
 
