@@ -80,6 +80,13 @@ def shards_0_and_2(course):
     return [course / "shard0", course / "shard2"]
 
 
+@pytest.fixture(scope="module")
+def shard_1(course):
+    rc, stdout, stderr = _finish(_start(course, course / "shard1", "--shard", "1/3", "--jobs", "1"))
+    assert rc == cli.EXIT_OK and "3 submissions in shard 1/3: 3 graded now" in stdout, stderr
+    return course / "shard1"
+
+
 def _snapshot(out: Path) -> dict:
     """Every output file; JSON with its timing fields left out (they differ between any two runs)."""
     files = {}
@@ -123,11 +130,10 @@ def test_a_bad_shard_is_a_usage_error(course, capsys, text, message):
     assert err[-1].startswith("nnkit grade: --shard") and message in err[-1]
 
 
-def test_three_shards_as_separate_processes_merge_into_what_one_run_gives(course, unsharded, shards_0_and_2):
-    rc, stdout, stderr = _finish(_start(course, course / "shard1", "--shard", "1/3", "--jobs", "1"))
-    assert rc == cli.EXIT_OK and "3 submissions in shard 1/3: 3 graded now" in stdout, stderr
+def test_three_shards_as_separate_processes_merge_into_what_one_run_gives(course, unsharded, shards_0_and_2,
+                                                                          shard_1):
     merged = course / "merged"
-    rc, stdout, stderr = _merge([course / "shard1", *shards_0_and_2], merged)
+    rc, stdout, stderr = _merge([shard_1, *shards_0_and_2], merged)
     assert rc == cli.EXIT_SUBMISSION_ERRORS, stderr           # carol's error row, as in the unsharded run
     assert stdout.strip() == f"merged 3 folders: 7 submissions, 1 could not be graded. Results in {merged}/: " \
                              "grades.csv, results/, gradescope/"
@@ -182,3 +188,23 @@ def test_merge_refuses_inputs_that_do_not_fit(course, shards_0_and_2, tmp_path, 
         assert cli.main(["merge", str(shard0), str(shard2), "--out", str(tmp_path / "m5")]) == cli.EXIT_USAGE
     assert f"is in use by {os.uname().nodename}:{os.getpid()}" in capsys.readouterr().err
     assert not any((tmp_path / f"m{i}").exists() for i in range(1, 6))    # nothing written on refusal
+
+
+def test_merge_keeps_an_internal_error_row_that_was_not_saved(course, shards_0_and_2, shard_1, tmp_path):
+    shard0, shard2 = shards_0_and_2
+    broken = tmp_path / "shard2"
+    shutil.copytree(shard2, broken)
+    (broken / "results" / "bob" / fx.ASSIGNMENT / "fixture.json").unlink()   # as if bob's grading had crashed
+    manifest = json.loads((broken / shards.MANIFEST).read_text())
+    row = {"path": "p", "assignment": fx.ASSIGNMENT, "notebook": "fixture.ipynb", "student": "bob", "score": 0.0,
+           "max_score": 10.0, "error": "internal grader error: RuntimeError: boom", "flags": [], "notes": [],
+           "cells": [], "seconds": 0.0, "items": []}
+    manifest["unsaved"] = {f"bob/{fx.ASSIGNMENT}/fixture": row}
+    (broken / shards.MANIFEST).write_text(json.dumps(manifest))
+    merged = tmp_path / "merged"
+    assert cli.main(["merge", str(shard0), str(shard_1), str(broken), "--out", str(merged)]) == \
+        cli.EXIT_SUBMISSION_ERRORS
+    assert not (merged / "results" / "bob").exists()             # still unsaved: a rerun of shard 2 retries it
+    assert json.loads((merged / shards.MANIFEST).read_text())["unsaved"] == manifest["unsaved"]
+    assert "internal grader error: RuntimeError: boom" in (merged / "grades.csv").read_text()
+    assert cli.main(["merge", str(shard0), str(shard_1), str(broken), "--out", str(broken)]) == cli.EXIT_USAGE
