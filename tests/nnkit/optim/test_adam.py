@@ -58,6 +58,7 @@ def run(cls, steps, **kwargs):
 @pytest.mark.parametrize("kwargs", [
     {}, {"lr": 0.05}, {"betas": (0.5, 0.9)}, {"eps": 0.3}, {"weight_decay": 0.2}, {"amsgrad": True},
     {"maximize": True}, {"weight_decay": 0.2, "decay": "all"}, {"lr": 0.02, "amsgrad": True, "maximize": True},
+    {"weight_decay": 1.0}, {"betas": (0.0, 0.0)},
 ])
 def test_adam_follows_its_equations(kwargs):
     steps = gradient_steps()
@@ -70,7 +71,7 @@ def test_adam_follows_its_equations(kwargs):
 
 @pytest.mark.parametrize("kwargs", [
     {}, {"lr": 0.05}, {"betas": (0.5, 0.9)}, {"eps": 0.3}, {"weight_decay": 0.3}, {"amsgrad": True},
-    {"maximize": True}, {"weight_decay": 0.0},
+    {"maximize": True}, {"weight_decay": 0.0}, {"weight_decay": 1.0, "lr": 0.5},
 ])
 def test_adamw_follows_its_equations(kwargs):
     steps = gradient_steps()

@@ -52,6 +52,7 @@ def run(steps, **kwargs):
     {"lr": 0.1, "momentum": 0.8, "nesterov": True}, {"lr": 0.1, "weight_decay": 0.3},
     {"lr": 0.1, "weight_decay": 0.3, "decay": "all"}, {"lr": 0.1, "weight_decay": 0.3, "decay": {"b"}},
     {"lr": 0.1, "momentum": 0.5, "maximize": True, "weight_decay": 0.1},
+    {"lr": 0.1, "weight_decay": 1.0}, {"lr": 0.1, "momentum": 1.0},   # the boundary values 1 are ordinary values
 ])
 def test_sgd_follows_its_equations(kwargs):
     steps = gradient_steps()
