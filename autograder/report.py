@@ -21,7 +21,7 @@ import io
 import json
 from pathlib import Path
 
-from autograder.grader import SubmissionResult
+from autograder.grader import NOT_ISOLATED, SubmissionResult
 from autograder.outdir import atomic_write_text, write_text  # noqa: F401 - atomic_write_text: used by gradescope.py
 from autograder.runner import ItemResult
 
@@ -30,8 +30,6 @@ def _num(x: float) -> str:
     return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
 
 
-NOT_ISOLATED = ("graded WITHOUT isolation (--isolation process): only a separate process and an audit hook stood "
-                "between the student's code and the grader")
 BY_HAND = "graded by hand"
 
 
@@ -53,7 +51,8 @@ def render_text(result: SubmissionResult, show_hidden_details: bool = False) -> 
     for flag in result.flags:
         lines.append(f"   FLAG: {flag}")
     for note in result.notes:
-        lines.append(f"   note: {note}")
+        if note != NOT_ISOLATED:   # said once, as the WARNING above
+            lines.append(f"   note: {note}")
     for cell in result.cells:
         if cell["status"] != "ok":
             lines.append(f"   {cell['name']}: {cell['status']}: {cell['message']}")
