@@ -336,3 +336,8 @@ ITEMS = [
 from autograder.suites.unit4_practice import ITEMS as _PRACTICE_ITEMS  # noqa: E402
 
 ITEMS += _PRACTICE_ITEMS
+
+# Training in practice: Adagrad, symmetry, the training loop, the search, schedules and clipping (issue 14).
+from autograder.suites.unit4_practice import ITEMS as _PRACTICE_ITEMS  # noqa: E402
+
+ITEMS += _PRACTICE_ITEMS
