@@ -148,3 +148,16 @@ def test_an_error_row_gets_the_max_score_of_the_only_assignment_in_the_source(co
                                  registry=fx.REGISTRY)
     assert "is empty" in result.error
     assert (result.assignment, result.score, result.max_score) == ("fixture", 0.0, 10.0)
+
+
+def test_an_error_row_of_a_real_unit_gets_nbgraders_max_score(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NNKIT_GRADER_SECRET", "out-folder")
+    empty = tmp_path / "submitted" / "zed" / "unit1" / "unit1.ipynb"
+    empty.parent.mkdir(parents=True)
+    empty.write_bytes(b"")
+    assert cli.main(["grade", str(tmp_path / "submitted"), "--out", str(tmp_path / "out"), "--jobs", "1"]) == \
+        cli.EXIT_SUBMISSION_ERRORS
+    assert "== zed/unit1/unit1.ipynb: 0 / 18 points" in capsys.readouterr().out   # 16 autograded + 2 written
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        [row] = csv.DictReader(f)
+    assert (row["assignment"], row["score"], row["max_score"]) == ("unit1", "0.0", "18.0")
