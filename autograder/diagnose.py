@@ -34,7 +34,9 @@ HALF = ("your result is exactly 1/2 of the expected: a factor 2 is missing (d/dx
 
 
 def _matches(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.all(np.isclose(a, b, **MATCH)))
+    """Same shape and elementwise close; NaN matches NaN (a known wrong answer may be NaN where the mistake
+    divides by zero)."""
+    return a.shape == b.shape and bool(np.all(np.isclose(a, b, equal_nan=True, **MATCH)))
 
 
 def scale_factor(got: np.ndarray, expected: np.ndarray) -> float | None:
@@ -86,9 +88,9 @@ def diagnose(got: np.ndarray, expected: np.ndarray, known_wrong: dict | None = N
             notes.append(f"this looks like {description}")
     if got.shape == expected.shape:
         bad = ~np.isfinite(got) & np.isfinite(expected)
-        if np.any(bad):
+        if np.any(bad) and not notes:
             notes.append("your result has NaN/inf where the expected is finite: probably an overflow "
-                         "(exp of a large input? for softmax, subtract the row max first)")
+                         "(exp of a large input? for softmax, subtract the row max first) or a division by 0")
         k = scale_factor(got, expected)
         cause = None if k is None else describe_factor(k, batch_size, factors)
         if cause is not None and not notes:

@@ -93,6 +93,10 @@ def _trajectory(ns, t, label, name, cls, hyper, state0, *, ref_hyper=None, steps
         if not (isinstance(new_w, np.ndarray) and new_w.shape == w.shape):
             t.close(f"{label}: w after step {step + 1}", new_w, ref_ws[-1])   # records what came back instead
             return
+        if not np.all(np.isfinite(new_w)):    # the reference cannot step from NaN: judge this step alone
+            t.close(f"{label}: w after step {step + 1}", new_w, ref_ws[-1],
+                    known_wrong={desc: path[-1] for desc, (_, _, path) in wrong.items()})
+            return
         got_ws.append(np.asarray(new_w, dtype=float))
         w = got_ws[-1]
     t.close(f"{label}: the whole {steps}-step trajectory of w (steps x shape)", np.stack(got_ws), np.stack(ref_ws),
@@ -120,7 +124,9 @@ def _state_matches(t, what, name, hyper, state, expected_state):
 # -- SGD, momentum, Nesterov ------------------------------------------------------------------------------
 @watch_calls()
 def sgd_matches_reference(ns, t):
-    _trajectory(ns, t, "sgd_step (lr 0.1)", "sgd_step", ref_optim.SGD, {"lr": 0.1}, lambda w: [])
+    _trajectory(ns, t, "sgd_step (lr 0.1)", "sgd_step", ref_optim.SGD, {"lr": 0.1}, lambda w: [],
+                mistakes={"gradient ascent (w + lr * g): a descent step goes against the gradient":
+                          lambda w, g, s: (w + 0.1 * g, s)})
 
 
 def _momentum_state(mu):
@@ -163,10 +169,10 @@ def nesterov_is_not_classical_momentum(ns, t):
 def rmsprop_matches_reference(ns, t):
     lr, alpha, eps = 0.01, float(t.rng.choice([0.9, 0.99])), 1e-8
 
-    def rule(inside=False, swapped=False):
+    def rule(inside=False, swapped=False, abs_g=False):
         def step(w, g, s):
             a = 1 - alpha if swapped else alpha
-            s_new = a * s[0] + (1 - a) * g * g
+            s_new = a * s[0] + (1 - a) * (np.abs(g) if abs_g else g * g)
             return w - lr * g / (np.sqrt(s_new + eps) if inside else np.sqrt(s_new) + eps), [s_new]
         return step
 
@@ -174,7 +180,8 @@ def rmsprop_matches_reference(ns, t):
                 {"lr": lr, "alpha": alpha, "eps": eps}, lambda w: [np.zeros_like(w)],
                 state_update=lambda state, g: [alpha * state[0] + (1 - alpha) * g * g],
                 mistakes={"eps inside the square root": rule(inside=True),
-                          "alpha and 1 - alpha swapped (alpha weighs the old average)": rule(swapped=True)})
+                          "alpha and 1 - alpha swapped (alpha weighs the old average)": rule(swapped=True),
+                          "|g| instead of g**2 in the running average of squared gradients": rule(abs_g=True)})
 
 
 @watch_calls()
@@ -194,11 +201,12 @@ def _adam_state(b1, b2):
 def adam_matches_reference(ns, t):
     lr, betas, eps = 0.01, (0.9, float(t.rng.choice([0.99, 0.999]))), 1e-8
 
-    def rule(correct=True, inside=False, late_t=False):
+    def rule(correct=True, inside=False, late_t=False, abs_g=False, beta2_for_m=False):
         def step(w, g, s):
-            m, v, k = betas[0] * s[0] + (1 - betas[0]) * g, betas[1] * s[1] + (1 - betas[1]) * g * g, s[2] + 1
+            m = betas[0] * s[0] + (1 - betas[0]) * g
+            v, k = betas[1] * s[1] + (1 - betas[1]) * (np.abs(g) if abs_g else g * g), s[2] + 1
             tc = k - 1 if late_t else k
-            m_hat = m / (1 - betas[0] ** tc) if correct else m
+            m_hat = m / (1 - betas[1 if beta2_for_m else 0] ** tc) if correct else m
             v_hat = v / (1 - betas[1] ** tc) if correct else v
             with np.errstate(divide="ignore", invalid="ignore"):
                 return w - lr * m_hat / (np.sqrt(v_hat + eps) if inside else np.sqrt(v_hat) + eps), [m, v, k]
@@ -209,7 +217,10 @@ def adam_matches_reference(ns, t):
                 steps=8, state_update=_adam_state(*betas),
                 mistakes={"Adam without bias correction": rule(correct=False),
                           "eps inside the square root": rule(inside=True),
-                          "t incremented after the bias correction": rule(late_t=True)})
+                          "the old t in the bias correction (increment t before using it: at the first step "
+                          "1 - beta**0 = 0)": rule(late_t=True),
+                          "|g| instead of g**2 in the second moment v": rule(abs_g=True),
+                          "beta2 in the bias correction of m (m_hat = m / (1 - beta1**t))": rule(beta2_for_m=True)})
 
 
 @watch_calls()
@@ -331,11 +342,6 @@ ITEMS = [
     Item("u4_early_stopping", 2, "early stopping", names=("early_stopping",), checks=(early_stopping_examples,),
          hidden_checks=(early_stopping_random_histories,)),
 ]
-
-# Training in practice: Adagrad, symmetry, the training loop, the search, schedules and clipping (issue 14).
-from autograder.suites.unit4_practice import ITEMS as _PRACTICE_ITEMS  # noqa: E402
-
-ITEMS += _PRACTICE_ITEMS
 
 # Training in practice: Adagrad, symmetry, the training loop, the search, schedules and clipping (issue 14).
 from autograder.suites.unit4_practice import ITEMS as _PRACTICE_ITEMS  # noqa: E402

@@ -61,7 +61,10 @@ def grad_norms_match_reference(ns, t):
     sq = expected ** 2
     t.close("the gradient norm of every layer, first layer first", np.asarray(got, dtype=float), expected,
             kind="backward", known_wrong={"the squared norms (take the square root)": sq,
-                                          "the layers in reverse order": expected[::-1]})
+                                          "the layers in reverse order": expected[::-1],
+                                          "the norms of the weights W instead of their gradients dW":
+                                          np.array([np.linalg.norm(layer.params["W"]) for layer in ref.layers
+                                                    if "W" in layer.params])})
 
 
 def grad_norms_vanish_in_deep_sigmoid_net(ns, t):
@@ -89,7 +92,9 @@ def dropout_forward_is_exact(ns, t):
     wrong = {"dropout without the 1/(1-p) scaling (not inverted)": keep.astype(float),
              "keep = rng.random(x.shape) < 1 - p (the convention is keep = rng.random(x.shape) >= p)":
                  (np.random.default_rng(seed).random(x.shape) < 1 - p) / (1 - p),
-             "p used as the probability of keeping": (np.random.default_rng(seed).random(x.shape) < p) / p}
+             "p used as the probability of keeping": (np.random.default_rng(seed).random(x.shape) < p) / p,
+             "keep = rng.random(x.shape) < p: p is the probability of dropping, so keep where random >= p":
+                 (np.random.default_rng(seed).random(x.shape) < p) / (1 - p)}
     t.close(f"the mask for p = {p} with keep = default_rng(seed).random(x.shape) >= p", got[1], mask,
             known_wrong=wrong)
     t.close("out = x * mask", got[0], out)
@@ -113,7 +118,9 @@ def dropout_statistics_and_modes(ns, t):
     ev = t.unpack("dropout_forward(training=False) returns (out, mask)",
                 ns.call("dropout_forward", x * 3, p, seed=1, training=False), 2)
     if ev is not None:
-        t.close("with training=False dropout is the identity", ev[0], x * 3)
+        t.close("with training=False dropout is the identity", ev[0], x * 3, known_wrong={
+            "dropout applied at evaluation: with training=False return x unchanged (and a mask of ones)":
+            _ref_dropout(x * 3, p, 1)[0]})
         t.close("with training=False the mask is all ones", ev[1], np.ones_like(x))
 
 
@@ -123,7 +130,8 @@ def dropout_backward_uses_the_mask(ns, t):
     _, mask = _ref_dropout(x, p, seed)
     dx = ns.call("dropout_backward", dout, mask)
     t.close("dropout_backward(dout, mask) = dout * mask", dx, dout * mask, kind="backward",
-            known_wrong={"the mask without the 1/(1-p) scaling": dout * (mask > 0)})
+            known_wrong={"the mask without the 1/(1-p) scaling": dout * (mask > 0),
+                         "dout passed through unchanged: the backward ignores the mask (dx = dout * mask)": dout})
     got = ns.call("dropout_forward", x, p, seed=seed)
     if isinstance(got, (tuple, list)) and len(got) == 2:
         t.grad_matches_numeric("dropout_backward against numeric differentiation of your forward (fixed seed)",
@@ -149,8 +157,11 @@ def penalties_match_reference(ns, t):
         if got is None:
             continue
         value, grad = ref(W, lam)
+        wrong = {"the gradient without λ (it is λ·W)": W} if name == "l2_penalty" else {
+            "λ·W, the L2 gradient, instead of λ·sign(W)": lam * W, "the gradient without λ (it is λ·sign(W))":
+            np.sign(W)}
         t.close(f"{name}(W, {lam}) value", got[0], np.float64(value))
-        t.close(f"{name}(W, {lam}) gradient", got[1], grad, kind="backward")
+        t.close(f"{name}(W, {lam}) gradient", got[1], grad, kind="backward", known_wrong=wrong)
 
 
 def penalties_numeric(ns, t):
@@ -203,7 +214,11 @@ def _as_epochs(got):
 def _es_case(ns, t, losses, patience, min_delta=0.0, label=""):
     expected = _ref_early_stopping(losses, patience, min_delta)
     got = _as_epochs(ns.call("early_stopping", list(map(float, losses)), patience, min_delta=min_delta))
-    t.equal(f"early_stopping({label or losses}, patience={patience}, min_delta={min_delta})", got, expected)
+    ok = t.equal(f"early_stopping({label or losses}, patience={patience}, min_delta={min_delta})", got, expected)
+    if not ok and isinstance(got, tuple) and len(got) == 2 and got[0] is not None and got[0] == got[1] \
+            and expected[0] == got[0] and expected[1] != got[1]:
+        t.results[-1].diagnosis.append("you returned the stopping epoch as the best one: keep the epoch of the "
+                                       "lowest loss, whose weights are the ones to restore (the best, not the last)")
 
 
 def early_stopping_examples(ns, t):

@@ -237,3 +237,13 @@ def test_factor_tolerance_boundary_is_inclusive():
 def test_a_batch_of_two_names_the_batch_not_a_generic_double():
     assert "summed over the batch" in describe_factor(2.0, batch_size=2)
     assert "N=2 once too often" in describe_factor(0.5, batch_size=2)
+
+
+def test_a_known_wrong_answer_with_nan_matches_a_nan_result_and_replaces_the_overflow_note():
+    e = np.array([1.0, 2.0, 3.0])
+    wrong = np.array([np.nan, 2.0, np.inf])
+    notes = diagnose(wrong.copy(), e, {"dividing by 1 - beta**0 = 0": wrong})
+    assert notes == ["this looks like dividing by 1 - beta**0 = 0"]
+    # NaN where the known wrong answer is finite is not that mistake
+    assert "this looks like dividing by 1 - beta**0 = 0" not in diagnose(np.array([np.nan, 2.0, 3.0]), e,
+                                                                        {"dividing by 1 - beta**0 = 0": e * 0})
