@@ -146,6 +146,13 @@ def test_nothing_outlives_a_killed_grader(slow_class, group):
     assert outcome["rc"] == -signal.SIGKILL
     assert outcome["alive"] == [], outcome                      # no pool process, no worker, no bwrap left
     assert outcome["results"] == ["alice/fixture/fixture.json"]
+    assert outcome["temp"], outcome                             # a killed process cannot clean up ...
+    rerun = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(slow_class / "submitted" / "alice"),
+                            "--source", str(slow_class / "source"), "--out", str(slow_class / "out"), "--registry",
+                            REGISTRY_SPEC, "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "NNKIT_GRADER_SECRET": "lifecycle", "TMPDIR": str(slow_class / "tmp")})
+    assert rerun.returncode == 0 and "0 graded now, 1 skipped" in rerun.stdout, rerun.stderr
+    assert list((slow_class / "tmp").iterdir()) == []           # ... so the next run sweeps its temp folders
 
 
 POOL_INIT = r'''
