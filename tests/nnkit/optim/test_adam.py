@@ -58,7 +58,7 @@ def run(cls, steps, **kwargs):
 @pytest.mark.parametrize("kwargs", [
     {}, {"lr": 0.05}, {"betas": (0.5, 0.9)}, {"eps": 0.3}, {"weight_decay": 0.2}, {"amsgrad": True},
     {"maximize": True}, {"weight_decay": 0.2, "decay": "all"}, {"lr": 0.02, "amsgrad": True, "maximize": True},
-    {"weight_decay": 1.0}, {"betas": (0.0, 0.0)},
+    {"weight_decay": 1.0}, {"betas": (0.0, 0.0)}, {"amsgrad": True, "betas": (0.9, 0.5)},
 ])
 def test_adam_follows_its_equations(kwargs):
     steps = gradient_steps()
@@ -72,11 +72,14 @@ def test_adam_follows_its_equations(kwargs):
 @pytest.mark.parametrize("kwargs", [
     {}, {"lr": 0.05}, {"betas": (0.5, 0.9)}, {"eps": 0.3}, {"weight_decay": 0.3}, {"amsgrad": True},
     {"maximize": True}, {"weight_decay": 0.0}, {"weight_decay": 1.0, "lr": 0.5},
+    {"amsgrad": True, "betas": (0.9, 0.5)}, {"weight_decay": 0.2, "decay": "all"},
 ])
 def test_adamw_follows_its_equations(kwargs):
     steps = gradient_steps()
     ours, _ = run(optim.AdamW, steps, **kwargs)
-    expected = reference(steps, decoupled=True, **{"weight_decay": 1e-2, **kwargs})
+    decay = ("W", "b") if kwargs.get("decay") == "all" else ("W",)
+    expected = reference(steps, decoupled=True, decay=decay,
+                         **{"weight_decay": 1e-2, **{k: v for k, v in kwargs.items() if k != "decay"}})
     for k in ours:
         np.testing.assert_allclose(ours[k], expected[k], rtol=1e-13, atol=1e-15)
 
