@@ -165,10 +165,11 @@ def _tree_inodes(roots) -> list[list[int]]:
 
 
 def _die_with_parent() -> None:
-    """In a worker started without bubblewrap: SIGKILL when the grading process dies."""
-    import ctypes
+    """In a worker started without bubblewrap: SIGKILL when the grading process dies (Linux only)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
 
 
 class Worker:
