@@ -8,6 +8,7 @@ environment's packages through a ``.pth`` file (numpy, nbformat, ...), instead o
 """
 
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -34,7 +35,7 @@ def _pyproject_version() -> str:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """Run README's block in a temporary home; returns (the venv, the block's output)."""
+    """Run README's block in a copy of the clone; returns (the venv, the block's output)."""
     tmp = tmp_path_factory.mktemp("any-install")
     env_dir, dist = tmp / "nnkit-env", tmp / "dist"
     purelib = Path(sysconfig.get_paths(vars={"base": str(env_dir), "platbase": str(env_dir)})["purelib"])
@@ -49,7 +50,11 @@ def installed(tmp_path_factory):
         if old not in script:
             raise AssertionError(f"README's any-install block no longer contains {old!r}; update this test with it")
         script = script.replace(old, new)
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True)
+    # A copy of the clone: building the wheel writes build/ into the tree it builds.
+    clone = tmp / "clone"
+    shutil.copytree(REPO, clone, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"))
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=clone, capture_output=True, text=True)
     return env_dir, proc
 
 
