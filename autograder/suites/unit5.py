@@ -406,3 +406,16 @@ ITEMS = [
          checks=(digits_validation_accuracy,), hidden_checks=(digits_test_accuracy,), forbid=FORBID,
          timeout=60.0),
 ]
+
+# Batch normalisation by hand, forward and backward (issue 14).
+from autograder.suites.unit5_batchnorm import (  # noqa: E402
+    backward_hidden as _bn_backward_hidden,
+    backward_visible as _bn_backward_visible,
+    forward_hidden as _bn_forward_hidden,
+    forward_visible as _bn_forward_visible,
+)
+
+ITEMS.append(Item("u5_batchnorm", 4, "batchnorm_forward (training and evaluation) and batchnorm_backward",
+                  names=("batchnorm_forward", "batchnorm_backward"),
+                  checks=(_bn_forward_visible, _bn_backward_visible),
+                  hidden_checks=(_bn_forward_hidden, _bn_backward_hidden), forbid=FORBID))
