@@ -183,3 +183,20 @@ def test_load_state_dict_copies_in_place_and_refuses_mismatches():
 def test_sequential_repr_lists_layers():
     text = repr(small_net())
     assert "(0) Linear(5, 4" in text and "(3) Sigmoid()" in text
+
+
+def test_every_layer_class_has_torchs_mode_and_state_methods():
+    import nnkit.layers as layers
+
+    built = {"Linear": (3, 2), "BatchNorm1d": (3,), "BatchNorm2d": (3,), "Conv2d": (1, 2, 3), "MaxPool2d": (2,),
+             "AvgPool2d": (2,), "GaussianNoise": (0.1,), "Activation": ("relu",)}
+    classes = [getattr(layers, n) for n in layers.__all__ if isinstance(getattr(layers, n), type)
+               and issubclass(getattr(layers, n), Layer) and n not in ("Layer", "Sequential")]
+    assert len(classes) >= 25
+    for cls in classes:
+        layer = cls(*built.get(cls.__name__, ()))
+        assert layer.training is True
+        assert layer.eval() is layer and layer.training is False
+        assert layer.train() is layer and layer.training is True
+        assert set(layer.state_dict()) == set(layer.params) | set(getattr(layer, "buffers", {}))
+        assert [name for name, _ in layer.named_parameters()] == list(layer.params)
