@@ -118,6 +118,9 @@ def _ignore_signal(signum, frame) -> None:
 
 
 def _stop_on_sigterm(signum, frame) -> None:
+    # Once is enough: the executor sends its own SIGTERM when it sees another pool process go, and a
+    # second stop must not cut short the clean-up of the first (the main process kills after a grace time).
+    signal.signal(signal.SIGTERM, _ignore_signal)
     if _busy:
         raise _Stop()
     _exit_now(128 + signum)

@@ -174,3 +174,25 @@ def test_a_pool_process_ignores_ctrl_c_and_dies_with_the_main_process():
                               capture_output=True, text=True, timeout=60)
     assert (orphaned.returncode, orphaned.stdout) == (1, "")    # its parent is not the main process: it exits
 
+
+
+SECOND_SIGTERM = r'''
+import atexit, os, signal, sys
+from autograder import pool
+
+def clean_up():                     # stands in for the sandbox removing its temp folder
+    os.kill(os.getpid(), signal.SIGTERM)          # the executor's own SIGTERM, arriving during clean-up
+    open(sys.argv[2], "w").close()
+
+atexit.register(clean_up)
+pool._process_init(int(sys.argv[1]))
+pool._call(os.kill, os.getpid(), signal.SIGTERM)  # the main process's SIGTERM, while grading
+'''
+
+
+def test_a_second_sigterm_does_not_cut_a_pool_process_clean_up_short(tmp_path):
+    marker = tmp_path / "cleaned-up"
+    done = subprocess.run([sys.executable, "-c", SECOND_SIGTERM, str(os.getpid()), str(marker)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert marker.exists(), done.stderr
