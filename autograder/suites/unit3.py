@@ -382,3 +382,16 @@ ITEMS = [
     Item("u3_digits", 5, "digits classifier on held-out images", names=("predict_digits",),
          checks=(digits_validation_accuracy,), hidden_checks=(digits_test_accuracy,)),
 ]
+
+# More activations and the output-layer pairing rule (issue 14).
+from autograder.suites.unit3_activations import (  # noqa: E402
+    activations_hidden as _more_activations_hidden,
+    activations_visible as _more_activations_visible,
+    pairing_rule as _pairing_rule,
+    pairing_rule_rejects_unknown as _pairing_rule_hidden,
+)
+
+ITEMS.append(Item("u3_more_activations", 3, "Leaky ReLU, ELU and GELU with derivatives; the output-layer rule",
+                  names=("leaky_relu", "leaky_relu_grad", "elu", "elu_grad", "gelu", "gelu_grad", "output_layer_for"),
+                  checks=(_more_activations_visible, _pairing_rule),
+                  hidden_checks=(_more_activations_hidden, _pairing_rule_hidden)))
