@@ -131,15 +131,22 @@ def _browser(playwright, profile: Path):
                                                          args=CHROMIUM_FLAGS, headless=True)
 
 
-def _run(page, cell, timeout_ms=120_000):
-    """Run ``cell`` as a student does (click it, Shift+Enter) and wait until its prompt shows a count."""
+def _run(page, cell, shows: str | None = None, timeout_ms=120_000) -> str:
+    """Run ``cell`` as a student does (click it, Shift+Enter); wait until its prompt shows a count and, if given,
+    its output shows ``shows``. Returns the output's text."""
+    from playwright.sync_api import expect
+
     cell.scroll_into_view_if_needed()
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Escape")              # command mode: Shift+Enter runs the cell
     page.keyboard.press("Shift+Enter")
     prompt = cell.locator(".jp-InputPrompt")
     page.wait_for_function("p => /\\[\\d+\\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=timeout_ms)
-    return cell.locator(".jp-OutputArea").inner_text()
+    output = cell.locator(".jp-OutputArea")
+    if shows is not None:
+        cell.scroll_into_view_if_needed()
+        expect(output).to_contain_text(shows, timeout=timeout_ms)
+    return output.text_content()
 
 
 def _replace(page, cell, source: str):
@@ -164,24 +171,24 @@ def test_a_student_runs_a_test_cell_on_the_stub_then_a_wrong_then_a_right_heavis
             page.wait_for_function("n => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length > n",
                                    arg=6, timeout=180_000)
             setup, impl, test = cells.nth(1), cells.nth(5), cells.nth(6)
-            assert "def heaviside" in impl.inner_text() and 'check("u1_heaviside"' in test.inner_text()
+            # text_content, not inner_text: JupyterLab skips rendering cells outside the view
+            assert "def heaviside" in impl.text_content() and 'check("u1_heaviside"' in test.text_content()
 
             _run(page, setup)
             _run(page, impl)                    # the stub: defines heaviside, which raises NotImplementedError
-            stub = _run(page, test)
+            stub = _run(page, test, shows="implement `heaviside` first")
             assert "u1_heaviside -- heaviside(z): 0 / 1 points: implement `heaviside` first" in stub, stub
 
             _replace(page, impl, HEAVISIDE_WRONG)
             _run(page, impl)
-            wrong = _run(page, test)
-            assert "0 / 1 points" in wrong and "[FAIL]" in wrong, wrong
-            assert "hint: this looks like H(0) = 1 (z >= 0); in this course H(0) = 0" in wrong, wrong
+            wrong = _run(page, test, shows="hint: this looks like H(0) = 1 (z >= 0); in this course H(0) = 0")
+            assert "u1_heaviside -- heaviside(z): 0 / 1 points" in wrong and "[FAIL]" in wrong, wrong
             assert "0.0" in wrong.split("points", 1)[1], "the cell's value (the points) is not shown"
 
             _replace(page, impl, HEAVISIDE_RIGHT)
             _run(page, impl)
-            right = _run(page, test)
-            assert "u1_heaviside -- heaviside(z): 1 / 1 points" in right and "[FAIL]" not in right, right
+            right = _run(page, test, shows="u1_heaviside -- heaviside(z): 1 / 1 points")
+            assert "[FAIL]" not in right and "1.0" in right.split("points", 1)[1], right
 
             config = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)")
             extensions = [e.get("name", "") for e in config.get("federated_extensions", [])]
