@@ -3,8 +3,10 @@
 A virtual environment gets exactly what the student guide installs (``pip install -e ".[student]"``); it is built
 once and cached under ``~/.cache/nnkit-tests/`` (keyed by the dependencies it installs), because resolving
 JupyterLab takes minutes. JupyterLab then runs the guide's command on a copy of ``exercises/`` (so autosave never
-touches the repository), and Debian's ``chromium`` (through Playwright) opens ``unit1/unit1.ipynb`` and works like a student:
-the stub, a wrong and a right ``heaviside``, each followed by the test cell.
+touches the repository), and Debian's ``chromium`` (through Playwright) opens ``unit1/unit1.ipynb`` and works like
+a student: the stub, a wrong and a right ``heaviside``, each followed by the test cell. No nbgrader extension, menu
+or button may show, the file browser's root must be ``exercises/`` (units 1 to 5), and the server log no ``[E]``
+line.
 
 Without Chromium or Playwright this test skips with the reason, except under ``CI=true``, where it fails:
 ``.ci/run`` installs both.

@@ -113,7 +113,8 @@ def _auto(graded, student):
 def test_the_gradebook_gets_nnkit_grades_score_for_every_item(graded):
     for student in ("correct", "partial", "intruder"):
         ours, theirs = graded["nnkit"][student], _auto(graded, student)
-        mismatched = {g: (theirs[g], ours[g]) for g in graded["points"] if ours[g] != pytest.approx(theirs[g], abs=1e-6)}
+        mismatched = {g: (theirs[g], ours[g]) for g in graded["points"]
+                      if ours[g] != pytest.approx(theirs[g], abs=1e-6)}
         assert not mismatched, f"{student}: item -> (gradebook, nnkit grade): {mismatched}"
 
 
