@@ -15,7 +15,8 @@ count), and the kill rate ``killed / (mutants - message-only - skipped)``. Survi
 show`` names, so ``cd <copy> && mutmut show <name>`` prints the diff.
 
 Options: ``--jobs N`` (mutmut's ``--max-children``, default 1: the machine is shared), ``--timeout S`` per module
-(default 900 s; a module cut short is reported as such), ``--keep`` (leave the copies for inspection).
+(default 900 s; a module cut short is reported as such), ``--keep`` (leave the copies for inspection),
+``--rescore DIR`` (score a kept copy again without running).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def only_strings_differ(before: str, after: str) -> bool:
     def skeleton(line: str) -> list[str] | None:
         try:
             toks = tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline)
-            return [("STR" if t.type == tokenize.STRING or t.type >= 61 and "FSTRING" in tokenize.tok_name[t.type]
-                     else t.string) for t in toks]
+            # None stands for a string too: mutmut replaces a message argument by None
+            return [("STR" if t.type == tokenize.STRING or "FSTRING" in tokenize.tok_name.get(t.type, "")
+                     or t.string == "None" else t.string) for t in toks]
         except (tokenize.TokenError, IndentationError, SyntaxError):
             return None
     a, b = skeleton(before), skeleton(after)
@@ -91,7 +93,8 @@ def only_strings_differ(before: str, after: str) -> bool:
 
 # Calls whose string arguments only name things in error messages.
 _MESSAGE_CALLS = ("raise ", "check.", "real_array(", "number(", "choice(", "_pair(", "_as_real(", "_as_param(",
-                  "_as_logits(", "_scores(", "_target_rows(", "_in_unit_interval(", "_check_", "_number(")
+                  "_as_logits(", "_scores(", "_target_rows(", "_in_unit_interval(", "_check_", "_number(", "_wrap(",
+                  "_exp(", "_log(", "_pow(")
 
 
 def is_message_only(copy: Path, name: str) -> bool:
@@ -112,19 +115,22 @@ def is_message_only(copy: Path, name: str) -> bool:
     return in_message and all(only_strings_differ(a, b) for a, b in zip(minus, plus))
 
 
-def run_module(key: str, jobs: int, timeout: float, keep: bool) -> dict:
+def run_module(key: str, jobs: int, timeout: float, keep: bool, rescore: Path | None = None) -> dict:
     target, tests = MODULES[key]
-    copy = Path(tempfile.mkdtemp(prefix=f"nnkit-mutation-{key}-"))
-    copy_tree(copy)
-    configure(copy, target, tests)
-    mutmut = str(Path(sys.executable).parent / "mutmut")
     start = time.monotonic()
-    try:
-        subprocess.run(["nice", "-n", "10", mutmut, "run", "--max-children", str(jobs)], cwd=copy,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
-        finished = True
-    except subprocess.TimeoutExpired:
-        finished = False
+    if rescore is not None:    # score a kept copy again (say, after a change to is_message_only)
+        copy, finished = rescore, True
+    else:
+        copy = Path(tempfile.mkdtemp(prefix=f"nnkit-mutation-{key}-"))
+        copy_tree(copy)
+        configure(copy, target, tests)
+        mutmut = str(Path(sys.executable).parent / "mutmut")
+        try:
+            subprocess.run(["nice", "-n", "10", mutmut, "run", "--max-children", str(jobs)], cwd=copy,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+            finished = True
+        except subprocess.TimeoutExpired:
+            finished = False
     meta = copy / "mutants" / (target + ".meta")
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
     survivors = sorted(k for k, v in codes.items() if v == SURVIVED)
@@ -139,7 +145,7 @@ def run_module(key: str, jobs: int, timeout: float, keep: bool) -> dict:
                   survived=real, no_tests=no_tests, unchecked=unchecked, finished=finished,
                   score=killed / counted if counted else float("nan"), seconds=time.monotonic() - start,
                   copy=str(copy))
-    if not keep:
+    if not keep and rescore is None:
         shutil.rmtree(copy, ignore_errors=True)
     return result
 
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--rescore", type=Path, help="score the copy a --keep run left, without running again")
     args = parser.parse_args(argv)
     if args.list:
         for key, (target, tests) in MODULES.items():
@@ -165,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     print(f"{'module':12s} {'mutants':>7s} {'killed':>7s} {'message':>7s} {'survived':>8s} {'score':>7s}  time")
     for key in args.modules:
-        r = run_module(key, args.jobs, args.timeout, args.keep)
+        r = run_module(key, args.jobs, args.timeout, args.keep, args.rescore)
         results.append(r)
         note = "" if r["finished"] else f"  (stopped after {args.timeout:.0f} s, {r['unchecked']} unchecked)"
         print(f"{key:12s} {r['mutants']:7d} {r['killed']:7d} {r['message_only']:7d} {len(r['survived']):8d} "

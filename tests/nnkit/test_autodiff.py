@@ -339,3 +339,10 @@ def test_gradient_defaults_to_reverse_mode():
     value, grad = gradient(lambda x, y: x * y + y, [2.0, 5.0])
     assert (value, grad) == (15.0, [5.0, 3.0])
     assert gradient(lambda x, y: x * y + y, [2.0, 5.0]) == gradient(lambda x, y: x * y + y, [2.0, 5.0], mode="reverse")
+
+
+def test_repr_shows_value_and_gradient_or_tangent():
+    x = Value(1 / 3)
+    (x * 3).backward()
+    assert repr(x) == "Value(data=0.333333, grad=3)"
+    assert repr(Dual(1.5, -2.0)) == "Dual(value=1.5, tangent=-2)"
