@@ -1,6 +1,6 @@
 """Grader throughput on the real units: ``nnkit grade`` against ``nbgrader autograde`` on the same class.
 
-Run: ``python benchmarks/bench_grader.py [--units unit1 unit3] [--submissions 20] [--no-bridge]``
+Run: ``python benchmarks/bench_grader.py [--units unit1 unit3] [--submissions 20] [--graders jobs1 jobs2 kernel]``
 (the test setup must be installed: it builds the classes with ``tests/notebooks/_kit.py``).
 
 For each unit, a class of ``--submissions`` notebooks (default 20) is built from the kit's own notebooks in an
@@ -198,19 +198,23 @@ def disagreements(reference: dict, other: dict) -> list[str]:
             if abs(reference[s][g] - other[s][g]) > 1e-6]
 
 
-def bench_unit(unit: str, root: Path, count: int, bridge: bool) -> list[dict]:
+GRADERS = ("jobs1", "jobs2", "kernel", "bridge")
+
+
+def bench_unit(unit: str, root: Path, count: int, bridge: bool, graders=GRADERS) -> list[dict]:
     course = root / f"course-{unit}"
     students = build_class(unit, course, count)
     grade_ids = list(_kit.autograded_cells(_kit.read_notebook(_kit.solution_notebook_path(unit))))
     rows, reference = [], None
-    runs = [("nnkit grade --jobs 1", lambda: nnkit_grade(course, 1, grade_ids)),
-            ("nnkit grade --jobs 2", lambda: nnkit_grade(course, 2, grade_ids)),
-            ("nbgrader autograde (kernel)", lambda: nbgrader(course, unit, students, grade_ids,
-                                                             KERNEL_CONFIG.format(config=REPO / "nbgrader_config.py")))]
-    if bridge:
-        runs.append(("nbgrader autograde (kit config)", lambda: nbgrader(
-            course, unit, students, grade_ids, _kit.COURSE_CONFIG.format(config=REPO / "nbgrader_config.py"))))
-    for name, run in runs:
+    runs = [("jobs1", "nnkit grade --jobs 1", lambda: nnkit_grade(course, 1, grade_ids)),
+            ("jobs2", "nnkit grade --jobs 2", lambda: nnkit_grade(course, 2, grade_ids)),
+            ("kernel", "nbgrader autograde (kernel)", lambda: nbgrader(
+                course, unit, students, grade_ids, KERNEL_CONFIG.format(config=REPO / "nbgrader_config.py"))),
+            ("bridge", "nbgrader autograde (kit config)", lambda: nbgrader(
+                course, unit, students, grade_ids, _kit.COURSE_CONFIG.format(config=REPO / "nbgrader_config.py")))]
+    for key, name, run in runs:
+        if key not in graders or (key == "bridge" and not bridge):
+            continue
         before = load()
         wall, cpu, scores = run()
         reference = reference or scores
@@ -226,7 +230,8 @@ def report(rows: list[dict]) -> None:
     print("\n| unit | grader | s per submission | CPU-s per submission | load | nbgrader(kernel) wall / this | items agree |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
-        peer = next(r for r in rows if r["unit"] == row["unit"] and r["grader"] == "nbgrader autograde (kernel)")
+        peer = next((r for r in rows if r["unit"] == row["unit"] and r["grader"] == "nbgrader autograde (kernel)"),
+                    {"wall": float("nan")})
         agree = "all" if not row["differ"] else f"{len(row['differ'])} differ: {'; '.join(row['differ'][:3])}"
         print(f"| {row['unit']} | {row['grader']} ({row['n']} nb) | {row['wall']:.2f} | {row['cpu']:.2f} | "
               f"{row['load']} | {peer['wall'] / row['wall']:.2f}x | {agree} |")
@@ -314,6 +319,8 @@ def main() -> None:
     parser.add_argument("--no-bridge", action="store_true", help="skip nbgrader through the kit's config")
     parser.add_argument("--profile", default="unit3", help="the unit whose CPU is split by phase ('' to skip)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary courses")
+    parser.add_argument("--graders", nargs="+", default=list(GRADERS), choices=GRADERS,
+                        help="which graders to run (default: all; jobs1 is the reference for agreement)")
     args = parser.parse_args()
     bridge = not args.no_bridge and "GradeInSandbox" in (REPO / "nbgrader_config.py").read_text()
     print(f"cores: {os.cpu_count()}, load average: {Path('/proc/loadavg').read_text().strip()}")
@@ -321,7 +328,7 @@ def main() -> None:
     try:
         rows = []
         for unit in args.units:
-            rows += bench_unit(unit, root, args.submissions, bridge)
+            rows += bench_unit(unit, root, args.submissions, bridge, args.graders)
         report(rows)
         if args.profile:
             print("\nwhere the CPU goes (interpreter start-up, 5 runs each):")
