@@ -122,8 +122,12 @@ def build_wheel(dist: Path) -> Path:
         for name in ("pyproject.toml", "README.md", "LICENSE"):
             if (root / name).is_file():
                 shutil.copy2(root / name, copy / name)
-        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                               "--quiet", "--wheel-dir", str(dist), str(copy)], capture_output=True, text=True)
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dist), str(copy)]
+        # This environment's setuptools first (offline, fast); if it is too old for pyproject.toml, pip's
+        # isolated build fetches the one pyproject.toml asks for.
+        done = subprocess.run(command + ["--no-build-isolation"], capture_output=True, text=True)
+        if done.returncode != 0:
+            done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise GradescopeError(f"nnkit gradescope: pip wheel failed:\n{done.stderr[-2000:]}")
     wheels = sorted(Path(dist).glob("nnkit-*.whl"))
