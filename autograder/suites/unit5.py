@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.handle import StudentCodeError
 from autograder.items import Item
 from autograder.suites.digits import score_digits_split
-from autograder.suites.unit5_mistakes import maxpool_wrong_grad, shape_hints, size_candidates
+from autograder.suites.unit5_mistakes import conv_wrong_dx, maxpool_wrong_grad, shape_hints, size_candidates
 
 FORBID = ("nnkit.layers", "nnkit.examples")
 
@@ -139,16 +140,31 @@ def _conv_forward_cases(ns, t, cases):
     for case in cases:
         x, W, b, S, P = _conv_inputs(t, case)
         what = f"conv_forward with {_describe_case(case)}"
-        result = _pair(t, what, ns.call("conv_forward", x, W, b, S, P), "(out, cache)")
+        try:
+            out = ns.call("conv_forward", x, W, b, S, P)
+        except StudentCodeError as exc:
+            if exc.not_implemented or P == 0:
+                raise
+            t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}",
+                   ["with pad > 0 a window near the edge came out smaller than the kernel: the padding is ignored? "
+                    "pad x on every side (np.pad) before sliding the windows over it"])
+            continue
+        result = _pair(t, what, out, "(out, cache)")
         if result is None:
             continue
         expected, _ = conv.conv2d_forward_naive(x, W, b, S, P)
         flipped, _ = conv.conv2d_forward_naive(x, _flip(W), b, S, P)
         no_bias, _ = conv.conv2d_forward_naive(x, W, np.zeros_like(b), S, P)
+        unit_stride, _ = conv.conv2d_forward_naive(x, W, b, 1, P)
+        ones_pad, _ = conv.conv2d_forward_naive(np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)), constant_values=1.0),
+                                                W, b, S, 0)
         _close_nchw(t, what, result[0], expected, _conv_dims(case), known_wrong={
             "convolution with a flipped kernel: this course (like PyTorch) computes a cross-correlation, "
             "out = sum x[window] * W[f], without flipping W": flipped,
-            "the bias b[f] is missing": no_bias})
+            "the bias b[f] is missing": no_bias,
+            "the stride is ignored inside the loop: the window of out[i, j] starts at (i*stride, j*stride)":
+            unit_stride[:, :, :expected.shape[2], :expected.shape[3]],
+            "padding with ones instead of zeros (np.pad pads with 0 by default)": ones_pad})
 
 
 def conv_forward_visible(ns, t):
@@ -195,12 +211,20 @@ def _conv_backward_case(ns, t, case, *, numeric: bool):
     fdx, fdW, _ = conv.conv2d_backward_naive(dout, flip_cache)
     matches_reference = [
         t.close(f"dx matches the reference ({label})", grads[0], dx, kind="backward",
-                known_wrong={"dx of a convolution with a flipped kernel": fdx}),
+                known_wrong={"dx of a convolution with a flipped kernel": fdx,
+                             "overlapping windows overwrite each other's dx (use += to add them up)":
+                             conv_wrong_dx(x, W, dout, S, P, "overwrite"),
+                             "the stride is ignored in the backward pass (window (i, j) starts at i*stride, "
+                             "j*stride)": conv_wrong_dx(x, W, dout, S, P, "stride"),
+                             "dx cropped at the top-left corner: remove the padding on every side "
+                             "(dxpad[:, :, pad:pad + H, pad:pad + W])": conv_wrong_dx(x, W, dout, S, P, "corner")}),
         t.close(f"dW matches the reference ({label})", grads[1], dW, kind="backward",
                 known_wrong={"dW with the kernel flipped (cross-correlation: dW[f] = sum dout * x[window])":
                              fdW[:, :, ::-1, ::-1]}),
         t.close(f"db matches the reference ({label})", grads[2], db, kind="backward",
-                known_wrong={"db averaged over the batch instead of summed": db / x.shape[0]})]
+                known_wrong={"db averaged over the batch instead of summed": db / x.shape[0],
+                             "db averaged over the batch and the positions instead of summed":
+                             db / (x.shape[0] * dout.shape[2] * dout.shape[3])})]
     if not numeric:
         return
 
@@ -256,8 +280,11 @@ def _pool_forward_cases(ns, t, kind, cases):
         expected, _ = forward(x, case[4], case[5])
         other = "avg" if kind == "max" else "max"
         wrong_kind, _ = getattr(pool, f"{other}pool2d_forward_naive")(x, case[4], case[5])
+        K = case[4]
+        summed = {K * K: f"your result is exactly {K * K}x the expected: you summed each {K}x{K} window instead "
+                         f"of averaging it (divide by K*K = {K * K})"} if kind == "avg" else None
         _close_nchw(t, what, result[0], expected, _pool_dims(case), pool=True,
-                    known_wrong={f"{other}-pooling instead of {kind}-pooling": wrong_kind})
+                    known_wrong={f"{other}-pooling instead of {kind}-pooling": wrong_kind}, factors=summed)
 
 
 def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = ""):
@@ -286,12 +313,16 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
                  overwrite + ", whole windows at a time": maxpool_wrong_grad(x, dout, K, S, "window")}
     else:
         known = {f"a gradient not divided by the window size: each input of a window gets dout / (K*K) = "
-                 f"dout / {K * K}": dx * K * K}
+                 f"dout / {K * K}": dx * K * K,
+                 f"dout divided by K = {K} instead of by the window's K*K = {K * K} inputs": dx * K}
     t.close(f"dx matches the reference ({label})", dx_got, dx, kind="backward", known_wrong=known)
     if numeric:
+        window = {K * K: f"your dx is exactly {K * K}x the expected: each input of a {K}x{K} window gets "
+                         f"dout / (K*K), so divide by {K * K}"} if kind == "avg" else None
         t.grad_matches_numeric(f"dx matches numeric differentiation of your {kind}pool_forward "
                                f"({_pool_label(kind + 'pool', case)})",
-                               lambda v: _out_of(ns.call(f"{kind}pool_forward", v, K, S)), x, dout, dx_got)
+                               lambda v: _out_of(ns.call(f"{kind}pool_forward", v, K, S)), x, dout, dx_got,
+                               factors=window)
 
 
 def _tied(t, shape) -> np.ndarray:
@@ -312,6 +343,15 @@ def maxpool_forward_hidden(ns, t):
     if result is not None:
         t.close(what, result[0], pool.maxpool2d_forward_naive(x, 2, 2)[0],
                 known_wrong={"a maximum that starts at 0 instead of the window's first value": np.zeros((2, 2, 3, 3))})
+    x = _distinct(t, (1, 2, 6, 6))
+    what = "maxpool_forward(x, 3) without a stride: the stride defaults to the kernel size"
+    result = _pair(t, what, ns.call("maxpool_forward", x, 3), "(out, cache)")
+    if result is not None:
+        expected = pool.maxpool2d_forward_naive(x, 3, 3)[0]
+        got = result[0]
+        if not t.close(what, got, expected) and getattr(got, "shape", None) == (1, 2, 4, 4):
+            t.results[-1].diagnosis.append("with stride=None your windows move by 1: the default stride is "
+                                           "kernel_size (non-overlapping windows)")
 
 
 def maxpool_backward_visible(ns, t):

@@ -13,6 +13,7 @@ def size_candidates(H: int, K: int, S: int, P: int, pool: bool = False) -> dict[
     wrong = {}
     if pool:
         wrong["the stride argument is ignored (the windows moved by kernel_size instead)"] = 1 + (H - K) // K
+        wrong["H // stride: the window size is left out (H' = 1 + (H - K) // stride)"] = H // S
     wrong |= {
         "you forgot the +1 (the first window sits at position 0)": (H + 2 * P - K) // S,
         "the padding is ignored (use H + 2*pad)": 1 + (H - K) // S,
@@ -31,18 +32,43 @@ def shape_hints(got_shape, expected_shape, dims, pool: bool = False) -> list[str
     notes = []
     if len(got_shape) != len(expected_shape):
         return notes
+    # a cause must explain both axes: several wrong formulas can give the same wrong height (padding ignored
+    # and a forgotten +1 both give right - 1 when 2*pad = stride), but rarely the same height and width
+    axes = list(zip((-2, -1), dims))
+    causes = {why for _, (size, k, s, p) in axes for why in size_candidates(size, k, s, p, pool)}
+    consistent = [why for why in causes if all(
+        size_candidates(size, k, s, p, pool).get(why, expected_shape[axis]) == got_shape[axis]
+        for axis, (size, k, s, p) in axes)]
     for axis, (size, k, s, p), label in zip((-2, -1), dims, ("height", "width")):
         if got_shape[axis] == expected_shape[axis]:
             continue
-        hits = [why for why, v in size_candidates(size, k, s, p, pool).items() if v == got_shape[axis]]
+        hits = sorted(why for why in consistent if size_candidates(size, k, s, p, pool).get(why) == got_shape[axis])
         if pool:
             rule, formula = "H' = 1 + (H - K) // stride", f"1 + ({size} - {k}) // {s} = {expected_shape[axis]}"
         else:
             rule = "H' = 1 + (H + 2*pad - HH) // stride"
             formula = f"1 + ({size} + 2*{p} - {k}) // {s} = {expected_shape[axis]}"
         notes.append(f"output {label} {got_shape[axis]} is wrong; {rule} gives {formula}"
-                     + (f": it looks like {hits[0]}" if hits else ""))
+                     + (f": it looks like {' or '.join(hits)}" if hits else ""))
     return notes
+
+
+def conv_wrong_dx(x, W, dout, S, P, rule: str) -> np.ndarray:
+    """conv dx under a wrong rule: overlapping windows "overwrite" each other (= instead of +=), the "stride"
+    is ignored when placing the windows, or the padding is cropped from the top-left "corner" only."""
+    N, C, H, Wd = x.shape
+    F, _, HH, WW = W.shape
+    step = 1 if rule == "stride" else S
+    dxpad = np.zeros((N, C, H + 2 * P, Wd + 2 * P))
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            win = (slice(None), slice(None), slice(i * step, i * step + HH), slice(j * step, j * step + WW))
+            part = np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))
+            if rule == "overwrite":
+                dxpad[win] = part
+            else:
+                dxpad[win] += part
+    return dxpad[:, :, :H, :Wd] if rule == "corner" else dxpad[:, :, P:P + H, P:P + Wd]
 
 
 def maxpool_wrong_grad(x, dout, K, S, rule: str) -> np.ndarray:

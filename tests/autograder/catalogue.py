@@ -4,9 +4,10 @@ A catalogue entry is one plausible student: the unit's instructor notebook with 
 (``tests/notebooks/_kit.py``'s edit format: ``[(old, new), ...]`` replacements or a whole new source). It is
 graded like ``autograder.check`` does in a kernel -- ``run_item`` through a ``LocalHandle`` on the namespace,
 visible and hidden checks -- because isolation does not matter here and the sandbox would cost seconds per
-entry. The namespace is built from every nbgrader code cell that is not a test cell (setup, locked helpers such
-as unit 3's ``Layer`` and ``probe``, solution cells), skipping the cells that train the digits and small nets
-(their items are not in the catalogue: they grade training outcomes, not code).
+entry. The namespace is built from the nbgrader code cells that are neither test cells nor solution cells (setup,
+locked helpers such as unit 3's ``Layer`` and ``probe``) and from the solution cells that some catalogue entry of
+the unit edits; the others (training the digits nets, hyperparameter searches) are skipped: they take seconds
+and their items grade training outcomes, not code.
 
 ``named`` asks whether the feedback a student sees (hidden checks' details withheld) matches the entry's
 regular expression.
@@ -25,7 +26,6 @@ from autograder.runner import run_item
 from autograder.tester import DEFAULT_SECRET
 from tests.notebooks import _kit
 
-HEAVY_CELLS = {"u3_reg_net_impl", "u3_xor_net_impl", "u3_digits_impl", "u5_cnn_impl"}
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,17 @@ def registry(unit: str):
 
 @functools.lru_cache(maxsize=None)
 def _cells(unit: str) -> tuple:
-    """(grade_id, source, is_solution) of every nbgrader code cell that is not a test cell, in order."""
+    """(grade_id, source, is_solution) of the nbgrader code cells the catalogue needs (see above), in order."""
+    from tests.autograder.catalogue_data import MISTAKES, VARIANTS
+
+    wanted = {e.cell for e in MISTAKES + VARIANTS if e.unit == unit}
     nb = _kit.read_notebook(_kit.solution_notebook_path(unit))
     out = []
     for cell in nb.cells:
         meta = _kit.nbgrader_meta(cell)
         if cell.cell_type != "code" or not meta or (meta.get("grade") and not meta.get("solution")):
             continue
-        if meta.get("grade_id") in HEAVY_CELLS:
+        if meta.get("solution") and meta.get("grade_id") not in wanted:
             continue
         out.append((meta.get("grade_id"), cell.source, bool(meta.get("solution"))))
     return tuple(out)
