@@ -47,6 +47,11 @@ class ItemResult:
             return None
         return names.pop()
 
+    def _repr_html_(self) -> str:
+        """The report as an HTML table in Jupyter (``autograder.feedback_html``); text stays ``render()``."""
+        from autograder.feedback_html import item_html
+        return item_html(self)
+
     def render(self, show_hidden_details: bool = False) -> str:
         """Readable feedback: a headline, then one line per sub-check with its details and hints.
 
