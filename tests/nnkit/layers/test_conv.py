@@ -231,6 +231,22 @@ def test_conv2d_layer_is_seeded_and_initialises_with_filter_fan_in():
     assert np.std(narrow) / np.std(wide) == pytest.approx(4.0, rel=0.15)   # scale ~ 1/sqrt(fan_in)
 
 
+def test_conv2d_layer_draws_from_the_given_generator_with_the_named_init_and_keeps_its_settings():
+    from nnkit import init
+
+    layer = Conv2d(2, 3, (3, 2), stride=(2, 1), padding=1, init="xavier_normal",
+                   rng=np.random.default_rng(11))
+    expected = init.xavier_normal((3, 2, 3, 2), rng=np.random.default_rng(11))
+    np.testing.assert_array_equal(layer.params["W"], expected)
+    np.testing.assert_array_equal(Conv2d(2, 3, 3, rng=np.random.default_rng(4)).params["W"],
+                                  Conv2d(2, 3, 3, seed=4).params["W"])
+    assert (layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding) == \
+        (2, 3, (3, 2), (2, 1), 1)
+    assert layer.init == "xavier_normal"
+    assert repr(layer) == "Conv2d(2, 3, kernel_size=(3, 2), stride=(2, 1), padding=1)"
+    assert layer.forward(np.ones((1, 2, 5, 4))).shape == (1, 3, 3, 5)
+
+
 def test_conv2d_layer_errors_name_the_layer():
     layer = Conv2d(1, 2, 3)
     with pytest.raises(RuntimeError, match=r"Conv2d.backward: called before forward"):
