@@ -1,4 +1,4 @@
-"""Where a submission sits must not change its score: only other notebooks are off limits."""
+"""Where a submission sits must not change its score: the worker sees none of its surroundings."""
 
 import pytest
 
@@ -21,25 +21,31 @@ def _grade(path, source):
     return result, {i.grade_id: i.score for i in result.items}
 
 
-def test_flat_submission_can_import_and_read_files_beside_it(tmp_path, source):
-    # A student's folder: their notebook, a helper package and a data file next to it (like a .venv).
+def test_the_same_notebook_scores_the_same_wherever_it_sits(tmp_path, source, namespaces):
+    # A student's folder with a helper package, a data file and a classmate's notebook next to it, the nbgrader
+    # layout, and a bare folder: the worker sees none of their surroundings, so all three grade the same.
     flat = tmp_path / "work"
     (flat / "helpers").mkdir(parents=True)
     (flat / "helpers" / "__init__.py").write_text("SCALE = 1.0\n")
     (flat / "data.txt").write_text("3.5\n")
-    reads = (f"import sys\nsys.path.insert(0, {str(flat)!r})\nimport helpers\n"
-             f"value = float(open({str(flat / 'data.txt')!r}).read())\n")
-    path = fx.write(fx.notebook(extra_cells=[reads]), flat / "mine.ipynb")
-    result, scores = _grade(path, source)
-    assert scores == FULL and result.flags == []
-    assert all(c["status"] != "error" for c in result.cells), result.cells
+    fx.write(fx.notebook(), flat / "bob.ipynb")
+    nb = fx.notebook()
+    places = [flat / "mine.ipynb", tmp_path / "submitted" / "alice" / fx.ASSIGNMENT / "fixture.ipynb",
+              tmp_path / "bare" / "x.ipynb"]
+    outcomes = []
+    for place in places:
+        result, scores = _grade(fx.write(nb, place), source)
+        outcomes.append((scores, [c["status"] for c in result.cells], result.flags))
+    assert outcomes[0] == outcomes[1] == outcomes[2] and outcomes[0][0] == FULL
 
 
-def test_flat_submission_cannot_read_the_notebook_beside_it(tmp_path, source):
+def test_nothing_beside_a_flat_submission_is_in_the_workers_view(tmp_path, source, namespaces):
     flat = tmp_path / "class"
     other = fx.write(fx.notebook(), flat / "bob.ipynb")
-    leak = f"try:\n    open({str(other)!r}).read()\n    leaked = True\nexcept OSError:\n    leaked = False\n"
-    path = fx.write(fx.notebook(extra_cells=[leak, "assert not leaked\n"]), flat / "alice.ipynb")
+    (flat / "data.txt").write_text("3.5\n")
+    probe = (f"import os\nseen = []\nfor p in ({str(other)!r}, {str(flat / 'data.txt')!r}, {str(flat)!r}):\n"
+             "    try:\n        seen.append(open(p).read() if os.path.isfile(p) else os.listdir(p))\n"
+             "    except OSError:\n        pass\n")
+    path = fx.write(fx.notebook(extra_cells=[probe, "assert not seen\n"]), flat / "alice.ipynb")
     result, scores = _grade(path, source)
-    assert scores == FULL
-    assert any("bob.ipynb" in f for f in result.flags), result.flags
+    assert scores == FULL and all(c["status"] == "ok" for c in result.cells), result.cells
