@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -88,11 +89,18 @@ def namespace(entry: Entry) -> dict:
 
 
 def grade(entry: Entry):
-    """The ItemResult of ``entry``'s item, visible and hidden checks, with the public default secret."""
+    """The ItemResult of ``entry``'s item, visible and hidden checks, with the public default secret.
+
+    Process-wide state a student may change (the recursion limit: a correct variant raises it) is restored.
+    """
     item = registry(entry.unit).get(entry.grade_id)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run_item(item, LocalHandle(namespace(entry)), include_hidden=True, secret=DEFAULT_SECRET)
+    limit = sys.getrecursionlimit()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return run_item(item, LocalHandle(namespace(entry)), include_hidden=True, secret=DEFAULT_SECRET)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def student_feedback(result) -> str:
