@@ -272,6 +272,13 @@ def find_submission(folder: Path, notebook: str) -> Path:
                           f"please upload only {notebook}")
 
 
+def make_private(folder: Path) -> None:
+    """``chmod -R go-rwx folder``: the grader (root) reads the submission; the worker only gets its cells."""
+    for path in [folder, *folder.rglob("*")] if folder.is_dir() else []:
+        if not path.is_symlink():
+            os.chmod(path, path.stat().st_mode & 0o700)
+
+
 def isolation_limits(config: GradescopeConfig):
     """``(Limits, mode)``: the sandbox isolation to grade with, chosen from what this container allows.
 
@@ -317,7 +324,8 @@ def run(root) -> dict:
     except Exception as exc:  # noqa: BLE001 - report, never leave Gradescope without a results.json
         doc = {"score": 0.0, "output": f"The autograder could not grade this submission ({type(exc).__name__}: "
                                        f"{exc}). Please tell the course staff.",
-               "execution_time": max(1, math.ceil(time.monotonic() - started)), "tests": []}
+               "execution_time": max(1, math.ceil(time.monotonic() - started)), "stdout_visibility": "hidden",
+               "tests": []}
     from autograder.report import atomic_write_text
 
     atomic_write_text(out, json.dumps(doc, indent=1, allow_nan=False))
@@ -335,6 +343,7 @@ def _grade(root: Path, started: float) -> dict:
     secret = secret_file.read_text(encoding="utf-8") if secret_file.is_file() else None
     limits, mode = isolation_limits(config)
     print(f"nnkit {config.version}: grading {config.assignment} with {mode} isolation", flush=True)
+    make_private(root / "submission")   # user mode refuses a submission its worker user could read
     try:
         path = find_submission(root / "submission", config.notebook)
     except notebook.SubmissionError as exc:
