@@ -93,11 +93,15 @@ class CpuMeter:
         return int((self.path / "cpuacct.usage").read_text()) / 1e9
 
     def close(self) -> None:
-        if self.path is not None:
+        """Remove the group; processes that outlived the grader (being reaped) may delay that a little."""
+        for _ in range(50) if self.path is not None else ():
             try:
                 self.path.rmdir()
+                return
             except OSError:
-                pass
+                time.sleep(0.1)
+        if self.path is not None:
+            print(f"  (could not remove {self.path}: processes still in it)", file=sys.stderr)
 
 
 def load() -> str:
