@@ -28,9 +28,11 @@ import os
 import re
 import shutil
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 MODES = ("auto", "namespace", "user", "process")
@@ -200,12 +202,12 @@ def allowed_package_paths() -> tuple[str, ...]:
             continue
         seen.add(key)
         names.extend(_requirement_name(r) for r in (dist.requires or []) if "extra ==" not in r)
-        for file in dist.files or ():
-            top = file.parts[0]
-            if top in ("..", "__pycache__") or top.endswith((".dist-info", ".egg-info", ".pth")):
+        for line in (dist.read_text("RECORD") or "").splitlines():   # faster than dist.files
+            top = line.split(",", 1)[0].split("/", 1)[0]
+            if not top or top in ("..", "__pycache__") or top.endswith((".dist-info", ".egg-info", ".pth")):
                 continue
             located = Path(dist.locate_file(top))
-            if located.exists():
+            if str(located) not in paths and located.exists():
                 paths.add(str(located))
         for top in (dist.read_text("top_level.txt") or "").split():
             spec = importlib.util.find_spec(top)
@@ -280,15 +282,34 @@ def host_sys_path(view: Path) -> list[str]:
     return [str(view / "lib")] + folders
 
 
+def font_cache_folder(mode: str, fallback: Path) -> Path:
+    """Where matplotlib's font cache for ``mode`` is kept, shared by every grading process of this user:
+    ``$TMPDIR/nnkit-cache-<uid>/mpl-<key>``, the key naming the mode, the interpreter and the packages. Falls
+    back to ``fallback`` when that folder is not ours alone (another user could have planted it)."""
+    import hashlib
+
+    base = Path(tempfile.gettempdir()) / f"nnkit-cache-{os.getuid()}"
+    try:
+        base.mkdir(mode=0o755, exist_ok=True)
+        st = os.lstat(base)
+    except OSError:
+        return fallback
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        return fallback
+    key = hashlib.sha256(repr((mode, interpreter(), allowed_package_paths())).encode()).hexdigest()[:16]
+    return base / f"mpl-{key}"
+
+
 def build_font_cache(view: Path, mode: str, folder: Path) -> Path:
     """Build matplotlib's font cache once, as the worker will see the fonts, into ``folder``.
 
     Without it every worker scans the fonts again when a notebook imports matplotlib (about 0.5 CPU-s, and a
-    refused ``fc-list`` subprocess). Only matplotlib's own code runs here, never a submission's.
+    refused ``fc-list`` subprocess). Only matplotlib's own code runs here, never a submission's. The cache is
+    built in a private folder and renamed into place, so processes sharing ``folder`` never see half of one.
     """
     if any(folder.glob("fontlist-*.json")):
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    final, folder = folder, Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
     os.chmod(folder, 0o755)
     code = "import matplotlib.font_manager"
     if mode == "namespace":
@@ -306,4 +327,8 @@ def build_font_cache(view: Path, mode: str, folder: Path) -> Path:
         pass   # no cache: each worker builds its own, slower but correct
     for path in folder.iterdir():
         os.chmod(path, 0o444)
-    return folder
+    try:
+        os.rename(folder, final)
+    except OSError:          # another process got there first, or the cache could not be built
+        shutil.rmtree(folder, ignore_errors=True)
+    return final if any(final.glob("fontlist-*.json")) else folder

@@ -495,8 +495,8 @@ class Sandbox:
         if self.mode is None:
             self.mode = resolve_isolation(self.limits.isolation, run_as=self.limits.run_as, allow_process=True)
         self.view = policy.stage_view(self.policy.provided, temp_root())
-        self.font_cache = isolation.build_font_cache(self.view, self.mode,
-                                                     temp_root() / f"mpl-{self.mode}-{self.view.name}")
+        self.font_cache = isolation.build_font_cache(
+            self.view, self.mode, isolation.font_cache_folder(self.mode, temp_root() / f"mpl-{self.mode}"))
         self.worker: Worker | None = None
         self.crashed_cells: set[str] = set()
         self.cell_runs: list[CellRun] = []
