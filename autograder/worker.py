@@ -302,10 +302,12 @@ def _copy_font_cache(cache: str) -> None:
     if not home:
         return
     os.makedirs(home, exist_ok=True)
-    if cache and os.path.isdir(cache):
-        for name in os.listdir(cache):
+    try:
+        for name in os.listdir(cache) if cache else ():
             with open(os.path.join(cache, name), "rb") as src, open(os.path.join(home, name), "wb") as dst:
                 dst.write(src.read())
+    except OSError:
+        pass   # no usable cache: matplotlib builds its own, slower but the same
 
 
 def main() -> None:
