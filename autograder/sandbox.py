@@ -46,7 +46,8 @@ class Limits:
     item_timeout: float = 300.0         # CPU seconds for all the calls of one item
     startup_timeout: float = 30.0       # CPU seconds for a worker to start
     idle_seconds: float = 30.0          # wall seconds without any CPU use: asleep or blocked
-    wall_factor: float = 10.0           # wall-clock backstop: factor x the CPU budget, plus 30 s
+    wall_factor: float = 10.0           # wall-clock backstop: factor x the CPU budget, plus wall_slack
+    wall_slack: float = 30.0
     memory_bytes: int = 2 * 1024 ** 3
     file_bytes: int = 64 * 1024 ** 2
     home_bytes: int = 256 * 1024 ** 2   # the worker's private tmpfs (namespace mode)
@@ -322,7 +323,7 @@ class Worker:
         """The next response (with ``expect_seq``), enforcing the budget's CPU, idle and wall limits."""
         start_cpu = last_cpu = self.cpu_seconds()
         start = last_progress = time.monotonic()
-        wall = budget.cpu * self.limits.wall_factor + 30.0
+        wall = budget.cpu * self.limits.wall_factor + self.limits.wall_slack
         while True:
             ready = select.select([self._resp_r], [], [], POLL)[0]
             if ready:

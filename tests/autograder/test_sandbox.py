@@ -89,13 +89,13 @@ def test_a_sleeping_call_is_stopped_as_idle_without_using_its_cpu_budget(mode):
 
 
 def test_the_wall_clock_backstop_stops_a_call_that_spins_between_sleeps(mode):
-    # Using a little CPU now and then defeats the idle guard; the wall clock (factor x budget + 30 s) does not.
+    # Using a little CPU now and then defeats the idle guard; the wall clock (factor x budget + slack) does not.
     sandbox, ns, _ = run(["import time\ndef drip():\n    while True:\n        time.sleep(0.05)\n"], mode,
-                         call_timeout=0.1, wall_factor=1.0, idle_seconds=60.0)
+                         call_timeout=0.1, wall_factor=10.0, wall_slack=1.0, idle_seconds=60.0)
     try:
         with pytest.raises(OutOfTime) as caught:
             ns.call("drip")
-        assert caught.value.kind == "wall"
+        assert caught.value.kind == "wall" and caught.value.seconds == 2.0
     finally:
         sandbox.close()
 
