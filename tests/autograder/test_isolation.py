@@ -256,26 +256,25 @@ PICK_UP = (GRAB +
            "grab('/dev/shm', lambda: os.listdir('/dev/shm'))\n" + LEAKY_RELU)
 
 
-def test_shared_memory_and_tmp_do_not_carry_between_submissions(classroom):
+@pytest.fixture()
+def drop_site():
+    """Removes what a drop left on the host (only the process-isolation control leaves anything)."""
+    yield
+    for leftover in ("/dev/shm/nnkit-drop", "/tmp/nnkit-drop"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+
+
+def test_shared_memory_and_tmp_do_not_carry_between_submissions(classroom, drop_site):
     # mallory leaves a drop in POSIX shared memory and /tmp; eve, graded right after her, looks for it.
-    try:
-        by_student, before, after = grade_class(classroom, DROP, extra_students=[("eve", PICK_UP)])
-        assert scores(by_student["eve"]) == FULL, by_student["eve"].items[0].render()
-        assert_contained(by_student, before, after, classroom)
-    finally:
-        for leftover in ("/dev/shm/nnkit-drop", "/tmp/nnkit-drop"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
+    by_student, before, after = grade_class(classroom, DROP, extra_students=[("eve", PICK_UP)])
+    assert scores(by_student["eve"]) == FULL, by_student["eve"].items[0].render()
+    assert_contained(by_student, before, after, classroom)
 
 
-def test_control_without_namespaces_shared_memory_carries_the_drop(classroom):
-    try:
-        by_student, _, _ = grade_class(classroom, DROP, isolation="process", extra_students=[("eve", PICK_UP)])
-        assert scores(by_student["eve"])["fx_relu"] == 0.0
-    finally:
-        for leftover in ("/dev/shm/nnkit-drop", "/tmp/nnkit-drop"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
+def test_control_without_namespaces_shared_memory_carries_the_drop(classroom, drop_site):
+    by_student, _, _ = grade_class(classroom, DROP, isolation="process", extra_students=[("eve", PICK_UP)])
+    assert scores(by_student["eve"])["fx_relu"] == 0.0
 
 
 ENVIRONMENT = f"""
