@@ -22,7 +22,6 @@ import hashlib
 import importlib.util
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,19 +63,6 @@ def forbidden(item, module: str, provided) -> bool:
     if not module_matches(module, "nnkit") or is_provided(module, provided):
         return False
     return any(module_matches(module, p) for p in item.forbid)
-
-
-@dataclass(frozen=True)
-class ImportRules:
-    """What the worker's audit hook does with imports (the second layer)."""
-
-    blocked: tuple[str, ...]    # refused with ImportError
-    recorded: tuple[str, ...]   # reported to the grader (which zeroes the affected items)
-
-
-def import_rules(items, provided) -> ImportRules:
-    """Every nnkit module outside the unit's view is recorded; the grader and raw-memory modules blocked."""
-    return ImportRules(ALWAYS_BLOCKED, tuple(sorted(set(ALWAYS_FORBIDDEN) | {"nnkit"})))
 
 
 # -- the staged view ------------------------------------------------------------------------------

@@ -156,12 +156,18 @@ def _inodes(paths) -> list[list[int]]:
     return seen
 
 
-def _tree_inodes(roots) -> list[list[int]]:
+def _tree_inodes(roots, needed) -> list[list[int]]:
+    """(device, inode) of each folder in ``roots`` the hook denies with its whole subtree. A folder holding
+    something the worker needs (its working folder, the view, the Python installation and its packages) is
+    skipped: denying it would break the worker's own imports (``--out .`` beside a ``.venv``)."""
+    needed = [os.path.realpath(p) for p in needed]
     seen = []
     for root in roots:
-        if os.path.isdir(root):
-            st = os.stat(os.path.realpath(root))
-            seen.append([st.st_dev, st.st_ino])
+        real = os.path.realpath(root)
+        if not os.path.isdir(real) or any(n == real or n.startswith(real.rstrip("/") + "/") for n in needed):
+            continue
+        st = os.stat(real)
+        seen.append([st.st_dev, st.st_ino])
     return seen
 
 
@@ -299,7 +305,8 @@ class Worker:
         return protocol.WorkerConfig(
             sys_path=isolation.host_sys_path(self.view), drop_paths=[str(self.view / "grader")],
             blocked_modules=list(self.policy.blocked_modules), recorded_modules=list(self.policy.recorded_modules),
-            denied_inodes=_inodes(denied), denied_trees=_tree_inodes(self.policy.denied_trees),
+            denied_inodes=_inodes(denied), denied_trees=_tree_inodes(self.policy.denied_trees, [
+                self.workdir, str(self.view), sys.prefix, sys.base_prefix, *isolation.allowed_package_paths()]),
             workdir=os.path.realpath(self.workdir), mpl_cache=str(self.font_cache or ""),
             **self._limits_fields())
 
@@ -346,10 +353,7 @@ class Worker:
             if now - start > wall:
                 self._fail(OutOfTime(budget.what, "wall", wall))
             if self.proc.poll() is not None and not select.select([self._resp_r], [], [], 0)[0]:
-                self._fail(f"the worker {describe_exit(self._exit_code())}")
-
-    def _exit_code(self) -> int | None:
-        return self.proc.returncode
+                self._fail(f"the worker {describe_exit(self.proc.returncode)}")
 
     def _read_message(self):
         try:

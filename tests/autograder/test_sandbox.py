@@ -273,3 +273,13 @@ def test_temp_folders_of_a_killed_grader_are_swept(tmp_path):
     assert temp_root().is_dir()          # this process's own folder is never swept
     sweep_stale_tempdirs()
     assert temp_root().is_dir()
+
+
+def test_a_denied_tree_holding_what_the_worker_needs_is_not_applied(tmp_path):
+    import sys
+    from autograder.sandbox import _tree_inodes
+    st = os.stat(tmp_path)
+    assert _tree_inodes([str(tmp_path)], ["/somewhere/else"]) == [[st.st_dev, st.st_ino]]
+    assert _tree_inodes([str(tmp_path)], [str(tmp_path / "worker-temp")]) == []   # --out holding the workdir
+    assert _tree_inodes([os.path.dirname(sys.prefix)], [sys.prefix]) == []       # --out . beside the .venv
+    assert _tree_inodes([str(tmp_path / "missing")], ["/somewhere/else"]) == []
