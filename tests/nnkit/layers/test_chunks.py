@@ -8,14 +8,7 @@ import pytest
 from nnkit.layers import _chunks
 
 
-@pytest.fixture
-def chunked(monkeypatch):
-    """Three threads and a tiny chunk size, so even a batch of 5 small images is cut into chunks."""
-    before = _chunks.get_num_threads()
-    monkeypatch.setattr(_chunks, "CHUNK_SIZE", 1)
-    _chunks.set_num_threads(3)
-    yield _chunks
-    _chunks.set_num_threads(before)
+# ``chunked`` (three threads, tiny chunks) is in conftest.py
 
 
 def test_in_batch_chunks_covers_every_image_once_and_passes_errors_on(chunked):

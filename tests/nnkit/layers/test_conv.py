@@ -88,9 +88,8 @@ GRID = [
 ]
 
 
-@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding"), GRID)
-def test_conv2d_naive_and_fast_agree_forward_and_backward(x_shape, w_shape, stride, padding):
-    rng = np.random.default_rng(2)
+def _assert_fast_matches_naive(rng, x_shape, w_shape, stride, padding):
+    """conv2d_forward/backward against the naive loops, on random x, W, b and dout."""
     x = rng.normal(size=x_shape)
     W = rng.normal(size=(w_shape[0], x_shape[1]) + w_shape[1:])
     b = rng.normal(size=w_shape[0])
@@ -100,6 +99,12 @@ def test_conv2d_naive_and_fast_agree_forward_and_backward(x_shape, w_shape, stri
     dout = rng.normal(size=out_fast.shape)
     for fast, naive in zip(conv2d_backward(dout, cache_fast), conv2d_backward_naive(dout, cache_naive)):
         np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding"), GRID)
+def test_conv2d_naive_and_fast_agree_forward_and_backward(x_shape, w_shape, stride, padding):
+    rng = np.random.default_rng(2)
+    _assert_fast_matches_naive(rng, x_shape, w_shape, stride, padding)
 
 
 GRAD_GRID = [
@@ -265,30 +270,13 @@ def test_conv2d_layer_errors_name_the_layer():
 # ----------------------------------------------------------------------------------------------------------------
 # big batches are cut into chunks on a thread pool; small test shapes go through it with the thresholds lowered
 # ----------------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def chunked(monkeypatch):
-    """Three threads and a tiny chunk size, so even a batch of 5 small images is cut into chunks."""
-    from nnkit.layers import _chunks
-
-    before = _chunks.get_num_threads()
-    monkeypatch.setattr(_chunks, "CHUNK_SIZE", 1)
-    _chunks.set_num_threads(3)
-    yield _chunks
-    _chunks.set_num_threads(before)
+# ``chunked`` (three threads, tiny chunks) is in conftest.py
 
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "padding"), GRID)
 def test_conv2d_fast_in_chunks_on_threads_agrees_with_naive(chunked, x_shape, w_shape, stride, padding):
     rng = np.random.default_rng(4)
-    x = rng.normal(size=(5,) + x_shape[1:])
-    W = rng.normal(size=(w_shape[0], x_shape[1]) + w_shape[1:])
-    b = rng.normal(size=w_shape[0])
-    out_fast, cache_fast = conv2d_forward(x, W, b, stride, padding)
-    out_naive, cache_naive = conv2d_forward_naive(x, W, b, stride, padding)
-    np.testing.assert_allclose(out_fast, out_naive, rtol=0, atol=1e-12)
-    dout = rng.normal(size=out_fast.shape)
-    for fast, naive in zip(conv2d_backward(dout, cache_fast), conv2d_backward_naive(dout, cache_naive)):
-        np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-12)
+    _assert_fast_matches_naive(rng, (5,) + x_shape[1:], w_shape, stride, padding)
 
 
 def test_conv2d_fast_gives_the_same_bits_on_one_thread_and_on_three(chunked):
