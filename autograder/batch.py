@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import notebook, outdir, pool, report, sandbox, shards
-from autograder.grader import SubmissionResult, default_source, find_trusted, grade_submission
+from autograder.grader import default_source, find_trusted, grade_submission
+from autograder.results import SubmissionResult
 from autograder.pool import Interrupted  # noqa: F401 - raised by run_batch, part of this module's interface
 
 

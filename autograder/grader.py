@@ -18,15 +18,14 @@ others down (the sandbox gives every item its own restarts and CPU budget).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import isolation, notebook, policy
 from autograder.handle import RemoteHandle, WorkerFailure
 from autograder.items import Registry, default_registry
-from autograder.runner import ItemResult, run_item
+from autograder.results import ItemResult, SubCheck, SubmissionResult
+from autograder.runner import run_item
 from autograder.sandbox import Limits, Policy, Sandbox, resolve_isolation
-from autograder.tester import SubCheck
 
 NOT_ISOLATED = "grading was not isolated (--isolation process): the submission ran as the grader's user"
 
@@ -39,42 +38,6 @@ def default_source() -> Path:
         if candidate.is_dir():
             return candidate.resolve()
     return here / "solutions"
-
-
-@dataclass
-class SubmissionResult:
-    """Everything known about one graded submission; ``to_dict``/``from_dict`` round-trip through JSON."""
-
-    path: str
-    assignment: str = ""
-    notebook: str = ""
-    student: str = ""
-    score: float = 0.0
-    max_score: float = 0.0
-    items: list[ItemResult] = field(default_factory=list)
-    error: str | None = None
-    flags: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    cells: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-    isolation: str = ""
-
-    def to_dict(self, show_hidden_details: bool = False) -> dict:
-        return {"path": self.path, "assignment": self.assignment, "notebook": self.notebook,
-                "student": self.student, "score": self.score, "max_score": self.max_score, "error": self.error,
-                "flags": self.flags, "notes": self.notes, "cells": self.cells, "seconds": round(self.seconds, 3),
-                "isolation": self.isolation,
-                "items": [i.to_dict(show_hidden_details) for i in self.items]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SubmissionResult":
-        items = [ItemResult(i["grade_id"], i["title"], i["points"], i["score"],
-                            [SubCheck(s["what"], s["credit"], s["hidden"], s["details"], s["diagnosis"],
-                                      s.get("not_implemented"))
-                             for s in i["subchecks"]], i["hidden_included"], i["flag"], i.get("manual", False))
-                 for i in d["items"]]
-        return cls(d["path"], d["assignment"], d["notebook"], d["student"], d["score"], d["max_score"], items,
-                   d["error"], d["flags"], d.get("notes", []), d["cells"], d["seconds"], d.get("isolation", ""))
 
 
 def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:

@@ -334,7 +334,8 @@ def run(root) -> dict:
 
 def _grade(root: Path, started: float) -> dict:
     from autograder import notebook
-    from autograder.grader import SubmissionResult, grade_submission
+    from autograder.grader import grade_submission
+    from autograder.results import SubmissionResult
 
     source = root / "source"
     config = GradescopeConfig.load(source / CONFIG_NAME)

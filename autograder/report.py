@@ -21,9 +21,9 @@ import io
 import json
 from pathlib import Path
 
-from autograder.grader import NOT_ISOLATED, SubmissionResult
+from autograder.grader import NOT_ISOLATED
 from autograder.outdir import atomic_write_text, write_text  # noqa: F401 - atomic_write_text: used by gradescope.py
-from autograder.runner import ItemResult
+from autograder.results import ItemResult, SubmissionResult
 
 
 def _num(x: float) -> str:

@@ -1,4 +1,4 @@
-"""Running one item's checks against a handle, and the result of doing so.
+"""Running one item's checks against a handle (the result types are in ``autograder.results``).
 
 ``run_item`` is the single place where check functions are called: in the kernel
 (``autograder.check``) and in trusted grading (``autograder.grader``). A check that
@@ -9,77 +9,11 @@ next check; a stub raising ``NotImplementedError`` reads "implement `name` first
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 
 from autograder.handle import NamespaceError, StudentCodeError, WorkerFailure
 from autograder.items import Item
-from autograder.tester import SubCheck, Tester
-
-
-@dataclass
-class ItemResult:
-    """The outcome of one item: score out of points, and every sub-check."""
-
-    grade_id: str
-    title: str
-    points: float
-    score: float
-    subchecks: list[SubCheck] = field(default_factory=list)
-    hidden_included: bool = False
-    flag: str | None = None  # why the item was zeroed outright (forbidden import, ...)
-    manual: bool = False     # a written answer: graded by a person (formgrader), never by the autograder
-
-    def to_dict(self, show_hidden_details: bool = False) -> dict:
-        subs = []
-        for sub in self.subchecks:
-            d = sub.to_dict()
-            if sub.hidden and not show_hidden_details:
-                d["details"] = []
-            subs.append(d)
-        return {"grade_id": self.grade_id, "title": self.title, "points": self.points, "score": self.score,
-                "hidden_included": self.hidden_included, "flag": self.flag, "manual": self.manual,
-                "subchecks": subs}
-
-    def untouched_stub(self) -> str | None:
-        """The name to implement when every sub-check failed with its ``NotImplementedError``, else None."""
-        names = {s.not_implemented for s in self.subchecks}
-        if self.flag or not self.subchecks or len(names) != 1 or None in names:
-            return None
-        return names.pop()
-
-    def _repr_html_(self) -> str:
-        """The report as an HTML table in Jupyter (``autograder.feedback_html``); text stays ``render()``."""
-        from autograder.feedback_html import item_html
-        return item_html(self)
-
-    def render(self, show_hidden_details: bool = False) -> str:
-        """Readable feedback: a headline, then one line per sub-check with its details and hints.
-
-        An untouched stub (every sub-check raised ``NotImplementedError`` in the same
-        function) gets one line: the headline and "implement `name` first".
-        """
-        headline = f"{self.grade_id} -- {self.title}: {_num(self.score)} / {_num(self.points)} points"
-        stub = self.untouched_stub()
-        if stub is not None:
-            return f"{headline}: implement `{stub}` first"
-        lines = [headline]
-        if self.flag:
-            lines.append(f"  [FLAG] {self.flag}")
-        for sub in self.subchecks:
-            tag = "ok  " if sub.passed else ("part" if sub.credit > 0 else "FAIL")
-            label = f"(hidden) {sub.what}" if sub.hidden else sub.what
-            credit = f" ({sub.credit:.0%})" if 0 < sub.credit < 1 else ""
-            lines.append(f"  [{tag}] {label}{credit}")
-            if sub.details and (show_hidden_details or not sub.hidden):
-                lines.extend(f"         {d}" for d in sub.details)
-            elif sub.details and not sub.passed:
-                lines.append("         (details of hidden checks are not shown)")
-            lines.extend(f"         hint: {d}" for d in sub.diagnosis)
-        return "\n".join(lines)
-
-
-def _num(x: float) -> str:
-    return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
+from autograder.results import ItemResult, SubCheck
+from autograder.tester import Tester
 
 
 def score_of(item: Item, subchecks: list[SubCheck]) -> float:

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from autograder import outdir, report
-from autograder.grader import SubmissionResult
+from autograder.results import SubmissionResult
 
 MANIFEST = "batch.json"
 _KEY = re.compile(r"(?!\.{1,2}(/|$))[A-Za-z0-9._-]+(/(?!\.{1,2}(/|$))[A-Za-z0-9._-]+)*")

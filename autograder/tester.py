@@ -17,13 +17,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder import tolerance
+from autograder import numeric, tolerance
 from autograder.diagnose import diagnose
+from autograder.handle import evaluate_many
 from autograder.namespace import CALL_REPORT, Ref
+from autograder.results import SubCheck, array_detail
 
 DEFAULT_SECRET = "nnkit-public-default-secret"
 SECRET_ENV = "NNKIT_GRADER_SECRET"
@@ -38,27 +39,6 @@ def seed_for(grade_id: str, phase: str, check_name: str, secret: str) -> int:
     """A 128-bit seed; the secret enters only for the hidden phase."""
     material = "\0".join([grade_id, phase, check_name, secret if phase == "hidden" else ""])
     return int.from_bytes(hashlib.sha256(material.encode("utf-8")).digest()[:16], "big")
-
-
-@dataclass
-class SubCheck:
-    """One recorded comparison. ``details`` may reveal inputs; ``diagnosis`` never does."""
-
-    what: str
-    credit: float
-    hidden: bool = False
-    details: list[str] = field(default_factory=list)
-    diagnosis: list[str] = field(default_factory=list)
-    not_implemented: str | None = None   # the stub that raised NotImplementedError, if that is why it failed
-
-    @property
-    def passed(self) -> bool:
-        return self.credit >= 1.0
-
-    def to_dict(self) -> dict:
-        return {"what": self.what, "passed": self.passed, "credit": self.credit, "hidden": self.hidden,
-                "details": list(self.details), "diagnosis": list(self.diagnosis),
-                "not_implemented": self.not_implemented}
 
 
 def _fmt(value) -> str:
@@ -96,9 +76,9 @@ class Tester:
         self.rng = np.random.default_rng(seed_for(self.grade_id, phase, check_name, self._secret))
 
     # -- recording -------------------------------------------------------------------------------
-    def record(self, what: str, credit: float, details=(), diagnosis=()) -> bool:
+    def record(self, what: str, credit: float, details=(), diagnosis=(), detail: dict | None = None) -> bool:
         credit = float(min(1.0, max(0.0, credit)))
-        self.results.append(SubCheck(what, credit, self.hidden, list(details), list(diagnosis)))
+        self.results.append(SubCheck(what, credit, self.hidden, list(details), list(diagnosis), detail=detail))
         return credit >= 1.0
 
     def fail(self, what: str, message: str, diagnosis=()) -> bool:
@@ -133,8 +113,12 @@ class Tester:
             ok = _plain_kind(got) == _plain_kind(expected) and bool(got == expected)
         if ok:
             return self.record(what, 1.0)
-        return self.fail(what, f"expected {_fmt(expected) if isinstance(expected, np.ndarray) else repr(expected)}, "
-                               f"got {_fmt(got) if type(got) is np.ndarray else _describe_returned_value(got)}")
+        wanted = _fmt(expected) if isinstance(expected, np.ndarray) else repr(expected)
+        shown = _fmt(got) if type(got) is np.ndarray else _describe_returned_value(got)
+        detail = None
+        if type(got) is np.ndarray and got.shape == np.shape(expected):
+            detail = array_detail(got, np.asarray(expected), got != expected, hidden=self.hidden)
+        return self.record(what, 0.0, [f"expected {wanted}, got {shown}"], detail=detail)
 
     def away_from_kinks(self, shape, *, kinks=(0.0,), scale: float = 1.0) -> np.ndarray:
         """Random inputs from ``self.rng`` at least ``tolerance.KINK_MARGIN`` from every kink."""
@@ -182,7 +166,8 @@ class Tester:
         if np.all(ok):
             return self.record(what, 1.0)
         return self.record(what, 0.0, self._mismatch_details(got, expected, ok, tol),
-                           diagnose(got, expected, known_wrong, batch_size, factors))
+                           diagnose(got, expected, known_wrong, batch_size, factors),
+                           array_detail(got, expected, ~ok, hidden=self.hidden))
 
     @staticmethod
     def _mismatch_details(got, expected, ok, tol) -> list[str]:
@@ -226,39 +211,44 @@ class Tester:
         coords = np.arange(x.size)
         if x.size > tolerance.NUMERIC_MAX_COORDS:
             coords = np.sort(self.rng.choice(x.size, tolerance.NUMERIC_MAX_COORDS, replace=False))
-        numeric = np.empty(coords.size)
-        for j, flat in enumerate(coords):
-            values = []
-            for step in (eps, -eps):
-                shifted = x.copy()
-                shifted.flat[flat] += step
-                out = forward(shifted)
-                out_arr = self._as_array(what + " (forward output)", out, dout)
-                if out_arr is None:
-                    return False
-                if out_arr.shape != dout.shape:
-                    return self.fail(what, f"forward returned shape {out_arr.shape}, expected {dout.shape}")
-                values.append(float(np.sum(out_arr * dout)))
-            numeric[j] = (values[0] - values[1]) / (2 * eps)
+        values = []
+        for out in evaluate_many(forward, numeric.perturbed_inputs(x, coords, eps)):
+            out_arr = self._as_array(what + " (forward output)", out, dout)
+            if out_arr is None:
+                return False
+            if out_arr.shape != dout.shape:
+                return self.fail(what, f"forward returned shape {out_arr.shape}, expected {dout.shape}")
+            values.append(float(np.sum(out_arr * dout)))
+        numeric_grad = numeric.central_differences(values, eps)
         picked = analytic.reshape(-1)[coords].astype(np.float64)
         if not np.all(np.isfinite(picked)):
             return self.fail(what, "the gradient contains NaN or inf")
-        err = tolerance.normwise_rel_error(picked, numeric)
+        err = tolerance.normwise_rel_error(picked, numeric_grad)
         if err <= limit:
             return self.record(what, 1.0)
-        worst = int(coords[int(np.argmax(np.abs(picked - numeric)))])
-        index = tuple(int(i) for i in np.unravel_index(worst, x.shape))
+        worst = int(np.argmax(np.abs(picked - numeric_grad)))
+        index = tuple(int(i) for i in np.unravel_index(int(coords[worst]), x.shape))
         ref_picked = None if reference is None else np.asarray(reference, dtype=np.float64).reshape(-1)[coords]
         if ref_picked is not None and tolerance.normwise_rel_error(picked, ref_picked) <= limit:
             notes = ["your gradient is the correct one, but it is not the gradient of your own forward "
                      "(value): the forward is what is wrong (see its check)"]
         else:
-            notes = diagnose(picked, numeric, batch_size=batch_size, factors=factors)
+            notes = diagnose(picked, numeric_grad, batch_size=batch_size, factors=factors)
         return self.record(what, 0.0, [
             f"relative error {err:.3g} against numeric differentiation of your forward (limit {limit:g}, "
             f"{coords.size} coordinates)",
-            f"worst at index {index}: your gradient {analytic[index]!r}, numeric {numeric[list(coords).index(worst)]!r}",
-        ], notes)
+            f"worst at index {index}: your gradient {analytic[index]!r}, numeric {numeric_grad[worst]!r}",
+        ], notes, self._gradient_detail(analytic, picked, numeric_grad, coords, limit))
+
+    def _gradient_detail(self, analytic, picked, numeric_grad, coords, limit) -> dict:
+        """``SubCheck.detail`` of a failed gradient check: where (of the coordinates tried) it differs."""
+        scale = max(float(np.max(np.abs(picked))), float(np.max(np.abs(numeric_grad))), tolerance.NUMERIC_FLOOR)
+        mismatch = np.zeros(analytic.size, dtype=bool)
+        mismatch[coords] = np.abs(picked - numeric_grad) > limit * scale
+        expected = np.full(analytic.size, np.nan)   # NaN where a coordinate was not sampled
+        expected[coords] = numeric_grad
+        return array_detail(analytic, expected.reshape(analytic.shape), mismatch.reshape(analytic.shape),
+                            hidden=self.hidden or coords.size < analytic.size)
 
     # -- what the calls did besides returning (see ``watch_calls``) ------------------------------------
     def calls_were_clean(self, ns, *, inputs: bool = True, warnings: bool = False) -> bool:

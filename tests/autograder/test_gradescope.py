@@ -25,9 +25,8 @@ import pytest
 import nnkit
 from autograder import cli, gradescope, notebook
 from autograder.report import BY_HAND
-from autograder.grader import SubmissionResult, default_source
-from autograder.runner import ItemResult
-from autograder.tester import SubCheck
+from autograder.grader import default_source
+from autograder.results import ItemResult, SubCheck, SubmissionResult
 
 SECRET = "gradescope-test-secret-1f4e"
 # Published Gradescope results.json fields (https://gradescope-autograders.readthedocs.io/en/latest/specs/).

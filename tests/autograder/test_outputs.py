@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from autograder import batch, cli, report
-from autograder.grader import SubmissionResult
-from autograder.runner import ItemResult
+from autograder.results import ItemResult, SubmissionResult
 from autograder.sandbox import Limits
 from tests.autograder import fixture_assignment as fx
 

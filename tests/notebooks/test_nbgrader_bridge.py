@@ -23,8 +23,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.nbgrader_bridge import autograded_test_cells, write_outputs
-from autograder.runner import ItemResult
-from autograder.tester import SubCheck
+from autograder.results import ItemResult, SubCheck
 from tests.notebooks import _kit
 
 UNIT = "unit1"
@@ -168,7 +167,7 @@ def _cell(gid, *, grade, solution, points=2, cell_type="code"):
 
 
 def _result(**fields):
-    from autograder.grader import SubmissionResult
+    from autograder.results import SubmissionResult
 
     items = [ItemResult("t_a", "a(x)", 2.0, 1.5, [SubCheck("a on a (3,) array", 1.0, False, ["visible detail"]),
                                                  SubCheck("a on a secret array", 0.5, True, ["hidden input 42"])],
