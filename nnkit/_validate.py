@@ -26,30 +26,97 @@ def _got(value: object) -> str:
     return f"{type(value).__name__} {text}" if short else type(value).__name__
 
 
-def real_array(x: object, func: str, arg: str = "x", *, ndim: int | tuple[int, ...] | None = None,
-               layout: str = "", finite: bool = True, ndarray: bool = False, copy: bool = False) -> np.ndarray:
-    """``x`` as float64 (a new array only when the dtype changes, or with ``copy``).
+def _axes(layout: str) -> list[str]:
+    return [a.strip() for a in layout.strip("()").split(",") if a.strip()]
 
-    ``ndarray=True`` refuses lists and scalars (layers take arrays); ``ndim`` is an int or the allowed ints;
-    ``layout`` names the axes in the message, e.g. ``"(N, D)"``.
+
+def _text(axes: list[str], values: list | None = None) -> str:
+    items = [str(v) for v in (values or axes)]
+    return f"({', '.join(items)}{',' if len(items) == 1 and items[0] != '...' else ''})"
+
+
+def _bind(shape: tuple[int, ...], axes: list[str], sizes: dict) -> dict | None:
+    """``sizes`` with the axes of ``shape`` bound to their names, or None if the shape does not fit the layout.
+
+    An axis is a name (``N``; the same name in two layouts must have one size), a name plus a number (``D+1``),
+    a number, or a leading ``...`` (any leading axes, the same in every layout that has one).
+    """
+    new = dict(sizes)
+    if axes[:1] == ["..."]:
+        axes, lead = axes[1:], shape[:len(shape) - len(axes[1:])]
+        if len(shape) < len(axes) or new.setdefault("...", lead) != lead:
+            return None
+        shape = shape[len(lead):]
+    for axis, n in zip(axes, shape):
+        name, _, offset = axis.partition("+")
+        want = int(name) if name.isdigit() else new.setdefault(name, n - int(offset or 0)) + int(offset or 0)
+        if n != want:
+            return None
+    return new if len(axes) == len(shape) else None
+
+
+def _expected(axes: list[str], sizes: dict) -> str:
+    """``(N, D+1) = (4, 3)``: the layout, then the sizes already bound (names left where unbound)."""
+    if axes[:1] == ["..."] and "..." in sizes:
+        return f"{_text(axes)} = {_text(list(sizes['...']) + axes[1:])}"
+    values = [sizes[n] + int(o or 0) if n in sizes else f"{n}+{o}" if o else n
+              for n, _, o in (a.partition("+") for a in axes)]
+    return _text(axes) if values == axes else f"{_text(axes)} = {_text(axes, values)}"
+
+
+def real_array(x: object, func: str, arg: str = "x", layout: str | tuple[str, ...] = "", *,
+               sizes: dict | None = None, ndim: int | None = None, finite: bool = True, ndarray: bool = False,
+               copy: bool = False, empty: bool = True, within: tuple[float, float] | None = None) -> np.ndarray:
+    """``x`` as float64 (a new array only when the dtype changes, or with ``copy``), checked in one call.
+
+    ``ndarray=True`` refuses lists and scalars (layers take arrays). ``layout`` is the expected shape in the
+    docstrings' vocabulary, e.g. ``"(N, D)"``, or a tuple of allowed layouts; the names in it are bound in
+    ``sizes``, so arrays checked with the same dict must agree (see :func:`arrays`). ``ndim`` alone checks only
+    the rank. ``empty=False`` refuses an array without elements; ``within=(low, high)`` refuses entries outside.
     """
     if ndarray and not isinstance(x, np.ndarray):
         raise TypeError(f"{func}: {arg} must be a numpy array, got {_got(x)}")
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
-    if ndim is not None and arr.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
-        dims = ndim if isinstance(ndim, int) else " or ".join(map(str, ndim))
-        hint = " (for one sample use x[None])" if isinstance(ndim, int) and arr.ndim == ndim - 1 else ""
-        expected = f"{dims}-D {layout}".rstrip()
+    layouts = [_axes(s) for s in ((layout,) if isinstance(layout, str) else layout) if s]
+    ranks = [ndim] if ndim is not None else [len(a) for a in layouts if a[:1] != ["..."]]
+    if ranks and len(ranks) == len(layouts or ranks) and arr.ndim not in ranks:
+        hint = " (for one sample use x[None])" if arg == "x" and len(ranks) == 1 and arr.ndim == ranks[0] - 1 else ""
+        expected = " or ".join(f"{len(a)}-D {_text(a)}" for a in layouts) or f"{ndim}-D"
         raise ValueError(f"{func}: {arg} must be {expected}, got {arg}.shape={arr.shape}{hint}")
+    if layouts:
+        sizes = {} if sizes is None else sizes
+        bound = next((b for b in (_bind(arr.shape, a, sizes) for a in layouts) if b is not None), None)
+        if bound is None:
+            expected = " or ".join(_expected(a, sizes) for a in layouts)
+            hint = f" (a trailing axis of 1 does not broadcast; pass {arg}.ravel())" if arr.shape[-1:] == (1,) else ""
+            raise ValueError(f"{func}: {arg} must have shape {expected}, got {arg}.shape={arr.shape}{hint}")
+        sizes.update(bound)
+    if not empty and arr.size == 0:
+        raise ValueError(f"{func}: {arg} must not be empty, got {arg}.shape={arr.shape}")
     arr = np.array(arr, dtype=np.float64) if copy else arr.astype(np.float64, copy=False)
-    if finite:
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"{func}: {arg} must be finite, found {arr[where]} at index {where} (shape {arr.shape})")
+    bad, expected = (~np.isfinite(arr) if finite else np.zeros(arr.shape, bool)), "be finite"
+    if within is not None and not bad.any():
+        low, high = within
+        bad = ~((arr >= low) & (arr <= high))
+        expected = f"lie in [{low:g}, {high:g}]" if math.isfinite(low) else f"be <= {high:g}"
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{func}: {arg} must {expected}, found {arr[where]} at index {where} (shape {arr.shape})")
     return arr
+
+
+def arrays(func: str, *, finite: bool = True, copy: bool = False, empty: bool = True, within=None,
+           **named: tuple[object, str | tuple[str, ...]]) -> list[np.ndarray]:
+    """Several arrays whose shapes must agree, as float64: ``X, y = arrays("fit", X=(X, "(N, D)"), y=(y, "(N,)"))``.
+
+    Each keyword is an argument's name and its ``(value, layout)``; an axis name that appears in two layouts
+    must have the same size in both (the message says which). Checked in the order given.
+    """
+    sizes: dict = {}
+    return [real_array(value, func, arg, layout, sizes=sizes, finite=finite, copy=copy, empty=empty, within=within)
+            for arg, (value, layout) in named.items()]
 
 
 def shape(x: np.ndarray, expected: tuple[int, ...], func: str, arg: str, what: str = "") -> np.ndarray:
@@ -74,15 +141,10 @@ def number(value: object, func: str, arg: str, *, low: float = -math.inf, high: 
     above = x > low if low_open else x >= low
     below = x < high if high_open else x <= high
     if not (above and below) or math.isnan(x) or (finite and math.isinf(x)):
-        kind = "a finite number" if finite else "a number"
-        if math.isinf(low) and math.isinf(high):
-            expected = "finite"
-        elif math.isinf(high):
-            expected = f"{kind} {'>' if low_open else '>='} {low:g}"
-        elif math.isinf(low):
-            expected = f"{kind} {'<' if high_open else '<='} {high:g}"
-        else:
-            expected = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        bounds = [f"{op} {v:g}" for op, v in ((">" if low_open else ">=", low), ("<" if high_open else "<=", high))
+                  if not math.isinf(v)]
+        expected = (f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}" if len(bounds) == 2
+                    else f"{'a finite number' if finite else 'a number'} {bounds[0]}" if bounds else "finite")
         raise ValueError(f"{func}: {arg} must be {expected}, got {value!r}")
     return x
 
@@ -106,14 +168,15 @@ def probability(value: object, func: str, arg: str, *, allow_one: bool = False) 
     return number(value, func, arg, low=0.0, high=1.0, high_open=not allow_one)
 
 
-def class_indices(labels: object, num_classes: int, func: str, arg: str = "labels") -> np.ndarray:
-    """Integer class labels of shape (N,), each in [0, num_classes)."""
+def class_indices(labels: object, num_classes: int, func: str, arg: str = "labels", n: int | None = None) -> np.ndarray:
+    """Integer class labels of shape (N,) (``(n,)`` if given), each in [0, num_classes)."""
     arr = np.asarray(labels)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{func}: {arg} must be class indices with an integer dtype, got dtype {arr.dtype} "
                         f"(convert with {arg}.astype(np.int64))")
-    if arr.ndim != 1:
-        raise ValueError(f"{func}: {arg} must be class indices of shape (N,), got {arg}.shape={arr.shape}")
+    if arr.ndim != 1 or (n is not None and len(arr) != n):
+        expected = "(N,)" if n is None else f"(N,) = ({n},)"
+        raise ValueError(f"{func}: {arg} must be class indices of shape {expected}, got {arg}.shape={arr.shape}")
     bad = (arr < 0) | (arr >= num_classes)
     if bad.any():
         i = int(np.argmax(bad))
@@ -150,6 +213,23 @@ def generator(func: str, seed: object = None, rng: object = None) -> np.random.G
     if seed is not None:
         seed = integer(seed, func, "seed", minimum=0)
     return np.random.default_rng(seed)
+
+
+def known(name: object, options, func: str, what: str) -> str:
+    """The key of ``options`` (a registry) that ``name`` spells, ignoring case and surrounding spaces."""
+    if not isinstance(name, str):
+        raise TypeError(f"{func}: name must be a str, got {_got(name)}")
+    key = next((k for k in options if k.lower() == name.strip().lower()), None)
+    if key is None:
+        raise ValueError(f"{func}: unknown {what} {name!r}; known names: {', '.join(options)}")
+    return key
+
+
+def function(value: object, func: str, arg: str) -> object:
+    """``value`` itself if it can be called."""
+    if not callable(value):
+        raise TypeError(f"{func}: {arg} must be callable, got {_got(value)}")
+    return value
 
 
 def no_forward_yet(func: str) -> RuntimeError:

@@ -41,70 +41,32 @@ _ROW_SUM_TOL = 1e-4  # rows of probabilities must sum to 1 within this
 
 # ---- input checks ------------------------------------------------------------------
 
-def _as_real(x, func: str, arg: str) -> np.ndarray:
-    arr = real_array(x, func, arg)
-    if arr.size == 0:
-        raise ValueError(f"{func}: {arg} is empty (shape {arr.shape}); a loss needs at least one element")
-    return arr
-
-
-def _pair(a, b, func: str, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    a, b = _as_real(a, func, names[0]), _as_real(b, func, names[1])
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{func}: {names[0]} and {names[1]} must have the same shape, "
-            f"got {names[0]}.shape={a.shape} and {names[1]}.shape={b.shape}"
-        )
-    return a, b
-
-
-def _in_unit_interval(x: np.ndarray, func: str, arg: str) -> None:
-    bad = (x < 0) | (x > 1)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{func}: {arg} must lie in [0, 1], found {x[where]} at index {where}")
-
-
-def _scores(x, func: str, arg: str) -> np.ndarray:
-    x = _as_real(x, func, arg)
-    if x.ndim != 2:
-        raise ValueError(f"{func}: {arg} must have shape (N, C), got shape {x.shape}")
-    return x
-
-
 def _target_rows(labels, shape: tuple[int, int], func: str, *, soft: bool = False) -> np.ndarray:
     """Labels (N,) int, or rows (N, C) -> float64 target rows (N, C), validated.
 
     Rows must be one-hot, or with ``soft`` class probabilities (entries in [0, 1], each row summing to 1).
     """
     n, c = shape
-    arr = np.asarray(labels)
-    if arr.ndim == 1:
-        if arr.shape[0] != n:
-            raise ValueError(f"{func}: labels has {arr.shape[0]} entries for {n} rows (labels.shape={arr.shape}, "
-                             f"scores shape {shape})")
-        arr = check.class_indices(arr, c, func)
+    if np.ndim(labels) == 1:
         onehot = np.zeros(shape)
-        onehot[np.arange(n), arr] = 1.0
+        onehot[np.arange(n), check.class_indices(labels, c, func, n=n)] = 1.0
         return onehot
-    if arr.shape != shape:
-        hint = " (labels of shape (N, 1) do not broadcast; pass labels.ravel())" if arr.shape == (n, 1) else ""
-        raise ValueError(f"{func}: labels must have shape ({n},) or {shape}, got labels.shape={arr.shape}{hint}")
-    rows = _as_real(arr, func, "labels")
-    if soft:
-        off = np.flatnonzero(((rows < 0) | (rows > 1)).any(axis=1) | (np.abs(rows.sum(axis=1) - 1) > _ROW_SUM_TOL))
-        if off.size:
-            raise ValueError(f"{func}: (N, C) labels must be class probabilities (entries in [0, 1], each row "
-                             f"summing to 1), got row {off[0]} = {rows[off[0]].tolist()}")
-        return rows
-    off = np.flatnonzero(((rows != 0) & (rows != 1)).any(axis=1) | (rows.sum(axis=1) != 1))
-    if off.size:
-        raise ValueError(f"{func}: one-hot labels need exactly one 1 per row and 0 elsewhere; "
-                         f"row {off[0]} is {rows[off[0]].tolist()}")
+    rows = real_array(labels, func, "labels", ("(N,)", "(N, C)"), sizes={"N": n, "C": c}, within=(0.0, 1.0))
+    return _rows_sum_to_one(rows, func, "labels", one_hot=not soft)
+
+
+def _rows_sum_to_one(rows: np.ndarray, func: str, arg: str, one_hot: bool = False) -> np.ndarray:
+    sums = rows.sum(axis=1)
+    bad = (np.abs(sums - 1.0) > _ROW_SUM_TOL) | (((rows != 0) & (rows != 1)).any(axis=1) if one_hot else False)
+    if bad.any():
+        i = int(np.argmax(bad))
+        expected = "one-hot (one 1 per row, 0 elsewhere)" if one_hot else "rows that each sum to 1"
+        raise ValueError(f"{func}: {arg} must be {expected}, got row {i} = {rows[i].tolist()} (sum {float(sums[i])!r})")
     return rows
 
 
-def _reduce(total: float, grad: np.ndarray, count: int, reduction: str) -> tuple[float, np.ndarray]:
+def _reduce(total: float, grad: np.ndarray, count: int, reduction: str, func: str) -> tuple[float, np.ndarray]:
+    choice(reduction, ("mean", "sum"), func, "reduction")
     if reduction == "mean":
         return float(total) / count, grad / count
     return float(total), grad
@@ -126,10 +88,9 @@ def mse(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResu
     value : float
     grad : array shaped like ``pred``, ``2 (pred - target) / n``
     """
-    choice(reduction, ("mean", "sum"), "mse", "reduction")
-    pred, target = _pair(pred, target, "mse", ("pred", "target"))
+    pred, target = check.arrays("mse", pred=(pred, "(...)"), target=(target, "(...)"), empty=False)
     diff = pred - target
-    return _reduce(np.sum(diff * diff), 2.0 * diff, diff.size, reduction)
+    return _reduce(np.sum(diff * diff), 2.0 * diff, diff.size, reduction, "mse")
 
 
 def mae(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResult:
@@ -139,10 +100,9 @@ def mae(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResu
     prediction is exact, as in PyTorch (this is not the step ``sign`` of
     :mod:`nnkit.activations`). Shapes and ``reduction`` as in :func:`mse`.
     """
-    choice(reduction, ("mean", "sum"), "mae", "reduction")
-    pred, target = _pair(pred, target, "mae", ("pred", "target"))
+    pred, target = check.arrays("mae", pred=(pred, "(...)"), target=(target, "(...)"), empty=False)
     diff = pred - target
-    return _reduce(np.sum(np.abs(diff)), np.sign(diff), diff.size, reduction)
+    return _reduce(np.sum(np.abs(diff)), np.sign(diff), diff.size, reduction, "mae")
 
 
 # ---- binary classification ------------------------------------------------------------------
@@ -165,16 +125,13 @@ def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, reduction: str = "
     :func:`binary_cross_entropy_with_logits`, which needs neither fix.
     """
     func = "binary_cross_entropy"
-    choice(reduction, ("mean", "sum"), func, "reduction")
-    p, t = _pair(probs, target, func, ("probs", "target"))
-    _in_unit_interval(p, func, "probs")
-    _in_unit_interval(t, func, "target")
+    p, t = check.arrays(func, probs=(probs, "(...)"), target=(target, "(...)"), empty=False, within=(0.0, 1.0))
     with np.errstate(divide="ignore"):  # log(0) = -inf is clamped on the next line
         log_p = np.maximum(np.log(p), _LOG_FLOOR)
         log_1mp = np.maximum(np.log1p(-p), _LOG_FLOOR)
     total = -np.sum(t * log_p + (1.0 - t) * log_1mp)
     grad = (p - t) / np.maximum(p * (1.0 - p), _EPS)
-    return _reduce(total, grad, p.size, reduction)
+    return _reduce(total, grad, p.size, reduction, func)
 
 
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> LossResult:
@@ -186,13 +143,12 @@ def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, reduc
     :func:`binary_cross_entropy`; ``target`` in [0, 1].
     """
     func = "binary_cross_entropy_with_logits"
-    choice(reduction, ("mean", "sum"), func, "reduction")
-    x, t = _pair(logits, target, func, ("logits", "target"))
-    _in_unit_interval(t, func, "target")
+    x, t = check.arrays(func, logits=(logits, "(...)"), target=(target, "(...)"), empty=False)
+    real_array(t, func, "target", within=(0.0, 1.0))
     e = np.exp(-np.abs(x))
     total = np.sum(np.maximum(x, 0.0) - x * t + np.log1p(e))
     sig = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return _reduce(total, sig - t, x.size, reduction)
+    return _reduce(total, sig - t, x.size, reduction, func)
 
 
 # ---- multi-class classification ---------------------------------------------------------------
@@ -219,13 +175,12 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike, reduction: str = "mean")
     smoothing, distillation) give the same formulas: ``softmax - y`` holds because each row of ``y`` sums to 1.
     """
     func = "cross_entropy"
-    choice(reduction, ("mean", "sum"), func, "reduction")
-    z = _scores(logits, func, "logits")
+    z = real_array(logits, func, "logits", "(N, C)", empty=False)
     y = _target_rows(labels, z.shape, func, soft=True)
     shifted = z - z.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     total = -np.sum(y * log_probs)
-    return _reduce(total, np.exp(log_probs) - y, z.shape[0], reduction)
+    return _reduce(total, np.exp(log_probs) - y, z.shape[0], reduction, func)
 
 
 def categorical_cross_entropy(probs: ArrayLike, labels: ArrayLike, reduction: str = "mean") -> LossResult:
@@ -251,19 +206,12 @@ def categorical_cross_entropy(probs: ArrayLike, labels: ArrayLike, reduction: st
     gives a large finite loss. ``cross_entropy`` on logits is the stable choice.
     """
     func = "categorical_cross_entropy"
-    choice(reduction, ("mean", "sum"), func, "reduction")
-    p = _scores(probs, func, "probs")
-    _in_unit_interval(p, func, "probs")
-    row_sums = p.sum(axis=1)
-    off = np.flatnonzero(np.abs(row_sums - 1.0) > _ROW_SUM_TOL)
-    if off.size:
-        raise ValueError(f"{func}: each row of probs must sum to 1, row {off[0]} sums to {float(row_sums[off[0]])!r} "
-                         f"(pass logits to cross_entropy instead?)")
+    p = _rows_sum_to_one(real_array(probs, func, "probs", "(N, C)", empty=False, within=(0.0, 1.0)), func, "probs")
     y = _target_rows(labels, p.shape, func)
     with np.errstate(divide="ignore"):
         log_p = np.maximum(np.log(p), _LOG_FLOOR)
     total = -np.sum(y * log_p)
-    return _reduce(total, -y / np.maximum(p, _EPS), p.shape[0], reduction)
+    return _reduce(total, -y / np.maximum(p, _EPS), p.shape[0], reduction, func)
 
 
 def nll_loss(log_probs: ArrayLike, labels: ArrayLike, reduction: str = "mean") -> LossResult:
@@ -287,14 +235,9 @@ def nll_loss(log_probs: ArrayLike, labels: ArrayLike, reduction: str = "mean") -
     or raw logits were passed, so it raises ``ValueError``.
     """
     func = "nll_loss"
-    choice(reduction, ("mean", "sum"), func, "reduction")
-    lp = _scores(log_probs, func, "log_probs")
-    if (lp > 0).any():
-        where = tuple(int(i) for i in np.argwhere(lp > 0)[0])
-        raise ValueError(f"{func}: log_probs must be <= 0 (log-probabilities), found {lp[where]} at index "
-                         f"{where}; pass log_softmax(logits), or the logits to cross_entropy")
+    lp = real_array(log_probs, func, "log_probs", "(N, C)", empty=False, within=(-np.inf, 0.0))
     y = _target_rows(labels, lp.shape, func)
-    return _reduce(-np.sum(y * lp), -y, lp.shape[0], reduction)
+    return _reduce(-np.sum(y * lp), -y, lp.shape[0], reduction, func)
 
 
 # ---- lookup by name ------------------------------------------------------------------------
@@ -317,9 +260,4 @@ def names() -> list[str]:
 
 def get(name: str) -> Callable:
     """Look a loss function up by name, e.g. ``get("cross_entropy")``."""
-    if not isinstance(name, str):
-        raise TypeError(f"losses.get: name must be a str, got {type(name).__name__}")
-    key = name.strip().lower()
-    if key not in _LOSSES:
-        raise ValueError(f"losses.get: unknown loss {name!r}; known names: {', '.join(_LOSSES)}")
-    return _LOSSES[key]
+    return _LOSSES[check.known(name, _LOSSES, "losses.get", "loss")]

@@ -49,8 +49,7 @@ def _make_rng(fn: str, shuffle: bool, seed) -> np.random.Generator | None:
     if not shuffle:
         return None
     if seed is None:
-        raise ValueError(f"{fn}: shuffle=True needs a seed (an int or a np.random.Generator) "
-                         "so that the run can be reproduced; got seed=None")
+        raise ValueError(f"{fn}: shuffle=True needs a seed (an int or a Generator) to be reproducible, got None")
     return check.generator(fn, seed)
 
 
@@ -66,17 +65,11 @@ def add_bias(X: np.ndarray) -> np.ndarray:
     np.ndarray, shape (N, D+1)
         A new float64 array whose column 0 is all ones and columns 1..D are ``X``.
     """
-    X = check.real_array(X, "add_bias", "X", ndim=2, copy=True)
+    return _with_bias(check.real_array(X, "add_bias", "X", "(N, D)"))
+
+
+def _with_bias(X: np.ndarray) -> np.ndarray:
     return np.concatenate([np.ones((X.shape[0], 1)), X], axis=1)
-
-
-def _check_theta_X(fn: str, theta, X) -> tuple[np.ndarray, np.ndarray]:
-    theta = check.real_array(theta, fn, "theta", ndim=2, copy=True)
-    X = check.real_array(X, fn, "X", ndim=2, copy=True)
-    if theta.shape[0] != X.shape[1] + 1:
-        raise ValueError(f"{fn}: theta must have D+1 = {X.shape[1] + 1} rows for X of shape {X.shape} "
-                         f"(row 0 is the bias; pass X without the bias column), got theta.shape={theta.shape}")
-    return theta, X
 
 
 def tlu_predict(theta: np.ndarray, X: np.ndarray, activation: str = "heaviside") -> np.ndarray:
@@ -98,8 +91,8 @@ def tlu_predict(theta: np.ndarray, X: np.ndarray, activation: str = "heaviside")
         ``step(add_bias(X) @ theta)``: 0/1 for heaviside, -1/+1 for sign.
     """
     check.choice(activation, ACTIVATIONS, "tlu_predict", "activation")
-    theta, X = _check_theta_X("tlu_predict", theta, X)
-    return _step(add_bias(X) @ theta, activation)
+    X, theta = check.arrays("tlu_predict", X=(X, "(N, D)"), theta=(theta, "(D+1, K)"))
+    return _step(_with_bias(X) @ theta, activation)
 
 
 def perceptron_step(theta: np.ndarray, x: np.ndarray, y: np.ndarray, lr: float,
@@ -131,16 +124,8 @@ def perceptron_step(theta: np.ndarray, x: np.ndarray, y: np.ndarray, lr: float,
     """
     fn = "perceptron_step"
     check.choice(activation, ACTIVATIONS, fn, "activation")
-    theta = check.real_array(theta, fn, "theta", ndim=2, copy=True)
-    x = check.real_array(x, fn, "x", ndim=1, copy=True)
-    y = check.real_array(y, fn, "y", ndim=1, copy=True)
+    x, theta, y = check.arrays(fn, x=(x, "(D,)"), theta=(theta, "(D+1, K)"), y=(y, "(K,)"))
     lr = check.number(lr, fn, "lr", low=0.0, low_open=True, finite=True)
-    if theta.shape[0] != x.shape[0] + 1:
-        raise ValueError(f"{fn}: theta must have D+1 = {x.shape[0] + 1} rows for x of shape {x.shape}, "
-                         f"got theta.shape={theta.shape} (pass x without the bias input x0 = 1)")
-    if y.shape != (theta.shape[1],):
-        raise ValueError(f"{fn}: y must have shape (K,) = ({theta.shape[1]},) to match theta.shape="
-                         f"{theta.shape}, got y.shape={y.shape}")
     _check_targets(fn, y, activation)
     x_tilde = np.concatenate([[1.0], x])
     a = _step(x_tilde @ theta, activation)
@@ -217,13 +202,7 @@ def train_perceptron(X: np.ndarray, y: np.ndarray, *, lr: float = 0.1, max_epoch
     """
     fn = "train_perceptron"
     check.choice(activation, ACTIVATIONS, fn, "activation")
-    X = check.real_array(X, fn, "X", ndim=2, copy=True)
-    y = check.real_array(y, fn, "y", ndim=(1, 2), copy=True)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"{fn}: X and y must have the same number of examples N, "
-                         f"got X.shape={X.shape} and y.shape={y.shape}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{fn}: X has no examples (X.shape={X.shape})")
+    X, y = check.arrays(fn, X=(X, "(N, D)"), y=(y, ("(N,)", "(N, K)")), empty=False)
     Y = y.reshape(-1, 1) if y.ndim == 1 else y
     _check_targets(fn, Y, activation)
     lr = check.number(lr, fn, "lr", low=0.0, low_open=True, finite=True)
@@ -234,11 +213,9 @@ def train_perceptron(X: np.ndarray, y: np.ndarray, *, lr: float = 0.1, max_epoch
     if theta0 is None:
         theta = np.zeros((d + 1, k))
     else:
-        theta = check.real_array(theta0, fn, "theta0", ndim=2, copy=True)
-        if theta.shape != (d + 1, k):
-            raise ValueError(f"{fn}: theta0 must have shape (D+1, K) = {(d + 1, k)}, got {theta.shape}")
+        theta = check.real_array(theta0, fn, "theta0", "(D+1, K)", sizes={"D": d, "K": k}, copy=True)
 
-    Xb = add_bias(X)
+    Xb = _with_bias(X)
     mistakes: list[int] = []
     for _ in range(max_epochs):
         order = rng.permutation(n) if rng is not None else range(n)
@@ -277,8 +254,8 @@ class DeltaRuleResult:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Linear outputs ``add_bias(X) @ self.w``, shape (N, K)."""
-        X = check.real_array(X, "DeltaRuleResult.predict", "X", ndim=2, copy=True)
-        return add_bias(X) @ self.w
+        X = check.real_array(X, "DeltaRuleResult.predict", "X", "(N, D)", sizes={"D": self.w.shape[0] - 1})
+        return _with_bias(X) @ self.w
 
 
 def _squared_error(Xb: np.ndarray, Y: np.ndarray, w: np.ndarray) -> float:
@@ -323,11 +300,7 @@ def delta_rule(X: np.ndarray, y: np.ndarray, *, lr: float, epochs: int, mode: st
     """
     fn = "delta_rule"
     check.choice(mode, ("batch", "online"), fn, "mode")
-    X = check.real_array(X, fn, "X", ndim=2, copy=True)
-    y = check.real_array(y, fn, "y", ndim=(1, 2), copy=True)
-    if y.shape[0] != X.shape[0] or X.shape[0] == 0:
-        raise ValueError(f"{fn}: X and y must have the same positive number of examples N, "
-                         f"got X.shape={X.shape} and y.shape={y.shape}")
+    X, y = check.arrays(fn, X=(X, "(N, D)"), y=(y, ("(N,)", "(N, K)")), empty=False)
     Y = y.reshape(-1, 1) if y.ndim == 1 else y
     lr = check.number(lr, fn, "lr", low=0.0, low_open=True, finite=True)
     epochs = check.positive_int(epochs, fn, "epochs")
@@ -335,11 +308,10 @@ def delta_rule(X: np.ndarray, y: np.ndarray, *, lr: float, epochs: int, mode: st
     if rng is not None and mode == "batch":
         raise ValueError(f"{fn}: shuffle=True has no effect with mode='batch'; use mode='online'")
     n, d = X.shape
-    w = np.zeros((d + 1, Y.shape[1])) if w0 is None else check.real_array(w0, fn, "w0", ndim=2, copy=True)
-    if w.shape != (d + 1, Y.shape[1]):
-        raise ValueError(f"{fn}: w0 must have shape (D+1, K) = {(d + 1, Y.shape[1])}, got {w.shape}")
+    sizes = {"D": d, "K": Y.shape[1]}
+    w = np.zeros((d + 1, Y.shape[1])) if w0 is None else check.real_array(w0, fn, "w0", "(D+1, K)", sizes=sizes)
 
-    Xb = add_bias(X)
+    Xb = _with_bias(X)
     losses: list[float] = []
     diverged = False
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below

@@ -211,14 +211,14 @@ def test_probability_losses_stay_finite_on_zero_probability_of_the_true_class():
 
 @pytest.mark.parametrize("name", ["mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits"])
 def test_elementwise_losses_refuse_to_broadcast_and_name_both_shapes(name):
-    with pytest.raises(ValueError, match=rf"{name}: .*same shape.*\.shape=\(4, 1\) and target\.shape=\(4,\)"):
+    with pytest.raises(ValueError, match=rf"{name}: target must have shape \(\.\.\.\) = \(4, 1\), got target\.shape=\(4,\)"):
         L.get(name)(np.full((4, 1), 0.5), np.full(4, 0.5))
 
 
 @pytest.mark.parametrize("name", ["cross_entropy", "categorical_cross_entropy", "nll_loss"])
 def test_labels_of_shape_n_by_1_are_refused(name):
     scores, labels = make_case(name)
-    with pytest.raises(ValueError, match=r"labels must have shape \(5,\) or \(5, 4\), got labels.shape=\(5, 1\).*ravel"):
+    with pytest.raises(ValueError, match=r"labels must have shape \(N,\) = \(5,\) or \(N, C\) = \(5, 4\), got labels.shape=\(5, 1\).*ravel"):
         L.get(name)(scores, labels.reshape(-1, 1))
 
 
@@ -236,7 +236,7 @@ def test_label_out_of_range_is_reported_with_its_index(name):
 
 def test_label_count_and_dtype_are_checked():
     logits = np.zeros((3, 2))
-    with pytest.raises(ValueError, match=r"labels has 2 entries for 3 rows"):
+    with pytest.raises(ValueError, match=r"labels must be class indices of shape \(N,\) = \(3,\), got labels.shape=\(2,\)"):
         L.cross_entropy(logits, np.array([0, 1]))
     with pytest.raises(TypeError, match=r"integer dtype, got dtype float64.*astype"):
         L.cross_entropy(logits, np.array([0.0, 1.0, 1.0]))
@@ -246,7 +246,7 @@ def test_label_count_and_dtype_are_checked():
 def test_one_hot_rows_that_are_not_one_hot_are_rejected(bad_row):
     labels = one_hot(np.array([0, 1, 2]), 4)
     labels[1] = bad_row
-    with pytest.raises(ValueError, match=r"nll_loss: one-hot labels need exactly one 1 per row.*row 1 is"):
+    with pytest.raises(ValueError, match=r"nll_loss: labels must (be one-hot .*got row 1 =|lie in \[0, 1\], found .* at index \(1, )"):
         L.nll_loss(np.full((3, 4), -1.0), labels)
 
 
@@ -254,7 +254,7 @@ def test_one_hot_rows_that_are_not_one_hot_are_rejected(bad_row):
 def test_cross_entropy_target_rows_must_be_class_probabilities(bad_row):
     labels = one_hot(np.array([0, 1, 2]), 4)
     labels[1] = bad_row
-    with pytest.raises(ValueError, match=r"cross_entropy: \(N, C\) labels must be class probabilities.*row 1 ="):
+    with pytest.raises(ValueError, match=r"cross_entropy: labels must (be rows that each sum to 1.*got row 1 =|lie in \[0, 1\], found .* at index \(1, )"):
         L.cross_entropy(np.zeros((3, 4)), labels)
 
 
@@ -278,15 +278,15 @@ def test_probabilities_outside_unit_interval_are_rejected():
         L.binary_cross_entropy(np.array([0.5, 0.2]), np.array([0.0, 2.0]))
     with pytest.raises(ValueError, match=r"categorical_cross_entropy: probs must lie in \[0, 1\]"):
         L.categorical_cross_entropy(np.array([[1.5, -0.5]]), np.array([0]))
-    with pytest.raises(ValueError, match=r"row 0 sums to 0.5 "):
+    with pytest.raises(ValueError, match=r"probs must be rows that each sum to 1, got row 0 = \[0.25, 0.25\] \(sum 0.5\)"):
         L.categorical_cross_entropy(np.array([[0.25, 0.25]]), np.array([0]))
     # sigmoid outputs are not a distribution over classes
-    with pytest.raises(ValueError, match=r"each row of probs must sum to 1"):
+    with pytest.raises(ValueError, match=r"probs must be rows that each sum to 1"):
         L.categorical_cross_entropy(np.array([[0.9, 0.8, 0.1]]), np.array([0]))
 
 
 def test_nll_loss_rejects_probabilities_passed_as_log_probabilities():
-    with pytest.raises(ValueError, match=r"nll_loss: log_probs must be <= 0.*found 0.7 at index \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"nll_loss: log_probs must be <= 0, found 0.7 at index \(0, 1\)"):
         L.nll_loss(np.array([[-0.3, 0.7]]), np.array([1]))
 
 
@@ -307,12 +307,12 @@ def test_unknown_reduction_is_rejected(name):
 
 
 def test_multiclass_losses_need_two_dimensional_scores():
-    with pytest.raises(ValueError, match=r"cross_entropy: logits must have shape \(N, C\), got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must be 2-D \(N, C\), got logits.shape=\(4,\)"):
         L.cross_entropy(np.zeros(4), np.array([0, 1, 0, 1]))
 
 
 def test_empty_input_is_rejected():
-    with pytest.raises(ValueError, match="mse: pred is empty"):
+    with pytest.raises(ValueError, match=r"mse: pred must not be empty, got pred.shape=\(0,\)"):
         L.mse(np.zeros(0), np.zeros(0))
 
 

@@ -227,9 +227,9 @@ def test_sign_activation_matches_sklearn_with_doubled_eta():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(y=np.array([0.0, 1.0, 2.0, 1.0])), r"targets must be 0 or 1, got y\[2, 0\] = 2"),
-    (dict(y=np.array([0.0, 1.0, 1.0])), "same number of examples"),
-    (dict(X=X2[:, 0]), r"X must be 2-D, got X.shape=\(4,\)"),
-    (dict(theta0=np.zeros((2, 1))), r"theta0 must have shape \(D\+1, K\) = \(3, 1\), got \(2, 1\)"),
+    (dict(y=np.array([0.0, 1.0, 1.0])), r"y must have shape \(N,\) = \(4,\) or \(N, K\) = \(4, K\), got y.shape=\(3,\)"),
+    (dict(X=X2[:, 0]), r"X must be 2-D \(N, D\), got X.shape=\(4,\)"),
+    (dict(theta0=np.zeros((2, 1))), r"theta0 must have shape \(D\+1, K\) = \(3, 1\), got theta0.shape=\(2, 1\)"),
     (dict(lr=0.0), "lr must be a finite number > 0, got 0.0"),
     (dict(max_epochs=0), "max_epochs must be a positive int, got 0"),
     (dict(activation="relu"), "activation must be 'heaviside' or 'sign', got 'relu'"),
@@ -245,9 +245,9 @@ def test_train_perceptron_rejects_bad_input(kwargs, match):
 
 
 def test_tlu_predict_and_step_reject_mismatched_shapes():
-    with pytest.raises(ValueError, match=r"tlu_predict: theta must have D\+1 = 3 rows"):
+    with pytest.raises(ValueError, match=r"tlu_predict: theta must have shape \(D\+1, K\) = \(3, K\), got theta.shape=\(2, 1\)"):
         tlu_predict(np.zeros((2, 1)), X2)
-    with pytest.raises(ValueError, match=r"tlu_predict: theta must be 2-D, got theta.shape=\(3,\)"):
+    with pytest.raises(ValueError, match=r"tlu_predict: theta must be 2-D \(D\+1, K\), got theta.shape=\(3,\)"):
         tlu_predict(np.zeros(3), X2)
     with pytest.raises(ValueError, match=r"perceptron_step: y must have shape \(K,\) = \(2,\)"):
         perceptron_step(np.ones((3, 2)), np.array([0.5, 1.0]), np.array([1.0]), lr=0.1)
