@@ -57,10 +57,9 @@ def _bind(shape: tuple[int, ...], axes: list[str], sizes: dict) -> dict | None:
 
 def _expected(axes: list[str], sizes: dict) -> str:
     """``(N, D+1) = (4, 3)``: the layout, then the sizes already bound (names left where unbound)."""
-    if axes[:1] == ["..."] and "..." in sizes:
-        return f"{_text(axes)} = {_text(list(sizes['...']) + axes[1:])}"
-    values = [sizes[n] + int(o or 0) if n in sizes else f"{n}+{o}" if o else n
-              for n, _, o in (a.partition("+") for a in axes)]
+    lead = list(sizes.get("...", ["..."])) if axes[:1] == ["..."] else []
+    values = lead + [sizes[n] + int(o or 0) if n in sizes else axis
+                     for axis, (n, _, o) in ((a, a.partition("+")) for a in axes[len(lead) > 0:])]
     return _text(axes) if values == axes else f"{_text(axes)} = {_text(axes, values)}"
 
 

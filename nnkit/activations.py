@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nnkit import _validate as check
 from nnkit._validate import number, real_array
 
 _SQRT_2 = math.sqrt(2.0)
@@ -41,19 +42,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _as_real(z, func: str, arg: str = "z") -> np.ndarray:
-    return real_array(z, func, arg)
-
-
-def _as_param(value, func: str, arg: str) -> float:
-    return number(value, func, arg, finite=True)
-
-
-def _check_dout(z_shape: tuple[int, ...], dout, func: str) -> np.ndarray:
-    dout = real_array(dout, func, "dout")
-    if dout.shape != z_shape:
-        raise ValueError(f"{func}: dout must have the shape of z, got dout.shape={dout.shape}, z.shape={z_shape}")
-    return dout
+def _as_real(z, func: str) -> np.ndarray:
+    return real_array(z, func, "z")
 
 
 # ---- linear and step functions -------------------------------------------------
@@ -150,50 +140,44 @@ def relu6_grad(z: ArrayLike) -> np.ndarray:
 
 def leaky_relu(z: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """``z`` where ``z > 0``, ``alpha * z`` otherwise (PyTorch's ``negative_slope``)."""
-    alpha = _as_param(alpha, "leaky_relu", "alpha")
-    z = _as_real(z, "leaky_relu")
+    z, alpha = _as_real(z, "leaky_relu"), number(alpha, "leaky_relu", "alpha", finite=True)
     return np.where(z > 0, z, alpha * z)
 
 
 def leaky_relu_grad(z: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """1 where ``z > 0``, ``alpha`` otherwise (so the derivative at 0 is ``alpha``)."""
-    alpha = _as_param(alpha, "leaky_relu_grad", "alpha")
-    return np.where(_as_real(z, "leaky_relu_grad") > 0, 1.0, alpha)
+    z, alpha = _as_real(z, "leaky_relu_grad"), number(alpha, "leaky_relu_grad", "alpha", finite=True)
+    return np.where(z > 0, 1.0, alpha)
 
 
 def elu(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """``z`` where ``z > 0``, ``alpha * (exp(z) - 1)`` otherwise."""
-    alpha = _as_param(alpha, "elu", "alpha")
-    z = _as_real(z, "elu")
+    z, alpha = _as_real(z, "elu"), number(alpha, "elu", "alpha", finite=True)
     # np.where evaluates both branches: clip first so exp never overflows.
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
 
 
 def elu_grad(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """1 where ``z > 0``, ``alpha * exp(z)`` otherwise (``alpha`` at 0, as in PyTorch)."""
-    alpha = _as_param(alpha, "elu_grad", "alpha")
-    z = _as_real(z, "elu_grad")
+    z, alpha = _as_real(z, "elu_grad"), number(alpha, "elu_grad", "alpha", finite=True)
     return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
 
 
-def _check_celu_alpha(alpha, func: str) -> float:
-    alpha = _as_param(alpha, func, "alpha")
-    if alpha == 0.0:
-        raise ValueError(f"{func}: alpha must be non-zero (it divides z), got 0.0")
-    return alpha
+def _celu_alpha(alpha, func: str) -> float:
+    if number(alpha, func, "alpha", finite=True) == 0.0:
+        raise ValueError(f"{func}: alpha must be non-zero (it divides z), got {alpha!r}")
+    return float(alpha)
 
 
 def celu(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """``max(0, z) + min(0, alpha * (exp(z / alpha) - 1))``; equals elu when ``alpha = 1``."""
-    alpha = _check_celu_alpha(alpha, "celu")
-    z = _as_real(z, "celu")
+    z, alpha = _as_real(z, "celu"), _celu_alpha(alpha, "celu")
     return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0) / alpha))
 
 
 def celu_grad(z: ArrayLike, alpha: float = 1.0) -> np.ndarray:
     """1 where ``z > 0``, ``exp(z / alpha)`` otherwise (1 at 0)."""
-    alpha = _check_celu_alpha(alpha, "celu_grad")
-    z = _as_real(z, "celu_grad")
+    z, alpha = _as_real(z, "celu_grad"), _celu_alpha(alpha, "celu_grad")
     return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0) / alpha))
 
 
@@ -221,11 +205,9 @@ def gelu_grad(z: ArrayLike) -> np.ndarray:
     return _normal_cdf(z) + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
 
 
-def _check_softplus_params(beta, threshold, func: str) -> tuple[float, float]:
-    beta = _as_param(beta, func, "beta")
-    if beta <= 0:
-        raise ValueError(f"{func}: beta must be positive, got {beta}")
-    return beta, _as_param(threshold, func, "threshold")
+def _softplus_params(beta, threshold, func: str) -> tuple[float, float]:
+    return number(beta, func, "beta", low=0.0, low_open=True, finite=True), number(threshold, func, "threshold",
+                                                                                    finite=True)
 
 
 def _softplus(z: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
@@ -239,13 +221,13 @@ def softplus(z: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.nda
 
     Defaults and the threshold rule are PyTorch's (``beta=1``, ``threshold=20``).
     """
-    beta, threshold = _check_softplus_params(beta, threshold, "softplus")
+    beta, threshold = _softplus_params(beta, threshold, "softplus")
     return _softplus(_as_real(z, "softplus"), beta, threshold)
 
 
 def softplus_grad(z: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     """``sigmoid(beta * z)``, and 1 where ``beta * z > threshold`` (PyTorch's rule)."""
-    beta, threshold = _check_softplus_params(beta, threshold, "softplus_grad")
+    beta, threshold = _softplus_params(beta, threshold, "softplus_grad")
     bz = beta * _as_real(z, "softplus_grad")
     return np.where(bz > threshold, 1.0, _sigmoid(bz))
 
@@ -278,10 +260,7 @@ def mish_grad(z: ArrayLike) -> np.ndarray:
 # ---- softmax family (last axis) ------------------------------------------------
 
 def _as_logits(z, func: str) -> np.ndarray:
-    z = _as_real(z, func)
-    if z.ndim == 0 or z.shape[-1] == 0:
-        raise ValueError(f"{func}: z needs a non-empty last axis (the classes), got shape {z.shape}")
-    return z
+    return real_array(z, func, "z", "(..., C)", empty=False)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -314,8 +293,7 @@ def softmax_vjp(z: ArrayLike, dout: ArrayLike) -> np.ndarray:
     dout : array of shape (..., C)
         Upstream gradient dL/ds.
     """
-    z = _as_logits(z, "softmax_vjp")
-    dout = _check_dout(z.shape, dout, "softmax_vjp")
+    z, dout = check.arrays("softmax_vjp", z=(z, "(..., C)"), dout=(dout, "(..., C)"), empty=False)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     s = e / e.sum(axis=-1, keepdims=True)
     return s * (dout - (dout * s).sum(axis=-1, keepdims=True))
@@ -326,8 +304,7 @@ def log_softmax_vjp(z: ArrayLike, dout: ArrayLike) -> np.ndarray:
 
     Shapes as in :func:`softmax_vjp`.
     """
-    z = _as_logits(z, "log_softmax_vjp")
-    dout = _check_dout(z.shape, dout, "log_softmax_vjp")
+    z, dout = check.arrays("log_softmax_vjp", z=(z, "(..., C)"), dout=(dout, "(..., C)"), empty=False)
     return dout - np.exp(_log_softmax(z)) * dout.sum(axis=-1, keepdims=True)
 
 
@@ -359,7 +336,8 @@ class Activation:
         """dL/dz given ``dout`` = dL/d(output); works for every activation."""
         if self._vjp is not None:
             return self._vjp(z, dout)
-        return _check_dout(np.shape(z), dout, f"{self.name} vjp") * self._grad(z, **self.kwargs)
+        z, dout = check.arrays(f"{self.name} vjp", z=(z, "(...)"), dout=(dout, "(...)"))
+        return dout * self._grad(z, **self.kwargs)
 
     @property
     def grad(self) -> Callable | None:
@@ -404,11 +382,7 @@ def get(name: str, **kwargs) -> Activation:
     >>> act.forward([-1.0, 2.0])
     array([-0.2,  2. ])
     """
-    if not isinstance(name, str):
-        raise TypeError(f"activations.get: name must be a str, got {type(name).__name__}")
-    key = name.strip().lower()
-    if key not in _REGISTRY:
-        raise ValueError(f"activations.get: unknown activation {name!r}; known names: {', '.join(_REGISTRY)}")
+    key = check.known(name, _REGISTRY, "activations.get", "activation")
     forward, grad, vjp, allowed = _REGISTRY[key]
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:

@@ -255,23 +255,23 @@ def test_input_is_never_modified_and_output_is_a_new_array(name):
 
 
 def test_vjp_with_mismatched_dout_names_both_shapes():
-    with pytest.raises(ValueError, match=r"softmax_vjp: .*dout.shape=\(2, 3\), z.shape=\(3, 2\)"):
+    with pytest.raises(ValueError, match=r"softmax_vjp: dout must have shape \(\.\.\., C\) = \(3, 2\), got dout.shape=\(2, 3\)"):
         A.softmax_vjp(np.zeros((3, 2)), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"dout.shape=\(3,\), z.shape=\(3, 1\)"):
+    with pytest.raises(ValueError, match=r"dout must have shape \(\.\.\.\) = \(3, 1\), got dout.shape=\(3,\)"):
         A.get("relu").vjp(np.zeros((3, 1)), np.zeros(3))
 
 
 def test_softmax_rejects_scalar_and_empty_class_axis():
-    with pytest.raises(ValueError, match=r"softmax: z needs a non-empty last axis.*shape \(\)"):
+    with pytest.raises(ValueError, match=r"softmax: z must have shape \(\.\.\., C\), got z.shape=\(\)"):
         A.softmax(1.0)
-    with pytest.raises(ValueError, match=r"shape \(2, 0\)"):
+    with pytest.raises(ValueError, match=r"log_softmax: z must not be empty, got z.shape=\(2, 0\)"):
         A.log_softmax(np.zeros((2, 0)))
 
 
 def test_bad_parameters_are_rejected():
     with pytest.raises(ValueError, match="celu: alpha must be non-zero"):
         A.celu([1.0], alpha=0.0)
-    with pytest.raises(ValueError, match="softplus: beta must be positive"):
+    with pytest.raises(ValueError, match="softplus: beta must be a finite number > 0, got"):
         A.softplus([1.0], beta=-1.0)
     with pytest.raises(TypeError, match="leaky_relu: alpha must be a real number, got str"):
         A.leaky_relu([1.0], alpha="0.1")
