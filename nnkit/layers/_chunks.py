@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from nnkit.layers._checks import check_positive_int
+from nnkit import _validate as check
 
 # A big job is cut into chunks of about CHUNK_SIZE elements (1 MiB of float64): small enough that the
 # several passes a fast function makes over a chunk stay in the CPU cache, big enough that the Python
@@ -37,7 +37,7 @@ _blas = None                 # threadpoolctl's controller of NumPy's BLAS, made 
 def set_num_threads(n: int) -> None:
     """Let the fast conv and pool functions split a big batch over ``n`` threads (1 turns it off)."""
     global _threads, _executor
-    _threads = check_positive_int(n, "set_num_threads", "n")
+    _threads = check.positive_int(n, "set_num_threads", "n")
     if _executor is not None:
         _executor[1].shutdown(wait=False)
         _executor = None

@@ -10,7 +10,8 @@ Conventions (DESIGN.md §3, as in PyTorch's ``conv2d``):
   exactly, the floor drops the last rows/columns of the padded input, as PyTorch does; they get zero gradient.
 
 Both versions are pure pairs: ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache) -> (dx, dW, db)``.
-Inputs must be finite: NaN or inf raises ``ValueError``. The argument checks are reused by :mod:`nnkit.layers.pool`.
+They check their arguments once (:mod:`nnkit._validate`; NaN or inf raises ``ValueError``); the layer checks
+``x`` once and calls the unchecked fast pair. The geometry helpers here are shared with :mod:`nnkit.layers.pool`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
+from nnkit import _validate as check
 from nnkit import init as initializers
-from nnkit.layers._checks import check_positive_int, make_rng, no_forward_yet
 from nnkit.layers._chunks import get_num_threads, in_batch_chunks, set_num_threads  # noqa: F401 (re-export)
 from nnkit.layers.base import Layer
 
@@ -29,7 +30,7 @@ Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
 
 
 # --------------------------------------------------------------------------------------------------------------
-# argument checks shared with pool.py
+# arguments and geometry, shared with pool.py
 # --------------------------------------------------------------------------------------------------------------
 def _as_pair(value, func: str, name: str, *, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each >= minimum, as a tuple ``(for H, for W)``."""
@@ -41,34 +42,13 @@ def _as_pair(value, func: str, name: str, *, minimum: int) -> tuple[int, int]:
     return int(items[0]), int(items[1])
 
 
-def _as_float_array(a, func: str, name: str, ndim: int, layout: str) -> np.ndarray:
-    """``a`` as a float64 array with ``ndim`` dimensions and finite entries (never the caller's array mutated)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{func}: {name} must be a numpy array {layout}, got {type(a).__name__}")
-    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise TypeError(f"{func}: {name} must hold real numbers, got dtype {a.dtype}")
-    if a.ndim != ndim:
-        raise ValueError(f"{func}: {name} must be {ndim}-D {layout}, got shape {a.shape}")
-    a = a.astype(np.float64, copy=False)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{func}: {name} contains NaN or inf")
-    return a
-
-
-def _check_images(x, where: str) -> None:
-    """A layer's first check: x must be a 4-D (N, C, H, W) array (with a hint for a single image)."""
-    if not isinstance(x, np.ndarray) or x.ndim != 4:
-        got = f"shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
-        hint = " (for one image use x[None])" if isinstance(x, np.ndarray) and x.ndim == 3 else ""
-        raise ValueError(f"{where}: x must be a 4-D array (N, C, H, W), got {got}{hint}")
+def _check_images(x, func: str) -> np.ndarray:
+    """A layer's check of its input: a non-empty, finite 4-D (N, C, H, W) numpy array, as float64."""
+    return check.real_array(x, func, "x", "(N, C, H, W)", ndarray=True, empty=False)
 
 
 def _check_dout(dout, expected_shape: tuple, func: str) -> np.ndarray:
-    dout = _as_float_array(dout, func, "dout", len(expected_shape), "(N, F, H', W')")
-    if dout.shape != tuple(expected_shape):
-        raise ValueError(f"{func}: dout must have the forward output's shape {tuple(expected_shape)}, "
-                         f"got {dout.shape}")
-    return dout
+    return check.dout(dout, tuple(expected_shape), func)
 
 
 def _resolve_padding(padding, kernel: tuple[int, int], stride: tuple[int, int], func: str) -> Pads:
@@ -96,30 +76,13 @@ def _output_size(size: int, pad: tuple[int, int], k: int, s: int, func: str, axi
 
 
 def _pad(x: np.ndarray, pads: Pads) -> np.ndarray:
-    return x if pads == ((0, 0), (0, 0)) else np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# window helpers for the fast path
-# --------------------------------------------------------------------------------------------------------------
-def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
-    """Read-only view (N, C, H', W', HH, WW): window (i, j) starts at row i*SH, column j*SW of xp."""
-    view = sliding_window_view(xp, kernel, axis=(2, 3))          # (N, C, Hp-HH+1, Wp-WW+1, HH, WW)
-    return view[:, :, ::stride[0], ::stride[1]][:, :, :out_hw[0], :out_hw[1]]
-
-
-def _col2im(dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int]) -> None:
-    """Adjoint of im2col: add window gradients ``dcols`` (n, C, HH, WW, H', W') onto the padded images ``dxp``.
-
-    One strided slice-add per kernel offset (HH*WW of them) instead of ``np.add.at`` over every element;
-    overlapping windows (stride < kernel) accumulate because each offset is added in turn. ``dcols[:, :, p, q]``
-    is already laid out like the slice it lands on, so nothing is transposed or copied first.
-    """
-    _, _, HH, WW, H_out, W_out = dcols.shape
-    sh, sw = stride
-    for p in range(HH):
-        for q in range(WW):
-            dxp[:, :, p:p + sh * (H_out - 1) + 1:sh, q:q + sw * (W_out - 1) + 1:sw] += dcols[:, :, p, q]
+    if pads == ((0, 0), (0, 0)):
+        return x
+    (top, bottom), (left, right) = pads
+    N, C, H, W = x.shape
+    xpad = np.zeros((N, C, top + H + bottom, left + W + right))      # np.pad does the same, 10x slower on small x
+    xpad[:, :, top:top + H, left:left + W] = x
+    return xpad
 
 
 def _unpad(dxp: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
@@ -133,23 +96,17 @@ class _ConvGeometry(NamedTuple):
     out_hw: tuple[int, int]
 
 
-def _check_conv(x, W, b, stride, padding, func: str):
-    x = _as_float_array(x, func, "x", 4, "(N, C, H, W)")
-    W = _as_float_array(W, func, "W", 4, "(F, C, HH, WW)")
-    b = _as_float_array(b, func, "b", 1, "(F,)")
-    if W.shape[1] != x.shape[1]:
-        raise ValueError(f"{func}: x has {x.shape[1]} channels but W expects {W.shape[1]} "
-                         f"(x.shape={x.shape}, W.shape={W.shape})")
-    if b.shape[0] != W.shape[0]:
-        raise ValueError(f"{func}: b must have shape ({W.shape[0]},) for {W.shape[0]} filters, got {b.shape}")
-    if min(W.shape) == 0 or min(x.shape) == 0:
-        raise ValueError(f"{func}: empty input or kernel (x.shape={x.shape}, W.shape={W.shape})")
-    stride = _as_pair(stride, func, "stride", minimum=1)
-    kernel = W.shape[2:]
+def _geometry(hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], padding, func: str):
     pads = _resolve_padding(padding, kernel, stride, func)
-    out_hw = (_output_size(x.shape[2], pads[0], kernel[0], stride[0], func, "height"),
-              _output_size(x.shape[3], pads[1], kernel[1], stride[1], func, "width"))
-    return x, W, b, _ConvGeometry(stride, pads, out_hw)
+    out_hw = (_output_size(hw[0], pads[0], kernel[0], stride[0], func, "height"),
+              _output_size(hw[1], pads[1], kernel[1], stride[1], func, "width"))
+    return _ConvGeometry(stride, pads, out_hw)
+
+
+def _check_conv(x, W, b, stride, padding, func: str):
+    x, W, b = check.arrays(func, empty=False, x=(x, "(N, C, H, W)"), W=(W, "(F, C, HH, WW)"), b=(b, "(F,)"))
+    stride = _as_pair(stride, func, "stride", minimum=1)
+    return x, W, b, _geometry(x.shape[2:], W.shape[2:], stride, padding, func)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -245,15 +202,35 @@ def conv2d_backward_naive(dout: np.ndarray, cache: Conv2dNaiveCache) -> tuple[np
 
 
 # --------------------------------------------------------------------------------------------------------------
-# fast version: im2col + matrix products
+# fast version: im2col + one matrix product
 # --------------------------------------------------------------------------------------------------------------
 class Conv2dCache(NamedTuple):
-    cols: np.ndarray       # (N, C*HH*WW, H'*W'): column p of cols[n] is the window under output position p
+    cols: np.ndarray       # (C*HH*WW, N*H'*W'): column n*H'*W' + p is the window under output position p of image n
     W: np.ndarray          # (F, C, HH, WW)
     x_shape: tuple[int, int, int, int]
     stride: tuple[int, int]
     pads: Pads
     out_hw: tuple[int, int]
+
+
+def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """Read-only view (C, HH, WW, N, H', W') of the padded images: ``[c, p, q, n, i, j] = xp[n, c, i*SH + p, j*SW + q]``."""
+    sN, sC, sH, sW = xp.strides
+    shape = (xp.shape[1],) + kernel + (xp.shape[0],) + out_hw
+    return as_strided(xp, shape, (sC, sH, sW, sN, sH * stride[0], sW * stride[1]), writeable=False)
+
+
+def _col2im(dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int]) -> None:
+    """Adjoint of im2col: add window gradients ``dcols`` (C, HH, WW, n, H', W') onto the padded images ``dxp``.
+
+    One strided slice-add per kernel offset (HH*WW of them) instead of ``np.add.at`` over every element;
+    overlapping windows (stride < kernel) accumulate because each offset is added in turn.
+    """
+    _, HH, WW, _, H_out, W_out = dcols.shape
+    sh, sw = stride
+    for p in range(HH):
+        for q in range(WW):
+            dxp[:, :, p:p + sh * (H_out - 1) + 1:sh, q:q + sw * (W_out - 1) + 1:sw] += dcols[:, p, q].transpose(1, 0, 2, 3)
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tuple[int, int] = 1,
@@ -275,33 +252,38 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tu
 
     Notes
     -----
-    im2col copies the window under every output position into a column: ``cols[n]`` is (C*HH*WW, H'*W'),
-    read from a strided view of the padded images (``sliding_window_view``, no copy until then). Each
-    image's convolution is then one matrix product, ``W.reshape(F, -1) @ cols[n]`` (F, H'*W'), already in
-    (F, H', W') order; ``np.matmul`` runs the products through BLAS.
+    im2col copies the window under every output position of every image into a column of ``cols``
+    (C*HH*WW, N*H'*W'), read from a strided view of the padded images (no copy until then). The whole
+    convolution is then one matrix product, ``W.reshape(F, -1) @ cols`` (F, N*H'*W'), run by BLAS; one more pass
+    puts it in (N, F, H', W') order and adds the bias. One product for the batch, rather than one per image,
+    matters for small images: a product of a few hundred numbers costs about as much as one of thousands.
 
-    A big batch is cut into chunks that run on a small thread pool, with BLAS kept on one thread
+    A big batch is cut into chunks of images that run on a small thread pool, with BLAS kept on one thread
     (:func:`nnkit.layers._chunks.in_batch_chunks`), rather than one batch-wide product on BLAS's own threads:
     that one wins on a quiet machine but was ten times slower on a busy one (BLAS threads spinning while
     they wait for cores held by other processes).
     """
     x, W, b, geo = _check_conv(x, W, b, stride, padding, "conv2d_forward")
+    return _conv2d_forward(x, W, b, geo)
+
+
+def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geo: _ConvGeometry):
     N, C = x.shape[:2]
     F, _, HH, WW = W.shape
-    H_out, W_out = geo.out_hw
-    xpad = _pad(x, geo.pads)
+    P = geo.out_hw[0] * geo.out_hw[1]                                   # output positions per image
+    windows = _windows(_pad(x, geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (C, HH, WW, N, H', W') view
+    cols = np.empty(windows.shape)
     Wmat = W.reshape(F, C * HH * WW)
-    cols = np.empty((N, C * HH * WW, H_out * W_out))
-    out = np.empty((N, F, H_out * W_out))
+    out = np.empty((N, F, P))
 
     def convolve(batch: slice) -> None:
-        win = _windows(xpad[batch], (HH, WW), geo.stride, geo.out_hw)          # (n, C, H', W', HH, WW) view
-        cols[batch].reshape(-1, C, HH, WW, H_out, W_out)[...] = win.transpose(0, 1, 4, 5, 2, 3)
-        np.matmul(Wmat, cols[batch], out=out[batch])                          # (n, F, H'*W')
-        out[batch] += b[:, None]
+        cols[:, :, :, batch] = windows[:, :, :, batch]
+        prod = Wmat @ cols.reshape(C * HH * WW, N * P)[:, batch.start * P:batch.stop * P]    # (F, n*H'*W')
+        np.add(prod.reshape(F, -1, P).transpose(1, 0, 2), b[:, None], out=out[batch])       # (n, F, H'*W')
 
     in_batch_chunks(convolve, N, cols.size, blas=True)
-    return out.reshape(N, F, H_out, W_out), Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
+    cache = Conv2dCache(cols.reshape(C * HH * WW, N * P), W, x.shape, geo.stride, geo.pads, geo.out_hw)
+    return out.reshape((N, F) + geo.out_hw), cache
 
 
 def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -320,30 +302,38 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
 
     Notes
     -----
-    Per image, ``out[n] = Wmat @ cols[n] + b``, so ``dWmat = sum_n dout[n] @ cols[n].T``,
-    ``dcols[n] = Wmat.T @ dout[n]`` and ``db`` sums dout over images and positions. col2im then folds
-    ``dcols`` back onto the padded images with one strided slice-add per kernel offset (overlapping windows
-    add up), and the padding is cut off. Chunks of the batch (see :func:`conv2d_forward`) each sum their
-    own part of ``dW``; the chunks depend only on the shapes and the parts are added in batch order, so the
-    result is the same whatever the number of threads or their timing.
+    With ``dout`` laid out like the forward's product, ``dout2`` (F, N*H'*W'): ``out2 = Wmat @ cols + b``, so
+    ``dWmat = dout2 @ cols.T``, ``dcols = Wmat.T @ dout2`` and ``db`` sums dout over images and positions.
+    col2im then folds ``dcols`` back onto the padded images with one strided slice-add per kernel offset
+    (overlapping windows add up), and the padding is cut off. Chunks of the batch (see :func:`conv2d_forward`)
+    each sum their own part of ``dW``; the chunks depend only on the shapes and the parts are added in batch
+    order, so the result is the same whatever the number of threads or their timing.
     """
     if not isinstance(cache, Conv2dCache):
         raise TypeError(f"conv2d_backward: cache must come from conv2d_forward, got {type(cache).__name__}")
+    N, F = cache.x_shape[0], cache.W.shape[0]
+    return _conv2d_backward(_check_dout(dout, (N, F) + cache.out_hw, "conv2d_backward"), cache)
+
+
+def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
     cols, W, (N, C, H, W_in), stride, pads, (H_out, W_out) = cache
     F, _, HH, WW = W.shape
-    dout = _check_dout(dout, (N, F, H_out, W_out), "conv2d_backward").reshape(N, F, H_out * W_out)
+    P = H_out * W_out
     Wmat = W.reshape(F, C * HH * WW)
+    dout2 = np.empty((F, N * P))
     dxp = np.zeros((N, C, H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1]))
     dW_parts: dict[int, np.ndarray] = {}
 
     def backprop(batch: slice) -> None:
-        dW_parts[batch.start] = np.matmul(dout[batch], cols[batch].transpose(0, 2, 1)).sum(axis=0)  # (F, CHW)
-        dcols = np.matmul(Wmat.T, dout[batch])                                  # (n, C*HH*WW, H'*W')
-        _col2im(dcols.reshape(-1, C, HH, WW, H_out, W_out), dxp[batch], stride)
+        pos = slice(batch.start * P, batch.stop * P)                        # these images' columns
+        dout2.reshape(F, N, P)[:, batch] = dout[batch].reshape(-1, F, P).transpose(1, 0, 2)
+        dW_parts[batch.start] = dout2[:, pos] @ cols[:, pos].T              # (F, C*HH*WW)
+        dcols = Wmat.T @ dout2[:, pos]                                      # (C*HH*WW, n*H'*W')
+        _col2im(dcols.reshape(C, HH, WW, -1, H_out, W_out), dxp[batch], stride)
 
     in_batch_chunks(backprop, N, cols.size, blas=True)
     dW = sum(dW_parts[start] for start in sorted(dW_parts)).reshape(W.shape)
-    db = dout.sum(axis=(0, 2))
+    db = dout2.sum(axis=1)
     return np.ascontiguousarray(_unpad(dxp, pads, (H, W_in))), dW, db
 
 
@@ -378,7 +368,8 @@ class Conv2d(Layer):
     Notes
     -----
     Output shape (N, F, H', W') with ``H' = 1 + (H + 2*PH - HH) // SH`` (and likewise W'). A stride that does
-    not fit exactly drops the last rows/columns (floor, as PyTorch does).
+    not fit exactly drops the last rows/columns (floor, as PyTorch does). The layer checks ``x`` and calls the
+    fast pair without checking its own parameters again.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
@@ -386,33 +377,36 @@ class Conv2d(Layer):
                  init: str = "kaiming_uniform", seed: int | None = None,
                  rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        self.in_channels = check_positive_int(in_channels, "Conv2d", "in_channels")
-        self.out_channels = check_positive_int(out_channels, "Conv2d", "out_channels")
+        self.in_channels = check.positive_int(in_channels, "Conv2d", "in_channels")
+        self.out_channels = check.positive_int(out_channels, "Conv2d", "out_channels")
         self.kernel_size = _as_pair(kernel_size, "Conv2d", "kernel_size", minimum=1)
         self.stride = _as_pair(stride, "Conv2d", "stride", minimum=1)
         _resolve_padding(padding, self.kernel_size, self.stride, "Conv2d")   # reject bad padding now
         self.padding = padding
         self.init = init
         shape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.params = {"W": initializers.get(init)(shape, rng=make_rng(seed, rng, "Conv2d")),
+        self.params = {"W": initializers.get(init)(shape, rng=check.generator("Conv2d", seed, rng)),
                        "b": np.zeros(self.out_channels)}
         self.zero_grad()
         self._cache: Conv2dCache | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         """Convolve ``x`` (N, C, H, W) with every filter: (N, F, H', W')."""
-        _check_images(x, "Conv2d.forward")
+        x = _check_images(x, "Conv2d.forward")
         if x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d.forward: x has {x.shape[1]} channels, the layer expects "
                              f"{self.in_channels} (x.shape={x.shape})")
-        out, self._cache = conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.padding)
+        geo = _geometry(x.shape[2:], self.kernel_size, self.stride, self.padding, "Conv2d.forward")
+        out, self._cache = _conv2d_forward(x, self.params["W"], self.params["b"], geo)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Store ``dW`` (F, C, HH, WW) and ``db`` (F,) in ``grads`` and return ``dx`` (N, C, H, W)."""
         if self._cache is None:
-            raise no_forward_yet("Conv2d.backward")
-        dx, self.grads["W"], self.grads["b"] = conv2d_backward(dout, self._cache)
+            raise check.no_forward_yet("Conv2d.backward")
+        N, F = self._cache.x_shape[0], self.out_channels
+        dout = _check_dout(dout, (N, F) + self._cache.out_hw, "Conv2d.backward")
+        dx, self.grads["W"], self.grads["b"] = _conv2d_backward(dout, self._cache)
         return dx
 
     def __repr__(self) -> str:

@@ -20,10 +20,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nnkit.layers._checks import no_forward_yet
-from nnkit.layers.base import Layer
+from nnkit import _validate as check
 from nnkit.layers._chunks import in_batch_chunks
-from nnkit.layers.conv import _as_float_array, _as_pair, _check_dout, _check_images, _output_size
+from nnkit.layers.base import Layer
+from nnkit.layers.conv import _as_pair, _check_dout, _check_images, _output_size
 
 
 class PoolCache(NamedTuple):
@@ -109,9 +109,7 @@ def _route_back(d: np.ndarray, arg: np.ndarray, targets: list[np.ndarray], overl
 
 
 def _check_pool(x, kernel_size, stride, func: str):
-    x = _as_float_array(x, func, "x", 4, "(N, C, H, W)")
-    if min(x.shape) == 0:
-        raise ValueError(f"{func}: x is empty (x.shape={x.shape})")
+    x = check.real_array(x, func, "x", "(N, C, H, W)", empty=False)
     kernel = _as_pair(kernel_size, func, "kernel_size", minimum=1)
     stride = kernel if stride is None else _as_pair(stride, func, "stride", minimum=1)
     out_hw = (_output_size(x.shape[2], (0, 0), kernel[0], stride[0], func, "height"),
@@ -420,7 +418,7 @@ class _Pool2d(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._cache is None:
-            raise no_forward_yet(f"{type(self).__name__}.backward")
+            raise check.no_forward_yet(f"{type(self).__name__}.backward")
         return self._backward(dout, self._cache)
 
     def __repr__(self) -> str:
