@@ -78,22 +78,23 @@ def real_array(x: object, func: str, arg: str = "x", layout: str | tuple[str, ..
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
+    got = f"{arg}.shape={arr.shape}" if arg.isidentifier() else f"shape {arr.shape}"
     layouts = [_axes(s) for s in ((layout,) if isinstance(layout, str) else layout) if s]
     ranks = [ndim] if ndim is not None else [len(a) for a in layouts if a[:1] != ["..."]]
     if ranks and len(ranks) == len(layouts or ranks) and arr.ndim not in ranks:
         hint = " (for one sample use x[None])" if arg == "x" and len(ranks) == 1 and arr.ndim == ranks[0] - 1 else ""
         expected = " or ".join(f"{len(a)}-D {_text(a)}" for a in layouts) or f"{ndim}-D"
-        raise ValueError(f"{func}: {arg} must be {expected}, got {arg}.shape={arr.shape}{hint}")
+        raise ValueError(f"{func}: {arg} must be {expected}, got {got}{hint}")
     if layouts:
         sizes = {} if sizes is None else sizes
         bound = next((b for b in (_bind(arr.shape, a, sizes) for a in layouts) if b is not None), None)
         if bound is None:
             expected = " or ".join(_expected(a, sizes) for a in layouts)
             hint = f" (a trailing axis of 1 does not broadcast; pass {arg}.ravel())" if arr.shape[-1:] == (1,) else ""
-            raise ValueError(f"{func}: {arg} must have shape {expected}, got {arg}.shape={arr.shape}{hint}")
+            raise ValueError(f"{func}: {arg} must have shape {expected}, got {got}{hint}")
         sizes.update(bound)
     if not empty and arr.size == 0:
-        raise ValueError(f"{func}: {arg} must not be empty, got {arg}.shape={arr.shape}")
+        raise ValueError(f"{func}: {arg} must not be empty, got {got}")
     arr = np.array(arr, dtype=np.float64) if copy else arr.astype(np.float64, copy=False)
     bad, expected = (~np.isfinite(arr) if finite else np.zeros(arr.shape, bool)), "be finite"
     if within is not None and not bad.any():

@@ -49,8 +49,7 @@ def _pow(fn: str, base: float, exponent: float) -> float:
     if base == 0 and exponent < 0:
         raise ZeroDivisionError(f"{fn}: 0 ** {exponent!r} divides by zero")
     if base < 0 and not float(exponent).is_integer():
-        raise ValueError(f"{fn}: ({base!r}) ** {exponent!r} has no real value (negative base, "
-                         "non-integer exponent)")
+        raise ValueError(f"{fn}: ({base!r}) ** {exponent!r} has no real value (negative base, fractional power)")
     return base ** exponent
 
 

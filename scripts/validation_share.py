@@ -14,7 +14,7 @@ What counts as a **validation line** (a code line, counted once even if several 
 
 1. Every code line of ``nnkit/_validate.py``: that module holds only checks.
 2. A *guard statement*, all of its lines:
-   - ``raise ...`` and ``assert ...``;
+   - ``raise ...`` (but not ``raise NotImplementedError`` in an abstract method) and ``assert ...``;
    - an ``if`` whose body is only guard statements (``if x.ndim != 2: raise ValueError(...)``): its test and
      body; an ``elif``/``else`` counts only if it is guard-only too;
    - a ``for``/``while`` loop whose body is only guard statements;
@@ -131,7 +131,9 @@ class Checks:
 
     def is_guard(self, path: str, stmt: ast.stmt) -> bool:
         """A statement that only checks (rule 2)."""
-        if isinstance(stmt, (ast.Raise, ast.Assert)):
+        if isinstance(stmt, ast.Raise):   # an abstract method's NotImplementedError is not a check
+            return not (isinstance(stmt.exc, ast.Name) and stmt.exc.id == "NotImplementedError")
+        if isinstance(stmt, ast.Assert):
             return True
         if isinstance(stmt, ast.If):
             return self.all_guards(path, stmt.body) and (not stmt.orelse or self.all_guards(path, stmt.orelse))

@@ -276,12 +276,10 @@ def test_a_single_pair_is_accepted():
 
 @pytest.mark.parametrize(("grad", "error", "message"), [
     (None, ValueError, r"no gradient for parameters\[0\] param 'b': grads has keys \['W'\]"),
-    (np.ones((3, 1)), ValueError,
-     r"gradient for parameters\[0\] param 'b' has shape \(3, 1\), the param has shape \(3,\)"),
-    (np.ones(4), ValueError, r"has shape \(4,\), the param has shape \(3,\)"),
-    (np.array([1.0, np.nan, 2.0]), ValueError,
-     r"param 'b' is not finite: 1 NaN/inf entries, the first at index \(1,\)"),
-    (np.array([1.0, 2.0, -np.inf]), ValueError, r"not finite.*index \(2,\)"),
+    (np.ones((3, 1)), ValueError, r"gradient for parameters\[0\] param 'b' must be 1-D \(3,\), got shape \(3, 1\)"),
+    (np.ones(4), ValueError, r"gradient for parameters\[0\] param 'b' must have shape \(3,\), got shape \(4,\)"),
+    (np.array([1.0, np.nan, 2.0]), ValueError, r"param 'b' must be finite, found nan at index \(1,\)"),
+    (np.array([1.0, 2.0, -np.inf]), ValueError, r"must be finite, found -inf at index \(2,\)"),
     ([1.0, 2.0, 3.0], TypeError, "gradient for parameters\\[0\\] param 'b' must be a numpy array, got list"),
 ])
 def test_bad_gradients_raise_and_leave_every_param_and_state_untouched(grad, error, message):
@@ -325,6 +323,6 @@ def test_a_failed_first_step_creates_no_state():
     layer = TwoArrays()
     opt = optim.RMSprop(layer, momentum=0.9)
     layer.grads["b"] = np.full(3, np.nan)
-    with pytest.raises(ValueError, match="not finite"):
+    with pytest.raises(ValueError, match="must be finite"):
         opt.step()
     assert opt.state_dict()["state"] == [{}]
