@@ -221,7 +221,7 @@ def known(name: object, options, func: str, what: str) -> str:
         raise TypeError(f"{func}: name must be a str, got {_got(name)}")
     key = next((k for k in options if k.lower() == name.strip().lower()), None)
     if key is None:
-        raise ValueError(f"{func}: unknown {what} {name!r}; known names: {', '.join(options)}")
+        raise ValueError(f"{func}: unknown {what} {name!r}; known: {', '.join(options)}")
     return key
 
 

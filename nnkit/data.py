@@ -43,11 +43,7 @@ def truth_table(name: str) -> tuple[np.ndarray, np.ndarray]:
     y : array of shape (2**n,), float64
         The gate's output for each row.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"truth_table: name must be a str, got {type(name).__name__}")
-    key = name.strip().upper()
-    if key not in _GATES:
-        raise ValueError(f"truth_table: unknown gate {name!r}; known gates: {', '.join(_GATES)}")
+    key = check.known(name, _GATES, "truth_table", "gate")
     y = np.array(_GATES[key], dtype=np.float64)
     n = 1 if key == "NOT" else 2
     X = np.array([[(row >> (n - 1 - bit)) & 1 for bit in range(n)] for row in range(2**n)], dtype=np.float64)
@@ -56,16 +52,10 @@ def truth_table(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 # ---- argument checks ---------------------------------------------------------------------
 
-def _rng(seed, func: str) -> np.random.Generator:
-    return check.generator(func, seed)
-
-
-def _count(n, func: str, arg: str = "n_samples", minimum: int = 2) -> int:
-    return check.integer(n, func, arg, minimum=minimum)
-
-
-def _nonneg(value, func: str, arg: str) -> float:
-    return check.number(value, func, arg, low=0.0, finite=True)
+def _toy_args(func: str, seed, n_samples, noise, minimum: int = 2) -> tuple[np.random.Generator, int, float]:
+    """The generator, the sample count (at least ``minimum``) and the noise (>= 0) every toy set takes."""
+    return (check.generator(func, seed), check.integer(n_samples, func, "n_samples", minimum=minimum),
+            check.number(noise, func, "noise", low=0.0, finite=True))
 
 
 def _shuffled(X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +79,7 @@ def make_blobs(n_samples: int = 200, *, noise: float = 0.75, seed=0) -> tuple[np
     so a separating line always exists (the perceptron rule converges).
     Class sizes differ by at most one.
     """
-    rng = _rng(seed, "make_blobs")
-    n = _count(n_samples, "make_blobs")
-    noise = _nonneg(noise, "make_blobs", "noise")
+    rng, n, noise = _toy_args("make_blobs", seed, n_samples, noise)
     points = []
     for label, size in enumerate(_split_evenly(n, 2)):
         centre = np.full(2, 1.5 if label else -1.5)
@@ -112,9 +100,7 @@ def make_xor(n_samples: int = 200, *, noise: float = 0.15, seed=0) -> tuple[np.n
     with label 1, each with standard deviation ``noise``. No line separates the
     classes; a 2-2-1 network can. Cloud sizes differ by at most one.
     """
-    rng = _rng(seed, "make_xor")
-    n = _count(n_samples, "make_xor", minimum=4)
-    noise = _nonneg(noise, "make_xor", "noise")
+    rng, n, noise = _toy_args("make_xor", seed, n_samples, noise, minimum=4)
     X_table, y_table = truth_table("XOR")
     corner = np.repeat(np.arange(4), _split_evenly(n, 4))
     X = X_table[corner] + noise * rng.standard_normal((n, 2))
@@ -128,9 +114,7 @@ def make_moons(n_samples: int = 200, *, noise: float = 0.1, seed=0) -> tuple[np.
     evenly spaced in [0, pi], plus Gaussian noise of standard deviation ``noise``
     (the layout of scikit-learn's ``make_moons``).
     """
-    rng = _rng(seed, "make_moons")
-    n = _count(n_samples, "make_moons")
-    noise = _nonneg(noise, "make_moons", "noise")
+    rng, n, noise = _toy_args("make_moons", seed, n_samples, noise)
     n0, n1 = _split_evenly(n, 2)
     t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
     X = np.concatenate([np.c_[np.cos(t0), np.sin(t0)], np.c_[1 - np.cos(t1), 0.5 - np.sin(t1)]])
@@ -145,9 +129,7 @@ def make_circles(n_samples: int = 200, *, noise: float = 0.05, factor: float = 0
     Points are evenly spaced in angle, plus Gaussian noise of standard
     deviation ``noise``. ``factor`` must lie in (0, 1).
     """
-    rng = _rng(seed, "make_circles")
-    n = _count(n_samples, "make_circles")
-    noise = _nonneg(noise, "make_circles", "noise")
+    rng, n, noise = _toy_args("make_circles", seed, n_samples, noise)
     if not (isinstance(factor, numbers.Real) and 0 < factor < 1):
         raise ValueError(f"make_circles: factor must lie in (0, 1), got {factor!r}")
     sizes = _split_evenly(n, 2)
@@ -168,10 +150,8 @@ def make_spirals(n_samples: int = 300, *, noise: float = 0.05, n_classes: int = 
     (one and a half turns), plus Gaussian noise of standard deviation ``noise``.
     Arm sizes differ by at most one.
     """
-    rng = _rng(seed, "make_spirals")
-    k_classes = _count(n_classes, "make_spirals", "n_classes")
-    n = _count(n_samples, "make_spirals", minimum=k_classes)
-    noise = _nonneg(noise, "make_spirals", "noise")
+    k_classes = check.integer(n_classes, "make_spirals", "n_classes", minimum=2)
+    rng, n, noise = _toy_args("make_spirals", seed, n_samples, noise, minimum=k_classes)
     sizes = _split_evenly(n, k_classes)
     arms = []
     for k, size in enumerate(sizes):
@@ -194,9 +174,7 @@ def make_regression_1d(n_samples: int = 100, *, noise: float = 0.1, seed=0) -> t
     x : array of shape (N, 1), float64
     y : array of shape (N, 1), float64
     """
-    rng = _rng(seed, "make_regression_1d")
-    n = _count(n_samples, "make_regression_1d", minimum=1)
-    noise = _nonneg(noise, "make_regression_1d", "noise")
+    rng, n, noise = _toy_args("make_regression_1d", seed, n_samples, noise, minimum=1)
     x = rng.uniform(-1.5, 1.5, size=(n, 1))
     return x, np.sin(2.0 * x) + noise * rng.standard_normal((n, 1))
 
@@ -275,10 +253,6 @@ def digits_splits(seed: int = 0) -> dict[str, np.ndarray]:
 
 # ---- splits, scaling, encoding ---------------------------------------------------------------------
 
-def _fraction(value, func: str, arg: str) -> float:
-    return check.number(value, func, arg, low=0.0, high=1.0, high_open=True)
-
-
 def _largest_remainder(total: int, counts: np.ndarray) -> np.ndarray:
     """Split ``total`` over groups in proportion to ``counts``, as integers that add up to ``total``."""
     ideal = total * counts / counts.sum()
@@ -312,11 +286,12 @@ def train_val_test_split(X, y, *, val_size: float, test_size: float, seed=0,
     ``X`` and ``y`` are not modified.
     """
     func = "train_val_test_split"
-    rng = _rng(seed, func)
+    rng = check.generator(func, seed)
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
         raise ValueError(f"{func}: X and y need the same number of rows, got X.shape={X.shape} and y.shape={y.shape}")
-    val_size, test_size = _fraction(val_size, func, "val_size"), _fraction(test_size, func, "test_size")
+    val_size, test_size = (check.number(v, func, a, low=0.0, high=1.0, high_open=True)
+                           for v, a in ((val_size, "val_size"), (test_size, "test_size")))
     if val_size + test_size >= 1:
         raise ValueError(f"{func}: val_size + test_size must be below 1, got {val_size} + {test_size}")
     n = len(y)
@@ -375,7 +350,7 @@ class Standardizer:
 
     def transform(self, X) -> np.ndarray:
         if self.mean_ is None:
-            raise ValueError("Standardizer.transform: call fit(X_train) first")
+            raise RuntimeError("Standardizer.transform: called before fit; run fit(X_train) first")
         X = _as_features(X, "Standardizer.transform")
         if X.shape[1:] != self.mean_.shape:
             raise ValueError(f"Standardizer.transform: X has feature shape {X.shape[1:]}, fitted on "
@@ -388,7 +363,7 @@ class Standardizer:
     def inverse_transform(self, X) -> np.ndarray:
         """Undo :meth:`transform`."""
         if self.mean_ is None:
-            raise ValueError("Standardizer.inverse_transform: call fit(X_train) first")
+            raise RuntimeError("Standardizer.inverse_transform: called before fit; run fit(X_train) first")
         return _as_features(X, "Standardizer.inverse_transform") * self.scale_ + self.mean_
 
 
@@ -412,7 +387,7 @@ def one_hot(y, num_classes: int) -> np.ndarray:
     -------
     array of shape (N, C), float64
     """
-    num_classes = _count(num_classes, "one_hot", "num_classes", minimum=1)
+    num_classes = check.integer(num_classes, "one_hot", "num_classes", minimum=1)
     y = check.class_indices(y, num_classes, "one_hot", "y")
     out = np.zeros((len(y), num_classes))
     out[np.arange(len(y)), y] = 1.0

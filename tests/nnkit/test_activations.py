@@ -286,7 +286,7 @@ def test_names_lists_every_activation():
 
 
 def test_get_unknown_name_lists_known_names():
-    with pytest.raises(ValueError, match=r"unknown activation 'swish'; known names: identity, .*log_softmax"):
+    with pytest.raises(ValueError, match=r"unknown activation 'swish'; known: identity, .*log_softmax"):
         A.get("swish")
 
 

@@ -328,7 +328,7 @@ def test_inputs_are_not_modified(name):
 
 def test_get_unknown_name_lists_known_names():
     assert L.get("Cross_Entropy") is L.cross_entropy
-    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; known names: mse, mae, .*nll_loss"):
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; known: mse, mae, .*nll_loss"):
         L.get("hinge")
 
 
