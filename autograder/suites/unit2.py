@@ -9,7 +9,7 @@ and gradients are also compared with central differences of the student's own fo
 Student-facing signatures (``solutions/unit2/unit2.ipynb``): ``Value(data)`` with ``+ * ** exp tanh sigmoid``
 (and the derived ``- / neg`` and reflected forms) and ``backward()``; ``graph_example_1(x, y) -> (f, fx, fy)``;
 ``graph_example_2(x, y, z) -> (f, fx, fy, fz)``; ``Dual(value, tangent)`` with the same operations;
-``train_neuron(X, y, w0, b0, lr, steps) -> (w, b, losses)``; ``log_softmax(Z)``;
+``train_neuron(X, y, w0, b0, lr, steps) -> (w, b, losses)``; ``log_softmax(z)``;
 ``softmax_classifier(theta, X, y) -> (loss, dtheta)``.
 """
 

@@ -16,12 +16,12 @@ def size_candidates(H: int, K: int, S: int, P: int, pool: bool = False) -> dict[
         wrong["H // stride: the window size is left out (H' = 1 + (H - K) // stride)"] = H // S
     wrong |= {
         "you forgot the +1 (the first window sits at position 0)": (H + 2 * P - K) // S,
-        "the padding is ignored (use H + 2*pad)": 1 + (H - K) // S,
-        "the padding is added on one side only (it goes on both sides: 2*pad)": 1 + (H + P - K) // S,
+        "the padding is ignored (use H + 2*padding)": 1 + (H - K) // S,
+        "the padding is added on one side only (it goes on both sides: 2*padding)": 1 + (H + P - K) // S,
         "the stride is ignored (divide by the stride)": 1 + (H + 2 * P - K),
         "you rounded up instead of down (use // : a window that does not fit is dropped)":
             1 + -(-(H + 2 * P - K) // S),
-        "the output size is H' = (H + 2*pad - HH) / stride + 1 with the +1 inside the division":
+        "the output size is H' = (H + 2*padding - HH) / stride + 1 with the +1 inside the division":
             (H + 2 * P - K + 1) // S,
     }
     return {k: v for k, v in wrong.items() if v != right}
@@ -33,7 +33,7 @@ def shape_hints(got_shape, expected_shape, dims, pool: bool = False) -> list[str
     if len(got_shape) != len(expected_shape):
         return notes
     # a cause must explain both axes: several wrong formulas can give the same wrong height (padding ignored
-    # and a forgotten +1 both give right - 1 when 2*pad = stride), but rarely the same height and width
+    # and a forgotten +1 both give right - 1 when 2*padding = stride), but rarely the same height and width
     axes = list(zip((-2, -1), dims))
     causes = {why for _, (size, k, s, p) in axes for why in size_candidates(size, k, s, p, pool)}
     consistent = [why for why in causes if all(
@@ -46,7 +46,7 @@ def shape_hints(got_shape, expected_shape, dims, pool: bool = False) -> list[str
         if pool:
             rule, formula = "H' = 1 + (H - K) // stride", f"1 + ({size} - {k}) // {s} = {expected_shape[axis]}"
         else:
-            rule = "H' = 1 + (H + 2*pad - HH) // stride"
+            rule = "H' = 1 + (H + 2*padding - HH) // stride"
             formula = f"1 + ({size} + 2*{p} - {k}) // {s} = {expected_shape[axis]}"
         notes.append(f"output {label} {got_shape[axis]} is wrong; {rule} gives {formula}"
                      + (f": it looks like {' or '.join(hits)}" if hits else ""))

@@ -77,8 +77,9 @@ MISTAKES = [
                                               "            other.grad = self.data * out.grad")]}, "overwritten"),
     ("u2_value_backward", {"u2_value_impl": [
         ("self.grad += (1.0 - t * t) * out.grad", "self.grad += (1.0 - t) * out.grad")]}, "gradient of Value.tanh"),
-    ("u2_value_backward", {"u2_value_impl": [("self.grad += k * self.data ** (k - 1) * out.grad",
-                                              "self.grad += k * self.data ** k * out.grad")]}, "Value.__pow__"),
+    ("u2_value_backward", {"u2_value_impl": [
+        ("self.grad += exponent * self.data ** (exponent - 1) * out.grad",
+         "self.grad += exponent * self.data ** exponent * out.grad")]}, "Value.__pow__"),
     ("u2_value_backward", {"u2_value_impl": replace_backward(BFS_BACKWARD)}, "topological order"),
     ("u2_value_backward", {"u2_value_impl": replace_backward(RECURSIVE_BACKWARD)}, "RecursionError"),
     ("u2_value_ops", {"u2_value_impl": [("        e = math.exp(-abs(self.data))\n"
@@ -100,7 +101,7 @@ MISTAKES = [
      "summed squared error instead of the mean"),
     ("u2_train_neuron", {"u2_train_neuron_impl": [("b = b - lr * bv.grad", "b = b + lr * bv.grad")]}, "bias"),
     ("u2_softmax", {"u2_softmax_impl": [
-        ("    shifted = Z - Z.max(axis=1, keepdims=True)\n", "    shifted = Z\n")]}, "overflow"),
+        ("    shifted = z - z.max(axis=1, keepdims=True)\n", "    shifted = z\n")]}, "overflow"),
     ("u2_softmax", {"u2_softmax_impl": [("    loss = -float(z3[np.arange(n), y].sum())",
                                          "    loss = -float(z3[np.arange(n), y].mean())"),
                                         ("    dtheta = z1.T @ d2 ", "    dtheta = z1.T @ d2 / n ")]},

@@ -52,8 +52,8 @@ def test_every_item_has_visible_and_hidden_subchecks(solved):
 def test_untouched_stubs_score_zero_and_say_what_to_implement():
     results = grade(base=_kit.STUB)
     assert all(r.score == 0.0 for r in results.values()), {g: r.score for g, r in results.items()}
-    assert "implement `conv_forward` first" in results["u5_conv_forward"].render()
-    assert "implement `maxpool_forward` first" in results["u5_maxpool_backward"].render()
+    assert "implement `conv2d_forward` first" in results["u5_conv_forward"].render()
+    assert "implement `maxpool2d_forward` first" in results["u5_maxpool_backward"].render()
     ns = _kit.student_namespace("unit5", base=_kit.STUB)
     cnn = run_item(REGISTRY.get("u5_cnn_digits"), LocalHandle(ns), include_hidden=True)
     assert cnn.score == 0.0 and "`predict_digits` is not defined" in cnn.render()
@@ -61,7 +61,7 @@ def test_untouched_stubs_score_zero_and_say_what_to_implement():
 
 FLIPPED = {"u5_conv_forward_impl": [("np.tensordot(window, W, axes", "np.tensordot(window, W[:, :, ::-1, ::-1], axes")]}
 NO_PLUS_ONE = {"u5_conv_output_size_impl": [("return 1 + (int(H)", "return (int(H)")]}
-NO_PADDING = {"u5_conv_output_size_impl": [("+ 2 * int(pad)", "")]}
+NO_PADDING = {"u5_conv_output_size_impl": [("+ 2 * int(padding)", "")]}
 TIES_TO_ALL = {"u5_maxpool_backward_impl": [(
     "onehot = np.arange(K * K) == first[..., None]",
     "onehot = x[:, :, rows, cols].reshape(N, C, K * K) == x[:, :, rows, cols].reshape(N, C, K * K).max(axis=2, "
@@ -80,7 +80,7 @@ MISTAKES = [
      "float32"),
     ("u5_conv_output_size", NO_PLUS_ONE, "forgot the +1"),
     ("u5_conv_output_size", NO_PADDING, "padding is ignored"),
-    ("u5_conv_output_size", {"u5_conv_output_size_impl": [("+ 2 * int(pad)", "+ int(pad)")]}, "one side only"),
+    ("u5_conv_output_size", {"u5_conv_output_size_impl": [("+ 2 * int(padding)", "+ int(padding)")]}, "one side only"),
     ("u5_conv_output_size", {"u5_conv_output_size_impl": [(" // int(stride)", "")]}, "the stride is ignored"),
     ("u5_conv_output_size", {"u5_conv_output_size_impl": [("// int(stride)", "/ int(stride)")]},
      "use // (floor division)"),
@@ -93,7 +93,7 @@ MISTAKES = [
         "dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))",
         "dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))[:, :, ::-1, ::-1]")]},
      "dW with the kernel flipped"),
-    ("u5_conv_backward", FLIPPED, "it is your conv_forward that computes something else"),
+    ("u5_conv_backward", FLIPPED, "it is your conv2d_forward that computes something else"),
     ("u5_maxpool_forward", {"u5_maxpool_forward_impl": [(".max(axis=(2, 3))", ".mean(axis=(2, 3))")]},
      "avg-pooling instead of max-pooling"),
     ("u5_maxpool_forward", {"u5_maxpool_forward_impl": [(".max(axis=(2, 3))", ".max(axis=(2, 3), initial=0.0)")]},
@@ -131,7 +131,7 @@ def test_a_flipped_kernel_is_named_in_the_visible_feedback():
 
 def test_wrong_output_size_shows_the_formula_and_its_value():
     text = grade(NO_PLUS_ONE, only="u5_conv_forward")["u5_conv_forward"].render()
-    assert "H' = 1 + (H + 2*pad - HH) // stride gives 1 + (7 + 2*1 - 3) // 1 = 7" in text
+    assert "H' = 1 + (H + 2*padding - HH) // stride gives 1 + (7 + 2*1 - 3) // 1 = 7" in text
 
 
 def test_tie_mistakes_cost_only_the_tie_subchecks():
@@ -146,7 +146,7 @@ def test_avgpool_not_divided_is_caught_by_reference_and_numeric_checks():
     failed = [s.what for s in result.subchecks if not s.passed]
     # the forward is right, so both the reference and the numeric differentiation of it disagree with dx
     assert any("reference" in w for w in failed) and any("numeric" in w for w in failed), failed
-    assert not any("avgpool_forward with" in w for w in failed), failed
+    assert not any("avgpool2d_forward with" in w for w in failed), failed
     assert "exactly 4x" in result.render()
 
 
@@ -208,8 +208,9 @@ def test_the_allowed_training_modules_do_not_import_the_reference_layers():
 
 
 # -- loops are enough ------------------------------------------------------------------------------------------
+# (A student's own argument names, `pad` below, do not matter: the grader passes arguments by position.)
 NAIVE_CONV = '''
-def conv_forward(x, W, b, stride=1, pad=0):
+def conv2d_forward(x, W, b, stride=1, pad=0):
     N, C, H, Wd = x.shape
     F, _, HH, WW = W.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -227,7 +228,7 @@ def conv_forward(x, W, b, stride=1, pad=0):
     return out, {"x": x, "W": W, "stride": stride, "pad": pad}
 '''
 NAIVE_CONV_BACKWARD = '''
-def conv_backward(dout, cache):
+def conv2d_backward(dout, cache):
     x, W, stride, pad = cache["x"], cache["W"], cache["stride"], cache["pad"]
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros(W.shape[0])
@@ -249,7 +250,7 @@ class PoolCache:
         self.x, self.k, self.s = x, k, s
 
 
-def maxpool_forward(x, kernel_size=2, stride=None):
+def maxpool2d_forward(x, kernel_size=2, stride=None):
     s = stride or kernel_size
     N, C, H, W = x.shape
     out = np.zeros((N, C, 1 + (H - kernel_size) // s, 1 + (W - kernel_size) // s))
@@ -261,7 +262,7 @@ def maxpool_forward(x, kernel_size=2, stride=None):
     return out, PoolCache(x, kernel_size, s)
 '''
 NAIVE_MAXPOOL_BACKWARD = '''
-def maxpool_backward(dout, cache):
+def maxpool2d_backward(dout, cache):
     x, k, s = cache.x, cache.k, cache.s
     dx = np.zeros_like(x)
     N, C, H_out, W_out = dout.shape

@@ -56,6 +56,6 @@ SUBMISSIONS = {
                                     "    return -3.0, 5.0, -1.0")],
         "u2_dual_impl": [("self.value * other.tangent + self.tangent * other.value", "self.value * other.tangent")],
         "u2_train_neuron_impl": [("        loss = loss / len(X)\n", "")],
-        "u2_softmax_impl": [("    shifted = Z - Z.max(axis=1, keepdims=True)\n", "    shifted = Z\n")],
+        "u2_softmax_impl": [("    shifted = z - z.max(axis=1, keepdims=True)\n", "    shifted = z\n")],
     },
 }

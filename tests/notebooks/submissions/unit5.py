@@ -30,7 +30,7 @@ SUBMISSIONS = {
         "u5_maxpool_backward_impl": TIES_TO_ALL_MAXIMA,
         "u5_flatten_impl": SOLVED,
     },
-    # The output-size formula without the +1 (so conv_forward, which uses it, has the wrong shape), db averaged
+    # The output-size formula without the +1 (so conv2d_forward, which uses it, has the wrong shape), db averaged
     # over the batch, avg-pool not divided by K*K, a channels-last flatten; no CNN.
     "size_formula_and_scaling": {
         "u5_conv_output_size_impl": NO_PLUS_ONE,
