@@ -33,14 +33,6 @@ from nnkit import _validate as check
 _FLOOR = 1e-8  # rel_error's denominator floor: near-zero gradients are compared absolutely
 
 
-def _as_float(x, func: str, arg: str) -> np.ndarray:
-    return check.real_array(x, func, arg, copy=True)  # always a private copy
-
-
-def _check_eps(eps, func: str) -> float:
-    return check.number(eps, func, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
-
-
 def numeric_grad(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of a scalar function, one coordinate at a time.
 
@@ -57,8 +49,8 @@ def numeric_grad(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -> np.n
     -------
     array shaped like ``x`` (float64)
     """
-    eps = _check_eps(eps, "numeric_grad")
-    x = _as_float(x, "numeric_grad", "x")
+    eps = check.number(eps, "numeric_grad", "eps", low=0.0, high=1.0, low_open=True, high_open=True)
+    x = check.real_array(x, "numeric_grad", copy=True)
     grad = np.empty_like(x)
     for idx in np.ndindex(x.shape):
         plus, minus = x.copy(), x.copy()
@@ -86,11 +78,7 @@ def rel_error(a, b) -> float:
     means a bug. The 1e-8 floor keeps two tiny values from counting as far apart.
     Shapes must match exactly (``ValueError`` otherwise).
     """
-    a, b = _as_float(a, "rel_error", "a"), _as_float(b, "rel_error", "b")
-    if a.shape != b.shape:
-        raise ValueError(f"rel_error: a and b must have the same shape, got a.shape={a.shape} and b.shape={b.shape}")
-    if a.size == 0:
-        raise ValueError("rel_error: a and b are empty")
+    a, b = check.arrays("rel_error", a=(a, "(...)"), b=(b, "(...)"), empty=False)
     return float(_elementwise_rel(a, b).max())
 
 
@@ -203,13 +191,11 @@ def _compare(name, analytic, shifted, dout, *, rng, eps, tol, max_coords, n_dire
 
 def _check_options(rng, eps, tol, max_coords, n_directions, func: str) -> float:
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{func}: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
+        raise TypeError(f"{func}: rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
     check.number(tol, func, "tol", low=0.0, low_open=True)
-    if max_coords is not None:
-        check.integer(max_coords, func, "max_coords", minimum=2)
     check.integer(n_directions, func, "n_directions", minimum=0)
-    return _check_eps(eps, func)
+    check.integer(2 if max_coords is None else max_coords, func, "max_coords", minimum=2)
+    return check.number(eps, func, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _output(value, func: str, what: str) -> np.ndarray:
@@ -228,10 +214,7 @@ def _require_deterministic(first: np.ndarray, second: np.ndarray, func: str, wha
 def _random_dout(shape, dout, rng, func: str) -> np.ndarray:
     if dout is None:
         return rng.standard_normal(shape)
-    dout = _as_float(dout, func, "dout")
-    if dout.shape != shape:
-        raise ValueError(f"{func}: dout must have the output's shape {shape}, got dout.shape={dout.shape}")
-    return dout
+    return check.real_array(dout, func, "dout", str(shape), copy=True)  # the output's shape
 
 
 def check_function(f: Callable, df: Callable, x, *, rng: np.random.Generator, eps: float = 1e-6,
@@ -273,7 +256,7 @@ def check_function(f: Callable, df: Callable, x, *, rng: np.random.Generator, ep
     """
     func = "check_function"
     eps = _check_options(rng, eps, tol, max_coords, n_directions, func)
-    x = _as_float(x, func, "x")
+    x = check.real_array(x, func, copy=True)
     y = _output(f(x.copy()), func, "f")
     _require_deterministic(y, _output(f(x.copy()), func, "f"), func, "f")
     dout = _random_dout(y.shape, dout, rng, func)
@@ -325,7 +308,7 @@ def check_layer(layer, x, *, rng: np.random.Generator, eps: float = 1e-6, tol: f
     """
     func = "check_layer"
     eps = _check_options(rng, eps, tol, max_coords, n_directions, func)
-    x = _as_float(x, func, "x")
+    x = check.real_array(x, func, copy=True)
     probe = copy.deepcopy(layer) if copy_layer else layer
     previous_mode = probe.training
     probe.train(training)
@@ -352,8 +335,7 @@ def _layer_results(probe, x: np.ndarray, func: str, options: dict) -> dict[str, 
     analytic = {name: _output(grads[name], func, f"grads[{name!r}]").copy() for name in params}
     for name, value in analytic.items():
         if value.shape != params[name].shape:
-            raise ValueError(f"{func}: grads[{name!r}] has shape {value.shape}, params[{name!r}] has "
-                             f"{params[name].shape}")
+            raise ValueError(f"{func}: grads[{name!r}] must have the shape {params[name].shape}, got {value.shape}")
 
     def shifted_x(delta):
         return _output(probe.forward(x + delta), func, "layer.forward")

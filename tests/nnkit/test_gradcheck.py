@@ -100,7 +100,7 @@ def test_rel_error_is_max_of_elementwise_ratio():
 
 
 def test_rel_error_refuses_mismatched_shapes():
-    with pytest.raises(ValueError, match=r"rel_error: .*a.shape=\(2, 3\) and b.shape=\(3, 2\)"):
+    with pytest.raises(ValueError, match=r"rel_error: b must have shape \(\.\.\.\) = \(2, 3\), got b.shape=\(3, 2\)"):
         G.rel_error(np.zeros((2, 3)), np.zeros((3, 2)))
 
 
@@ -220,7 +220,7 @@ def test_check_function_validates_its_arguments():
         G.check_function(np.sin, lambda v, d: d, x, rng=0)
     with pytest.raises(ValueError, match=r"df returned shape \(3, 2\), expected x's shape \(2, 3\)"):
         G.check_function(np.sin, lambda v, d: (d * np.cos(v)).T, x, rng=rng())
-    with pytest.raises(ValueError, match=r"dout must have the output's shape \(2, 3\), got dout.shape=\(3,\)"):
+    with pytest.raises(ValueError, match=r"dout must be 2-D \(2, 3\), got dout.shape=\(3,\)"):
         G.check_function(np.sin, lambda v, d: d, x, rng=rng(), dout=np.ones(3))
     with pytest.raises(ValueError, match="x must be finite"):
         G.check_function(np.sin, lambda v, d: d, np.array([np.nan]), rng=rng())
@@ -312,7 +312,7 @@ def test_check_layer_reports_grads_with_the_wrong_shape():
             self.grads["b"] = self.grads["b"][None, :]
             return dx
 
-    with pytest.raises(ValueError, match=r"grads\['b'\] has shape \(1, 2\), params\['b'\] has \(2,\)"):
+    with pytest.raises(ValueError, match=r"check_layer: grads\['b'\] must have the shape \(2,\), got \(1, 2\)"):
         G.check_layer(BadShape(3, 2), rng(35).normal(size=(4, 3)), rng=rng(36))
 
 
