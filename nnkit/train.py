@@ -142,12 +142,11 @@ def fit(
     X, y = _check_data(data, "data")
     if val_data is not None:
         val_data = _check_data(val_data, "val_data")
-    epochs = _check_count(epochs, "epochs")
-    batch_size = X.shape[0] if batch_size is None else _check_count(batch_size, "batch_size")
-    if patience is not None:
-        patience = _check_count(patience, "patience")
-        if val_data is None:
-            raise ValueError("fit: patience (early stopping) needs val_data to watch, got val_data=None")
+    epochs = check.positive_int(epochs, "fit", "epochs")
+    batch_size = check.positive_int(X.shape[0] if batch_size is None else batch_size, "fit", "batch_size")
+    if patience is not None and val_data is None:
+        raise ValueError("fit: patience (early stopping) needs val_data to watch, got val_data=None")
+    patience = None if patience is None else check.positive_int(patience, "fit", "patience")
     loss_name, loss_fn = _resolve_loss(loss)
     threshold = _accuracy_threshold(loss_name, metrics)
 
@@ -285,17 +284,13 @@ def accuracy(output: np.ndarray, target: np.ndarray, *, threshold: float = 0.5) 
         if target.shape == output.shape:
             target = target.argmax(axis=1)
         elif target.shape != (output.shape[0],):
-            raise ValueError(
-                f"accuracy: target must be (N,) class indices or (N, C) one-hot for output.shape={output.shape}, "
-                f"got target.shape={target.shape}"
-            )
+            raise ValueError(f"accuracy: target must be (N,) class indices or (N, C) one-hot for "
+                             f"output.shape={output.shape}, got target.shape={target.shape}")
     elif output.ndim in (1, 2) and output.shape == target.shape:
         predicted = (output > threshold).astype(target.dtype)
     else:
-        raise ValueError(
-            f"accuracy: output.shape={output.shape} and target.shape={target.shape} do not fit together; "
-            "expected (N, C) with (N,) or (N, C), or binary (N,)/(N, 1) with the same shape"
-        )
+        raise ValueError(f"accuracy: output and target must be (N, C) with (N,) or (N, C), or binary (N,)/(N, 1) "
+                         f"with the same shape, got {output.shape} and {target.shape}")
     return float(np.mean(predicted == target))
 
 
@@ -344,22 +339,11 @@ def _check_data(data, arg: str, where: str = "fit") -> tuple[np.ndarray, np.ndar
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(f"{where}: {arg} must be a pair (X, y) of arrays, got {type(data).__name__}")
     X, y = data
-    for name, value in (("X", X), ("y", y)):
-        if not isinstance(value, np.ndarray):
-            raise TypeError(f"{where}: {arg} {name} must be a numpy array, got {type(value).__name__}")
-        if value.dtype.kind not in "biuf":
-            raise TypeError(f"{where}: {arg} {name} must hold numbers, got dtype {value.dtype}")
-    if X.ndim == 0 or X.shape[0] == 0:
-        raise ValueError(f"{where}: {arg} X must have at least one example, got X.shape={X.shape}")
-    if y.ndim == 0 or y.shape[0] != X.shape[0]:
+    for name, value in (("X", X), ("y", y)):   # checked, not converted: y may hold integer class labels
+        check.real_array(value, where, f"{arg} {name}", ndarray=True, finite=name == "X", empty=False)
+    if X.ndim == 0 or y.ndim == 0 or y.shape[0] != X.shape[0]:
         raise ValueError(f"{where}: {arg} X and y differ in length: X.shape={X.shape}, y.shape={y.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError(f"{where}: {arg} X contains NaN or infinite values")
     return X, y
-
-
-def _check_count(value, name: str) -> int:
-    return check.positive_int(value, "fit", name)
 
 
 def _resolve_loss(loss, where: str = "fit") -> tuple[str, LossFn]:
@@ -374,10 +358,8 @@ def _resolve_loss(loss, where: str = "fit") -> tuple[str, LossFn]:
         return "softmax_cross_entropy", layer_loss
     if callable(loss):
         return getattr(loss, "__name__", "custom"), loss
-    raise TypeError(
-        f"{where}: loss must be a SoftmaxCrossEntropy layer, a loss name such as 'cross_entropy', "
-        f"or a function (output, target) -> (value, grad); got {type(loss).__name__}"
-    )
+    raise TypeError(f"{where}: loss must be a SoftmaxCrossEntropy layer, a loss name such as 'cross_entropy', "
+                    f"or a function (output, target) -> (value, grad), got {type(loss).__name__}")
 
 
 def _accuracy_threshold(loss_name: str, metrics, where: str = "fit") -> float | None:

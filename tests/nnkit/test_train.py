@@ -351,7 +351,7 @@ def test_fit_rejects_bad_data():
         fit(net, "cross_entropy", opt, (np.zeros((5, 2)), np.zeros(4, dtype=int)), epochs=1, batch_size=2)
     X = np.zeros((4, 2))
     X[1, 1] = np.nan
-    with pytest.raises(ValueError, match="fit: data X contains NaN or infinite values"):
+    with pytest.raises(ValueError, match=r"fit: data X must be finite, found nan at index \(1, 1\)"):
         fit(net, "cross_entropy", opt, (X, np.zeros(4, dtype=int)), epochs=1, batch_size=2)
     with pytest.raises(TypeError, match=r"fit: data must be a pair \(X, y\) of arrays, got ndarray"):
         fit(net, "cross_entropy", opt, np.zeros((4, 2)), epochs=1, batch_size=2)
