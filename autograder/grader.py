@@ -128,7 +128,9 @@ def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
     result.isolation = mode
     if mode == "process":
         result.notes.append(NOT_ISOLATED)
-    others = other_notebooks(path)
+    # the hook's deny-list, for modes where the host's files exist for the worker (a walk of the whole
+    # class per submission); in namespace mode no other notebook is in the worker's view at all
+    others = other_notebooks(path) if mode != "namespace" else ()
     if mode == "user":   # the worker runs as another user: what it must not read must be private to us
         trusted_files = [str(p) for p in Path(source).rglob("*.ipynb")] if Path(source).is_dir() else []
         isolation.check_private([str(source), *trusted_files, *denied, *others], limits.run_as)

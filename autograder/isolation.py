@@ -202,12 +202,13 @@ def allowed_package_paths() -> tuple[str, ...]:
             continue
         seen.add(key)
         names.extend(_requirement_name(r) for r in (dist.requires or []) if "extra ==" not in r)
-        for line in (dist.read_text("RECORD") or "").splitlines():   # faster than dist.files
-            top = line.split(",", 1)[0].split("/", 1)[0]
+        # RECORD is faster than dist.files; its thousands of lines name a few top-level entries
+        tops = {line.split(",", 1)[0].split("/", 1)[0] for line in (dist.read_text("RECORD") or "").splitlines()}
+        for top in sorted(tops):
             if not top or top in ("..", "__pycache__") or top.endswith((".dist-info", ".egg-info", ".pth")):
                 continue
             located = Path(dist.locate_file(top))
-            if str(located) not in paths and located.exists():
+            if located.exists():
                 paths.add(str(located))
         for top in (dist.read_text("top_level.txt") or "").split():
             spec = importlib.util.find_spec(top)
@@ -217,7 +218,8 @@ def allowed_package_paths() -> tuple[str, ...]:
     return tuple(sorted(paths))
 
 
-def _site_dirs() -> set[str]:
+@functools.lru_cache(maxsize=None)
+def _site_dirs() -> frozenset[str]:
     """Every site-packages folder the interpreter knows: hidden from the worker (its packages come from
     ``allowed_package_paths``)."""
     dirs = set(site.getsitepackages()) | {site.getusersitepackages()}
@@ -227,7 +229,7 @@ def _site_dirs() -> set[str]:
     dirs |= {str(p) for p in Path("/usr/lib/python3").glob("dist-packages")}
     dirs |= {str(p) for p in Path("/usr/local/lib").glob("python3*/dist-packages")}
     dirs |= {str(p) for p in Path("/usr/local/lib").glob("python3*/site-packages")}
-    return {os.path.realpath(d) for d in dirs if os.path.isdir(d)}
+    return frozenset(os.path.realpath(d) for d in dirs if os.path.isdir(d))
 
 
 def _system_binds() -> list[str]:
@@ -241,16 +243,12 @@ def _system_binds() -> list[str]:
     return args
 
 
-def bwrap_argv(view: Path, *, info_fd: int | None, home_bytes: int, mpl_cache: str | None = None,
-               writable_cache: bool = False) -> list[str]:
-    """The bubblewrap command line (up to ``--``) for a worker whose staged view is ``view``."""
-    bwrap = bwrap_path()
-    if bwrap is None:
-        raise IsolationUnavailable("bubblewrap is not available")
-    args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
-            ] + (["--info-fd", str(info_fd)] if info_fd is not None else [])
-    args += _system_binds()
+@functools.lru_cache(maxsize=None)
+def _runtime_binds() -> tuple[str, ...]:
+    """The part of every worker's bubblewrap command line that depends only on this installation: the
+    system, the Python runtime with its own packages masked, and the allowed packages. Worked out once per
+    grading process (it reads the filesystem and the packages' metadata)."""
+    args = _system_binds()
     runtime = os.path.realpath(sys.base_prefix)
     if not runtime.startswith("/usr/") and runtime != "/usr":
         args += ["--ro-bind", runtime, runtime]
@@ -261,6 +259,19 @@ def bwrap_argv(view: Path, *, info_fd: int | None, home_bytes: int, mpl_cache: s
         if folder == runtime or folder.startswith(runtime + "/") or folder.startswith("/usr/"):
             args += ["--tmpfs", folder]     # an empty folder where the interpreter's own packages were
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/sandbox"]
+    return tuple(args)
+
+
+def bwrap_argv(view: Path, *, info_fd: int | None, home_bytes: int, mpl_cache: str | None = None,
+               writable_cache: bool = False) -> list[str]:
+    """The bubblewrap command line (up to ``--``) for a worker whose staged view is ``view``."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise IsolationUnavailable("bubblewrap is not available")
+    args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
+            ] + (["--info-fd", str(info_fd)] if info_fd is not None else [])
+    args += _runtime_binds()
     args += ["--size", str(home_bytes), "--perms", "0700", "--tmpfs", HOME]
     for path in allowed_package_paths():
         args += ["--ro-bind", path, f"{SITE}/{os.path.basename(path)}"]
@@ -286,8 +297,6 @@ def font_cache_folder(mode: str, fallback: Path) -> Path:
     """Where matplotlib's font cache for ``mode`` is kept, shared by every grading process of this user:
     ``$TMPDIR/nnkit-cache-<uid>/mpl-<key>``, the key naming the mode, the interpreter and the packages. Falls
     back to ``fallback`` when that folder is not ours alone (another user could have planted it)."""
-    import hashlib
-
     base = Path(tempfile.gettempdir()) / f"nnkit-cache-{os.getuid()}"
     try:
         base.mkdir(mode=0o755, exist_ok=True)
@@ -296,8 +305,14 @@ def font_cache_folder(mode: str, fallback: Path) -> Path:
         return fallback
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         return fallback
-    key = hashlib.sha256(repr((mode, interpreter(), allowed_package_paths())).encode()).hexdigest()[:16]
-    return base / f"mpl-{key}"
+    return base / f"mpl-{_font_cache_key(mode)}"
+
+
+@functools.lru_cache(maxsize=None)
+def _font_cache_key(mode: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(repr((mode, interpreter(), allowed_package_paths())).encode()).hexdigest()[:16]
 
 
 def build_font_cache(view: Path, mode: str, folder: Path) -> Path:

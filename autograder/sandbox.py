@@ -34,7 +34,9 @@ from autograder import isolation, policy, protocol
 from autograder.handle import NamespaceError, OutOfTime, StudentCodeError, WorkerFailure
 from autograder.isolation import IsolationUnavailable, resolve_isolation  # noqa: F401 - re-exported
 
-POLL = 0.05   # seconds between looks at a busy worker's CPU time
+POLL = 0.05       # seconds between looks at a busy worker's CPU time, at first
+POLL_MAX = 0.25   # ... and at most, for a request that has run a while (never above a quarter of what is left)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -191,6 +193,8 @@ class Worker:
         self._seq = 0
         self.workdir: str | None = None
         self.font_cache: Path | None = None
+        self.last_cpu = 0.0                  # CPU seconds the last request used
+        self._stat_fd: int | None = None     # /proc/<pid>/stat, opened once (see cpu_seconds)
 
     # -- start ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -318,24 +322,42 @@ class Worker:
             self._fail(f"could not send to the worker ({exc.strerror})")
 
     def cpu_seconds(self) -> float:
-        """CPU time of the worker process (and its reaped children)."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, TypeError):
-            return 0.0
-        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+        """CPU time of the worker process (and its reaped children); 0.0 once it is gone or closed.
 
-    def _await(self, budget: Budget, expect_seq: int | None):
-        """The next response (with ``expect_seq``), enforcing the budget's CPU, idle and wall limits."""
-        start_cpu = last_cpu = self.cpu_seconds()
+        ``/proc/<pid>/stat`` is opened once and re-read with ``pread``: a few microseconds, where opening it
+        for every look cost more than the rest of a small request. The descriptor belongs to that process, so
+        a pid reused after the worker died reads as gone, never as another process.
+        """
+        if self._stat_fd is None:
+            if self.pid is None:
+                return 0.0
+            try:
+                self._stat_fd = os.open(f"/proc/{self.pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return 0.0
+        try:
+            fields = os.pread(self._stat_fd, 4096, 0).rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+
+    def _await(self, budget: Budget, expect_seq: int | None, start_cpu: float | None = None):
+        """The next response (with ``expect_seq``), enforcing the budget's CPU, idle and wall limits.
+
+        ``start_cpu`` is the worker's CPU time when the request was sent; ``last_cpu`` is set to what the
+        request used. A reply that comes quickly costs one ``select``; a long request is looked at every
+        ``POLL`` seconds at first, then less often (see ``_next_poll``).
+        """
+        start_cpu = last_cpu = self.cpu_seconds() if start_cpu is None else start_cpu
         start = last_progress = time.monotonic()
         wall = budget.cpu * self.limits.wall_factor + self.limits.wall_slack
+        interval = POLL
         while True:
-            ready = select.select([self._resp_r], [], [], POLL)[0]
+            ready = select.select([self._resp_r], [], [], interval)[0]
             if ready:
                 message = self._read_message()
                 if expect_seq is None or (isinstance(message, dict) and message.get("seq") == expect_seq):
+                    self.last_cpu = max(0.0, self.cpu_seconds() - start_cpu)
                     return message
                 if isinstance(message, dict) and isinstance(message.get("seq"), int) \
                         and message["seq"] < expect_seq:
@@ -354,6 +376,14 @@ class Worker:
                 self._fail(OutOfTime(budget.what, "wall", wall))
             if self.proc.poll() is not None and not select.select([self._resp_r], [], [], 0)[0]:
                 self._fail(f"the worker {describe_exit(self.proc.returncode)}")
+            interval = self._next_poll(interval, budget.cpu - (cpu - start_cpu))
+
+    def _next_poll(self, interval: float, cpu_left: float) -> float:
+        """The next wait between looks at a busy worker: 1.5x the last, but at most ``POLL_MAX``, a quarter of
+        the CPU left and a quarter of the idle limit (and at least ``POLL``). So a CPU budget is still overrun
+        by at most ``POLL`` of one thread's CPU, as with a fixed ``POLL``, and the idle and wall limits by at
+        most ``POLL_MAX``; a long cell is looked at 4 times a second instead of 20."""
+        return max(POLL, min(interval * 1.5, POLL_MAX, cpu_left / 4, self.limits.idle_seconds / 4))
 
     def _read_message(self):
         try:
@@ -392,8 +422,9 @@ class Worker:
         if self.proc is None or self.proc.poll() is not None:
             raise WorkerFailure("the worker is not running")
         self._seq += 1
+        start_cpu = self.cpu_seconds()
         self._send({"op": op, "args": args, "seq": self._seq})
-        response = self._await(budget, self._seq)
+        response = self._await(budget, self._seq, start_cpu)
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
             self._fail("the worker sent a malformed response")
         return response
@@ -418,6 +449,10 @@ class Worker:
 
     def close(self) -> None:
         self.kill()
+        if self._stat_fd is not None:
+            os.close(self._stat_fd)
+            self._stat_fd = None
+        self.pid = None      # its pid may be reused by now: nothing of it is read again
         for fd in ("_req_w", "_resp_r", "_rep_r"):
             if hasattr(self, fd):
                 try:
@@ -440,6 +475,12 @@ def _worker_env(home: str) -> dict:
 
 def _child_of(pid: int) -> int | None:
     """A child process of ``pid`` (bubblewrap's init has exactly one: the worker)."""
+    try:   # one small file where the kernel lists them (CONFIG_PROC_CHILDREN), else a scan of /proc
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+            children = f.read().split()
+        return int(children[0]) if children else None
+    except (OSError, ValueError):
+        pass
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -571,8 +612,11 @@ class Sandbox:
                     self.reports.append(r)
 
     def request(self, op: str, args: list):
-        """Serve one handle operation, restarting the worker first if the last one died."""
-        budget = Budget("call", self.call_timeout)
+        """Serve one handle operation, restarting the worker first if the last one died.
+
+        ``call_many`` with n operations gets n times the call budget (still capped by the item's)."""
+        calls = len(args[0]) if op == "call_many" and args and type(args[0]) is list else 1
+        budget = Budget("call", self.call_timeout * max(1, calls))
         if self._item_cpu is not None:
             if self._item_cpu <= 0:
                 raise OutOfTime("item", "cpu", self.limits.item_timeout)
@@ -580,7 +624,6 @@ class Sandbox:
                 budget = Budget("item", self._item_cpu)
         if self.worker is None or self.worker.proc is None or self.worker.proc.poll() is not None:
             self.boot()
-        before = self.worker.cpu_seconds()
         try:
             response = self.worker.request(op, list(args), budget)
         except OutOfTime as exc:
@@ -591,7 +634,7 @@ class Sandbox:
             raise
         else:
             if self._item_cpu is not None:
-                self._item_cpu -= max(0.0, self.worker.cpu_seconds() - before)
+                self._item_cpu -= self.worker.last_cpu
         finally:
             self._collect()
         if response["ok"]:

@@ -7,7 +7,9 @@ credit; and what the unit provides works.
 """
 
 import copy
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,9 +98,16 @@ def test_the_staged_view_holds_exactly_the_provided_modules():
     assert "__init__.py" in files and "data.py" in files and "plot.py" in files
     for graded in ("activations.py", "losses.py", "autodiff.py", "layers/conv.py", "optim/sgd.py"):
         assert graded not in files
-    assert not any(f.endswith(".pyc") for f in map(str, view.rglob("*")))
-    worker_half = sorted(p.name for p in (view.parent.parent / "grader" / "autograder").iterdir())
-    assert worker_half == ["__init__.py", "namespace.py", "protocol.py", "worker.py"]   # no suites, no checks
+    # bytecode of exactly the staged modules (compiled by the grader, see below): none of a graded module
+    compiled = sorted(str(p.relative_to(view)) for p in view.rglob("*.pyc"))
+    assert compiled == sorted(str(Path(importlib.util.cache_from_source(str(view / f))).relative_to(view))
+                              for f in files)
+    worker_half = view.parent.parent / "grader" / "autograder"
+    assert sorted(p.name for p in worker_half.glob("*.py")) == [
+        "__init__.py", "namespace.py", "protocol.py", "worker.py"]                 # no suites, no checks
+    assert sorted(p.name for p in worker_half.iterdir()) == [
+        "__init__.py", "__pycache__", "namespace.py", "protocol.py", "worker.py"]
+    assert len(list((worker_half / "__pycache__").iterdir())) == 4
     unit5 = policy.view_modules(default_registry().provides_for(["u5_conv_output_size"]))
     assert "nnkit.optim.sgd" in unit5 and "nnkit.train" in unit5 and not any(
         m.startswith("nnkit.layers") for m in unit5)

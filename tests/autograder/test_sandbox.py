@@ -118,6 +118,87 @@ def test_item_cpu_budget_spans_calls_and_resets_for_the_next_item(mode):
         sandbox.close()
 
 
+def test_polling_slows_down_for_long_requests_but_never_past_a_quarter_of_a_limit():
+    from pathlib import Path
+
+    from autograder.sandbox import POLL, POLL_MAX, Worker
+
+    worker = Worker(Limits(idle_seconds=30.0), Policy(), "process", Path("."))
+    waits, interval = [], POLL
+    for _ in range(12):
+        interval = worker._next_poll(interval, cpu_left=20.0)
+        waits.append(interval)
+    assert waits[0] == pytest.approx(1.5 * POLL) and waits[-1] == POLL_MAX
+    assert all(b >= a for a, b in zip(waits, waits[1:]))
+    assert worker._next_poll(POLL_MAX, cpu_left=0.4) == pytest.approx(0.1)     # a quarter of the CPU left
+    assert worker._next_poll(POLL_MAX, cpu_left=0.01) == POLL                  # never below POLL
+    short_idle = Worker(Limits(idle_seconds=0.4), Policy(), "process", Path("."))
+    assert short_idle._next_poll(POLL_MAX, cpu_left=20.0) == pytest.approx(0.1)   # a quarter of the idle limit
+
+
+def test_a_closed_sandbox_leaves_no_descriptor_open(mode):
+    # The worker's /proc stat file stays open while it runs (cheap CPU reads); a batch of 500 submissions
+    # must not leak 500 descriptors.
+    def open_fds():
+        return set(os.listdir("/proc/self/fd"))
+
+    before = open_fds()
+    sandbox, ns, _ = run(["def busy():\n    import time\n    end = time.process_time() + 0.2\n"
+                          "    while time.process_time() < end:\n        pass\n"], mode)
+    worker = sandbox.worker
+    start = worker.cpu_seconds()
+    ns.call("busy")
+    assert worker.cpu_seconds() - start >= 0.15 and worker.last_cpu >= 0.15
+    sandbox.close()
+    assert worker.cpu_seconds() == 0.0          # gone: never another process's time
+    assert open_fds() == before
+
+
+def test_the_worker_compiles_none_of_its_staged_modules(mode):
+    # The view is read-only, so bytecode the grader did not write beforehand would be recompiled by every worker.
+    spy = ("import importlib._bootstrap_external as be\n"
+           "compiled, real = [], be.SourceLoader.source_to_code\n"
+           "def spy(self, data, path, *args, **kwargs):\n"
+           "    compiled.append(str(path))\n"
+           "    return real(self, data, path, *args, **kwargs)\n"
+           "be.SourceLoader.source_to_code = spy\n"
+           "import nnkit, nnkit.data\n"
+           "be.SourceLoader.source_to_code = real\n"
+           "where = nnkit.data.__file__\n")
+    sandbox, ns, runs = run([spy], mode)
+    try:
+        assert runs[0].status == "ok", runs[0].message
+        assert "/lib/nnkit/data.py" in ns.get("where")          # the staged copy, not the host's
+        assert ns.get("compiled") == []
+    finally:
+        sandbox.close()
+
+
+def test_the_child_of_a_process_is_found_with_and_without_the_kernels_children_list(monkeypatch):
+    import subprocess
+    import sys
+
+    from autograder import sandbox as sandbox_module
+
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys\n"
+                               "child = subprocess.Popen(['sleep', '60'])\nprint(child.pid, flush=True)\n"
+                               "sys.stdin.read()\nchild.kill()\n"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        child = int(parent.stdout.readline())
+        assert sandbox_module._child_of(parent.pid) == child
+
+        def no_children_file(path, *args, **kwargs):
+            if str(path).endswith("/children"):
+                raise FileNotFoundError(path)
+            return open(path, *args, **kwargs)
+
+        monkeypatch.setattr(sandbox_module, "open", no_children_file, raising=False)
+        assert sandbox_module._child_of(parent.pid) == child     # the scan of /proc
+        assert sandbox_module._child_of(child) is None
+    finally:
+        parent.communicate(b"")
+
+
 def test_file_size_limit_makes_big_writes_fail(mode):
     sandbox, _, runs = run(["open('big.bin', 'wb').write(b'x' * (4 * 1024 ** 2))\n"], mode)
     sandbox.close()
