@@ -20,23 +20,13 @@ from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
+from nnkit import _validate as check
+
 # Light colours fill the decision regions, the dark ones mark the data points.
 REGION_COLORS = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
                  "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
 POINT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-
-
-def _array(fn: str, name: str, a, ndim: int | tuple[int, ...]) -> np.ndarray:
-    try:
-        arr = np.array(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{fn}: {name} must be a numeric array, got {type(a).__name__}") from exc
-    allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if arr.ndim not in allowed:
-        raise ValueError(f"{fn}: {name} must have {' or '.join(map(str, allowed))} dimensions, "
-                         f"got shape {arr.shape}")
-    return arr
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -64,8 +54,7 @@ def _predicted_classes(fn: str, raw, m: int, threshold: float) -> tuple[np.ndarr
     if out.ndim == 2 and out.shape[0] == m and out.shape[1] > 1:
         return np.argmax(out, axis=1).astype(np.float64), False
     if out.shape != (m,):
-        raise ValueError(f"{fn}: predict_fn must return shape (M,), (M, 1) or (M, K) for M = {m} points, "
-                         f"got {out.shape}")
+        raise ValueError(f"{fn}: predict_fn must return shape (M,), (M, 1) or (M, K) with M = {m}, got {out.shape}")
     if not np.all(np.isfinite(out)):
         raise ValueError(f"{fn}: predict_fn returned NaN or infinity")
     if np.all(out == np.round(out)):
@@ -103,13 +92,8 @@ def decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndar
     matplotlib.axes.Axes
     """
     fn = "decision_boundary"
-    if not callable(predict_fn):
-        raise TypeError(f"{fn}: predict_fn must be callable, got {type(predict_fn).__name__}")
-    X = _array(fn, "X", X, 2)
-    y = _array(fn, "y", y, 1)
-    if X.shape[1] != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ValueError(f"{fn}: X must have shape (N, 2) and y shape (N,), got X.shape={X.shape}, "
-                         f"y.shape={y.shape}")
+    check.function(predict_fn, fn, "predict_fn")
+    X, y = check.arrays(fn, X=(X, "(N, 2)"), y=(y, "(N,)"), empty=False)
     if not np.all(y == np.round(y)):
         raise ValueError(f"{fn}: y must hold integer class labels, got values such as {y[y != np.round(y)][0]}")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
@@ -177,15 +161,15 @@ def history_curves(history, *, keys: Sequence[str] | None = None, title: str | N
         keys = [k for k, v in history.items() if ("loss" in k or "acc" in k) and len(v) > 0]
     missing = [k for k in keys if k not in history]
     if missing or not keys:
-        raise ValueError(f"{fn}: nothing to plot for keys {list(keys) if keys else []} "
-                         f"(missing {missing}); history has {sorted(history)}")
+        raise ValueError(f"{fn}: nothing to plot for keys {keys or []} (missing {missing}); "
+                         f"history has {sorted(history)}")
     losses = [k for k in keys if "loss" in k]
     metrics = [k for k in keys if "loss" not in k]
     panels = [(p, label) for p, label in ((losses, "loss"), (metrics, "metric")) if p]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for ax, (names, label) in zip(axes[0], panels):
         for name in names:
-            values = _array(fn, f"curve {name!r}", history[name], 1)
+            values = check.real_array(history[name], fn, f"curve {name!r}", ndim=1, finite=False)
             ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) <= 30 else None,
                     markersize=3, linestyle="--" if name.startswith("val") else "-", label=name)
         ax.set_xlabel("epoch")
@@ -222,7 +206,7 @@ def compare_curves(curves: Mapping[str, Sequence[float]], ax: Axes | None = None
         raise ValueError(f"{fn}: curves must be a non-empty mapping of label -> values, got {curves!r:.60}")
     ax = _axes(ax)
     for label, values in curves.items():
-        arr = _array(fn, f"curve {label!r}", values, 1)
+        arr = check.real_array(values, fn, f"curve {label!r}", ndim=1, finite=False)
         finite = np.isfinite(arr)
         diverged = not finite.all()
         stop = int(np.argmin(finite)) if diverged else len(arr)
@@ -256,10 +240,8 @@ def filter_grid(W: np.ndarray, *, ncols: int | None = None, title: str | None = 
     matplotlib.figure.Figure
     """
     fn = "filter_grid"
-    W = _array(fn, "W", W, 4)
+    W = check.real_array(W, fn, "W", "(F, C, HH, WW)", empty=False)
     f, c = W.shape[:2]
-    if f == 0 or c == 0 or not np.all(np.isfinite(W)):
-        raise ValueError(f"{fn}: W must be a non-empty finite (F, C, HH, WW) array, got shape {W.shape}")
     if c == 3:
         fig, axes = _grid(f, ncols)
         for i in range(f):
@@ -298,13 +280,10 @@ def feature_maps(maps: np.ndarray, *, ncols: int = 8, cmap: str = "viridis", tit
     matplotlib.figure.Figure
     """
     fn = "feature_maps"
-    maps = np.asarray(maps)
-    if maps.ndim == 4:
-        raise ValueError(f"{fn}: maps must be (C, H, W) for one image, got a batch of shape {maps.shape}; "
+    if np.ndim(maps) == 4:
+        raise ValueError(f"{fn}: maps must be (C, H, W) for one image, got a batch of shape {np.shape(maps)}; "
                          "pass maps[i]")
-    maps = _array(fn, "maps", maps, 3)
-    if maps.shape[0] == 0 or not np.all(np.isfinite(maps)):
-        raise ValueError(f"{fn}: maps must be a non-empty finite (C, H, W) array, got shape {maps.shape}")
+    maps = check.real_array(maps, fn, "maps", "(C, H, W)", empty=False)
     fig, axes = _grid(maps.shape[0], ncols)
     for ch, a in enumerate(axes[:maps.shape[0]]):
         a.imshow(maps[ch], cmap=cmap, interpolation="nearest")
@@ -346,11 +325,7 @@ def gradcheck_error_map(analytic, numeric=None, ax: Axes | None = None, *, tol: 
         analytic, numeric = analytic.analytic, analytic.numeric
     if numeric is None:
         raise TypeError(f"{fn}: pass analytic and numeric arrays, or one result with .analytic and .numeric")
-    a = _array(fn, "analytic", analytic, tuple(range(0, 8)))
-    n = _array(fn, "numeric", numeric, tuple(range(0, 8)))
-    if a.shape != n.shape or a.size == 0:
-        raise ValueError(f"{fn}: analytic and numeric must have the same non-empty shape, "
-                         f"got {a.shape} and {n.shape}")
+    a, n = check.arrays(fn, analytic=(analytic, "(...)"), numeric=(numeric, "(...)"), finite=False, empty=False)
     err = np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))  # NaN where numeric is NaN
     shown = err.reshape(1, -1) if err.ndim <= 1 else err.reshape(err.shape[0], -1)
     ax = _axes(ax)

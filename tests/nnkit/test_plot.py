@@ -36,10 +36,10 @@ def colour_fraction(image, colour):
     return float(np.mean(np.all(np.abs(image - np.array(to_rgb(colour))) <= 2 / 255, axis=-1)))
 
 
-def test_importing_plot_loads_no_other_nnkit_module():
+def test_importing_plot_loads_no_other_nnkit_module_but_the_input_checks():
     code = "import sys, nnkit.plot; print(sorted(m for m in sys.modules if m.startswith('nnkit')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['nnkit', 'nnkit.plot']"
+    assert out.stdout.strip() == "['nnkit', 'nnkit._validate', 'nnkit.plot']"
 
 
 def two_blobs():
@@ -100,9 +100,9 @@ def test_decision_boundary_draws_into_a_given_axes():
 def test_decision_boundary_rejects_bad_input():
     X, y = two_blobs()
     with pytest.raises(ValueError, match=r"decision_boundary: predict_fn must return shape \(M,\), \(M, 1\) or "
-                                         r"\(M, K\) for M = 100 points, got \(50,\)"):
+                                         r"\(M, K\) with M = 100, got \(50,\)"):
         plot.decision_boundary(lambda P: P[:50, 0], X, y, resolution=10)
-    with pytest.raises(ValueError, match=r"X must have shape \(N, 2\) and y shape \(N,\), got X.shape=\(40, 3\)"):
+    with pytest.raises(ValueError, match=r"decision_boundary: X must have shape \(N, 2\), got X.shape=\(40, 3\)"):
         plot.decision_boundary(lambda P: P[:, 0], np.zeros((40, 3)), y)
     with pytest.raises(ValueError, match="y must hold integer class labels"):
         plot.decision_boundary(lambda P: P[:, 0], X, y + 0.5)
@@ -171,7 +171,7 @@ def test_feature_maps_draw_one_tile_per_channel(tmp_path):
     with pytest.raises(ValueError, match=r"feature_maps: maps must be \(C, H, W\) for one image, got a batch "
                                          r"of shape \(2, 5, 6, 7\); pass maps\[i\]"):
         plot.feature_maps(np.zeros((2, 5, 6, 7)))
-    with pytest.raises(ValueError, match=r"filter_grid: W must have 4 dimensions, got shape \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"filter_grid: W must be 4-D \(F, C, HH, WW\), got W.shape=\(3, 3\)"):
         plot.filter_grid(np.zeros((3, 3)))
 
 
@@ -201,5 +201,5 @@ def test_gradcheck_error_map_accepts_a_result_object_and_flattens_conv_shapes():
     ax = plot.gradcheck_error_map(Result())
     assert ax.images[0].get_array().shape == (2, 12)
     assert not ax.collections  # nothing above tol
-    with pytest.raises(ValueError, match=r"same non-empty shape, got \(3,\) and \(4,\)"):
+    with pytest.raises(ValueError, match=r"gradcheck_error_map: numeric must have shape \(\.\.\.\) = \(3,\), got numeric.shape=\(4,\)"):
         plot.gradcheck_error_map(np.ones(3), np.ones(4))
