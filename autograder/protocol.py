@@ -81,6 +81,35 @@ class WorkerConfig:
         return cls(**message)
 
 
+@dataclass
+class BatchReply:
+    """The reply to ``call_many`` (``NamespaceServer.call_many``), checked against the request it answers.
+
+    ``values`` holds one result per operation, in order, up to the first that raised; ``error`` is that
+    operation's error (``{"kind": "student", "where", "exc_type", "message"}`` or ``{"kind": "namespace",
+    "message"}``), or None when every operation ran.
+    """
+
+    values: list
+    error: dict | None
+
+    @classmethod
+    def from_wire(cls, message, count: int) -> "BatchReply":
+        """The reply in ``message`` to ``count`` operations; ``ProtocolError`` for any other shape."""
+        if type(message) is not dict or set(message) != {"values", "error"} or type(message["values"]) is not list:
+            raise ProtocolError("call_many reply: expected {values: [...], error: ...}")
+        done, error = len(message["values"]), message["error"]
+        if (error is None and done != count) or (error is not None and done >= count):
+            raise ProtocolError(f"call_many reply: {done} results{'' if error is None else ' and an error'} "
+                                f"for {count} operations")
+        if error is not None:
+            keys = {"student": {"kind", "where", "exc_type", "message"}, "namespace": {"kind", "message"}}
+            if type(error) is not dict or keys.get(error.get("kind")) != set(error) \
+                    or not all(type(v) is str for v in error.values()):
+                raise ProtocolError("call_many reply: malformed error")
+        return cls(message["values"], error)
+
+
 # -- encoding ----------------------------------------------------------------------------------
 def encode(value) -> bytes:
     """One frame holding ``value`` (plain data, arrays, numpy scalars, Refs)."""

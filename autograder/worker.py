@@ -275,7 +275,7 @@ def _serve(rfd: int, wfd: int, server, protocol, namespace, output_chars: int) -
                     exec(compile(args[0], args[1], "exec"), server.namespace)
                 except BaseException as exc:  # noqa: BLE001 - SystemExit too: a cell's error is reported
                     response["error"] = {"exc_type": type(exc).__name__, "message": namespace._safe_str(exc)}
-            elif op in ("has", "call", "new", "method", "get", "set", "setitem"):
+            elif op in ("has", "call", "new", "method", "get", "set", "setitem", "call_many"):
                 response = {"ok": True, "value": getattr(server, op)(*args)}
             else:
                 response = {"ok": False, "error": {"kind": "protocol", "message": f"unknown op {op!r}"}}

@@ -188,3 +188,265 @@ def test_a_notebook_cannot_define_the_report_name():
     ns = LocalHandle({CALL_REPORT: {"mutated": [], "warnings": []}, "f": lambda x: x.fill(1.0)})
     ns.call("f", np.zeros(2))
     assert ns.get(CALL_REPORT)["mutated"] == [{"where": "f", "arguments": ["x"]}]
+
+
+# -- many evaluations in one request (evaluate_many, call_many) -----------------------------------------------
+class CountingHandle(LocalHandle):
+    """A LocalHandle that writes down every request it serves (a RemoteHandle makes one round trip each)."""
+
+    def __init__(self, namespace):
+        super().__init__(namespace)
+        self.requests = []
+
+    def _serve(self, op, args):
+        self.requests.append(op)
+        return super()._serve(op, args)
+
+
+def _logging_namespace(log):
+    def square(z):
+        log.append(("square", z.copy()))
+        if np.any(z > 10):
+            raise ValueError("too big")
+        return z ** 2
+
+    def overflow(z):
+        z *= 1.0                # an in-place write that changes nothing
+        z[0] += 1.0             # ... and one that does
+        return np.exp(z * 1000)
+
+    class Scaled:
+        def __init__(self):
+            self.params = {"W": np.ones((2, 2))}
+
+        def forward(self, x):
+            log.append(("forward", self.params["W"].copy()))
+            return x @ self.params["W"]
+
+    return {"square": square, "overflow": overflow, "Scaled": Scaled}
+
+
+def _inputs(n, start=0.0):
+    return [np.array([start + i, -(start + i)]) for i in range(n)]
+
+
+def _both_ways(forward_of, inputs, namespace_of=_logging_namespace):
+    """(outputs, student log, requests, call report) of evaluate_many and of a plain loop, on fresh namespaces."""
+    from autograder.handle import evaluate_many
+    from autograder.namespace import CALL_REPORT
+    runs = []
+    for batched in (True, False):
+        log = []
+        ns = CountingHandle(namespace_of(log))
+        forward = forward_of(ns)
+        try:
+            outs = evaluate_many(forward, inputs) if batched else [forward(x) for x in inputs]
+        except StudentCodeError as exc:
+            outs = ("raised", str(exc))
+        runs.append((outs, log, list(ns.requests), ns.get(CALL_REPORT)))
+    return runs
+
+
+def _assert_same_student_side(batched, looped):
+    assert len(batched[1]) == len(looped[1])
+    for (name_a, a), (name_b, b) in zip(batched[1], looped[1]):
+        assert name_a == name_b
+        np.testing.assert_array_equal(a, b)
+    assert batched[3] == looped[3]
+
+
+def test_evaluate_many_sends_the_rest_in_one_request_and_gives_what_a_loop_gives():
+    inputs = _inputs(9)
+    batched, looped = _both_ways(lambda ns: (lambda v: ns.call("square", v)), inputs)
+    assert batched[2] == ["call", "call", "call_many"] and looped[2] == ["call"] * 9
+    for a, b in zip(batched[0], looped[0]):
+        np.testing.assert_array_equal(a, b)
+    _assert_same_student_side(batched, looped)
+
+
+def test_a_forward_of_several_operations_is_batched_as_a_sequence():
+    def forward_of(ns):
+        layer, x = ns.new("Scaled"), np.eye(2)
+
+        def forward(W):
+            ns.setitem(layer, "params", "W", W)
+            return ns.method(layer, "forward", x)
+        return forward
+    inputs = [np.full((2, 2), float(i)) for i in range(6)]
+    batched, looped = _both_ways(forward_of, inputs)
+    assert batched[2] == ["new", "setitem", "method", "setitem", "method", "call_many"]
+    for a, b in zip(batched[0], looped[0]):
+        np.testing.assert_array_equal(a, b)
+    _assert_same_student_side(batched, looped)
+
+
+def test_an_error_stops_the_batch_where_the_loop_stops():
+    inputs = _inputs(3) + [np.array([11.0, 0.0])] + _inputs(3)
+    batched, looped = _both_ways(lambda ns: (lambda v: ns.call("square", v)), inputs)
+    assert batched[0] == looped[0] == ("raised", "square: ValueError: too big")
+    assert batched[2] == ["call", "call", "call_many"]
+    _assert_same_student_side(batched, looped)     # nothing after the error reached the student's code
+
+
+def test_the_in_place_and_warning_watch_sees_every_batched_call():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batched, looped = _both_ways(lambda ns: (lambda v: ns.call("overflow", v)), _inputs(5, start=1.0))
+    assert batched[2][-1] == "call_many"
+    assert batched[3]["mutated"] and batched[3]["warnings"]
+    assert batched[3] == looped[3]
+
+
+@pytest.mark.parametrize("forward_of", [
+    lambda ns: (lambda v: ns.call("square", v.copy())),                       # the input is not passed itself
+    lambda ns: (lambda v: ns.call("square", v) + ns.call("square", v.T)),     # ... only in one of two calls
+    lambda ns: (lambda v: ns.method(ns.new("Scaled"), "forward", v)),          # an object made in the forward
+])
+def test_a_forward_that_cannot_be_replayed_runs_as_a_loop(forward_of):
+    batched, looped = _both_ways(forward_of, _inputs(5))
+    assert "call_many" not in batched[2] and batched[2] == looped[2]
+    for a, b in zip(batched[0], looped[0]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_forward_that_leaves_the_plan_is_served_live_from_there():
+    calls = []
+
+    def forward_of(ns):
+        def forward(v):
+            calls.append(1)
+            out = ns.call("square", v)
+            if len(calls) == 4:                                   # the fourth run takes another route
+                out = out + ns.call("square", np.zeros(2))
+            return out
+        return forward
+    batched, looped = _both_ways(forward_of, _inputs(6))
+    # runs 1-2 live, then one batch for runs 3-6; run 4's extra call is served live, and so is all after it
+    assert batched[2] == ["call", "call", "call_many", "call", "call", "call"]
+    for a, b in zip(batched[0], looped[0]):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- a reply to call_many that does not answer the request fails cleanly --------------------------------------
+class TamperingTransport:
+    """Serves requests from a NamespaceServer like the worker does, but rewrites the reply to call_many."""
+
+    def __init__(self, namespace, tamper):
+        from autograder.namespace import NamespaceServer
+        self.server, self.tamper = NamespaceServer(namespace), tamper
+
+    def request(self, op, args):
+        value = getattr(self.server, op)(*args)
+        return self.tamper(value, args) if op == "call_many" else value
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda reply, args: {"values": reply["values"][:-1], "error": None},                  # one result short
+    lambda reply, args: {"values": reply["values"] * 2, "error": None},                   # too many
+    lambda reply, args: reply["values"][0],                                                # a single call's reply
+    lambda reply, args: {"values": reply["values"], "error": None, "extra": 1},
+    lambda reply, args: {"values": reply["values"], "error": {"kind": "student", "where": "f", "exc_type": "E",
+                                                              "message": "m"}},           # an error after all ran
+    lambda reply, args: {"values": [], "error": {"kind": "protocol", "message": "m"}},   # not a call's error
+    lambda reply, args: {"values": tuple(reply["values"]), "error": None},
+], ids=["short", "long", "not-a-batch", "extra-key", "error-after-all", "wrong-error-kind", "tuple"])
+def test_a_reply_that_does_not_answer_the_batch_is_a_worker_failure(tamper):
+    from autograder.handle import RemoteHandle, WorkerFailure, evaluate_many
+    ns = RemoteHandle(TamperingTransport(_logging_namespace([]), tamper))
+    with pytest.raises(WorkerFailure, match="broke the protocol .*call_many reply"):
+        evaluate_many(lambda v: ns.call("square", v), _inputs(5))
+
+
+def test_a_tampered_batch_fails_the_gradient_check_and_not_the_item():
+    from autograder.handle import RemoteHandle
+    from autograder.items import Item
+    from autograder.runner import run_item
+
+    def square_grad(ns, t):
+        x = t.away_from_kinks((2, 3))
+        dout = t.rng.normal(size=(2, 3))
+        t.grad_matches_numeric("square_grad", lambda v: ns.call("square", v), x, dout, 2 * x * dout)
+        t.true("a later check still runs", ns.call("square", np.ones(2)).sum() == 2.0)
+
+    item = Item("t_square", 2, "square", names=("square",), checks=(square_grad,))
+    honest = RemoteHandle(TamperingTransport(_logging_namespace([]), lambda reply, args: reply))
+    assert run_item(item, honest, include_hidden=False).score == 2
+    lying = RemoteHandle(TamperingTransport(_logging_namespace([]),
+                                            lambda reply, args: {"values": reply["values"][:3], "error": None}))
+    result = run_item(item, lying, include_hidden=False)
+    assert [s.passed for s in result.subchecks] == [False]
+    assert "call_many reply: 3 results for" in result.subchecks[0].details[0]
+
+
+# -- the real worker: the same results as in the kernel, and a lying worker costs only the check ----------------
+# a relu that raises on the third input of its gradient check (after two live calls: inside the batch)
+RAISES_LATE = ("calls = []\ndef relu(z):\n    calls.append(1)\n    if len(calls) == 3:\n"
+               "        raise ValueError('odd')\n    return np.where(z > 0, z, 0.0)\n")
+
+
+def _worker_and_kernel(sources: dict, grade_ids, extra_cells=()):
+    from autograder.handle import RemoteHandle
+    from autograder.runner import run_item
+    from autograder.sandbox import Limits, Policy, Sandbox
+    from tests.autograder import fixture_assignment as fx
+    cells = [("cell 0", "import numpy as np\n")] + [(name, src) for name, src in sources.items()] + list(extra_cells)
+    sandbox = Sandbox(cells, Limits(isolation="process", call_timeout=10.0),
+                      Policy(blocked_modules=("autograder", "ctypes"), recorded_modules=("autograder",)))
+    kernel = {"np": np}
+    for _, src in cells[:1 + len(sources)]:
+        exec(src, kernel)
+    try:
+        sandbox.boot()
+        remote = []
+        for gid in grade_ids:
+            sandbox.begin_item()
+            remote.append(run_item(fx.REGISTRY.get(gid), RemoteHandle(sandbox), include_hidden=True).to_dict(True))
+    finally:
+        sandbox.close()
+    local = [run_item(fx.REGISTRY.get(gid), LocalHandle(kernel), include_hidden=True).to_dict(True)
+             for gid in grade_ids]
+    return remote, local
+
+
+def test_the_worker_and_the_kernel_give_the_same_results_with_batched_gradient_checks():
+    from tests.autograder import fixture_assignment as fx
+    doubled = fx.HONEST["Linear"].replace("return dout @ self.params['W'].T", "return 2 * dout @ self.params['W'].T")
+    for sources in (fx.HONEST, {**fx.HONEST, "relu": RAISES_LATE, "Linear": doubled}):
+        remote, local = _worker_and_kernel(sources, ["fx_relu_grad", "fx_linear"])
+        assert remote == local
+    assert [s["passed"] for s in remote[1]["subchecks"]] == [True, False, True, False]
+    assert "your code raised ValueError in `relu`" in remote[0]["subchecks"][0]["details"][0]
+
+
+def test_a_worker_that_lies_about_a_batch_fails_the_check_cleanly():
+    # student code reaches the worker's object table through the call stack and replaces its call_many
+    liar = ("import sys\nframe = sys._getframe()\nwhile 'server' not in frame.f_locals:\n    frame = frame.f_back\n"
+            "srv = frame.f_locals['server']\nreal = srv.call_many\n"
+            "srv.call_many = lambda ops: {'values': real(ops)['values'][:-1], 'error': None}\n")
+    from tests.autograder import fixture_assignment as fx
+    remote, _ = _worker_and_kernel(fx.HONEST, ["fx_relu_grad", "fx_relu"], [("liar", liar)])
+    grad, relu = remote
+    assert [s["passed"] for s in grad["subchecks"]] == [False]     # the check stops there, as on any failure
+    assert "broke the protocol (call_many reply: 21 results for 22 operations)" in grad["subchecks"][0]["details"][0]
+    assert relu["score"] == relu["points"]                               # the worker was replaced, grading went on
+
+
+def test_a_batch_of_n_calls_has_n_call_budgets_capped_by_the_items():
+    from autograder.handle import OutOfTime, RemoteHandle
+    from autograder.sandbox import Limits, Policy, Sandbox
+    busy = "import time\ndef busy(seconds):\n    end = time.process_time() + seconds\n" \
+           "    while time.process_time() < end:\n        pass\n    return seconds\n"
+    sandbox = Sandbox([("cell 1", busy)], Limits(isolation="process", call_timeout=0.3, item_timeout=0.8),
+                      Policy(blocked_modules=("autograder", "ctypes"), recorded_modules=("autograder",)))
+    try:
+        sandbox.boot()
+        ns = RemoteHandle(sandbox)
+        sandbox.begin_item()
+        reply = ns.call_many([("call", ("busy", (0.2,), {}))] * 3)  # 0.6 s for three calls: within 3 x 0.3 s
+        assert reply.values == [0.2] * 3 and reply.error is None
+        sandbox.begin_item()
+        with pytest.raises(OutOfTime) as caught:                    # 1.2 s: more than the item's 0.8 s
+            ns.call_many([("call", ("busy", (0.2,), {}))] * 6)
+        assert caught.value.what == "item"
+    finally:
+        sandbox.close()

@@ -191,3 +191,31 @@ def test_watch_calls_warnings_only_when_asked():
     assert [r.passed for r in loud.results] == [True, False]
     assert "overflow encountered in exp" in loud.results[1].details[0]
     assert "np.exp(-np.abs(z))" in loud.results[1].diagnosis[0]
+
+
+def test_a_gradient_check_through_a_handle_batches_its_evaluations_and_scores_the_same():
+    from autograder.handle import LocalHandle
+
+    class Counting(LocalHandle):
+        def __init__(self, namespace):
+            super().__init__(namespace)
+            self.requests = []
+
+        def _serve(self, op, args):
+            self.requests.append(op)
+            return super()._serve(op, args)
+
+    def run(batched: bool):
+        ns = Counting({"tanh": np.tanh})
+        t = Tester("g")
+        x = t.away_from_kinks((3, 4))
+        dout = t.rng.normal(size=(3, 4))
+        good = dout * (1 - np.tanh(x) ** 2)
+        forward = (lambda v: ns.call("tanh", v)) if batched else (lambda v: np.tanh(v))
+        t.grad_matches_numeric("right", forward, x, dout, good)
+        t.grad_matches_numeric("2x", forward, x, dout, 2 * good)
+        return [s.to_dict(True) for s in t.results], ns.requests
+
+    batched, requests = run(True)
+    assert requests == ["call", "call", "call_many"] * 2         # 24 evaluations each, in 3 requests
+    assert batched == run(False)[0] and [s["passed"] for s in batched] == [True, False]
