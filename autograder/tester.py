@@ -245,10 +245,11 @@ class Tester:
         scale = max(float(np.max(np.abs(picked))), float(np.max(np.abs(numeric_grad))), tolerance.NUMERIC_FLOOR)
         mismatch = np.zeros(analytic.size, dtype=bool)
         mismatch[coords] = np.abs(picked - numeric_grad) > limit * scale
-        expected = np.full(analytic.size, np.nan)   # NaN where a coordinate was not sampled
+        expected = np.zeros(analytic.size)
         expected[coords] = numeric_grad
+        sampled = coords.size < analytic.size   # then the numeric gradient has holes: show the map, not values
         return array_detail(analytic, expected.reshape(analytic.shape), mismatch.reshape(analytic.shape),
-                            hidden=self.hidden or coords.size < analytic.size)
+                            hidden=self.hidden or sampled)
 
     # -- what the calls did besides returning (see ``watch_calls``) ------------------------------------
     def calls_were_clean(self, ns, *, inputs: bool = True, warnings: bool = False) -> bool:

@@ -105,3 +105,12 @@ def test_a_failed_gradient_check_maps_where_it_differs():
     detail = t.results[0].detail
     assert detail["mismatch"] == [[False, False, False], [True, False, False]]
     np.testing.assert_allclose(detail["expected"], dout * (1 - np.tanh(x) ** 2), rtol=1e-6)
+
+
+def test_a_sampled_gradient_check_maps_only_the_coordinates_it_tried_and_shows_no_values():
+    t = Tester("g")
+    x = t.away_from_kinks((10, 10))                            # 100 entries: 64 are sampled
+    assert not t.grad_matches_numeric("square", lambda v: v ** 2, x, np.ones_like(x), 3 * x)
+    detail = t.results[0].detail
+    assert set(detail) == {"shape", "mismatch"}
+    assert 0 < int(np.sum(detail["mismatch"])) <= 64
