@@ -41,13 +41,6 @@ def input_table(n_inputs: int) -> np.ndarray:
     return np.array(list(itertools.product((0.0, 1.0), repeat=n_inputs)))
 
 
-def _check_inputs(fn: str, X, n: int) -> np.ndarray:
-    X = check.real_array(X, fn, "X", copy=True)
-    if X.ndim != 2 or X.shape[1] != n:
-        raise ValueError(f"{fn}: X must have shape (N, {n}), got {X.shape}")
-    return X
-
-
 def neuron(theta, X: np.ndarray) -> np.ndarray:
     """One sigmoid neuron: ``sigmoid(theta[0] + X @ theta[1:])``.
 
@@ -61,10 +54,7 @@ def neuron(theta, X: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (N,)
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    if theta.ndim != 1 or theta.shape[0] < 2:
-        raise ValueError(f"neuron: theta must have shape (n+1,) with n >= 1, got {theta.shape}")
-    X = _check_inputs("neuron", X, theta.shape[0] - 1)
+    theta, X = check.arrays("neuron", theta=(theta, "(n+1,)"), X=(X, "(N, n)"))
     return sigmoid(theta[0] + X @ theta[1:])
 
 
@@ -74,9 +64,7 @@ def gate(name: str) -> Callable[[np.ndarray], np.ndarray]:
     ``name`` is one of ``GATE_WEIGHTS`` (case-insensitive); NOT takes ``n = 1``
     input, the others ``n = 2``.
     """
-    if not isinstance(name, str) or name.upper() not in GATE_WEIGHTS:
-        raise ValueError(f"gate: unknown gate {name!r}; known gates are {sorted(GATE_WEIGHTS)}")
-    key = name.upper()
+    key = check.known(name, GATE_WEIGHTS, "gate", "gate")
     theta = np.array(GATE_WEIGHTS[key])
 
     def apply(X: np.ndarray) -> np.ndarray:
@@ -104,7 +92,7 @@ def xor_network(X: np.ndarray, return_hidden: bool = False) -> np.ndarray | tupl
         Column 0 is ``a_1 = OR(x) = sigmoid(-10 + 20 x1 + 20 x2)``, column 1 is
         ``a_2 = NAND(x) = sigmoid(30 - 20 x1 - 20 x2)``.
     """
-    X = _check_inputs("xor_network", X, 2)
+    X = check.real_array(X, "xor_network", "X", "(N, 2)")
     hidden = np.stack([gate("OR")(X), gate("NAND")(X)], axis=1)  # (N, 2)
     out = gate("AND")(hidden)
     return (out, hidden) if return_hidden else out
@@ -158,16 +146,9 @@ def evaluate_truth_table(network: Callable[[np.ndarray], np.ndarray], n_inputs: 
     TruthTable
     """
     X = input_table(n_inputs)
-    if not callable(network):
-        raise TypeError(f"evaluate_truth_table: network must be callable, got {type(network).__name__}")
-    out = np.asarray(network(X.copy()), dtype=np.float64)
-    if out.shape == (len(X), 1):
-        out = out[:, 0]
-    if out.shape != (len(X),):
-        raise ValueError(f"evaluate_truth_table: network must return shape ({len(X)},) for X of shape "
-                         f"{X.shape}, got {out.shape}")
-    if not np.all(np.isfinite(out)):
-        raise ValueError("evaluate_truth_table: the network returned NaN or infinity")
+    out = check.function(network, "evaluate_truth_table", "network")(X.copy())
+    out = check.real_array(out, "evaluate_truth_table", "network(X)", ("(N,)", "(N, 1)"), sizes={"N": len(X)})
+    out = out.reshape(len(X))
     bits = (out > 0.5).astype(np.int64)
     return TruthTable(inputs=X, outputs=out, bits=bits, max_deviation=float(np.max(np.abs(out - bits))))
 
@@ -254,8 +235,7 @@ def is_linearly_separable(y_table, name: str = "function") -> SeparabilityResult
     """
     y = np.asarray(y_table)
     if y.ndim != 1 or y.size < 2 or y.size & (y.size - 1) or y.size > 16:
-        raise ValueError("is_linearly_separable: y_table must have shape (2**n,) with 1 <= n <= 4, "
-                         f"got shape {y.shape}")
+        raise ValueError(f"is_linearly_separable: y_table must have shape (2**n,) with 1 <= n <= 4, got shape {y.shape}")
     if not np.all(np.isin(y, (0, 1))):
         raise ValueError(f"is_linearly_separable: y_table must hold only 0 and 1, got {y.tolist()}")
     n = y.size.bit_length() - 1
