@@ -235,7 +235,8 @@ def is_linearly_separable(y_table, name: str = "function") -> SeparabilityResult
     """
     y = np.asarray(y_table)
     if y.ndim != 1 or y.size < 2 or y.size & (y.size - 1) or y.size > 16:
-        raise ValueError(f"is_linearly_separable: y_table must have shape (2**n,) with 1 <= n <= 4, got shape {y.shape}")
+        raise ValueError(f"is_linearly_separable: y_table must have shape (2**n,) with 1 <= n <= 4, "
+                         f"got shape {y.shape}")
     if not np.all(np.isin(y, (0, 1))):
         raise ValueError(f"is_linearly_separable: y_table must hold only 0 and 1, got {y.tolist()}")
     n = y.size.bit_length() - 1
