@@ -63,9 +63,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "selu":
         return 3.0 / 4.0
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else param
-        if isinstance(slope, bool) or not isinstance(slope, numbers.Real) or not math.isfinite(slope):
-            raise ValueError(f"{where}: param (the negative slope) must be a finite number, got {param!r}")
+        slope = check.number(0.01 if param is None else param, where, "param (the negative slope)", finite=True)
         return math.sqrt(2.0 / (1 + slope**2))
     known = ["linear", "identity", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]
     raise ValueError(f"{where}: unknown nonlinearity {nonlinearity!r}; known: {known}")
@@ -78,10 +76,8 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """
     shape = _check_shape(shape, "compute_fans")
     if len(shape) < 2:
-        raise ValueError(
-            f"compute_fans: fans need a weight of at least 2 dimensions, dense (D, M) or conv (F, C, HH, WW), "
-            f"got shape {shape}; biases start at zero (nnkit.init.zeros)"
-        )
+        raise ValueError(f"compute_fans: fans need a weight of at least 2 dimensions, dense (D, M) or conv "
+                         f"(F, C, HH, WW), got shape {shape}; biases start at zero (nnkit.init.zeros)")
     if len(shape) == 2:
         fan_in, fan_out = shape
     else:
@@ -220,15 +216,13 @@ def get(name: str, **kwargs) -> Callable[..., np.ndarray]:
     is PyTorch's layer default (bound ``1/sqrt(fan_in)``); ``"he_uniform"`` and
     ``"he_normal"`` are the ReLU versions.
     """
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"nnkit.init.get: unknown initialiser {name!r}; known: {names()}")
+    name = check.known(name, _REGISTRY, "nnkit.init.get", "initialiser")
     return functools.partial(_REGISTRY[name], **kwargs) if kwargs else _REGISTRY[name]
 
 
 def _kaiming_std(shape, a, mode, nonlinearity, where) -> float:
     fan_in, fan_out = compute_fans(shape)
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"{where}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    check.choice(mode, ("fan_in", "fan_out"), where, "mode")
     gain = calculate_gain(nonlinearity, a)
     return gain / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
