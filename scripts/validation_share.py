@@ -85,7 +85,7 @@ class Checks:
         self.names: dict[str, set[str]] = {path: set() for path in trees}     # bare names, per module
         self.modules: dict[str, set[str]] = {path: set() for path in trees}   # aliases of _validate itself
         self.imported: dict[str, dict[str, str]] = {path: {} for path in trees}  # local name -> name, from nnkit
-        self.helpers: set[str] = set()    # guard-only helpers: "path:name"
+        self.helpers: set[str] = set()    # guard-only helpers: "path:name", methods "path:Class.name"
         for path, tree in trees.items():
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("nnkit")):
@@ -101,10 +101,9 @@ class Checks:
         while changed:   # a helper that only calls guard-only helpers is one too
             changed = False
             for path, tree in trees.items():
-                for node in ast.walk(tree):
-                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-                            and f"{path}:{node.name}" not in self.helpers and self.guard_only(path, node):
-                        self.helpers.add(f"{path}:{node.name}")
+                for key, node in functions(path, tree):
+                    if key not in self.helpers and self.guard_only(path, node):
+                        self.helpers.add(key)
                         changed = True
 
     def is_check_call(self, path: str, node: ast.AST) -> bool:
@@ -117,8 +116,9 @@ class Checks:
             return f.id in self.names[path] or f"{path}:{f.id}" in self.helpers or \
                 (other is not None and any(h.endswith(f":{other}") for h in self.helpers))
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
-            return f.value.id in self.modules[path] or (f.value.id in ("self", "cls")
-                                                        and f"{path}:{f.attr}" in self.helpers)
+            return f.value.id in self.modules[path] or (f.value.id in ("self", "cls") and
+                                                        any(h.startswith(f"{path}:") and h.endswith(f".{f.attr}")
+                                                            for h in self.helpers))
         return False
 
     def is_check_value(self, path: str, value: ast.AST | None) -> bool:
@@ -132,7 +132,8 @@ class Checks:
     def is_guard(self, path: str, stmt: ast.stmt) -> bool:
         """A statement that only checks (rule 2)."""
         if isinstance(stmt, ast.Raise):   # an abstract method's NotImplementedError is not a check
-            return not (isinstance(stmt.exc, ast.Name) and stmt.exc.id == "NotImplementedError")
+            exc = stmt.exc.func if isinstance(stmt.exc, ast.Call) else stmt.exc
+            return not (isinstance(exc, ast.Name) and exc.id == "NotImplementedError")
         if isinstance(stmt, ast.Assert):
             return True
         if isinstance(stmt, ast.If):
@@ -161,14 +162,27 @@ class Checks:
         return has_guard and all(self.is_guard(path, s) or isinstance(s, ast.Pass) for s in rest)
 
 
+def functions(path: str, tree: ast.Module):
+    """("path:name" or "path:Class.name", node) for the module's functions and methods (nested ones by name)."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            yield from ((f"{path}:{node.name}.{m.name}", m) for m in node.body
+                        if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield f"{path}:{node.name}", node
+
+
 def validation_lines(path: str, tree: ast.Module, checks: Checks) -> tuple[set[int], set[int]]:
     """(lines of guard statements and guard-only helpers, lines where a check call sits inside other code)."""
     lines: set[int] = set()
     mixed: set[int] = set()
 
-    def visit(body: list[ast.stmt]) -> None:
+    def visit(body: list[ast.stmt], cls: str = "") -> None:
         for stmt in body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and f"{path}:{stmt.name}" in checks.helpers:
+            if isinstance(stmt, ast.ClassDef):
+                visit(stmt.body, f"{stmt.name}.")
+                continue
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and f"{path}:{cls}{stmt.name}" in checks.helpers:
                 lines.update(lines_of(stmt))
                 lines.update(ln for d in stmt.decorator_list for ln in lines_of(d))
                 continue
