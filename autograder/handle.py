@@ -17,6 +17,11 @@ directions, so neither side can alias (or later mutate) the other's arrays.
 ``LocalHandle`` serves a namespace dict in this process (a notebook's
 ``globals()``); ``RemoteHandle`` serves the sandboxed worker's namespace over the
 wire protocol (see ``autograder.sandbox``). The same checks run on both.
+
+``ns.call_many([(op, args), ...])`` performs many operations in one request, and
+``evaluate_many(forward, inputs)`` uses it to evaluate a forward (a function of the
+grader's that makes handle operations) on many inputs, such as the perturbed inputs of
+a numeric gradient check, in one round trip instead of one per input.
 """
 
 from __future__ import annotations
