@@ -126,8 +126,10 @@ def shape(x: np.ndarray, expected: tuple[int, ...], func: str, arg: str, what: s
     return x
 
 
-def dout(value: object, expected: tuple[int, ...], func: str) -> np.ndarray:
-    """An upstream gradient: a real array with the shape of the last forward's output."""
+def dout(value: object, expected: tuple[int, ...] | None, func: str) -> np.ndarray:
+    """An upstream gradient: a real array with the shape of the last forward's output (None: no forward yet)."""
+    if expected is None:
+        raise no_forward_yet(func)
     arr = real_array(value, func, "dout", ndarray=True, finite=False)
     return shape(arr, expected, func, "dout", "of the last forward's output ")
 

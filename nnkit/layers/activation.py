@@ -47,10 +47,8 @@ class Activation(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Return ``dx``, the gradient with respect to the last input (same shape)."""
-        where = f"{type(self).__name__}.backward"
-        if self._x is None:
-            raise check.no_forward_yet(where)
-        return self.function.vjp(self._x, check.dout(dout, self._x.shape, where))
+        dout = check.dout(dout, None if self._x is None else self._x.shape, f"{type(self).__name__}.backward")
+        return self.function.vjp(self._x, dout)
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())

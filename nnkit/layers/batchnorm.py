@@ -129,11 +129,8 @@ class _BatchNorm(Layer):
             raise ValueError(f"{where}: x must be 2-D (N, D), got x.shape={np.shape(x)}; PyTorch's BatchNorm1d "
                              "would also average over L of (N, C, L), here move L into the batch first: "
                              "x.transpose(0, 2, 1).reshape(-1, C)")
-        x = check.real_array(x, where, ndim=len(self.axes) + 1, layout=self.layout, ndarray=True, finite=False)
-        if x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{where}: x has {x.shape[1]} {self.what}, the layer expects {self.num_features} (x.shape={x.shape})"
-            )
+        sizes = {"D" if self.axes == (0,) else "C": self.num_features}
+        x = check.real_array(x, where, "x", self.layout, sizes=sizes, ndarray=True, finite=False)
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not self.training:
             out, _, _, self._cache = batchnorm_forward(
@@ -143,10 +140,8 @@ class _BatchNorm(Layer):
             return out
         count = x.size // self.num_features  # values per channel
         if count < 2:
-            raise ValueError(
-                f"{where}: training needs more than 1 value per {self.what[:-1]} to estimate a variance, "
-                f"got x.shape={x.shape}; call eval() first to use the running statistics"
-            )
+            raise ValueError(f"{where}: training needs more than 1 value per {self.what[:-1]} to estimate a "
+                             f"variance, got x.shape={x.shape}; call eval() first to use the running statistics")
         out, mean, var, self._cache = batchnorm_forward(x, gamma, beta, axes=self.axes, eps=self.eps)
         m = self.momentum
         unbiased_var = var * count / (count - 1)
@@ -159,9 +154,7 @@ class _BatchNorm(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Store ``dgamma``, ``dbeta`` (C,) in ``grads``; return ``dx`` shaped like x."""
         where = f"{type(self).__name__}.backward"
-        if self._cache is None:
-            raise check.no_forward_yet(where)
-        dout = check.dout(dout, self._cache.xhat.shape, where)
+        dout = check.dout(dout, None if self._cache is None else self._cache.xhat.shape, where)
         dx, self.grads["gamma"], self.grads["beta"] = batchnorm_backward(dout, self._cache)
         return dx
 

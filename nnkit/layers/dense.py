@@ -73,19 +73,15 @@ class Linear(Layer):
         if np.ndim(x) > 2:   # torch maps the last axis of (*, D); say so rather than guess
             raise ValueError(f"Linear.forward: x must be 2-D (N, D), got x.shape={np.shape(x)}; PyTorch's nn.Linear "
                              f"would map the last axis, here reshape first: x.reshape(-1, {self.in_features})")
-        x = check.real_array(x, "Linear.forward", ndim=2, layout="(N, D)", ndarray=True, finite=False)
-        if x.shape[1] != self.in_features:
-            raise ValueError(f"Linear.forward: x has {x.shape[1]} features, the layer expects {self.in_features} "
-                             f"(x.shape={x.shape})")
+        x = check.real_array(x, "Linear.forward", "x", "(N, D)", sizes={"D": self.in_features}, ndarray=True,
+                             finite=False)
         self._x = x
         return x @ self.params["W"] + self.params["b"]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Store ``dW`` (D, M) and ``db`` (M,) in ``grads`` and return ``dx`` (N, D)."""
-        if self._x is None:
-            raise check.no_forward_yet("Linear.backward")
         x = self._x
-        dout = check.dout(dout, (x.shape[0], self.out_features), "Linear.backward")
+        dout = check.dout(dout, None if x is None else (x.shape[0], self.out_features), "Linear.backward")
         self.grads["W"] = x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
         return dout @ self.params["W"].T

@@ -99,8 +99,7 @@ class SpatialDropout2d(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, C, H, W) -> (N, C, H, W): whole maps zeroed, the rest scaled by ``1/(1-p)``; identity in eval."""
-        x = check.real_array(x, "SpatialDropout2d.forward", ndim=4, layout="(N, C, H, W)", ndarray=True,
-                             finite=False)
+        x = check.real_array(x, "SpatialDropout2d.forward", "x", "(N, C, H, W)", ndarray=True, finite=False)
         self._shape = x.shape
         if not (self.training or self.mc_dropout) or self.p == 0.0:
             self.mask, self._cache = None, None
@@ -111,8 +110,6 @@ class SpatialDropout2d(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """``dout * mask / (1 - p)``, or ``dout`` itself after an identity forward."""
-        if self._shape is None:
-            raise check.no_forward_yet("SpatialDropout2d.backward")
         dout = check.dout(dout, self._shape, "SpatialDropout2d.backward")
         if self._cache is None:
             return dout

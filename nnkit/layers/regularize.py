@@ -57,8 +57,6 @@ class Dropout(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Return ``dout * mask / (1 - p)`` (or ``dout`` after an identity forward)."""
-        if self._shape is None:
-            raise check.no_forward_yet("Dropout.backward")
         dout = check.dout(dout, self._shape, "Dropout.backward")
         if self.mask is None:
             return dout
@@ -109,8 +107,6 @@ class GaussianNoise(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Return ``dout``: additive noise passes the gradient through unchanged."""
-        if self._shape is None:
-            raise check.no_forward_yet("GaussianNoise.backward")
         return check.dout(dout, self._shape, "GaussianNoise.backward")
 
     def __repr__(self) -> str:

@@ -166,9 +166,9 @@ def test_batchnorm_training_on_one_value_per_feature_is_a_clear_error():
 
 
 def test_batchnorm_wrong_input_names_layer_expected_and_actual():
-    with pytest.raises(ValueError, match=r"^BatchNorm1d.forward: x has 5 features, the layer expects 4 \(x.shape=\(8, 5\)\)$"):
+    with pytest.raises(ValueError, match=r"^BatchNorm1d.forward: x must have shape \(N, D\) = \(N, 4\), got x.shape=\(8, 5\)$"):
         BatchNorm1d(4).forward(np.zeros((8, 5)))
-    with pytest.raises(ValueError, match=r"^BatchNorm2d.forward: x has 3 channels, the layer expects 1 \(x.shape=\(8, 3, 8, 8\)\)$"):
+    with pytest.raises(ValueError, match=r"^BatchNorm2d.forward: x must have shape \(N, C, H, W\) = \(N, 1, H, W\), got x.shape=\(8, 3, 8, 8\)$"):
         BatchNorm2d(1).forward(np.zeros((8, 3, 8, 8)))
     with pytest.raises(ValueError, match=r"BatchNorm2d.forward: x must be 4-D \(N, C, H, W\), got x.shape=\(8, 3\)"):
         BatchNorm2d(3).forward(np.zeros((8, 3)))

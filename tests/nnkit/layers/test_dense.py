@@ -91,7 +91,7 @@ def test_linear_accepts_other_init_names():
 def test_linear_wrong_width_names_layer_expected_and_actual():
     with pytest.raises(ValueError) as err:
         Linear(4, 3, seed=0).forward(np.zeros((8, 5)))
-    assert str(err.value) == "Linear.forward: x has 5 features, the layer expects 4 (x.shape=(8, 5))"
+    assert str(err.value) == "Linear.forward: x must have shape (N, D) = (N, 4), got x.shape=(8, 5)"
 
 
 def test_linear_rejects_1d_input_instead_of_reshaping():

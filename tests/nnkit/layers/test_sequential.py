@@ -110,7 +110,7 @@ def test_training_flag_reaches_the_children():
 
 
 def test_inner_layer_errors_keep_the_layers_message():
-    with pytest.raises(ValueError, match=r"Linear.forward: x has 6 features, the layer expects 5 \(x.shape=\(8, 6\)\)"):
+    with pytest.raises(ValueError, match=r"Linear.forward: x must have shape \(N, D\) = \(N, 5\), got x.shape=\(8, 6\)"):
         small_net().forward(np.zeros((8, 6)))
 
 
