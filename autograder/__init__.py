@@ -6,8 +6,12 @@ In a notebook test cell::
     check("u1_heaviside", globals())               # visible checks
     check("u1_heaviside", globals(), hidden=True)  # visible + hidden checks
 
-``check`` prints feedback to stdout and returns the points earned as a plain
-float (the cell's value, which nbgrader reads as partial credit). Trusted grading
+``check`` shows feedback and returns the points earned as a plain float (the
+cell's value, which nbgrader reads as partial credit). In a Jupyter kernel the
+feedback is rich output: text/plain is the text report, text/html a coloured
+table with expected and got side by side and a heat map of where an array
+differs (``autograder.feedback_html``). Anywhere else (a terminal, plain
+``python``, a terminal IPython) it is the text report, printed to stdout. Trusted grading
 (``nnkit grade``) never runs test cells; it runs the same checks against the
 submission in a sandboxed worker.
 
@@ -20,7 +24,7 @@ __all__ = ["check"]
 
 
 def check(grade_id: str, ns, hidden: bool = False, *, registry=None, secret: str | None = None) -> float:
-    """Run the checks of item ``grade_id`` against the namespace ``ns`` and print feedback.
+    """Run the checks of item ``grade_id`` against the namespace ``ns`` and show feedback (see above).
 
     Parameters
     ----------
@@ -52,5 +56,20 @@ def check(grade_id: str, ns, hidden: bool = False, *, registry=None, secret: str
     item = (registry if registry is not None else default_registry()).get(grade_id)
     handle = ns if isinstance(ns, Handle) else LocalHandle(ns)
     result = run_item(item, handle, include_hidden=bool(hidden), secret=secret)
-    print(result.render(), file=sys.__stdout__ if sys.stdout is None else sys.stdout, flush=True)
+    if _in_kernel():
+        from IPython.display import display
+
+        from autograder.feedback_html import Feedback
+        display(Feedback(result))
+    else:
+        print(result.render(), file=sys.__stdout__ if sys.stdout is None else sys.stdout, flush=True)
     return float(result.score)
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (an IPython shell with a kernel), where rich output reaches a front end."""
+    import sys
+
+    ipython = sys.modules.get("IPython")   # never imported here: a kernel has always imported it
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and getattr(shell, "kernel", None) is not None

@@ -9,8 +9,9 @@ import the reference, or patch numpy before the test cells run. The kit's ``nbgr
                  to a private temporary folder as ``<assignment>/<notebook>.ipynb``
 2. ``grade``     ``grade_submission`` runs it in the sandbox against the course's trusted notebook in
                  ``source/<assignment>/``; the sandboxed worker gets a cleared environment, never the secret
-3. ``outputs``   each autograded test cell gets the item's report as its printed text and the item's points
-                 as its value; nbgrader's ``SaveAutoGrades`` reads that value as partial credit
+3. ``outputs``   each autograded test cell gets the item's report as rich output (text/plain: the text report;
+                 text/html: the table of ``autograder.feedback_html``, which ``generate_feedback`` shows) and
+                 the item's points as its value; nbgrader's ``SaveAutoGrades`` reads that value as partial credit
 
 Manually graded cells, and every other cell, pass through untouched (with no outputs: student code never runs
 in nbgrader's process). The report is the whole item, visible and hidden checks together, with the hidden
@@ -90,11 +91,15 @@ def notebook_lines(result) -> list[str]:
 
 
 def write_outputs(nb, result, log=None) -> None:
-    """3. outputs: each autograded test cell's report (stdout) and points (its value), from ``result``.
+    """3. outputs: each autograded test cell's report (text and HTML) and points (its value), from ``result``.
 
     The notebook-wide lines go to the first test cell, once. A grading error (a notebook that is not this
-    assignment, ...) gives every test cell the error and 0 points.
+    assignment, ...) gives every test cell the error and 0 points. Hidden checks show no inputs or values.
     """
+    from html import escape
+
+    from autograder.feedback_html import safe_item_html
+
     by_id = {item.grade_id: item for item in result.items}
     preamble = notebook_lines(result)
     if preamble:
@@ -103,6 +108,7 @@ def write_outputs(nb, result, log=None) -> None:
         meta = cell.metadata["nbgrader"]
         grade_id, points = meta.get("grade_id", ""), float(meta.get("points", 0))
         item = by_id.get(grade_id)
+        top = preamble if count == 1 else []
         if result.error:
             text, score = f"{grade_id}: 0 / {points:g} points: nnkit could not grade this notebook: {result.error}", 0.0
         elif item is None:
@@ -113,8 +119,9 @@ def write_outputs(nb, result, log=None) -> None:
                 log.warning("%s: the grader's item is worth %g points, the notebook's cell %g", grade_id,
                             item.points, points)
             score = min(score, points)   # nbgrader refuses a value above the cell's points
-        if count == 1 and preamble:
-            text = "\n".join(preamble + [text])
-        cell.outputs = [new_output("stream", name="stdout", text=text + "\n"),
+        whole = "\n".join(top + [text])
+        page = (safe_item_html(item, whole, False, top) if item is not None and not result.error
+                else f"<pre>{escape(whole)}</pre>")
+        cell.outputs = [new_output("display_data", {"text/plain": whole, "text/html": page}),
                         new_output("execute_result", {"text/plain": repr(score)}, execution_count=count)]
         cell.execution_count = count

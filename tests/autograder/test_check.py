@@ -213,3 +213,48 @@ def test_partly_implemented_item_keeps_every_subcheck_line(capsys):
     check("fx_relu", ns, registry=fx.REGISTRY)
     out = capsys.readouterr().out
     assert "[FAIL]" in out and "[ok  ]" in out and "implement `relu` first" in out and out.count("\n") > 2
+
+
+# -- where the feedback goes: text outside a kernel, rich output inside one --------------------------------------
+
+def _wrong_relu_ns():
+    return honest_globals(relu="def relu(z):\n    return z * 1.0\n")
+
+
+def test_outside_a_kernel_check_prints_exactly_the_text_report(capsys):
+    expected = run_item(fx.REGISTRY.get("fx_relu"), LocalHandle(_wrong_relu_ns()), include_hidden=True).render()
+    assert check("fx_relu", _wrong_relu_ns(), hidden=True, registry=fx.REGISTRY) == 0.0
+    out, err = capsys.readouterr()
+    assert out == expected + "\n" and err == ""
+    assert "<table" not in out
+
+
+def test_a_terminal_ipython_without_a_kernel_also_gets_the_text(monkeypatch, capsys):
+    import sys
+    import types
+
+    shell = types.SimpleNamespace()                  # a terminal IPython shell has no .kernel
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    check("fx_relu", _wrong_relu_ns(), registry=fx.REGISTRY)
+    assert capsys.readouterr().out.startswith("fx_relu -- ")
+
+
+def test_in_a_kernel_check_displays_the_text_and_the_table_and_prints_nothing(monkeypatch, capsys):
+    import sys
+    import types
+
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = []
+    shell = types.SimpleNamespace(kernel=object())
+    with monkeypatch.context() as patched:
+        patched.setattr("IPython.display.display", lambda obj: shown.append(obj))
+        patched.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+        score = check("fx_relu", _wrong_relu_ns(), hidden=True, registry=fx.REGISTRY)
+    assert score == 0.0 and capsys.readouterr() == ("", "")
+    (obj,) = shown
+    bundle, _ = DisplayFormatter().format(obj)       # what a kernel would send to the front end (the real IPython)
+    expected = run_item(fx.REGISTRY.get("fx_relu"), LocalHandle(_wrong_relu_ns()), include_hidden=True)
+    assert bundle["text/plain"] == expected.render()
+    assert bundle["text/html"].startswith("<div class='nnkit-feedback'>") and "fx_relu -- " in bundle["text/html"]
+    assert "data:image/png;base64," in bundle["text/html"]

@@ -188,10 +188,12 @@ def test_each_test_cell_gets_its_items_report_and_points_and_nothing_else_change
     write_outputs(nb, _result())
     assert [c.metadata["nbgrader"]["grade_id"] for c in autograded_test_cells(nb)] == ["t_a", "t_b"]
     a, b = nb.cells[1].outputs, nb.cells[3].outputs
-    assert [o.output_type for o in a] == ["stream", "execute_result"] and a[0].name == "stdout"
+    assert [o.output_type for o in a] == ["display_data", "execute_result"]
     assert a[1].data == {"text/plain": "1.5"} and b[1].data == {"text/plain": "0.0"}
-    assert "t_a -- a(x): 1.50 / 2 points" in a[0].text and "visible detail" in a[0].text
-    assert "hidden input 42" not in a[0].text and "t_b -- b(x): 0 / 2 points" in b[0].text
+    text, page = a[0].data["text/plain"], a[0].data["text/html"]   # the text report, and the table for feedback
+    assert text == _result().items[0].render() and page.startswith("<div class='nnkit-feedback'><table")
+    assert "t_a -- a(x): 1.50 / 2 points" in page and "visible detail" in text and "visible detail" in page
+    assert "hidden input 42" not in text + page and "t_b -- b(x): 0 / 2 points" in b[0].data["text/plain"]
     assert [json.dumps(nb.cells[i], sort_keys=True) for i in (0, 2)] == [before[0], before[2]]
 
 
@@ -199,9 +201,10 @@ def test_notebook_wide_flags_are_written_once_to_the_first_test_cell():
     nb = _notebook()
     write_outputs(nb, _result(flags=["cell 3 imports nnkit.activations"],
                               cells=[{"name": "cell 2", "status": "error", "message": "NameError: x"}]))
-    first, second = nb.cells[1].outputs[0].text, nb.cells[3].outputs[0].text
-    assert "FLAG: cell 3 imports nnkit.activations" in first and "cell 2: error: NameError: x" in first
-    assert "FLAG" not in second and "cell 2" not in second
+    for mime in ("text/plain", "text/html"):
+        first, second = nb.cells[1].outputs[0].data[mime], nb.cells[3].outputs[0].data[mime]
+        assert "FLAG: cell 3 imports nnkit.activations" in first and "cell 2: error: NameError: x" in first
+        assert "FLAG" not in second and "cell 2" not in second
 
 
 def test_a_notebook_that_could_not_be_graded_gets_zero_and_the_reason_in_every_test_cell():
@@ -209,7 +212,8 @@ def test_a_notebook_that_could_not_be_graded_gets_zero_and_the_reason_in_every_t
     write_outputs(nb, _result(error="this notebook is not unit1"))
     for cell in autograded_test_cells(nb):
         assert cell.outputs[1].data == {"text/plain": "0.0"}
-        assert "nnkit could not grade this notebook: this notebook is not unit1" in cell.outputs[0].text
+        for mime in ("text/plain", "text/html"):
+            assert "nnkit could not grade this notebook: this notebook is not unit1" in cell.outputs[0].data[mime]
 
 
 def test_a_score_above_the_cells_points_is_capped_so_nbgrader_accepts_it():

@@ -1,0 +1,38 @@
+"""``nbgrader generate_feedback`` shows nnkit's HTML feedback: the course of ``test_nbgrader_bridge.py`` (graded
+through the sandbox by ``nbgrader autograde``, then ``generate_feedback``), read as the student gets it."""
+
+import base64
+import re
+
+from tests.notebooks.test_nbgrader_bridge import _feedback, graded  # noqa: F401 - graded: the shared course
+
+TABLE = re.compile(r"<div class=[\"']nnkit-feedback[\"']>")
+PICTURE = re.compile(r"<img [^>]*src=[\"']data:image/png;base64,([A-Za-z0-9+/=]+)[\"']")
+
+
+def test_the_feedback_page_has_one_table_per_autograded_item(graded):
+    for student in ("correct", "partial", "intruder"):
+        page = _feedback(graded, student)
+        assert len(TABLE.findall(page)) == len(graded["points"]), student
+        for gid in graded["points"]:
+            assert re.search(rf"<th [^>]*>{gid} -- ", page), f"{student}/{gid}: no table headline"
+
+
+def test_a_wrong_array_shows_its_heat_map_and_hint_and_a_correct_one_none(graded):
+    from autograder.feedback_figure import MAX_PNG_BYTES
+
+    partial = _feedback(graded, "partial")
+    pictures = [base64.b64decode(p) for p in PICTURE.findall(partial)]
+    assert pictures, "the partial submission's failed array checks show no heat map"
+    assert all(p.startswith(b"\x89PNG") and len(p) <= MAX_PNG_BYTES for p in pictures)
+    assert "hint: " in partial and ">FAIL</td>" in partial
+    correct = _feedback(graded, "correct")
+    assert not PICTURE.search(correct) and ">FAIL</td>" not in correct and ">ok</td>" in correct
+
+
+def test_hidden_checks_show_no_details_in_the_feedback(graded):
+    for student in ("partial", "intruder"):
+        page = _feedback(graded, student)
+        for row in re.findall(r"<tr [^>]*>.*?</tr>", page, flags=re.S):
+            if "(hidden) " in row:
+                assert "first mismatch" not in row and "expected" not in row, row[:400]
