@@ -1,6 +1,7 @@
 """Grader throughput on the real units: ``nnkit grade`` against ``nbgrader autograde`` on the same class.
 
 Run: ``python benchmarks/bench_grader.py [--units unit1 unit3] [--submissions 20] [--graders jobs1 jobs2 kernel]``
+(``--submissions 0`` runs only the CPU split below)
 (the test setup must be installed: it builds the classes with ``tests/notebooks/_kit.py``).
 
 For each unit, a class of ``--submissions`` notebooks (default 20) is built from the kit's own notebooks in an
@@ -20,8 +21,15 @@ Printed for each: wall seconds and CPU seconds (this process's children: graders
 submission, the load average, and whether every item's score agrees with ``nnkit grade --jobs 1``. Goals
 (issue 12): nnkit ``--jobs 2`` >= 4x the throughput of 3. on 2 cores; <= 1.5 CPU-s per unit-3 submission.
 
-Then ``--profile`` (default unit3) splits one correct submission's CPU: interpreter and numpy start-up, the
-worker's start, each cell, the items (worker side and grader side), with the grader's top functions.
+``--baseline DIR`` also grades each class with the ``nnkit grade`` of another source tree (``DIR``, e.g. a
+``git archive`` of an earlier commit), in the same run, so before and after are compared at the same load.
+
+Then, for every unit benchmarked (``--profile`` to choose, ``--profile ''`` to skip), one correct submission's
+CPU is split: the interpreter's start and numpy's import in the sandbox, the worker's start, the notebook's
+cells, the items (worker side) and the grader process, after a first grading that warms the grading
+process's caches (as in a batch, where each process grades many submissions). The cells are the floor: the
+notebook's own code, which any grader that runs the notebook pays (nbgrader runs the same cells in a kernel).
+``--top N`` prints the grader's N top functions (cProfile) for the first profiled unit.
 """
 
 from __future__ import annotations
@@ -108,9 +116,12 @@ def load() -> str:
     return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
 
 
-def env() -> dict:
+def env(tree: Path = REPO) -> dict:
+    """The graders' environment: ``tree``'s autograder and nnkit first on the path (not the installed ones),
+    so that a benchmark measures the tree it is run from, or the ``--baseline`` tree."""
     e = _kit.kernel_env()
     e["NNKIT_GRADER_SECRET"] = SECRET
+    e["PYTHONPATH"] = os.pathsep.join([str(tree)] + ([e["PYTHONPATH"]] if e.get("PYTHONPATH") else []))
     return e
 
 
@@ -163,20 +174,21 @@ def build_class(unit: str, course: Path, count: int) -> list[str]:
 
 
 # -- the graders --------------------------------------------------------------------------------------------------
-def timed(argv, cwd) -> tuple[float, float, subprocess.CompletedProcess]:
+def timed(argv, cwd, tree: Path = REPO) -> tuple[float, float, subprocess.CompletedProcess]:
     meter, start = CpuMeter(), time.perf_counter()
     try:
-        done = subprocess.run(argv, cwd=cwd, env=env(), capture_output=True, text=True, preexec_fn=meter.preexec)
+        done = subprocess.run(argv, cwd=cwd, env=env(tree), capture_output=True, text=True,
+                              preexec_fn=meter.preexec)
         return time.perf_counter() - start, meter.seconds(), done
     finally:
         meter.close()
 
 
-def nnkit_grade(course: Path, jobs: int, grade_ids) -> tuple[float, float, dict]:
-    out = course / f"nnkit-jobs{jobs}"
+def nnkit_grade(course: Path, jobs: int, grade_ids, tree: Path = REPO) -> tuple[float, float, dict]:
+    out = course / f"nnkit-jobs{jobs}{'' if tree == REPO else '-baseline'}"
     shutil.rmtree(out, ignore_errors=True)
     wall, cpu, done = timed([sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"), "--source",
-                             str(course / "source"), "--out", str(out), "--quiet", "--jobs", str(jobs)], course)
+                             str(course / "source"), "--out", str(out), "--quiet", "--jobs", str(jobs)], course, tree)
     if done.returncode not in (0, 1):
         raise SystemExit(f"nnkit grade failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     with open(out / "grades.csv", newline="") as f:
@@ -205,17 +217,21 @@ def disagreements(reference: dict, other: dict) -> list[str]:
 GRADERS = ("jobs1", "jobs2", "kernel", "bridge")
 
 
-def bench_unit(unit: str, root: Path, count: int, bridge: bool, graders=GRADERS) -> list[dict]:
+def bench_unit(unit: str, root: Path, count: int, bridge: bool, graders=GRADERS,
+               baseline: Path | None = None) -> list[dict]:
     course = root / f"course-{unit}"
     students = build_class(unit, course, count)
     grade_ids = list(_kit.autograded_cells(_kit.read_notebook(_kit.solution_notebook_path(unit))))
     rows, reference = [], None
     runs = [("jobs1", "nnkit grade --jobs 1", lambda: nnkit_grade(course, 1, grade_ids)),
+            ("jobs1", "baseline nnkit grade --jobs 1", lambda: nnkit_grade(course, 1, grade_ids, baseline)),
             ("jobs2", "nnkit grade --jobs 2", lambda: nnkit_grade(course, 2, grade_ids)),
+            ("jobs2", "baseline nnkit grade --jobs 2", lambda: nnkit_grade(course, 2, grade_ids, baseline)),
             ("kernel", "nbgrader autograde (kernel)", lambda: nbgrader(
                 course, unit, students, grade_ids, KERNEL_CONFIG.format(config=REPO / "nbgrader_config.py"))),
             ("bridge", "nbgrader autograde (kit config)", lambda: nbgrader(
                 course, unit, students, grade_ids, _kit.COURSE_CONFIG.format(config=REPO / "nbgrader_config.py")))]
+    runs = [r for r in runs if baseline is not None or not r[1].startswith("baseline")]
     for key, name, run in runs:
         if key not in graders or (key == "bridge" and not bridge):
             continue
@@ -252,68 +268,149 @@ def startup_costs() -> None:
         print(f"  {label:48s} {(children_cpu() - cpu) / 5:.3f} CPU-s")
 
 
-def profile(unit: str) -> None:
-    """One correct submission of ``unit`` graded in this process, its CPU split by phase."""
-    import cProfile
-    import pstats
+def sandboxed_start_costs(mode: str, runs: int = 5) -> dict[str, float]:
+    """CPU of ``python -c pass`` and of ``import numpy`` as a worker runs them (bubblewrap included in namespace
+    mode; the cgroup counts it), each the mean of ``runs``."""
+    from autograder import isolation, policy, sandbox
 
+    view = policy.stage_view(policy.BASE_PROVIDED, sandbox.temp_root())
+    if mode == "namespace":
+        prefix, paths = isolation.bwrap_argv(view, info_fd=None, home_bytes=64 * 1024 ** 2), [isolation.SITE]
+    else:
+        prefix, paths = [], isolation.host_sys_path(view)
+    costs = {}
+    for label, code in (("python start", "pass"), ("python start + numpy", "import numpy")):
+        argv = prefix + [isolation.interpreter(), "-I", "-S", "-B", "-c", f"import sys; sys.path[:0] = {paths!r}; {code}"]
+        meter = CpuMeter()
+        try:
+            for _ in range(runs):
+                subprocess.run(argv, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, cwd="/", check=True,
+                               preexec_fn=meter.preexec, stdin=subprocess.DEVNULL, capture_output=True)
+            costs[label] = meter.seconds() / runs
+        finally:
+            meter.close()
+    return costs
+
+
+class Split:
+    """Counts one grading's worker CPU by phase: each worker's start, each cell, and what is left (items)."""
+
+    def __init__(self):
+        from autograder import sandbox
+
+        self.sandbox = sandbox
+        self.start = self.cells = self.total = 0.0
+        self.per_cell: dict[str, float] = {}
+        self.requests = 0
+        self.real = sandbox.Worker.request, sandbox.Worker.start, sandbox.Worker.close
+
+    def __enter__(self):
+        real_request, real_start, real_close = self.real
+        split = self
+
+        def request(worker, op, args, budget):
+            split.requests += 1
+            before = worker.cpu_seconds()
+            try:
+                return real_request(worker, op, args, budget)
+            finally:
+                if op == "exec" and len(args) > 1:
+                    used = max(0.0, worker.cpu_seconds() - before)
+                    split.cells += used
+                    split.per_cell[args[1]] = split.per_cell.get(args[1], 0.0) + used
+
+        def start(worker):
+            real_start(worker)
+            split.start += worker.cpu_seconds()
+
+        def close(worker):
+            split.total += worker.cpu_seconds()     # before the close: the worker's whole life
+            real_close(worker)
+
+        self.sandbox.Worker.request, self.sandbox.Worker.start, self.sandbox.Worker.close = request, start, close
+        return self
+
+    def __exit__(self, *exc):
+        self.sandbox.Worker.request, self.sandbox.Worker.start, self.sandbox.Worker.close = self.real
+
+    @property
+    def items(self) -> float:
+        return max(0.0, self.total - self.start - self.cells)
+
+
+def profile_unit(unit: str, top: int = 0) -> dict:
+    """One correct submission of ``unit`` graded in this process, after a first grading that warms the
+    process's caches (staged view, font cache, package paths), its CPU split by phase."""
     from autograder import grader, sandbox
 
-    costs: dict[str, float] = {}
-    real_request, real_start = sandbox.Worker.request, sandbox.Worker.start
-
-    def request(self, op, args, budget):
-        before = self.cpu_seconds()
-        try:
-            return real_request(self, op, args, budget)
-        finally:
-            key = f"cell {args[1]}" if op == "exec" and len(args) > 1 else f"items: {op}"
-            costs[key] = costs.get(key, 0.0) + max(0.0, self.cpu_seconds() - before)
-
-    def start(self):
-        real_start(self)
-        costs["worker start (interpreter, numpy, preloads)"] = costs.get(
-            "worker start (interpreter, numpy, preloads)", 0.0) + self.cpu_seconds()
-
-    sandbox.Worker.request, sandbox.Worker.start = request, start
     os.environ["NNKIT_GRADER_SECRET"] = SECRET
+    path = _kit.solution_notebook_path(unit)
+    grader.grade_submission(path)                   # warm-up: once per grading process in a batch
+    meter = CpuMeter()
+    meter.preexec()   # this process joins the group: the grader, bubblewrap and the workers are counted
     try:
-        path = _kit.solution_notebook_path(unit)
-        meter = CpuMeter()
-        meter.preexec()   # this process joins the group: the grader and its workers are counted
-        self_before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        prof = cProfile.Profile()
-        prof.enable()
-        result = grader.grade_submission(path)
-        prof.disable()
-        self_after = resource.getrusage(resource.RUSAGE_SELF)
-        grader_cpu = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
-        wall = time.perf_counter() - wall
-        worker_cpu = meter.seconds() - grader_cpu
+        with Split() as split:
+            self_before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            result = grader.grade_submission(path)
+            self_after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
+        total = meter.seconds()
+    finally:
         if meter.path is not None:
             (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
         meter.close()
-    finally:
-        sandbox.Worker.request, sandbox.Worker.start = real_request, real_start
-    print(f"  {unit} solution: {result.score:g}/{result.max_score:g}, wall {wall:.2f} s, grader process "
-          f"{grader_cpu:.2f} CPU-s (profiled, so a little high), workers and bwrap {worker_cpu:.2f} CPU-s, load {load()}")
+    grader_cpu = (self_after.ru_utime + self_after.ru_stime) - (self_before.ru_utime + self_before.ru_stime)
+    row = {"unit": unit, "score": f"{result.score:g}/{result.max_score:g}", "wall": wall, "total": total,
+           "grader": grader_cpu, "start": split.start, "cells": split.cells, "items": split.items,
+           "other": max(0.0, total - grader_cpu - split.total), "requests": split.requests,
+           "per_cell": split.per_cell, "mode": sandbox.resolve_isolation("auto", allow_process=True)}
     for item in result.items:
         if not item.manual and item.score < item.points:
-            print(f"    (lost points: {item.grade_id} {item.score:g}/{item.points:g}: "
+            print(f"    ({unit} solution lost points: {item.grade_id} {item.score:g}/{item.points:g}: "
                   f"{[s.what for s in item.subchecks if s.credit < 1][:2]})")
-    cells = sum(v for k, v in costs.items() if k.startswith("cell "))
-    for key in sorted(costs, key=costs.get, reverse=True)[:12]:
-        print(f"    worker {key[:60]:60s} {costs[key]:.3f} CPU-s")
-    print(f"    worker: all cells {cells:.3f} CPU-s; all item requests "
-          f"{sum(v for k, v in costs.items() if k.startswith('items')):.3f} CPU-s")
-    stats = pstats.Stats(prof)
-    stats.sort_stats("cumulative")
-    print("  grader process, top functions by cumulative time (cProfile):")
-    for (file, line, name), (_, _, _, cum, _) in sorted(stats.stats.items(), key=lambda kv: -kv[1][3])[:40]:
+    if top:
+        top_functions(path, top)
+    return row
+
+
+def top_functions(path, count: int) -> None:
+    """The grader process's top functions by CPU (cProfile with a CPU clock) for one more grading."""
+    import cProfile
+    import pstats
+
+    from autograder import grader
+
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    grader.grade_submission(path)
+    prof.disable()
+    print(f"  grader process, top functions by cumulative CPU (cProfile, so inflated), {path.parent.name}:")
+    shown = 0
+    for (file, line, name), (_, _, _, cum, _) in sorted(pstats.Stats(prof).stats.items(), key=lambda kv: -kv[1][3]):
         where = file.replace(str(REPO) + "/", "")
         if "site-packages" in where or where.startswith("<") or "/lib/python3" in where:
             continue
         print(f"    {cum:7.3f} s  {where}:{line} {name}")
+        shown += 1
+        if shown >= count:
+            break
+
+
+def report_profile(rows: list[dict], starts: dict[str, float]) -> None:
+    print(f"\nWhere one correct submission's CPU goes (CPU-s; warm grading process; load {load()}). In the sandbox "
+          f"({rows[0]['mode']}), `python -c pass` costs {starts['python start']:.3f} and `import numpy` "
+          f"{starts['python start + numpy'] - starts['python start']:.3f} more (bubblewrap included); the worker's "
+          "start includes both, its own modules and its set-up. The cells are the floor: the notebook's own code, "
+          "which nbgrader runs too (in a kernel).\n")
+    print("| unit | score | worker start | cells (floor) | items, worker side | grader process | bwrap and rest "
+          "| total | floor share | requests | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['unit']} | {r['score']} | {r['start']:.2f} | {r['cells']:.2f} | {r['items']:.2f} | "
+              f"{r['grader']:.2f} | {r['other']:.2f} | {r['total']:.2f} | {r['cells'] / r['total']:.0%} | "
+              f"{r['requests']} | {r['wall']:.2f} |")
+    for r in rows:
+        heavy = sorted(r["per_cell"].items(), key=lambda kv: -kv[1])[:4]
+        print(f"  {r['unit']} heaviest cells: " + ", ".join(f"{name} {cpu:.2f}" for name, cpu in heavy))
 
 
 def main() -> None:
@@ -321,7 +418,11 @@ def main() -> None:
     parser.add_argument("--units", nargs="+", default=[f"unit{k}" for k in range(1, 6)])
     parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--no-bridge", action="store_true", help="skip nbgrader through the kit's config")
-    parser.add_argument("--profile", default="unit3", help="the unit whose CPU is split by phase ('' to skip)")
+    parser.add_argument("--profile", nargs="*", default=None,
+                        help="units whose CPU is split by phase (default: those benchmarked; none: skip)")
+    parser.add_argument("--top", type=int, default=0, help="print the grader's top N functions (first unit)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="also grade with the nnkit of this source tree, in the same run (before/after)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary courses")
     parser.add_argument("--graders", nargs="+", default=list(GRADERS), choices=GRADERS,
                         help="which graders to run (default: all; jobs1 is the reference for agreement)")
@@ -331,13 +432,17 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="nnkit-bench-grader-"))
     try:
         rows = []
-        for unit in args.units:
-            rows += bench_unit(unit, root, args.submissions, bridge, args.graders)
-        report(rows)
-        if args.profile:
-            print("\nwhere the CPU goes (interpreter start-up, 5 runs each):")
+        for unit in args.units if args.submissions > 0 else []:
+            rows += bench_unit(unit, root, args.submissions, bridge, args.graders, args.baseline)
+        if rows:
+            report(rows)
+        units = args.units if args.profile is None else args.profile
+        if units:
+            print("\nwhere the CPU goes (interpreter start-up on the host, 5 runs each):")
             startup_costs()
-            profile(args.profile)
+            from autograder import sandbox
+            starts = sandboxed_start_costs(sandbox.resolve_isolation("auto", allow_process=True))
+            report_profile([profile_unit(unit, args.top if n == 0 else 0) for n, unit in enumerate(units)], starts)
     finally:
         if args.keep:
             print(f"courses kept in {root}")
