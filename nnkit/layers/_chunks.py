@@ -20,6 +20,10 @@ from nnkit import _validate as check
 # several passes a fast function makes over a chunk stay in the CPU cache, big enough that the Python
 # overhead per chunk does not show (measured on 2 cores).
 CHUNK_SIZE = 1 << 17
+# With more than one thread, a job of at least PARALLEL_SIZE elements is split between the threads even when it
+# is smaller than a chunk (PyTorch splits its CPU kernels at 32768 elements too); a smaller one stays on the
+# calling thread, where waking a helper would cost more than the helper saves.
+PARALLEL_SIZE = 1 << 15
 
 
 def _default_threads() -> int:
@@ -70,14 +74,19 @@ def in_batch_chunks(work: Callable[[slice], None], n: int, size: int, *, blas: b
 
     ``size`` is the job's number of elements. A small job is one call. A big one is cut into chunks of about
     :data:`CHUNK_SIZE` elements, which keeps each chunk's passes in the CPU cache. With more than one thread
-    (:func:`set_num_threads`), the calling thread and a small thread pool take the chunks in turn: NumPy
-    releases the GIL inside ufuncs and BLAS, so chunks run on both cores at once. The caller never waits for a
-    helper thread that has not started: on a busy machine (``pytest -n 2``, other users) where the helper
-    gets no core, the caller simply does every chunk itself, at about one core's speed. ``work`` must write only to its own chunk of the batch.
-    With ``blas=True`` (work that calls matrix products), the chunks run with BLAS on one thread
-    (:func:`_one_blas_thread`): the parallelism comes from the chunks instead.
+    (:func:`set_num_threads`), a job of :data:`PARALLEL_SIZE` elements or more is cut into a multiple of the
+    thread count (so no thread idles at the end), and the calling thread and a small thread pool take the
+    chunks in turn: NumPy releases the GIL inside ufuncs and BLAS, so chunks run on both cores at once. The
+    caller never waits for a helper thread that has not started: on a busy machine (``pytest -n 2``, other
+    users) where the helper gets no core, the caller simply does every chunk itself, at about one core's speed.
+    ``work`` must write only to its own chunk of the batch. With ``blas=True`` (work that calls matrix
+    products), the chunks run with BLAS on one thread (:func:`_one_blas_thread`): the parallelism comes from
+    the chunks instead.
     """
-    parts = min(n, size // CHUNK_SIZE)
+    parts = size // CHUNK_SIZE
+    if _threads > 1 and size >= PARALLEL_SIZE:
+        parts = _threads * -(-max(parts, 1) // _threads)
+    parts = min(n, parts)
     if parts < 2:
         work(slice(0, n))
         return

@@ -3,15 +3,17 @@
 Conventions (as in PyTorch's ``max_pool2d`` / ``avg_pool2d`` without padding):
 
 - images are ``(N, C, H, W)``; each channel is pooled on its own;
-- ``kernel_size`` is an int or a pair ``(KH, KW)``; ``stride`` likewise, and defaults to the kernel size;
-  stride and kernel may differ, and windows overlap when the stride is smaller than the kernel;
-- the output height is ``H' = 1 + (H - KH) // SH`` (the same for the width); rows/columns that do not fill a
+- ``kernel_size`` is an int or a pair ``(HH, WW)`` (the window's height and width, named as conv's kernel);
+  ``stride`` likewise, and defaults to the kernel size; stride and kernel may differ, and windows overlap
+  when the stride is smaller than the kernel;
+- the output height is ``H' = 1 + (H - HH) // SH`` (the same for the width); rows/columns that do not fill a
   last window are dropped (floor, PyTorch's default ``ceil_mode=False``) and get zero gradient;
 - max-pool ties: the whole gradient goes to the *first* maximum of the window in row-major order (DESIGN.md §3;
   PyTorch's CPU kernel does the same). Where windows overlap, an input gets the sum over every window it wins.
 
 Pure pairs: ``*_forward(x, kernel_size, stride=None) -> (out, cache)`` and ``*_backward(dout, cache) -> dx``.
-Inputs must be finite: NaN or inf raises ``ValueError`` here rather than spreading through the network.
+They check their arguments once (:mod:`nnkit._validate`; NaN or inf raises ``ValueError``); the layers check
+``x`` once and call the unchecked fast versions.
 """
 
 from __future__ import annotations
@@ -34,11 +36,143 @@ class PoolCache(NamedTuple):
     out_hw: tuple[int, int]
     x: np.ndarray | None = None          # naive versions keep the input to find each window's maximum again
     col_arg: np.ndarray | None = None    # fast max-pool, (N, C, H, WQ) uint8: see maxpool2d_forward
-    row_arg: np.ndarray | None = None    # fast max-pool, (N, C, H', WQ) uint8
+    row_arg: np.ndarray | None = None    # fast max-pool, (N, C, H', W') uint8
+
+
+def _check_cache(cache, func: str, forward: str) -> PoolCache:
+    if not isinstance(cache, PoolCache) or cache.made_by != forward:
+        got = f"a cache from {cache.made_by}" if isinstance(cache, PoolCache) else type(cache).__name__
+        raise TypeError(f"{func}: cache must come from {forward}, got {got}")
+    return cache
+
+def _check_pool(x, kernel_size, stride, func: str):
+    x = check.real_array(x, func, "x", "(N, C, H, W)", empty=False)
+    kernel = _as_pair(kernel_size, func, "kernel_size", minimum=1)
+    stride = kernel if stride is None else _as_pair(stride, func, "stride", minimum=1)
+    return x, kernel, stride, _pool_size(x.shape, kernel, stride, func)
+
+
+def _pool_size(x_shape: tuple, kernel: tuple[int, int], stride: tuple[int, int], func: str) -> tuple[int, int]:
+    return (_output_size(x_shape[2], (0, 0), kernel[0], stride[0], func, "height"),
+            _output_size(x_shape[3], (0, 0), kernel[1], stride[1], func, "width"))
 
 
 # --------------------------------------------------------------------------------------------------------------
-# the fast versions' two separable stages
+# max pooling, loops
+# --------------------------------------------------------------------------------------------------------------
+def maxpool2d_forward_naive(x: np.ndarray, kernel_size: int | tuple[int, int],
+                            stride: int | tuple[int, int] | None = None) -> tuple[np.ndarray, PoolCache]:
+    """Max pooling with loops, written to be read.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    kernel_size : int or (HH, WW)
+    stride : int or (SH, SW), optional
+        Defaults to ``kernel_size``.
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, C, H', W') with ``H' = 1 + (H - HH) // SH`` and ``W' = 1 + (W - WW) // SW``
+    cache : PoolCache
+
+    Notes
+    -----
+    ``out[n, c, i, j] = max over p < HH, q < WW of x[n, c, i*SH + p, j*SW + q]``.
+    """
+    x, (kh, kw), (sh, sw), (H_out, W_out) = _check_pool(x, kernel_size, stride, "maxpool2d_forward_naive")
+    N, C = x.shape[:2]
+    out = np.zeros((N, C, H_out, W_out))
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    out[n, c, i, j] = np.max(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
+    return out, PoolCache("maxpool2d_forward_naive", x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
+
+
+def maxpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Gradient of :func:`maxpool2d_forward_naive`: each window's dout goes to its first maximum.
+
+    Parameters
+    ----------
+    dout : np.ndarray, shape (N, C, H', W')
+    cache : PoolCache
+
+    Returns
+    -------
+    dx : np.ndarray, shape (N, C, H, W)
+    """
+    cache = _check_cache(cache, "maxpool2d_backward_naive", "maxpool2d_forward_naive")
+    x, (kh, kw), (sh, sw), out_hw = cache.x, cache.kernel, cache.stride, cache.out_hw
+    N, C = x.shape[:2]
+    dout = _check_dout(dout, (N, C) + out_hw, "maxpool2d_backward_naive")
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(out_hw[0]):
+                for j in range(out_hw[1]):
+                    window = x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    p, q = np.unravel_index(np.argmax(window), window.shape)   # argmax: first max, row-major
+                    dx[n, c, i * sh + p, j * sw + q] += dout[n, c, i, j]       # += : windows may overlap
+    return dx
+
+
+# --------------------------------------------------------------------------------------------------------------
+# average pooling, loops
+# --------------------------------------------------------------------------------------------------------------
+def avgpool2d_forward_naive(x: np.ndarray, kernel_size: int | tuple[int, int],
+                            stride: int | tuple[int, int] | None = None) -> tuple[np.ndarray, PoolCache]:
+    """Average pooling with loops, written to be read.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (N, C, H, W)
+    kernel_size : int or (HH, WW)
+    stride : int or (SH, SW), optional
+        Defaults to ``kernel_size``.
+
+    Returns
+    -------
+    out : np.ndarray, shape (N, C, H', W') with ``H' = 1 + (H - HH) // SH`` and ``W' = 1 + (W - WW) // SW``
+    cache : PoolCache
+
+    Notes
+    -----
+    ``out[n, c, i, j] = mean over p < HH, q < WW of x[n, c, i*SH + p, j*SW + q]``.
+    """
+    x, (kh, kw), (sh, sw), (H_out, W_out) = _check_pool(x, kernel_size, stride, "avgpool2d_forward_naive")
+    N, C = x.shape[:2]
+    out = np.zeros((N, C, H_out, W_out))
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    out[n, c, i, j] = np.mean(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
+    return out, PoolCache("avgpool2d_forward_naive", x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
+
+
+def avgpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Gradient of :func:`avgpool2d_forward_naive`: each window shares its dout equally, ``dout / (HH*WW)``.
+
+    Returns
+    -------
+    dx : np.ndarray, shape (N, C, H, W)
+    """
+    cache = _check_cache(cache, "avgpool2d_backward_naive", "avgpool2d_forward_naive")
+    (N, C, H, W), (kh, kw), (sh, sw), out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
+    dout = _check_dout(dout, (N, C) + out_hw, "avgpool2d_backward_naive")
+    dx = np.zeros((N, C, H, W))
+    for n in range(N):
+        for c in range(C):
+            for i in range(out_hw[0]):
+                for j in range(out_hw[1]):
+                    dx[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] += dout[n, c, i, j] / (kh * kw)
+    return dx
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the fast versions: two separable stages over strided views
 # --------------------------------------------------------------------------------------------------------------
 class _Stages(NamedTuple):
     """Layout of the fast pools' two stages for one chunk of n images (see :func:`maxpool2d_forward`).
@@ -108,81 +242,19 @@ def _route_back(d: np.ndarray, arg: np.ndarray, targets: list[np.ndarray], overl
             np.multiply(d, arg == q, out=target)
 
 
-def _check_pool(x, kernel_size, stride, func: str):
-    x = check.real_array(x, func, "x", "(N, C, H, W)", empty=False)
-    kernel = _as_pair(kernel_size, func, "kernel_size", minimum=1)
-    stride = kernel if stride is None else _as_pair(stride, func, "stride", minimum=1)
-    out_hw = (_output_size(x.shape[2], (0, 0), kernel[0], stride[0], func, "height"),
-              _output_size(x.shape[3], (0, 0), kernel[1], stride[1], func, "width"))
-    return x, kernel, stride, out_hw
+def _spread(d: np.ndarray, targets: list[np.ndarray], overlap: bool) -> None:
+    """Adjoint of a window sum: every target (starting at zero) gets ``d``; overlapping windows add up."""
+    for target in targets:
+        if overlap:
+            target += d
+        else:
+            np.copyto(target, d)
 
 
-def _check_cache(cache, func: str, forward: str) -> PoolCache:
-    if not isinstance(cache, PoolCache) or cache.made_by != forward:
-        got = f"a cache from {cache.made_by}" if isinstance(cache, PoolCache) else type(cache).__name__
-        raise TypeError(f"{func}: cache must come from {forward}, got {got}")
-    return cache
-
-
-# --------------------------------------------------------------------------------------------------------------
-# max pooling
-# --------------------------------------------------------------------------------------------------------------
-def maxpool2d_forward_naive(x: np.ndarray, kernel_size: int | tuple[int, int],
-                            stride: int | tuple[int, int] | None = None) -> tuple[np.ndarray, PoolCache]:
-    """Max pooling with loops, written to be read.
-
-    Parameters
-    ----------
-    x : np.ndarray, shape (N, C, H, W)
-    kernel_size : int or (KH, KW)
-    stride : int or (SH, SW), optional
-        Defaults to ``kernel_size``.
-
-    Returns
-    -------
-    out : np.ndarray, shape (N, C, H', W') with ``H' = 1 + (H - KH) // SH`` and ``W' = 1 + (W - KW) // SW``
-    cache : PoolCache
-
-    Notes
-    -----
-    ``out[n, c, i, j] = max over p < KH, q < KW of x[n, c, i*SH + p, j*SW + q]``.
-    """
-    x, (kh, kw), (sh, sw), (H_out, W_out) = _check_pool(x, kernel_size, stride, "maxpool2d_forward_naive")
-    N, C = x.shape[:2]
-    out = np.zeros((N, C, H_out, W_out))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    out[n, c, i, j] = np.max(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
-    return out, PoolCache("maxpool2d_forward_naive", x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
-
-
-def maxpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Gradient of :func:`maxpool2d_forward_naive`: each window's dout goes to its first maximum.
-
-    Parameters
-    ----------
-    dout : np.ndarray, shape (N, C, H', W')
-    cache : PoolCache
-
-    Returns
-    -------
-    dx : np.ndarray, shape (N, C, H, W)
-    """
-    cache = _check_cache(cache, "maxpool2d_backward_naive", "maxpool2d_forward_naive")
-    x, (kh, kw), (sh, sw), out_hw = cache.x, cache.kernel, cache.stride, cache.out_hw
-    N, C = x.shape[:2]
-    dout = _check_dout(dout, (N, C) + out_hw, "maxpool2d_backward_naive")
-    dx = np.zeros_like(x)
-    for n in range(N):
-        for c in range(C):
-            for i in range(out_hw[0]):
-                for j in range(out_hw[1]):
-                    window = x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
-                    p, q = np.unravel_index(np.argmax(window), window.shape)   # argmax: first max, row-major
-                    dx[n, c, i * sh + p, j * sw + q] += dout[n, c, i, j]       # += : windows may overlap
-    return dx
+def _tiles(x_shape: tuple, kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
+    """True if the windows tile the images exactly (no overlap, no gaps, nothing left over): every input is
+    in exactly one window, so a backward pass writes every element of its result and needs no zeros first."""
+    return kernel == stride and x_shape[2] % stride[0] == 0 and x_shape[3] % stride[1] == 0
 
 
 def maxpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
@@ -193,42 +265,46 @@ def maxpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
     -------
     out : np.ndarray, shape (N, C, H', W')
     cache : PoolCache
-        ``col_arg`` (N, C, H, WQ) and ``row_arg`` (N, C, H', WQ), the winners of the two stages below.
+        ``col_arg`` (N, C, H, WQ) and ``row_arg`` (N, C, H', W'), the winners of the two stages below.
 
     Notes
     -----
     A window's maximum is a maximum of row maxima, so the pool runs in two separable stages:
 
-    1. along the width: ``rowmax[n, c, r, j]`` is the maximum of ``x[n, c, r, j*SW + q]`` over ``q < KW``,
+    1. along the width: ``rowmax[n, c, r, j]`` is the maximum of ``x[n, c, r, j*SW + q]`` over ``q < WW``,
        and ``col_arg`` the first ``q`` that holds it;
-    2. along the height: ``out[n, c, i, j]`` is the maximum of ``rowmax[n, c, i*SH + p, j]`` over ``p < KH``,
+    2. along the height: ``out[n, c, i, j]`` is the maximum of ``rowmax[n, c, i*SH + p, j]`` over ``p < HH``,
        and ``row_arg`` the first ``p`` that holds it.
 
     The first maximum in row-major order sits in the first row that holds the maximum, at that row's first
     maximum: keeping the earlier offset on ties in both stages gives the tie rule. Each stage is a running
-    maximum over KW (then KH) strided views, about KH + KW passes instead of KH*KW.
+    maximum over WW (then HH) strided views, about HH + WW passes instead of HH*WW.
 
     Speed: stage 1 runs over all rows as one long row (:class:`_Stages`), so NumPy's inner loops are long
-    even when W' is small; the few windows that straddle two rows land in columns ``j >= W'`` and are dropped.
+    even when W' is small; the few windows that straddle two rows land in columns ``j >= W'``, which stage 2
+    never reads. Stage 2 writes straight into ``out``.
     """
     x, kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "maxpool2d_forward")
+    return _maxpool2d_forward(x, kernel, stride, out_hw)
+
+
+def _maxpool2d_forward(x: np.ndarray, kernel, stride, out_hw) -> tuple[np.ndarray, PoolCache]:
     (kh, kw), (sh, sw), (H_out, W_out) = kernel, stride, out_hw
     N, C, H, W = x.shape
     WQ = _stages(N, x.shape, kernel, stride).WQ
     out = np.empty((N, C, H_out, W_out))
-    col_arg = np.zeros((N, C, H, WQ), dtype=np.uint8)
-    row_arg = np.empty((N, C, H_out, WQ), dtype=np.uint8)
+    col_arg = np.empty((N, C, H, WQ), dtype=np.uint8)
+    row_arg = np.empty((N, C, H_out, W_out), dtype=np.uint8)
 
     def pool(batch: slice) -> None:
         n = len(range(N)[batch])
         st = _stages(n, x.shape, kernel, stride)
-        rowmax = np.zeros((n * C, H, WQ))
+        rowmax = np.empty((n * C, H, WQ))
         starts = slice(0, st.n_starts)
         _running_max(_window_views(_flat_rows(x[batch], st.W_full), kw, sw, st.n_starts),
                      rowmax.reshape(1, -1, 1)[:, starts], col_arg[batch].reshape(1, -1, 1)[:, starts])
-        pooled = np.empty((n * C, H_out, WQ))
-        _running_max(_window_views(rowmax, kh, sh, H_out), pooled, row_arg[batch].reshape(n * C, H_out, WQ))
-        out[batch] = pooled.reshape(n, C, H_out, WQ)[..., :W_out]
+        _running_max(_window_views(rowmax[:, :, :W_out], kh, sh, H_out), out[batch].reshape(n * C, H_out, W_out),
+                     row_arg[batch].reshape(n * C, H_out, W_out))
 
     in_batch_chunks(pool, N, x.size)
     return out, PoolCache("maxpool2d_forward", x.shape, kernel, stride, out_hw, col_arg=col_arg, row_arg=row_arg)
@@ -253,19 +329,21 @@ def maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     winning ``q = col_arg[n, c, r, j]``. Overlapping windows add up.
     """
     cache = _check_cache(cache, "maxpool2d_backward", "maxpool2d_forward")
+    return _maxpool2d_backward(_check_dout(dout, cache.x_shape[:2] + cache.out_hw, "maxpool2d_backward"), cache)
+
+
+def _maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     (N, C, H, W), (kh, kw), (sh, sw), (H_out, W_out) = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
-    dout = _check_dout(dout, (N, C, H_out, W_out), "maxpool2d_backward")
     WQ = cache.col_arg.shape[3]
-    dx = np.zeros((N, C, H, W))
+    start = np.empty if _tiles(cache.x_shape, cache.kernel, cache.stride) else np.zeros
+    dx = start((N, C, H, W))
 
     def unpool(batch: slice) -> None:
         n = len(range(N)[batch])
         st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
-        dpooled = np.zeros((n * C, H_out, WQ))
-        dpooled.reshape(n, C, H_out, WQ)[..., :W_out] = dout[batch]
-        drowmax = np.zeros((n * C, H, WQ))
-        _route_back(dpooled, cache.row_arg[batch].reshape(n * C, H_out, WQ),
-                    _window_views(drowmax, kh, sh, H_out), overlap=sh < kh)
+        drowmax = start((n * C, H, WQ)) if WQ == W_out else np.zeros((n * C, H, WQ))   # stage 1 reads j >= W'
+        _route_back(dout[batch].reshape(n * C, H_out, W_out), cache.row_arg[batch].reshape(n * C, H_out, W_out),
+                    _window_views(drowmax[:, :, :W_out], kh, sh, H_out), overlap=sh < kh)
         dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
         starts = slice(0, st.n_starts)
         _route_back(drowmax.reshape(1, -1, 1)[:, starts], cache.col_arg[batch].reshape(1, -1, 1)[:, starts],
@@ -277,59 +355,6 @@ def maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     return dx
 
 
-# --------------------------------------------------------------------------------------------------------------
-# average pooling
-# --------------------------------------------------------------------------------------------------------------
-def avgpool2d_forward_naive(x: np.ndarray, kernel_size: int | tuple[int, int],
-                            stride: int | tuple[int, int] | None = None) -> tuple[np.ndarray, PoolCache]:
-    """Average pooling with loops, written to be read.
-
-    Parameters
-    ----------
-    x : np.ndarray, shape (N, C, H, W)
-    kernel_size : int or (KH, KW)
-    stride : int or (SH, SW), optional
-        Defaults to ``kernel_size``.
-
-    Returns
-    -------
-    out : np.ndarray, shape (N, C, H', W') with ``H' = 1 + (H - KH) // SH`` and ``W' = 1 + (W - KW) // SW``
-    cache : PoolCache
-
-    Notes
-    -----
-    ``out[n, c, i, j] = mean over p < KH, q < KW of x[n, c, i*SH + p, j*SW + q]``.
-    """
-    x, (kh, kw), (sh, sw), (H_out, W_out) = _check_pool(x, kernel_size, stride, "avgpool2d_forward_naive")
-    N, C = x.shape[:2]
-    out = np.zeros((N, C, H_out, W_out))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    out[n, c, i, j] = np.mean(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
-    return out, PoolCache("avgpool2d_forward_naive", x.shape, (kh, kw), (sh, sw), (H_out, W_out), x=x)
-
-
-def avgpool2d_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Gradient of :func:`avgpool2d_forward_naive`: each window shares its dout equally, ``dout / (KH*KW)``.
-
-    Returns
-    -------
-    dx : np.ndarray, shape (N, C, H, W)
-    """
-    cache = _check_cache(cache, "avgpool2d_backward_naive", "avgpool2d_forward_naive")
-    (N, C, H, W), (kh, kw), (sh, sw), out_hw = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
-    dout = _check_dout(dout, (N, C) + out_hw, "avgpool2d_backward_naive")
-    dx = np.zeros((N, C, H, W))
-    for n in range(N):
-        for c in range(C):
-            for i in range(out_hw[0]):
-                for j in range(out_hw[1]):
-                    dx[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] += dout[n, c, i, j] / (kh * kw)
-    return dx
-
-
 def avgpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
                       stride: int | tuple[int, int] | None = None) -> tuple[np.ndarray, PoolCache]:
     """Average pooling, vectorised (same contract as :func:`avgpool2d_forward_naive`).
@@ -337,9 +362,13 @@ def avgpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
     Notes
     -----
     Separable, with the same two stages as :func:`maxpool2d_forward`: every row's window sums along the
-    width (KW strided views added up), then those sums added along the height (KH views), divided by KH*KW.
+    width (WW strided views added up), then those sums added along the height (HH views), divided by HH*WW.
     """
     x, kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "avgpool2d_forward")
+    return _avgpool2d_forward(x, kernel, stride, out_hw)
+
+
+def _avgpool2d_forward(x: np.ndarray, kernel, stride, out_hw) -> tuple[np.ndarray, PoolCache]:
     (kh, kw), (sh, sw), (H_out, W_out) = kernel, stride, out_hw
     N, C, H, W = x.shape
     out = np.empty((N, C, H_out, W_out))
@@ -347,38 +376,43 @@ def avgpool2d_forward(x: np.ndarray, kernel_size: int | tuple[int, int],
     def pool(batch: slice) -> None:
         n = len(range(N)[batch])
         st = _stages(n, x.shape, kernel, stride)
-        rowsum = np.zeros((n * C, H, st.WQ))
-        flat = rowsum.reshape(1, -1, 1)[:, :st.n_starts]
-        views = _window_views(_flat_rows(x[batch], st.W_full), kw, sw, st.n_starts)
-        np.copyto(flat, views[0])
-        for view in views[1:]:
-            flat += view
-        pooled = _window_views(rowsum, kh, sh, H_out)[0].copy()                # (n*C, H', WQ)
-        for view in _window_views(rowsum, kh, sh, H_out)[1:]:
-            pooled += view
+        rowsum = np.empty((n * C, H, st.WQ))
+        _running_sum(_window_views(_flat_rows(x[batch], st.W_full), kw, sw, st.n_starts),
+                     rowsum.reshape(1, -1, 1)[:, :st.n_starts])
+        pooled = out[batch].reshape(n * C, H_out, W_out)
+        _running_sum(_window_views(rowsum[:, :, :W_out], kh, sh, H_out), pooled)
         pooled /= kh * kw
-        out[batch] = pooled.reshape(n, C, H_out, st.WQ)[..., :W_out]
 
     in_batch_chunks(pool, N, x.size)
     return out, PoolCache("avgpool2d_forward", x.shape, kernel, stride, out_hw)
 
 
+def _running_sum(views: list[np.ndarray], out: np.ndarray) -> None:
+    np.copyto(out, views[0])
+    for view in views[1:]:
+        out += view
+
+
 def avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Gradient of :func:`avgpool2d_forward`: every input of a window gets ``dout / (KH*KW)``; overlapping
-    windows add up. The two stages run backwards: the share goes down the KH rows of each window, then
-    across its KW columns."""
+    """Gradient of :func:`avgpool2d_forward`: every input of a window gets ``dout / (HH*WW)``; overlapping
+    windows add up. The two stages run backwards: the share goes down the HH rows of each window, then
+    across its WW columns."""
     cache = _check_cache(cache, "avgpool2d_backward", "avgpool2d_forward")
+    return _avgpool2d_backward(_check_dout(dout, cache.x_shape[:2] + cache.out_hw, "avgpool2d_backward"), cache)
+
+
+def _avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     (N, C, H, W), (kh, kw), (sh, sw), (H_out, W_out) = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
-    share = _check_dout(dout, (N, C, H_out, W_out), "avgpool2d_backward") / (kh * kw)
-    dx = np.zeros((N, C, H, W))
+    share = dout / (kh * kw)
+    start = np.empty if _tiles(cache.x_shape, cache.kernel, cache.stride) else np.zeros
+    dx = start((N, C, H, W))
 
     def unpool(batch: slice) -> None:
         n = len(range(N)[batch])
         st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
-        dpooled = np.zeros((n * C, H_out, st.WQ))
-        dpooled.reshape(n, C, H_out, st.WQ)[..., :W_out] = share[batch]
-        drowsum = np.zeros((n * C, H, st.WQ))
-        _spread(dpooled, _window_views(drowsum, kh, sh, H_out), overlap=sh < kh)
+        drowsum = start((n * C, H, st.WQ)) if st.WQ == W_out else np.zeros((n * C, H, st.WQ))
+        _spread(share[batch].reshape(n * C, H_out, W_out), _window_views(drowsum[:, :, :W_out], kh, sh, H_out),
+                overlap=sh < kh)
         dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
         _spread(drowsum.reshape(1, -1, 1)[:, :st.n_starts], _window_views(dxf, kw, sw, st.n_starts),
                 overlap=sw < kw)
@@ -389,20 +423,11 @@ def avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     return dx
 
 
-def _spread(d: np.ndarray, targets: list[np.ndarray], overlap: bool) -> None:
-    """Adjoint of a window sum: every target (starting at zero) gets ``d``; overlapping windows add up."""
-    for target in targets:
-        if overlap:
-            target += d
-        else:
-            np.copyto(target, d)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # the layers
 # --------------------------------------------------------------------------------------------------------------
 class _Pool2d(Layer):
-    """Shared body of the pooling layers; a subclass names its pure pair in ``_forward`` and ``_backward``."""
+    """Shared body of the pooling layers; a subclass names its unchecked fast pair in ``_forward``/``_backward``."""
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
         super().__init__()
@@ -411,15 +436,18 @@ class _Pool2d(Layer):
         self.stride = self.kernel_size if stride is None else _as_pair(stride, name, "stride", minimum=1)
         self._cache: PoolCache | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = True) -> np.ndarray:
-        _check_images(x, f"{type(self).__name__}.forward")
-        out, self._cache = self._forward(x, self.kernel_size, self.stride)
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        where = f"{type(self).__name__}.forward"
+        x = _check_images(x, where)
+        out_hw = _pool_size(x.shape, self.kernel_size, self.stride, where)
+        out, self._cache = self._forward(x, self.kernel_size, self.stride, out_hw)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        where = f"{type(self).__name__}.backward"
         if self._cache is None:
-            raise check.no_forward_yet(f"{type(self).__name__}.backward")
-        return self._backward(dout, self._cache)
+            raise check.no_forward_yet(where)
+        return self._backward(_check_dout(dout, self._cache.x_shape[:2] + self._cache.out_hw, where), self._cache)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -430,18 +458,18 @@ class MaxPool2d(_Pool2d):
 
     Parameters
     ----------
-    kernel_size : int or (KH, KW)
+    kernel_size : int or (HH, WW)
     stride : int or (SH, SW), optional
         Defaults to ``kernel_size`` (non-overlapping windows).
 
     Notes
     -----
-    (N, C, H, W) -> (N, C, H', W') with ``H' = 1 + (H - KH) // SH``. Ties send the gradient to the first
+    (N, C, H, W) -> (N, C, H', W') with ``H' = 1 + (H - HH) // SH``. Ties send the gradient to the first
     maximum of the window in row-major order.
     """
 
-    _forward = staticmethod(maxpool2d_forward)
-    _backward = staticmethod(maxpool2d_backward)
+    _forward = staticmethod(_maxpool2d_forward)
+    _backward = staticmethod(_maxpool2d_backward)
 
 
 class AvgPool2d(_Pool2d):
@@ -449,15 +477,15 @@ class AvgPool2d(_Pool2d):
 
     Parameters
     ----------
-    kernel_size : int or (KH, KW)
+    kernel_size : int or (HH, WW)
     stride : int or (SH, SW), optional
         Defaults to ``kernel_size`` (non-overlapping windows).
 
     Notes
     -----
-    (N, C, H, W) -> (N, C, H', W') with ``H' = 1 + (H - KH) // SH``; every input of a window gets ``1/(KH*KW)``
+    (N, C, H, W) -> (N, C, H', W') with ``H' = 1 + (H - HH) // SH``; every input of a window gets ``1/(HH*WW)``
     of its gradient.
     """
 
-    _forward = staticmethod(avgpool2d_forward)
-    _backward = staticmethod(avgpool2d_backward)
+    _forward = staticmethod(_avgpool2d_forward)
+    _backward = staticmethod(_avgpool2d_backward)
