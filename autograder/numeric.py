@@ -6,7 +6,8 @@ For a scalar function ``f`` of an array ``x`` and a flat coordinate ``c``::
 
 The grader splits this in two so that it can send every perturbed input to the student's side in
 one request (``autograder.handle.evaluate_many``): ``perturbed_inputs`` makes the inputs,
-``central_differences`` turns the values ``f`` took at them into the gradient. Both run in the
+``central_differences`` turns the values ``f`` took at them into the gradient, and ``sample_coords``
+picks the coordinates of a large input (``tolerance.NUMERIC_MAX_COORDS``). All run in the
 trusted grader: the worker never chooses a perturbation, the step or the quotient.
 ``numeric_gradient`` is the two together, for a plain Python ``f``.
 """
@@ -28,6 +29,15 @@ def _flat_coords(x: np.ndarray, coords) -> np.ndarray:
         raise ValueError(f"numeric: coords must be flat indices into an array of {x.size} entries, "
                          f"got {coords!r}")
     return coords
+
+
+def sample_coords(size: int, rng: np.random.Generator,
+                  limit: int = tolerance.NUMERIC_MAX_COORDS) -> np.ndarray:
+    """The flat coordinates to differentiate: all of them, or ``limit`` drawn from ``rng`` (sorted) when there
+    are more."""
+    if size <= limit:
+        return np.arange(size)
+    return np.sort(rng.choice(size, limit, replace=False))
 
 
 def perturbed_inputs(x: np.ndarray, coords=None, eps: float = tolerance.NUMERIC_EPS) -> list[np.ndarray]:

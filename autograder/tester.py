@@ -208,18 +208,10 @@ class Tester:
             return False
         if analytic.shape != x.shape:
             return self.fail(what, f"the gradient has shape {analytic.shape}, its input has shape {x.shape}")
-        coords = np.arange(x.size)
-        if x.size > tolerance.NUMERIC_MAX_COORDS:
-            coords = np.sort(self.rng.choice(x.size, tolerance.NUMERIC_MAX_COORDS, replace=False))
-        values = []
-        for out in evaluate_many(forward, numeric.perturbed_inputs(x, coords, eps)):
-            out_arr = self._as_array(what + " (forward output)", out, dout)
-            if out_arr is None:
-                return False
-            if out_arr.shape != dout.shape:
-                return self.fail(what, f"forward returned shape {out_arr.shape}, expected {dout.shape}")
-            values.append(float(np.sum(out_arr * dout)))
-        numeric_grad = numeric.central_differences(values, eps)
+        coords = numeric.sample_coords(x.size, self.rng)
+        numeric_grad = self._numeric_gradient(what, forward, x, dout, coords, eps)
+        if numeric_grad is None:
+            return False
         picked = analytic.reshape(-1)[coords].astype(np.float64)
         if not np.all(np.isfinite(picked)):
             return self.fail(what, "the gradient contains NaN or inf")
@@ -239,6 +231,20 @@ class Tester:
             f"{coords.size} coordinates)",
             f"worst at index {index}: your gradient {analytic[index]!r}, numeric {numeric_grad[worst]!r}",
         ], notes, self._gradient_detail(analytic, picked, numeric_grad, coords, limit))
+
+    def _numeric_gradient(self, what, forward, x, dout, coords, eps) -> np.ndarray | None:
+        """Central differences of ``sum(forward(.) * dout)`` at ``coords`` of ``x``; the perturbed inputs go to
+        the student's side together (``evaluate_many``). None, with a failure recorded, for a bad output."""
+        values = []
+        for out in evaluate_many(forward, numeric.perturbed_inputs(x, coords, eps)):
+            out_arr = self._as_array(what + " (forward output)", out, dout)
+            if out_arr is None:
+                return None
+            if out_arr.shape != dout.shape:
+                self.fail(what, f"forward returned shape {out_arr.shape}, expected {dout.shape}")
+                return None
+            values.append(float(np.sum(out_arr * dout)))
+        return numeric.central_differences(values, eps)
 
     def _gradient_detail(self, analytic, picked, numeric_grad, coords, limit) -> dict:
         """``SubCheck.detail`` of a failed gradient check: where (of the coordinates tried) it differs."""

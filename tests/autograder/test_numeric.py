@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from autograder import tolerance
-from autograder.numeric import central_differences, numeric_gradient, perturbed_inputs
+from autograder.numeric import central_differences, numeric_gradient, perturbed_inputs, sample_coords
 
 
 def test_perturbed_inputs_are_plus_then_minus_per_coordinate_and_leave_x_alone():
@@ -51,3 +51,16 @@ def test_numeric_gradient_matches_the_analytic_one():
     picked = numeric_gradient(f, x, coords=np.array([11, 0]))
     assert picked.shape == (2,)
     assert tolerance.normwise_rel_error(picked, (np.cos(x) * w).reshape(-1)[[11, 0]]) < 1e-8
+
+
+def test_small_inputs_use_every_coordinate_and_large_ones_a_sorted_sample():
+    rng = np.random.default_rng(7)
+    state = rng.bit_generator.state
+    np.testing.assert_array_equal(sample_coords(tolerance.NUMERIC_MAX_COORDS, rng), np.arange(64))
+    assert rng.bit_generator.state == state         # no draw: the checks' later inputs do not move
+    picked = sample_coords(1000, rng)
+    assert picked.size == tolerance.NUMERIC_MAX_COORDS == len(set(picked.tolist()))
+    assert np.all(np.diff(picked) > 0) and picked.max() < 1000
+    rng.bit_generator.state = state                 # the same draw from the same generator: hidden inputs stay put
+    np.testing.assert_array_equal(picked, sample_coords(1000, rng))
+    assert sample_coords(10, rng, limit=3).size == 3
