@@ -119,6 +119,16 @@ def arrays(func: str, *, finite: bool = True, copy: bool = False, empty: bool = 
             for arg, (value, layout) in named.items()]
 
 
+def in_place(value: object, func: str, arg: str) -> np.ndarray:
+    """An array the function changes in place: a writeable float ndarray."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        got = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else _got(value)
+        raise TypeError(f"{func}: {arg} must be a float numpy array (it is changed in place), got {got}")
+    if not value.flags.writeable:
+        raise ValueError(f"{func}: {arg} is read-only, it must be changed in place")
+    return value
+
+
 def shape(x: np.ndarray, expected: tuple[int, ...], func: str, arg: str, what: str = "") -> np.ndarray:
     """``x`` itself if its shape is ``expected``; ``what`` says where the expected shape comes from."""
     if x.shape != tuple(expected):

@@ -60,12 +60,7 @@ def check_param_arrays(pairs: list[Pair], where: str) -> None:
         seen_dicts.add(id(params))
         for name, value in params.items():
             label = f"parameters[{i}] param {name!r}"
-            if not isinstance(value, np.ndarray):
-                raise TypeError(f"{where}: {label} must be a numpy array, got {type(value).__name__}")
-            if value.dtype.kind != "f":
-                raise TypeError(f"{where}: {label} must have a float dtype to be updated in place, got {value.dtype}")
-            if not value.flags.writeable:
-                raise ValueError(f"{where}: {label} is read-only; it must be updated in place")
+            check.in_place(value, where, label)
             if id(value) in seen_arrays:
                 raise ValueError(f"{where}: {label} is the same array as {seen_arrays[id(value)]}")
             seen_arrays[id(value)] = label

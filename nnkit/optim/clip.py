@@ -112,10 +112,4 @@ def _grad_arrays(grads: object, where: str) -> list[np.ndarray]:
         arrays = list(grads)
     else:
         arrays = [g for _, pair_grads in resolve_pairs(grads, where) for g in pair_grads.values()]
-    for i, g in enumerate(arrays):
-        if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
-            got = f"dtype {g.dtype}" if isinstance(g, np.ndarray) else type(g).__name__
-            raise TypeError(f"{where}: gradient {i} must be a float numpy array (it is changed in place), got {got}")
-        if not g.flags.writeable:
-            raise ValueError(f"{where}: gradient {i} is read-only, it must be changed in place")
-    return arrays
+    return [check.in_place(g, where, f"gradient {i}") for i, g in enumerate(arrays)]

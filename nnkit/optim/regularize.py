@@ -74,7 +74,7 @@ def l1_penalty(params: object, lam: float, *, decay: object = "weights") -> tupl
 def _penalty(where: str, params: object, lam: float, decay: object, term) -> tuple[float, object]:
     lam = check.number(lam, where, "lam", low=0.0, finite=True)
     if isinstance(params, np.ndarray):
-        return term(_real_array(params, where, "params"), lam)
+        return term(check.real_array(params, where, "params", ndarray=True, finite=False), lam)
     selected = decay_selector(decay, where)
     if isinstance(params, dict):
         return _penalty_dict(where, params, lam, selected, term, "params")
@@ -94,7 +94,7 @@ def _penalty(where: str, params: object, lam: float, decay: object, term) -> tup
 def _penalty_dict(where, params, lam, selected, term, label) -> tuple[float, dict]:
     total, grads = 0.0, {}
     for name, value in params.items():
-        w = _real_array(value, where, f"{label}[{name!r}]")
+        w = check.real_array(value, where, f"{label}[{name!r}]", ndarray=True, finite=False)
         if selected(name, w):
             part, grads[name] = term(w, lam)
             total += part
@@ -103,12 +103,6 @@ def _penalty_dict(where, params, lam, selected, term, label) -> tuple[float, dic
     return total, grads
 
 
-def _real_array(value: object, where: str, label: str) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{where}: {label} must be a numpy array, got {type(value).__name__}")
-    if value.dtype.kind not in "fiu":
-        raise TypeError(f"{where}: {label} must hold real numbers, got dtype {value.dtype}")
-    return value.astype(np.float64, copy=False)
 
 
 def max_norm_(W: np.ndarray, max_norm: float, axis: int | tuple[int, ...] = 0) -> np.ndarray:
@@ -143,11 +137,7 @@ def max_norm_(W: np.ndarray, max_norm: float, axis: int | tuple[int, ...] = 0) -
     one indexing the slices) and divides by ``||w|| + 1e-7``.
     """
     where = "max_norm_"
-    if not isinstance(W, np.ndarray) or W.dtype.kind != "f":
-        got = f"dtype {W.dtype}" if isinstance(W, np.ndarray) else type(W).__name__
-        raise TypeError(f"{where}: W must be a float numpy array (it is changed in place), got {got}")
-    if not W.flags.writeable:
-        raise ValueError(f"{where}: W is read-only, it must be changed in place")
+    W = check.in_place(W, where, "W")
     max_norm = check.number(max_norm, where, "max_norm", low=0.0, low_open=True, finite=True)
     axes = (axis,) if isinstance(axis, numbers.Integral) and not isinstance(axis, bool) else axis
     if (not isinstance(axes, tuple) or not axes
