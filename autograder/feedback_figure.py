@@ -30,27 +30,39 @@ MIN_ENTRIES = 2          # a single number differing needs no picture
 MAX_SIDE = 64            # pixels per side of the map (larger maps are shrunk by blocks)
 
 
-def mismatch_grid(mismatch) -> tuple[np.ndarray, str] | None:
+def mismatch_grid(mismatch, checked=None) -> tuple[np.ndarray, str] | None:
     """The 2-D image of ``mismatch`` (values in [0, 1], NaN for no entry) and a caption saying what a pixel
-    is; None if the picture would say nothing: nothing differs, everything differs, or a single number."""
+    is; None if the picture would say nothing: nothing differs, everything differs, or a single number.
+
+    ``checked`` (same shape, optional) marks the entries that were compared at all, as in a numeric gradient
+    check that samples coordinates: the others stay blank and the counts are of the entries checked.
+    """
     mask = np.asarray(mismatch, dtype=bool)
-    if mask.ndim == 0 or mask.size < MIN_ENTRIES or not mask.any() or mask.all():
+    tried = np.ones(mask.shape, dtype=bool) if checked is None else np.asarray(checked, dtype=bool)
+    if tried.shape != mask.shape:
+        raise ValueError(f"mismatch_grid: checked has shape {tried.shape}, mismatch {mask.shape}")
+    mask = mask & tried
+    if mask.ndim == 0 or tried.sum() < MIN_ENTRIES or not mask.any() or mask.sum() == tried.sum():
         return None
-    count = f"{int(mask.sum())} of {mask.size} entries differ"
+    count = f"{int(mask.sum())} of {int(tried.sum())} entries {'checked ' if checked is not None else ''}differ"
+    values = np.where(tried, mask.astype(np.float64), np.nan)
     if mask.ndim == 1 and mask.size <= MAX_SIDE:
-        grid, caption = mask[None, :].astype(np.float64), f"{count} (index left to right)"
+        grid, caption = values[None, :], f"{count} (index left to right)"
     elif mask.ndim == 1:
         width = int(np.ceil(np.sqrt(mask.size)))
         grid = np.full(width * int(np.ceil(mask.size / width)), np.nan)
-        grid[:mask.size] = mask
+        grid[:mask.size] = values
         grid, caption = grid.reshape(-1, width), f"{count} (index = row * {width} + column)"
     elif mask.ndim == 2:
-        grid, caption = mask.astype(np.float64), f"{count} (row, column)"
+        grid, caption = values, f"{count} (row, column)"
     else:
         lead = mask.shape[:-2]
-        grid = mask.reshape(int(np.prod(lead)), *mask.shape[-2:]).mean(axis=0)
+        maps = int(np.prod(lead))
+        with np.errstate(invalid="ignore", divide="ignore"):   # no map checked at a position: NaN, blank
+            grid = (mask.reshape(maps, *mask.shape[-2:]).sum(axis=0)
+                    / tried.reshape(maps, *mask.shape[-2:]).sum(axis=0))
         caption = (f"{count}; each pixel: the share of the {' x '.join(str(n) for n in lead)} maps "
-                   "that differ at that (row, column)")
+                   f"{'(of those checked) ' if checked is not None else ''}that differ at that (row, column)")
     return _shrink(grid, caption)
 
 
@@ -70,6 +82,7 @@ def _shrink(grid: np.ndarray, caption: str) -> tuple[np.ndarray, str]:
 
 
 def _draw(grid: np.ndarray, dpi: int) -> bytes:
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -79,7 +92,9 @@ def _draw(grid: np.ndarray, dpi: int) -> bytes:
     fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.5 / width, 0.35 / height, (width - 0.9) / width, (height - 0.6) / height))
-    ax.imshow(grid, cmap="Reds", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="equal")
+    cmap = matplotlib.colormaps["Reds"].with_extremes(bad="#d9d9d9")   # grey: no entry, or not checked
+    ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
+              aspect="equal")
     ax.set_xticks(range(0, cols, max(1, cols // 6)))
     ax.set_yticks(range(0, rows, max(1, rows // 6)) if rows > 1 else [])
     ax.tick_params(labelsize=7, length=2, pad=1)
@@ -93,11 +108,11 @@ def _draw(grid: np.ndarray, dpi: int) -> bytes:
     return buffer.getvalue()
 
 
-def mismatch_png(mismatch) -> tuple[bytes, str] | None:
-    """``(png bytes, caption)`` for the heat map of ``mismatch``, or None (nothing to show, or it could not be
-    drawn: matplotlib missing, a malformed map). Never writes to stderr, never raises."""
+def mismatch_png(mismatch, checked=None) -> tuple[bytes, str] | None:
+    """``(png bytes, caption)`` for the heat map of ``mismatch`` (see ``mismatch_grid``), or None (nothing to
+    show, or it could not be drawn: matplotlib missing, a malformed map). Never writes to stderr, never raises."""
     try:
-        picked = mismatch_grid(mismatch)
+        picked = mismatch_grid(mismatch, checked)
     except (TypeError, ValueError):
         return None
     if picked is None:

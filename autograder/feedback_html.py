@@ -36,6 +36,9 @@ HINT_STYLE = ("margin:3px 0;padding:3px 8px;background:#fff8c5;border-left:4px s
               "color:#3b2e00;font-weight:600")
 GRID_STYLE = "border-collapse:collapse;font-family:monospace;font-size:85%;margin:0"
 CELL_STYLE = "border:1px solid #ddd;padding:0 4px;text-align:right"
+# JupyterLab's stylesheet right-aligns and centres table cells; inline styles win over it
+LEFT_TOP = "text-align:left;vertical-align:top"
+TEXT_CELL = f"padding:2px 8px;{LEFT_TOP}"
 
 
 def _status(sub) -> str:
@@ -97,7 +100,7 @@ def _values_html(detail: dict) -> str:
         expected, got = expected[index], got[index]
         mismatch = None if mismatch is None else mismatch[index]
     head = "style='text-align:left;font-weight:normal;color:#555;padding:0 14px 0 0'"
-    cell = "style='padding:0 14px 0 0;vertical-align:top'"
+    cell = "style='padding:0 14px 0 0;vertical-align:top;text-align:left'"
     caption = f"<div style='font-size:80%;color:#555'>{_esc(which.strip())}</div>" if which else ""
     return (f"<div>{caption}<table style='border-collapse:collapse;margin-top:3px'><tr><th {head}>expected</th>"
             f"<th {head}>got (differing entries marked)</th></tr>"
@@ -115,8 +118,8 @@ def _text_pair_html(lines: list[str]) -> tuple[list[str], str]:
     pair = ("<table style='border-collapse:collapse;margin-top:2px'><tr>"
             "<th style='text-align:left;padding:0 12px 0 0'>expected</th>"
             "<th style='text-align:left'>got</th></tr><tr>"
-            f"<td style='padding:0 12px 0 0;vertical-align:top'><pre style='margin:0'>{_esc(left)}</pre></td>"
-            f"<td style='vertical-align:top'><pre style='margin:0'>{_esc(right)}</pre></td></tr></table>")
+            f"<td style='padding:0 12px 0 0;{LEFT_TOP}'><pre style='margin:0'>{_esc(left)}</pre></td>"
+            f"<td style='{LEFT_TOP}'><pre style='margin:0'>{_esc(right)}</pre></td></tr></table>")
     return lines[:exp] + lines[got + 1:], pair
 
 
@@ -137,7 +140,7 @@ def figure_html(sub, values_shown: bool = False) -> str:
         return ""
     from autograder.feedback_figure import mismatch_png
 
-    drawn = mismatch_png(detail["mismatch"])
+    drawn = mismatch_png(detail["mismatch"], detail.get("checked"))
     if drawn is None:
         return ""
     png, caption = drawn
@@ -168,8 +171,8 @@ def _sub_html(sub, show_hidden_details: bool) -> str:
     extras = values + figure_html(sub, values_shown=bool(values))
     if extras:
         body += f"<div style='display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start'>{extras}</div>"
-    return (f"<tr style='background:{bg}'><td style='color:{fg};font-weight:bold;padding:2px 8px;"
-            f"vertical-align:top;white-space:nowrap'>{LABELS[status]}</td><td style='padding:2px 8px'>"
+    return (f"<tr style='background:{bg}'><td style='color:{fg};font-weight:bold;padding:2px 8px;text-align:left;"
+            f"vertical-align:top;white-space:nowrap'>{LABELS[status]}</td><td style='{TEXT_CELL}'>"
             f"{_esc(label)}{credit}{body}</td></tr>")
 
 
@@ -186,10 +189,10 @@ def item_html(result, show_hidden_details: bool = False, preamble=()) -> str:
     stub = result.untouched_stub()
     subs = [] if stub is not None else result.subchecks
     if stub is not None:
-        rows.append(f"<tr><td colspan='2' style='padding:4px 8px'>implement <code>{_esc(stub)}</code> "
+        rows.append(f"<tr><td colspan='2' style='{TEXT_CELL}'>implement <code>{_esc(stub)}</code> "
                     "first</td></tr>")
     if result.flag:
-        rows.append(f"<tr><td colspan='2' style='padding:4px 8px;color:#b00020'><b>flag:</b> "
+        rows.append(f"<tr><td colspan='2' style='{TEXT_CELL};color:#b00020'><b>flag:</b> "
                     f"{_esc(result.flag)}</td></tr>")
     rows += [_sub_html(sub, show_hidden_details) for sub in subs]
     top = "".join(f"<div><code>{_esc(line)}</code></div>" for line in preamble)

@@ -243,6 +243,16 @@ def test_a_large_map_is_shrunk_by_blocks_without_losing_a_single_difference():
     assert "block of 1 x 16 entries" in caption
 
 
+def test_entries_never_checked_stay_blank_and_are_not_counted():
+    grid, caption = feedback_figure.mismatch_grid([True, False, False, False], checked=[True, True, False, False])
+    np.testing.assert_array_equal(grid, [[1.0, 0.0, np.nan, np.nan]])
+    assert caption.startswith("1 of 2 entries checked differ")
+    sampled = {"shape": [4], "mismatch": [True, False, False, False], "checked": [True, False, False, True]}
+    assert len(_pngs(figure_html(_sub("dx", 0.0, detail=sampled)))) == 1
+    sampled["checked"] = [True, False, False, False]          # every entry checked differs: nothing to see
+    assert figure_html(_sub("dx", 0.0, detail=sampled)) == ""
+
+
 @pytest.mark.parametrize("bad", [[[True, False], [True]], "nonsense", None])
 def test_a_malformed_map_gives_no_picture_and_no_error(bad, capfd):
     assert feedback_figure.mismatch_png(bad) is None
