@@ -150,9 +150,8 @@ def number(value: object, func: str, arg: str, *, low: float = -math.inf, high: 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{func}: {arg} must be a real number, got {_got(value)}")
     x = float(value)
-    above = x > low if low_open else x >= low
-    below = x < high if high_open else x <= high
-    if not (above and below) or math.isnan(x) or (finite and math.isinf(x)):
+    inside = (x > low if low_open else x >= low) and (x < high if high_open else x <= high)   # False for NaN
+    if not inside or (finite and math.isinf(x)):
         bounds = [f"{op} {v:g}" for op, v in ((">" if low_open else ">=", low), ("<" if high_open else "<=", high))
                   if not math.isinf(v)]
         expected = (f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}" if len(bounds) == 2
@@ -216,15 +215,11 @@ def generator(func: str, seed: object = None, rng: object = None) -> np.random.G
     """The generator to draw from: ``rng`` itself, or a new one from ``seed`` (an int or a Generator)."""
     if seed is not None and rng is not None:
         raise ValueError(f"{func}: pass seed or rng, not both (got seed={seed!r} and an rng)")
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"{func}: rng must be a numpy.random.Generator, got {_got(rng)}")
-        return rng
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None:
-        seed = integer(seed, func, "seed", minimum=0)
-    return np.random.default_rng(seed)
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{func}: rng must be a numpy.random.Generator, got {_got(rng)}")
+    if rng is not None or isinstance(seed, np.random.Generator):
+        return rng if rng is not None else seed
+    return np.random.default_rng(None if seed is None else integer(seed, func, "seed", minimum=0))
 
 
 def known(name: object, options, func: str, what: str) -> str:

@@ -20,8 +20,9 @@ What counts as a **validation line** (a code line, counted once even if several 
    - a ``for``/``while`` loop whose body is only guard statements;
    - the ``except`` handlers of a ``try`` whose handler body is only guard statements (the ``try`` body is
      judged statement by statement);
-   - an assignment, expression statement or ``return`` whose value is a *check call*, or a tuple of check
-     calls and plain names (``x = real_array(x, "f")``, ``lr, mu = check_lr(...), number(...)``).
+   - an assignment, expression statement or ``return`` whose value is a *check call*, a tuple of check
+     calls and plain names (``x = real_array(x, "f")``, ``lr, mu = check_lr(...), number(...)``), or a
+     comprehension whose item is a check call (``{k: real_array(v, "f", k) for k, v in state.items()}``).
 3. A *check call* is a call to a function imported from ``nnkit._validate`` (by name, or as an attribute of
    the imported module), or to a *guard-only helper* (defined in the same module, or imported by name from
    another nnkit module).
@@ -124,6 +125,8 @@ class Checks:
     def is_check_value(self, path: str, value: ast.AST | None) -> bool:
         if value is None:
             return False
+        if isinstance(value, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):   # one check per item
+            return self.is_check_call(path, value.value if isinstance(value, ast.DictComp) else value.elt)
         if isinstance(value, ast.Tuple):
             return any(self.is_check_call(path, v) for v in value.elts) and \
                 all(self.is_check_call(path, v) or isinstance(v, (ast.Name, ast.Attribute)) for v in value.elts)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from nnkit._validate import flag
+from nnkit._validate import flag, real_array
 
 
 class Layer:
@@ -108,12 +108,11 @@ class Layer:
         if missing or unexpected:
             raise ValueError(f"{func}: the names do not match the model; "
                              f"missing: {missing or 'none'}, unexpected: {unexpected or 'none'}")
+        # every array is checked before any is changed
+        values = {name: real_array(state[name], func, name, str(holder[key].shape), finite=False)
+                  for name, (holder, key) in targets.items()}
         for name, (holder, key) in targets.items():
-            if np.shape(state[name]) != holder[key].shape:
-                raise ValueError(f"{func}: {name} has shape {np.shape(state[name])} in the state, "
-                                 f"the model expects {holder[key].shape}")
-        for name, (holder, key) in targets.items():
-            np.copyto(holder[key], state[name])
+            np.copyto(holder[key], values[name])
 
     def _named_arrays(self, kinds: tuple[str, ...]) -> Iterator[tuple[str, dict, str]]:
         return _named_arrays(self, kinds, "")

@@ -262,7 +262,7 @@ def test_load_checkpoint_names_a_shape_mismatch(tmp_path):
     path = tmp_path / "m.npz"
     save_checkpoint(Sequential(Linear(3, 4, seed=0), ReLU(), Linear(4, 2, seed=1)), path)
     wrong = Sequential(Linear(3, 5, seed=0), ReLU(), Linear(5, 2, seed=1))
-    with pytest.raises(ValueError, match=r"layer0.W has shape \(3, 4\) in the state, the model expects \(3, 5\)"):
+    with pytest.raises(ValueError, match=r"layer0.W must have shape \(3, 5\), got shape \(3, 4\)"):
         load_checkpoint(wrong, path)
 
 

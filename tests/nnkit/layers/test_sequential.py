@@ -175,7 +175,7 @@ def test_load_state_dict_copies_in_place_and_refuses_mismatches():
     bad = a.state_dict()
     bad["layer0.W"] = np.zeros((4, 3))
     before = b.state_dict()
-    with pytest.raises(ValueError, match=r"layer0.W has shape \(4, 3\) in the state, the model expects \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"layer0.W must have shape \(3, 4\), got shape \(4, 3\)"):
         b.load_state_dict(bad)
     np.testing.assert_array_equal(b.state_dict()["layer1.running_mean"], before["layer1.running_mean"])
 
