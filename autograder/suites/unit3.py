@@ -395,3 +395,14 @@ ITEMS.append(Item("u3_more_activations", 3, "Leaky ReLU, ELU and GELU with deriv
                   names=("leaky_relu", "leaky_relu_grad", "elu", "elu_grad", "gelu", "gelu_grad", "output_layer_for"),
                   checks=(_more_activations_visible, _pairing_rule),
                   hidden_checks=(_more_activations_hidden, _pairing_rule_hidden)))
+
+# Capacity: width and depth against error on points the networks never saw (issue 14).
+from autograder.suites import unit3_capacity as _capacity  # noqa: E402
+
+ITEMS.append(Item("u3_capacity", 3, "capacity: make_mlp, heldout_mse, and the error falling with width and depth",
+                  names=("make_mlp", "heldout_mse"),
+                  checks=(_capacity.make_mlp_builds_the_ladder, _capacity.heldout_mse_is_the_mean_squared_error,
+                          _capacity.run_is_measured_on_the_held_out_points, _capacity.error_falls_as_capacity_grows),
+                  hidden_checks=(_capacity.make_mlp_deeper, _capacity.heldout_mse_other_sizes,
+                                 _capacity.run_is_measured_on_the_held_out_points,
+                                 _capacity.error_falls_on_other_fresh_points)))

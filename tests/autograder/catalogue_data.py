@@ -228,6 +228,7 @@ UNIT2_VARIANTS = [
 # -- unit 3 -------------------------------------------------------------------------------------------------------
 AC, RL, BC, CE = "u3_activations_impl", "u3_regression_losses_impl", "u3_bce_impl", "u3_softmax_ce_impl"
 GC, LI, SQ, TR = "u3_gradcheck_impl", "u3_linear_impl", "u3_sequential_impl", "u3_training_impl"
+CAP, MSE_LINE = "u3_capacity_impl", "return float(np.mean((pred - y) ** 2))"
 SIG3 = ("    out = np.empty_like(z)\n    pos = z >= 0\n    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))\n"
         "    ez = np.exp(z[~pos])\n    out[~pos] = ez / (1.0 + ez)\n    return out")
 
@@ -299,6 +300,24 @@ UNIT3 = [
     E("u3_training", TR, [("params[name] -= lr * grads[name]", "params[name] += lr * grads[name]")], r"ascent|against the gradient"),
     E("u3_training", TR, [("        history.append(float(np.mean(batch_losses)))", "        history.append(float(batch_losses[-1]))")],
       r"mean of the epoch's batch losses"),
+] + [   # u3_capacity (issue 14): make_mlp, heldout_mse, capacity_curve
+    E("u3_capacity", CAP, [("        if k < len(sizes) - 2:\n            layers.append(Tanh())", "        layers.append(Tanh())")],
+      r"Tanh after the output layer"),
+    E("u3_capacity", CAP, [("            layers.append(Tanh())", "            layers.append(ReLU())")], r"ReLU between the layers"),
+    E("u3_capacity", CAP, [("sizes = [1, *hidden, 1]", "sizes = [1, hidden[0], 1]")], r"only the first hidden layer"),
+    E("u3_capacity", CAP, [(MSE_LINE, "return float(np.sqrt(np.mean((pred - y) ** 2)))")], r"RMSE"),
+    E("u3_capacity", CAP, [(MSE_LINE, "return float(np.sum((pred - y) ** 2))")], r"sum of squared errors"),
+    E("u3_capacity", CAP, [(MSE_LINE, "return float(np.mean(np.abs(pred - y)))")], r"mean absolute error"),
+    E("u3_capacity", CAP, [(MSE_LINE, "return float(0.5 * np.mean((pred - y) ** 2))")], r"half the mean squared error"),
+    E("u3_capacity", CAP, [("errors.append(heldout_mse(model, x_held, y_held))", "errors.append(heldout_mse(model, x_fit, y_fit))")],
+      r"errors on the training points"),
+    E("u3_capacity", CAP, [("model = make_mlp(hidden, seed=seed)", "model = make_mlp((4,), seed=seed)")],
+      r"capacity is not increasing"),
+    E("u3_capacity", CAP, [("        train(model, x_fit, y_fit,", "        errors.append(heldout_mse(model, x_held, y_held))\n"
+                                                    "        train(model, x_fit, y_fit,"),
+                           ("        errors.append(heldout_mse(model, x_held, y_held))\n    return", "    return")],
+      r"untrained networks"),
+    E("u3_capacity", CAP, [("lr=0.1, epochs=100", "lr=0.1, epochs=5")], r"12-unit net fits the curve"),
 ]
 
 UNIT3_VARIANTS = [
@@ -317,11 +336,18 @@ UNIT3_VARIANTS = [
                              "        for k in range(len(self.layers) - 1, -1, -1):\n            dout = self.layers[k].backward(dout)")]),
     E("u3_training", TR, [("return [order[start:start + batch_size] for start in range(0, n, batch_size)]",
                            "return np.array_split(order, range(batch_size, n, batch_size))")]),
+    E("u3_capacity", CAP, [(MSE_LINE, "return float(np.mean(np.square(y - pred)))")]),
+    E("u3_capacity", CAP, [("    sizes = [1, *hidden, 1]\n    layers = []\n    for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:])):\n"
+                            "        layers.append(Linear(d, m, seed=seed + k))\n        if k < len(sizes) - 2:\n"
+                            "            layers.append(Tanh())\n    return Sequential(layers)",
+                            "    layers, d = [], 1\n    for k, h in enumerate(hidden):\n        layers += [Linear(d, h, seed=seed + k), Tanh()]\n"
+                            "        d = h\n    return Sequential(layers + [Linear(d, 1, seed=seed + len(hidden))])")]),
 ]
 
 # -- unit 4 -------------------------------------------------------------------------------------------------------
 SG, NE, RM, AD = "u4_sgd_momentum_impl", "u4_nesterov_impl", "u4_rmsprop_impl", "u4_adam_impl"
 IN, GN, DR, PE, ES = "u4_init_impl", "u4_grad_norms_impl", "u4_dropout_impl", "u4_penalties_impl", "u4_early_stopping_impl"
+AG, ADD, DELTA = "u4_adagrad_impl", "u4_adadelta_impl", "delta = np.sqrt(u + eps) / np.sqrt(a_new + eps) * g"
 
 UNIT4 = [
     E("u4_sgd_momentum", SG, [("    return np.asarray(w, dtype=float) - lr * np.asarray(g, dtype=float)",
@@ -388,6 +414,23 @@ UNIT4 = [
     E("u4_early_stopping", ES, [("elif epoch - best_epoch >= patience", "elif epoch - best_epoch > patience")], r"one epoch late|patience"),
     E("u4_early_stopping", ES, [("if loss < best - min_delta:", "if loss < best:")], r"min_delta"),
     E("u4_early_stopping", ES, [("if loss < best - min_delta:", "if loss <= best - min_delta:")], r"tie|equal"),
+] + [   # u4_adagrad and u4_adadelta (issue 14)
+    E("u4_adagrad", AG, [("np.sqrt(s_new) + eps", "np.sqrt(s_new + eps)")], r"eps inside the square root"),
+    E("u4_adagrad", AG, [("s_new = np.asarray(s, dtype=float) + g * g", "s_new = g * g")], r"not the running sum"),
+    E("u4_adagrad", AG, [("lr * g / (np.sqrt(s_new) + eps), s_new", "lr * g / (np.sqrt(np.asarray(s, dtype=float)) + eps), s_new")],
+      r"the old sum in the step"),
+    E("u4_adadelta", ADD, [(DELTA, "delta = (np.sqrt(u) + eps) / (np.sqrt(a_new) + eps) * g")], r"eps outside the square roots"),
+    E("u4_adadelta", ADD, [(DELTA, "delta = np.sqrt(u + eps) / np.sqrt(a + eps) * g")], r"the old average a"),
+    E("u4_adadelta", ADD, [("(1.0 - rho) * delta * delta", "(1.0 - rho) * g * g")], r"u averages g\*\*2"),
+    E("u4_adadelta", ADD, [(DELTA, "delta = g / np.sqrt(a_new + eps)")], r"without the factor sqrt\(u \+ eps\)"),
+    E("u4_adadelta", ADD, [("a_new = rho * a + (1.0 - rho) * g * g", "a_new = (1.0 - rho) * a + rho * g * g"),
+                           ("u_new = rho * u + (1.0 - rho) * delta * delta", "u_new = (1.0 - rho) * u + rho * delta * delta")],
+      r"rho and 1 - rho swapped"),
+    E("u4_adadelta", ADD, [("    u_new = rho * u + (1.0 - rho) * delta * delta\n    return w - lr * delta, a_new, u_new",
+                            "    u_new = rho * u + (1.0 - rho) * delta * delta\n    return w - lr * delta, a_new, u")],
+      r"running average u of the squared steps"),
+    E("u4_adadelta", ADD, [("    a = np.asarray(a, dtype=float)\n", ""), ("    a_new = rho * a + (1.0 - rho) * g * g\n",
+                            "    a *= rho\n    a += (1.0 - rho) * g * g\n    a_new = a\n")], r"in place"),
 ]
 
 UNIT4_VARIANTS = [
@@ -405,6 +448,8 @@ UNIT4_VARIANTS = [
     E("u4_dropout", DR, [("mask = keep / (1.0 - p)", "mask = np.where(keep, 1.0 / (1.0 - p), 0.0)")]),
     E("u4_penalties", PE, [("return float(0.5 * lam * np.sum(W * W)), lam * W", "return 0.5 * lam * float(np.linalg.norm(W) ** 2), lam * W")]),
     E("u4_early_stopping", ES, [("    best, best_epoch = np.inf, 0\n", "    best, best_epoch = float('inf'), 0\n")]),
+    E("u4_adagrad", AG, [("lr * g / (np.sqrt(s_new) + eps)", "lr * g / (s_new ** 0.5 + eps)")]),
+    E("u4_adadelta", ADD, [(DELTA, "delta = np.sqrt((u + eps) / (a_new + eps)) * g")]),
 ]
 
 # -- unit 5 -------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The unit 4 practice items (Adagrad, symmetry, the training loop, the search, schedules and clipping).
+"""The unit 4 practice items (Adagrad, Adadelta, symmetry, the training loop, the search, schedules and clipping).
 
 The students are the instructor notebook's code with one solution cell edited per bug (as in
 ``test_suite_unit4``); each bug must cost points and the feedback must name it. The references the suite
@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.suites import unit4_practice as practice
+from autograder.suites import unit4_adaptive as adaptive
+from autograder.suites import unit4_fit as fit
 from tests.autograder.test_suite_unit4 import grade, namespace
 
 torch = pytest.importorskip("torch")
@@ -23,6 +24,19 @@ BUGS = [
     ("u4_adagrad", "u4_adagrad_impl", [("lr * g / (np.sqrt(s_new) + eps), s_new",
                                         "lr * g / (np.sqrt(np.asarray(s, dtype=float)) + eps), s_new")],
      "the old sum in the step"),
+    ("u4_adadelta", "u4_adadelta_impl", [("np.sqrt(u + eps) / np.sqrt(a_new + eps)", "(np.sqrt(u) + eps) / (np.sqrt(a_new) + eps)")],
+     "eps outside the square roots"),
+    ("u4_adadelta", "u4_adadelta_impl", [("np.sqrt(u + eps) / np.sqrt(a_new + eps)", "np.sqrt(u + eps) / np.sqrt(a + eps)")],
+     "the old average a in the step"),
+    ("u4_adadelta", "u4_adadelta_impl", [("(1.0 - rho) * delta * delta", "(1.0 - rho) * g * g")],
+     "u averages g**2"),
+    ("u4_adadelta", "u4_adadelta_impl", [("delta = np.sqrt(u + eps) / np.sqrt(a_new + eps) * g", "delta = g / np.sqrt(a_new + eps)")],
+     "without the factor sqrt(u + eps)"),
+    ("u4_adadelta", "u4_adadelta_impl", [("a_new = rho * a + (1.0 - rho) * g * g", "a_new = (1.0 - rho) * a + rho * g * g"),
+                                         ("u_new = rho * u + (1.0 - rho) * delta * delta", "u_new = (1.0 - rho) * u + rho * delta * delta")],
+     "rho and 1 - rho swapped"),
+    ("u4_adadelta", "u4_adadelta_impl", [("return w - lr * delta, a_new, u_new", "return w - delta, a_new, u_new")],
+     "adadelta_step (lr 0.5"),
     ("u4_symmetry", "u4_symmetry_impl", [("dout = 2.0 * (out - Y) / Y.size", "dout = 2.0 * (out - Y)")],
      "the sum of squared errors instead of their mean"),
     ("u4_symmetry", "u4_symmetry_count", [("np.round(units, 9), axis=0", "np.round(units[:, :-1], 9), axis=0")],
@@ -80,12 +94,36 @@ def test_adagrad_reference_matches_torch():
     p = torch.tensor(w.copy(), requires_grad=True)
     opt = torch.optim.Adagrad([p], lr=0.1, eps=1e-10)
     ours, s = w.copy(), np.zeros_like(w)
-    rule = practice._adagrad_rule(0.1, 1e-10)
+    rule = adaptive._adagrad_rule(0.1, 1e-10)
     for g in gs:
         p.grad = torch.tensor(g)
         opt.step()
         ours, s = rule(ours, g, s)
     np.testing.assert_allclose(ours, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_adadelta_reference_and_rule_match_torch():
+    from nnkit.optim import Adadelta
+
+    rng = np.random.default_rng(4)
+    w, gs = rng.normal(size=(3, 4)), rng.normal(size=(6, 3, 4))
+    for lr, rho, eps in ((1.0, 0.9, 1e-6), (0.5, 0.95, 1e-4)):
+        p = torch.tensor(w.copy(), requires_grad=True)
+        opt = torch.optim.Adadelta([p], lr=lr, rho=rho, eps=eps)
+        params, grads = {"w": w.copy()}, {"w": np.zeros_like(w)}
+        ref = Adadelta([(params, grads)], lr=lr, rho=rho, eps=eps, decay="all")
+        ours, state = w.copy(), [np.zeros_like(w), np.zeros_like(w)]
+        rule = adaptive._adadelta_rule(lr, rho, eps)
+        for g in gs:
+            p.grad = torch.tensor(g)
+            opt.step()
+            grads["w"][...] = g
+            ref.step()
+            ours, state = rule(ours, g, state)
+        np.testing.assert_allclose(ours, p.detach().numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(params["w"], p.detach().numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(state[0], opt.state[p]["square_avg"].numpy(), rtol=1e-12)
+        np.testing.assert_allclose(state[1], opt.state[p]["acc_delta"].numpy(), rtol=1e-12)
 
 
 def test_clip_rule_matches_torch_clip_grad_norm():
@@ -124,9 +162,9 @@ def test_fit_reference_forward_backward_match_torch_autograd():
     rng = np.random.default_rng(2)
     params = [(rng.normal(size=(5, 4)), rng.normal(size=4)), (rng.normal(size=(4, 3)), rng.normal(size=3))]
     X, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
-    scores, caches = practice._ref_forward(params, X)
-    loss, dout = practice._ce(scores, y)
-    grads = practice._ref_backward(params, caches, dout)
+    scores, caches = fit.ref_forward(params, X)
+    loss, dout = fit.ref_cross_entropy(scores, y)
+    grads = fit.ref_backward(params, caches, dout)
     tp = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)) for W, b in params]
     h = torch.tensor(X)
     h = torch.relu(h @ tp[0][0] + tp[0][1])
@@ -146,10 +184,10 @@ def test_the_early_stopping_case_really_stops_early_and_restoring_matters():
 
     t = Tester("u4_fit", hidden=True)
     t.start("fit_dropout_and_early_stopping")
-    practice._digits_subset(t, 60, 80)
-    X, y, Xv, yv = practice._digits_subset(t, 60, 80)
+    fit.digits_subset(t, 60, 80)
+    X, y, Xv, yv = fit.digits_subset(t, 60, 80)
     hyper = dict(hidden=(64,), lr=3e-2, batch_size=10, epochs=25, patience=2, seed=3)
-    best, hist = practice._ref_fit(X, y, Xv, yv, **hyper)
-    last, _ = practice._ref_fit(X, y, Xv, yv, restore=False, **hyper)
+    best, hist = fit.ref_fit(X, y, Xv, yv, **hyper)
+    last, _ = fit.ref_fit(X, y, Xv, yv, restore=False, **hyper)
     assert hist["stop_epoch"] is not None and hist["stop_epoch"] < 24
     assert not np.allclose(best[0][0], last[0][0])

@@ -16,7 +16,8 @@ SUBMISSIONS = {
         "u3_linear_impl": [('self.grads["b"] = dout.sum(axis=0)', 'self.grads["b"] = dout.mean(axis=0)')],
     },
     # Everything attempted: softmax without the max shift (nan at large logits), an MSE gradient without its 2,
-    # relu'(0) = 1, and a digits net trained for one epoch only (about 84% accurate: partial credit).
+    # relu'(0) = 1, capacity errors measured on the training points, and a digits net trained for one epoch only
+    # (about 84% accurate: partial credit).
     "classic_bugs": {
         "u3_activations_impl": [("z, dtype=float) > 0)", "z, dtype=float) >= 0)")],
         "u3_regression_losses_impl": [("2.0 * diff / diff.size", "diff / diff.size")],
@@ -29,6 +30,8 @@ SUBMISSIONS = {
         "u3_training_impl": SOLVED,
         "u3_reg_net_impl": SOLVED,
         "u3_xor_net_impl": SOLVED,
+        "u3_capacity_impl": [("errors.append(heldout_mse(model, x_held, y_held))",
+                              "errors.append(heldout_mse(model, x_fit, y_fit))")],
         "u3_digits_impl": [("for epoch in range(30):", "for epoch in range(1):")],
     },
     # A one-sided numeric gradient, a transposed dW, batches that are never shuffled, and a 1-3-1 regression net

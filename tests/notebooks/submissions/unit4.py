@@ -6,13 +6,16 @@ untouched cells keep their stubs.
 from tests.notebooks._kit import SOLVED
 
 SUBMISSIONS = {
-    # The optimizers only: Nesterov written as classical momentum and Adam without bias correction.
+    # The optimizers only: Nesterov written as classical momentum, Adam without bias correction and Adadelta with
+    # eps outside its square roots.
     "optimizers_only": {
         "u4_sgd_momentum_impl": SOLVED,
         "u4_nesterov_impl": [("- lr * (g + momentum * v_new), v_new", "- lr * v_new, v_new")],
         "u4_rmsprop_impl": SOLVED,
         "u4_adam_impl": [("m_hat = m_new / (1.0 - beta1 ** t_new)", "m_hat = m_new"),
                          ("v_hat = v_new / (1.0 - beta2 ** t_new)", "v_hat = v_new")],
+        "u4_adadelta_impl": [("delta = np.sqrt(u + eps) / np.sqrt(a_new + eps) * g",
+                              "delta = (np.sqrt(u) + eps) / (np.sqrt(a_new) + eps) * g")],
     },
     # Everything attempted, with regularisation mistakes: dropout that is not inverted, an L2 penalty without
     # its 1/2, and early stopping one epoch late.

@@ -1,0 +1,208 @@
+"""Unit 4: the student's training loop, graded by replay.
+
+``solutions/unit4/unit4.ipynb`` spells out the recipe of ``fit_mlp`` (initialisation, shuffling, dropout seeds,
+Adam, L2 on weights only, early stopping), and ``ref_fit`` below follows it in float64 with its own NumPy code,
+so the student's history and weights can be compared value by value. A few recognisable deviations from the
+recipe are replayed too, for the diagnosis. ``unit4_search`` reuses the replay to grade the hyperparameter search.
+
+===============================================  ==========================================================
+``mlp_forward(params, X, p_drop=0, rng=None)``    -> (scores, caches); params [(W, b), ...], ReLU between
+``mlp_backward(params, caches, dout)``            -> [(dW, db), ...]
+``mlp_predict(params, X)``                        the argmax of the scores
+``fit_mlp(X, y, X_val, y_val, **hyper)``          -> (params, history)
+===============================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _he(d, m, seed):
+    return np.random.default_rng(seed).normal(0.0, np.sqrt(2.0 / d), size=(d, m))
+
+
+def ref_cross_entropy(scores, y):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(len(y))
+    d = np.exp(logp)
+    d[rows, y] -= 1.0
+    return float(-logp[rows, y].mean()), d / len(y)
+
+
+def ref_forward(params, X, p_drop=0.0, rng=None):
+    h, caches = np.asarray(X, dtype=float), []
+    for k, (W, b) in enumerate(params):
+        z = h @ W + b
+        if k == len(params) - 1:
+            caches.append((h, None, None))
+            return z, caches
+        relu, drop = z > 0, None
+        out = z * relu
+        if p_drop > 0 and rng is not None:
+            keep = np.random.default_rng(int(rng.integers(2**31))).random(out.shape) >= p_drop
+            drop = keep / (1.0 - p_drop)
+            out = out * drop
+        caches.append((h, relu, drop))
+        h = out
+
+
+def ref_backward(params, caches, dout):
+    grads = [None] * len(params)
+    for k in reversed(range(len(params))):
+        grads[k] = (caches[k][0].T @ dout, dout.sum(axis=0))
+        dout = dout @ params[k][0].T
+        if k > 0:
+            _, relu, drop = caches[k - 1]
+            if drop is not None:
+                dout = dout * drop
+            dout = dout * relu
+    return grads
+
+
+def _adam(w, g, m, v, k, lr):
+    k += 1
+    m = 0.9 * m + 0.1 * g
+    v = 0.999 * v + 0.001 * g * g
+    return w - lr * (m / (1 - 0.9 ** k)) / (np.sqrt(v / (1 - 0.999 ** k)) + 1e-8), m, v, k
+
+
+def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_size=32, weight_decay=0.0,
+             p_drop=0.0, epochs=20, patience=None, seed=0, decay_biases=False, restore=True, train_mode_eval=False):
+    """The recipe of the notebook; the last three flags replay common deviations for the diagnosis."""
+    sizes = [X.shape[1], *hidden, n_classes]
+    params = [(_he(d, m, seed + k), np.zeros(m)) for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    state = [[(np.zeros_like(a), np.zeros_like(a), 0) for a in pair] for pair in params]
+    rng = np.random.default_rng(seed)
+    hist = {"train_loss": [], "val_loss": [], "val_accuracy": [], "best_epoch": 0, "stop_epoch": None}
+    best_params, best = params, np.inf
+    for epoch in range(epochs):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            idx = order[start:start + batch_size]
+            scores, caches = ref_forward(params, X[idx], p_drop, rng)
+            grads = ref_backward(params, caches, ref_cross_entropy(scores, y[idx])[1])
+            new = []
+            for k, ((W, b), (dW, db)) in enumerate(zip(params, grads)):
+                dW = dW + weight_decay * W
+                if decay_biases:
+                    db = db + weight_decay * b
+                (mW, vW, tW), (mb, vb, tb) = state[k]
+                W, mW, vW, tW = _adam(W, dW, mW, vW, tW, lr)
+                b, mb, vb, tb = _adam(b, db, mb, vb, tb, lr)
+                state[k] = [(mW, vW, tW), (mb, vb, tb)]
+                new.append((W, b))
+            params = new
+        eval_rng = np.random.default_rng(0) if train_mode_eval else None
+        hist["train_loss"].append(ref_cross_entropy(ref_forward(params, X, p_drop, eval_rng)[0], y)[0])
+        val_scores = ref_forward(params, X_val, p_drop, eval_rng)[0]
+        hist["val_loss"].append(ref_cross_entropy(val_scores, y_val)[0])
+        hist["val_accuracy"].append(float(np.mean(np.argmax(val_scores, axis=1) == y_val)))
+        if patience is None:
+            continue
+        if hist["val_loss"][-1] < best:
+            best, hist["best_epoch"], best_params = hist["val_loss"][-1], epoch, params
+        elif epoch - hist["best_epoch"] >= patience:
+            hist["stop_epoch"] = epoch
+            break
+    if patience is None:
+        hist["best_epoch"] = int(np.argmin(hist["val_loss"]))
+        return params, hist
+    return (best_params if restore else params), hist
+
+
+def digits_subset(t, n_train, n_val):
+    from nnkit import data
+
+    splits = data.digits_splits()
+    i = t.rng.permutation(len(splits["X_train"]))
+    return (splits["X_train"][i[:n_train]], splits["y_train"][i[:n_train]],
+            splits["X_train"][i[n_train:n_train + n_val]], splits["y_train"][i[n_train:n_train + n_val]])
+
+
+def _compare_fit(ns, t, label, data_, wrong_flags=None, **hyper):
+    X, y, Xv, yv = data_
+    got = t.unpack("fit_mlp returns (params, history)", ns.call("fit_mlp", X, y, Xv, yv, **hyper), 2)
+    if got is None:
+        return
+    params, hist = got
+    ref_params, ref_hist = ref_fit(X, y, Xv, yv, **hyper)
+    wrongs = {d: ref_fit(X, y, Xv, yv, **hyper, **flags) for d, flags in (wrong_flags or {}).items()}
+    if not isinstance(hist, dict):
+        t.fail(f"{label}: history", f"expected a dict, got {type(hist).__name__}")
+        return
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        got_curve = hist.get(key)
+        if isinstance(got_curve, list):
+            got_curve = np.asarray(got_curve, dtype=float) if all(
+                isinstance(v, (int, float)) for v in got_curve) else got_curve
+        t.close(f"{label}: history[{key!r}] (one value per epoch run)", got_curve, np.asarray(ref_hist[key]),
+                rtol=1e-7, atol=1e-10, known_wrong={d: np.asarray(w[1][key]) for d, w in wrongs.items()
+                                                    if len(w[1][key]) == len(ref_hist[key])})
+    for key in ("best_epoch", "stop_epoch"):
+        t.equal(f"{label}: history[{key!r}]", hist.get(key), ref_hist[key])
+    if not (isinstance(params, list) and len(params) == len(ref_params)):
+        t.fail(f"{label}: params", f"expected a list of {len(ref_params)} (W, b) pairs, got "
+                                    f"{type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}")
+        return
+    for k, (pair, (W, b)) in enumerate(zip(params, ref_params)):
+        known = {d: w[0][k][0] for d, w in wrongs.items()}
+        t.close(f"{label}: params[{k}][0] (W of layer {k})", pair[0] if isinstance(pair, (tuple, list)) else pair,
+                W, rtol=1e-7, atol=1e-10, known_wrong=known)
+
+
+def mlp_forward_backward(ns, t):
+    params = [(t.rng.normal(size=(5, 4)), t.rng.normal(size=4)), (t.rng.normal(size=(4, 3)), t.rng.normal(size=3)),
+              (t.rng.normal(size=(3, 2)), t.rng.normal(size=2))]
+    X = t.rng.normal(size=(6, 5))
+    got = t.unpack("mlp_forward returns (scores, caches)", ns.call("mlp_forward", params, X), 2)
+    if got is None:
+        return
+    ref_scores, ref_caches = ref_forward(params, X)
+    t.close("mlp_forward (5 -> 4 -> 3 -> 2, ReLU between): scores", got[0], ref_scores,
+            known_wrong={"ReLU after the last layer too": np.maximum(ref_scores, 0)})
+    dout = t.rng.normal(size=ref_scores.shape)
+    grads = ns.call("mlp_backward", params, got[1], dout)
+    ref = ref_backward(params, ref_caches, dout)
+    if not (isinstance(grads, list) and len(grads) == 3):
+        t.fail("mlp_backward returns [(dW, db), ...], one pair per layer", f"got {type(grads).__name__}")
+        return
+    for k, (pair, (dW, db)) in enumerate(zip(grads, ref)):
+        if t.unpack(f"mlp_backward: entry {k} is a (dW, db) pair", pair, 2) is None:
+            return
+        t.close(f"mlp_backward: dW of layer {k}", pair[0], dW, kind="backward")
+        t.close(f"mlp_backward: db of layer {k}", pair[1], db, kind="backward",
+                known_wrong={"db averaged over the batch (the loss already did that)": db / len(X)})
+    W0 = params[0][0]
+
+    def loss_of_W0(W):
+        out = ns.call("mlp_forward", [(W, params[0][1])] + params[1:], X)
+        return out[0] if isinstance(out, tuple) else out
+
+    t.grad_matches_numeric("mlp_backward: dW of layer 0 against numeric differentiation of your mlp_forward",
+                           loss_of_W0, W0, dout, grads[0][0])
+    labels = ns.call("mlp_predict", params, X)
+    t.equal("mlp_predict: the argmax of the scores", labels, np.argmax(ref_scores, axis=1))
+
+
+def fit_plain(ns, t):
+    d = digits_subset(t, 120, 60)
+    _compare_fit(ns, t, "fit_mlp(hidden=(16,), lr 3e-3, batch 32, 3 epochs)", d, hidden=(16,), lr=3e-3,
+                 batch_size=32, epochs=3, seed=int(t.rng.integers(100)))
+    _compare_fit(ns, t, "fit_mlp with weight_decay 0.05", d,
+                 wrong_flags={"weight decay on the biases too": {"decay_biases": True}},
+                 hidden=(16,), lr=3e-3, batch_size=40, epochs=2, weight_decay=0.05, seed=1)
+    _compare_fit(ns, t, "fit_mlp with patience 2 on 40 examples (stops early)", digits_subset(t, 40, 60),
+                 wrong_flags={"the last epoch's weights returned instead of the best epoch's": {"restore": False}},
+                 hidden=(32,), lr=3e-2, batch_size=10, epochs=20, patience=2, seed=4)
+
+
+def fit_dropout_and_early_stopping(ns, t):
+    d = digits_subset(t, 60, 80)
+    _compare_fit(ns, t, "fit_mlp with p_drop 0.3 and two hidden layers", d,
+                 wrong_flags={"losses measured with dropout on (evaluate without dropout)": {"train_mode_eval": True}},
+                 hidden=(24, 12), lr=1e-2, batch_size=16, epochs=3, p_drop=0.3, seed=2)
+    _compare_fit(ns, t, "fit_mlp with patience 2 (an over-fitting run that stops early)", d,
+                 wrong_flags={"the last epoch's weights returned instead of the best epoch's": {"restore": False}},
+                 hidden=(64,), lr=3e-2, batch_size=10, epochs=25, patience=2, seed=3)

@@ -1,0 +1,82 @@
+"""Unit 4: learning-rate schedules and gradient clipping, against closed forms and ``nnkit.optim.clip_grad_norm_``.
+
+===============================================  ==========================================================
+``step_decay_lr(epoch, base_lr, drop, every)``    base_lr * drop ** (epoch // every)
+``cosine_lr(step, base_lr, total, min_lr=0)``     min_lr + (base_lr - min_lr) (1 + cos(pi step / total)) / 2
+``clip_by_global_norm(grads, max_norm)``          -> (new arrays scaled by min(1, c / (norm + 1e-6)), norm)
+===============================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.suites.unit4_regularize import raises_value_error
+
+# -- schedules and clipping ------------------------------------------------------------------------------------
+def schedules_match(ns, t):
+    base, drop, every = float(t.rng.choice([0.1, 0.05])), 0.5, int(t.rng.integers(3, 7))
+    epochs = list(range(0, 3 * every + 2))
+    got = [ns.call("step_decay_lr", e, base, drop=drop, every=every) for e in epochs]
+    exp = [base * drop ** (e // every) for e in epochs]
+    t.close(f"step_decay_lr(epoch, {base}, drop={drop}, every={every}) for epochs 0..{epochs[-1]}",
+            _floats(got), np.array(exp), rtol=1e-12, atol=0,
+            known_wrong={"drop ** (epoch / every) (no floor: a smooth decay, not steps)":
+                         np.array([base * drop ** (e / every) for e in epochs]),
+                         "the first drop one epoch early ((epoch + 1) // every)":
+                         np.array([base * drop ** ((e + 1) // every) for e in epochs])})
+    total, lo = int(t.rng.integers(10, 30)), float(t.rng.choice([0.0, 1e-3]))
+    steps = list(range(total + 1))
+    got = [ns.call("cosine_lr", s, base, total, min_lr=lo) for s in steps]
+    exp = [lo + 0.5 * (base - lo) * (1 + np.cos(np.pi * s / total)) for s in steps]
+    t.close(f"cosine_lr(step, {base}, total={total}, min_lr={lo}) for steps 0..{total}", _floats(got),
+            np.array(exp), rtol=1e-12, atol=1e-15,
+            known_wrong={"min_lr ignored": np.array([0.5 * base * (1 + np.cos(np.pi * s / total)) for s in steps]),
+                         "cos(step / total) without pi": np.array(
+                             [lo + 0.5 * (base - lo) * (1 + np.cos(s / total)) for s in steps])})
+
+
+def _floats(values):
+    try:
+        return np.array([float(v) for v in values])
+    except (TypeError, ValueError):
+        return values[0] if values else None
+
+
+def _clip_case(ns, t, grads, max_norm, label):
+    from nnkit.optim import clip_grad_norm_
+
+    copies = [g.copy() for g in grads]
+    total = clip_grad_norm_(copies, max_norm)
+    got = t.unpack("clip_by_global_norm returns (clipped, total_norm)", ns.call("clip_by_global_norm", grads,
+                                                                                  max_norm), 2)
+    if got is None:
+        return
+    clipped, norm = got
+    t.close(f"{label}: the norm before clipping", np.asarray(norm) if isinstance(norm, float) else norm,
+            np.asarray(total), rtol=1e-12, atol=0)
+    if not (isinstance(clipped, list) and len(clipped) == len(grads)):
+        t.fail(f"{label}: clipped", f"expected a list of {len(grads)} arrays, got {type(clipped).__name__}")
+        return
+    per_array = [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads]
+    always = [g * max_norm / (total + 1e-6) for g in grads]
+    for k, (c, e) in enumerate(zip(clipped, copies)):
+        t.close(f"{label}: clipped array {k}", c, e, rtol=1e-9, atol=1e-15,
+                known_wrong={"each array clipped by its own norm (clip by the global norm of all arrays)": per_array[k],
+                             "scaled to max_norm even when the norm is already smaller": always[k]})
+
+
+def clipping_matches_torch_rule(ns, t):
+    grads = [t.rng.normal(size=(4, 3)) * 10, t.rng.normal(size=3) * 10, t.rng.normal(size=(3, 2))]
+    _clip_case(ns, t, grads, 1.0, "clip_by_global_norm(three arrays with norm ~40, max_norm 1)")
+    small = [t.rng.normal(size=(2, 2)) * 0.01, t.rng.normal(size=2) * 0.01]
+    _clip_case(ns, t, small, 5.0, "clip_by_global_norm(norm ~0.03 below max_norm 5: unchanged)")
+
+
+def clipping_edge_cases(ns, t):
+    grads = [t.rng.normal(size=(3, 3)) * 100, t.rng.normal(size=(5,)) * 0.1]
+    _clip_case(ns, t, grads, float(t.rng.uniform(0.5, 2.0)), "clip_by_global_norm (one large and one small array)")
+    _clip_case(ns, t, [np.zeros((2, 3))], 1.0, "clip_by_global_norm of a zero gradient")
+    raises_value_error(ns, t, "clip_by_global_norm with max_norm 0 raises ValueError", "clip_by_global_norm",
+                        [np.ones(2)], 0.0)
+
