@@ -349,3 +349,29 @@ def test_repr_shows_value_and_gradient_or_tangent():
     (x * 3).backward()
     assert repr(x) == "Value(data=0.333333, grad=3)"
     assert repr(Dual(1.5, -2.0)) == "Dual(value=1.5, tangent=-2)"
+
+
+# ---- gaps found by mutation testing -------------------------------------------------------------
+
+def test_fractional_powers_of_zero_and_of_bases_below_one_are_real():
+    assert (Value(0.0) ** 0.5).data == 0.0          # 0 ** 0.5 is 0, not "no real value"
+    x = Value(0.25)
+    y = x ** 0.5
+    y.backward()
+    assert (y.data, x.grad) == (0.5, 1.0)           # d sqrt(x)/dx = 1 / (2 sqrt(x)) = 1 at x = 1/4
+    d = Dual(0.25, 1.0) ** 0.5
+    assert (d.value, d.tangent) == (0.5, 1.0)
+
+
+def test_backward_on_a_leaf_accumulates_into_its_grad():
+    x = Value(2.0)
+    x.backward()
+    x.backward(3.0)
+    assert x.grad == 4.0                             # 1 + 3, as PyTorch accumulates .grad of leaves
+
+
+@pytest.mark.parametrize("op", ["neg", "exp", "log", "tanh", "sigmoid", "relu"])
+def test_each_unary_node_is_named_after_its_operation(op):
+    x = Value(0.5, label="x")
+    out = -x if op == "neg" else getattr(x, op)()
+    assert render_graph(out).splitlines()[-1].startswith(f"v0 = {op}(x) |")
