@@ -206,8 +206,8 @@ def gelu_grad(z: ArrayLike) -> np.ndarray:
 
 
 def _softplus_params(beta, threshold, func: str) -> tuple[float, float]:
-    return number(beta, func, "beta", low=0.0, low_open=True, finite=True), number(threshold, func, "threshold",
-                                                                                    finite=True)
+    beta = number(beta, func, "beta", low=0.0, low_open=True, finite=True)
+    return beta, number(threshold, func, "threshold", finite=True)
 
 
 def _softplus(z: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:

@@ -260,9 +260,7 @@ def check_function(f: Callable, df: Callable, x, *, rng: np.random.Generator, ep
     y = _output(f(x.copy()), func, "f")
     _require_deterministic(y, _output(f(x.copy()), func, "f"), func, "f")
     dout = _random_dout(y.shape, dout, rng, func)
-    dx = _output(df(x.copy(), dout.copy()), func, "df")
-    if dx.shape != x.shape:
-        raise ValueError(f"{func}: df returned shape {dx.shape}, expected x's shape {x.shape}")
+    dx = check.real_array(df(x.copy(), dout.copy()), func, "df(x, dout)", str(x.shape))
 
     def shifted(delta):
         return _output(f(x + delta), func, "f")
@@ -325,17 +323,13 @@ def _layer_results(probe, x: np.ndarray, func: str, options: dict) -> dict[str, 
     again = _output(probe.forward(x.copy()), func, "layer.forward")
     _require_deterministic(out, again, func, "layer.forward")
     dout = rng.standard_normal(out.shape)
-    dx = _output(probe.backward(dout.copy()), func, "layer.backward")
-    if dx.shape != x.shape:
-        raise ValueError(f"{func}: layer.backward returned shape {dx.shape}, expected x's shape {x.shape}")
+    dx = check.real_array(probe.backward(dout.copy()), func, "layer.backward(dout)", str(x.shape))
     params, grads = probe.params, probe.grads
     missing = [name for name in params if name not in grads]
     if missing:
         raise ValueError(f"{func}: layer.grads has no entry for {', '.join(missing)} after backward")
-    analytic = {name: _output(grads[name], func, f"grads[{name!r}]").copy() for name in params}
-    for name, value in analytic.items():
-        if value.shape != params[name].shape:
-            raise ValueError(f"{func}: grads[{name!r}] must have the shape {params[name].shape}, got {value.shape}")
+    analytic = {name: check.real_array(grads[name], func, f"grads[{name!r}]", str(params[name].shape), copy=True)
+                for name in params}
 
     def shifted_x(delta):
         return _output(probe.forward(x + delta), func, "layer.forward")

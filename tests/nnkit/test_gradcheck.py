@@ -218,7 +218,7 @@ def test_check_function_validates_its_arguments():
     x = np.ones((2, 3))
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         G.check_function(np.sin, lambda v, d: d, x, rng=0)
-    with pytest.raises(ValueError, match=r"df returned shape \(3, 2\), expected x's shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"check_function: df\(x, dout\) must have shape \(2, 3\), got shape \(3, 2\)"):
         G.check_function(np.sin, lambda v, d: (d * np.cos(v)).T, x, rng=rng())
     with pytest.raises(ValueError, match=r"dout must be 2-D \(2, 3\), got dout.shape=\(3,\)"):
         G.check_function(np.sin, lambda v, d: d, x, rng=rng(), dout=np.ones(3))
@@ -312,7 +312,7 @@ def test_check_layer_reports_grads_with_the_wrong_shape():
             self.grads["b"] = self.grads["b"][None, :]
             return dx
 
-    with pytest.raises(ValueError, match=r"check_layer: grads\['b'\] must have the shape \(2,\), got \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"check_layer: grads\['b'\] must be 1-D \(2,\), got shape \(1, 2\)"):
         G.check_layer(BadShape(3, 2), rng(35).normal(size=(4, 3)), rng=rng(36))
 
 
