@@ -292,6 +292,26 @@ def sandboxed_start_costs(mode: str, runs: int = 5) -> dict[str, float]:
     return costs
 
 
+def missing_bytecode() -> tuple[int, int]:
+    """(modules without up-to-date bytecode, modules) in the packages the worker may import: the worker cannot
+    write bytecode (read-only view, ``-B``), so it compiles each of those on every start."""
+    import importlib.util
+
+    from autograder import isolation
+
+    missing = total = 0
+    for top in isolation.allowed_package_paths():
+        sources = [Path(top)] if top.endswith(".py") else list(Path(top).rglob("*.py"))
+        for source in sources:
+            total += 1
+            cached = Path(importlib.util.cache_from_source(str(source)))
+            try:
+                missing += cached.stat().st_mtime < source.stat().st_mtime
+            except OSError:
+                missing += 1
+    return missing, total
+
+
 class Split:
     """Counts one grading's worker CPU by phase: each worker's start, each cell, and what is left (items)."""
 
@@ -401,6 +421,9 @@ def report_profile(rows: list[dict], starts: dict[str, float]) -> None:
           f"{starts['python start + numpy'] - starts['python start']:.3f} more (bubblewrap included); the worker's "
           "start includes both, its own modules and its set-up. The cells are the floor: the notebook's own code, "
           "which nbgrader runs too (in a kernel).\n")
+    missing, total = missing_bytecode()
+    print(f"Bytecode missing for {missing} of the {total} modules of the packages the worker may import "
+          "(the worker compiles those on every start; `python -m compileall` on site-packages fixes it).\n")
     print("| unit | score | worker start | cells (floor) | items, worker side | grader process | bwrap and rest "
           "| total | floor share | requests | wall s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
