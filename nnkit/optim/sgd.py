@@ -77,10 +77,8 @@ class SGD(Optimizer):
         self.nesterov = check.flag(self.nesterov, where, "nesterov")
         self.weight_decay = check.number(self.weight_decay, where, "weight_decay", low=0.0)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError(
-                f"SGD: nesterov=True needs momentum > 0 and dampening == 0, "
-                f"got momentum={self.momentum!r}, dampening={self.dampening!r}"
-            )
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening == 0, "
+                             f"got momentum={self.momentum!r}, dampening={self.dampening!r}")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, decayed: bool) -> None:
         if self.weight_decay != 0 and decayed:
