@@ -184,13 +184,11 @@ def item_html(result, show_hidden_details: bool = False, preamble=()) -> str:
     score = f"{_num(result.score)} / {_num(result.points)} points"
     full = result.score >= result.points
     bg, fg = COLOURS["ok" if full else ("part" if result.score > 0 else "fail")]
-    rows = [f"<tr><th colspan='2' style='text-align:left;background:{bg};color:{fg};padding:4px 8px'>"
-            f"{_esc(result.grade_id)} -- {_esc(result.title)}: {_esc(score)}</th></tr>"]
     stub = result.untouched_stub()
+    todo = "" if stub is None else f": implement `{stub}` first"     # one line, the same as the text report's
+    rows = [f"<tr><th colspan='2' style='text-align:left;background:{bg};color:{fg};padding:4px 8px'>"
+            f"{_esc(result.grade_id)} -- {_esc(result.title)}: {_esc(score)}{_esc(todo)}</th></tr>"]
     subs = [] if stub is not None else result.subchecks
-    if stub is not None:
-        rows.append(f"<tr><td colspan='2' style='{TEXT_CELL}'>implement <code>{_esc(stub)}</code> "
-                    "first</td></tr>")
     if result.flag:
         rows.append(f"<tr><td colspan='2' style='{TEXT_CELL};color:#b00020'><b>flag:</b> "
                     f"{_esc(result.flag)}</td></tr>")

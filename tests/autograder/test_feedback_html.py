@@ -129,8 +129,10 @@ def test_an_error_message_from_student_code_is_escaped():
 def test_an_untouched_stub_is_one_line():
     sub = SubCheck("forward", 0.0, details=["implement `f` first"])
     sub.not_implemented = "f"
-    page = ItemResult("u9_demo", "demo", 1.0, 0.0, [sub], False)._repr_html_()
-    assert "implement <code>f</code> first" in page and page.count("<tr") == 2
+    result = ItemResult("u9_demo", "demo", 1.0, 0.0, [sub], False)
+    page = result._repr_html_()
+    assert f">{result.render()}</th></tr></table>" in page and page.count("<tr") == 1
+    assert result.render() == "u9_demo -- demo: 0 / 1 points: implement `f` first"
 
 
 def test_a_rendering_failure_shows_the_escaped_text_report_instead():

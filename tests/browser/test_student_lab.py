@@ -158,6 +158,14 @@ def _replace(page, cell, source: str):
     page.keyboard.insert_text(source)          # no key events: the editor adds no indentation or brackets
 
 
+def _heaviside_cell() -> int:
+    """The index of unit 1's ``heaviside`` solution cell (its test cell comes next)."""
+    import json
+
+    cells = json.loads((REPO / "exercises" / "unit1" / "unit1.ipynb").read_text(encoding="utf-8"))["cells"]
+    return next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("def heaviside"))
+
+
 def test_a_student_runs_a_test_cell_on_the_stub_then_a_wrong_then_a_right_heaviside(lab, tmp_path):
     try:
         from playwright.sync_api import sync_playwright
@@ -170,9 +178,10 @@ def test_a_student_runs_a_test_cell_on_the_stub_then_a_wrong_then_a_right_heavis
             page = browser.new_page()
             page.goto(f"{url}/lab/tree/unit1/unit1.ipynb?token={TOKEN}")
             cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+            at = _heaviside_cell()                # found in the notebook, so added cells do not break the test
             page.wait_for_function("n => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length > n",
-                                   arg=6, timeout=180_000)
-            setup, impl, test = cells.nth(1), cells.nth(5), cells.nth(6)
+                                   arg=at + 1, timeout=180_000)
+            setup, impl, test = cells.nth(1), cells.nth(at), cells.nth(at + 1)
             # text_content, not inner_text: JupyterLab skips rendering cells outside the view
             assert "def heaviside" in impl.text_content() and 'check("u1_heaviside"' in test.text_content()
 
@@ -184,13 +193,15 @@ def test_a_student_runs_a_test_cell_on_the_stub_then_a_wrong_then_a_right_heavis
             _replace(page, impl, HEAVISIDE_WRONG)
             _run(page, impl)
             wrong = _run(page, test, shows="hint: this looks like H(0) = 1 (z >= 0); in this course H(0) = 0")
-            assert "u1_heaviside -- heaviside(z): 0 / 1 points" in wrong and "[FAIL]" in wrong, wrong
+            assert "u1_heaviside -- heaviside(z): 0 / 1 points" in wrong and "FAIL" in wrong, wrong
+            feedback = test.locator(".jp-OutputArea .nnkit-feedback")   # check() shows its HTML table here
+            assert feedback.count() == 1 and feedback.locator("td[style*='#f5a3a3']").count() > 0, wrong
             assert "0.0" in wrong.split("points", 1)[1], "the cell's value (the points) is not shown"
 
             _replace(page, impl, HEAVISIDE_RIGHT)
             _run(page, impl)
             right = _run(page, test, shows="u1_heaviside -- heaviside(z): 1 / 1 points")
-            assert "[FAIL]" not in right and "1.0" in right.split("points", 1)[1], right
+            assert "FAIL" not in right and "1.0" in right.split("points", 1)[1], right
 
             config = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)")
             extensions = [e.get("name", "") for e in config.get("federated_extensions", [])]
