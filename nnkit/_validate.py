@@ -235,6 +235,13 @@ def function(value: object, func: str, arg: str) -> object:
     return value
 
 
+def cache(value: object, kind: type, func: str, forward: str) -> object:
+    """A cache made by ``forward``: an instance of its named structure ``kind``."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{func}: cache must come from {forward}, got {_got(value)}")
+    return value
+
+
 def no_forward_yet(func: str) -> RuntimeError:
     """The error for a ``backward`` call with no ``forward`` to go back through."""
     return RuntimeError(f"{func}: called before forward; run {func.split('.')[0]}.forward(x) first")

@@ -57,9 +57,7 @@ def spatial_dropout2d_forward(x: np.ndarray, keep: np.ndarray, p: float) -> tupl
 
 def spatial_dropout2d_backward(dout: np.ndarray, cache: SpatialDropoutCache) -> np.ndarray:
     """Gradient of :func:`spatial_dropout2d_forward`: ``dout * keep / (1 - p)`` with the same mask."""
-    if not isinstance(cache, SpatialDropoutCache):
-        raise TypeError(f"spatial_dropout2d_backward: cache must come from spatial_dropout2d_forward, "
-                        f"got {type(cache).__name__}")
+    check.cache(cache, SpatialDropoutCache, "spatial_dropout2d_backward", "spatial_dropout2d_forward")
     dout = check.dout(dout, cache.x_shape, "spatial_dropout2d_backward")
     return dout * cache.keep / (1.0 - cache.p)
 

@@ -42,8 +42,7 @@ def flatten_forward(x: np.ndarray) -> tuple[np.ndarray, FlattenCache]:
 
 def flatten_backward(dout: np.ndarray, cache: FlattenCache) -> np.ndarray:
     """Gradient of :func:`flatten_forward`: ``dout`` (N, C*H*W) reshaped back to (N, C, H, W)."""
-    if not isinstance(cache, FlattenCache):
-        raise TypeError(f"flatten_backward: cache must come from flatten_forward, got {type(cache).__name__}")
+    check.cache(cache, FlattenCache, "flatten_backward", "flatten_forward")
     N = cache.x_shape[0]
     dout = check.dout(dout, (N, int(np.prod(cache.x_shape[1:]))), "flatten_backward")
     return dout.reshape(cache.x_shape).copy()
