@@ -88,13 +88,17 @@ def configure(dest: Path, target: str, tests: list[str]) -> None:
 def only_strings_differ(before: str, after: str) -> bool:
     """True if two source lines differ only inside string literals."""
     def skeleton(line: str) -> list[str] | None:
+        out: list[str] = []
         try:
-            toks = tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline)
-            # None stands for a string too: mutmut replaces a message argument by None
-            return [("STR" if t.type == tokenize.STRING or "FSTRING" in tokenize.tok_name.get(t.type, "")
-                     or t.string == "None" else t.string) for t in toks]
-        except (tokenize.TokenError, IndentationError, SyntaxError):
+            for t in tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline):
+                # None stands for a string too: mutmut replaces a message argument by None
+                out.append("STR" if t.type == tokenize.STRING or "FSTRING" in tokenize.tok_name.get(t.type, "")
+                           or t.string == "None" else t.string)
+        except tokenize.TokenError:   # a continuation line (an unclosed bracket): compare what was read
+            return out or None
+        except (IndentationError, SyntaxError):
             return None
+        return out
     a, b = skeleton(before), skeleton(after)
     return a is not None and a == b
 
