@@ -96,6 +96,8 @@ def real_array(x: object, func: str, arg: str = "x", layout: str | tuple[str, ..
     if not empty and arr.size == 0:
         raise ValueError(f"{func}: {arg} must not be empty, got {got}")
     arr = np.array(arr, dtype=np.float64) if copy else arr.astype(np.float64, copy=False)
+    if within is None and (not finite or np.isfinite(arr).all()):
+        return arr                      # nothing to report: skip building the mask (conv/pool call this per batch)
     bad, expected = (~np.isfinite(arr) if finite else np.zeros(arr.shape, bool)), "be finite"
     if within is not None and not bad.any():
         low, high = within
