@@ -336,3 +336,14 @@ def test_default_parameters_are_torchs(torch, name, torch_name):
     out.backward(torch.ones_like(zt))
     np.testing.assert_allclose(getattr(A, name)(z), out.detach().numpy(), rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(getattr(A, name + "_grad")(z), zt.grad.numpy(), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("name, param", [("leaky_relu", "alpha"), ("leaky_relu_grad", "alpha"), ("elu", "alpha"),
+                                         ("elu_grad", "alpha"), ("celu", "alpha"), ("celu_grad", "alpha"),
+                                         ("softplus", "beta"), ("softplus_grad", "beta"),
+                                         ("softplus", "threshold"), ("softplus_grad", "threshold")])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_every_parameter_of_every_function_must_be_finite(name, param, bad):
+    # found by mutation testing: only elu's alpha was tried, so dropping finite=True elsewhere went unnoticed
+    with pytest.raises(ValueError, match=rf"^{name}: {param} must be "):
+        getattr(A, name)(np.array([-1.0, 2.0]), **{param: bad})
