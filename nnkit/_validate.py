@@ -131,15 +131,19 @@ def in_place(value: object, func: str, arg: str) -> np.ndarray:
     return value
 
 
+def shape(x: np.ndarray, expected: tuple[int, ...], func: str, arg: str, what: str = "") -> np.ndarray:
+    """``x`` itself if its shape is ``expected``; ``what`` says where the expected shape comes from."""
+    if x.shape != tuple(expected):
+        raise ValueError(f"{func}: {arg} must have the shape {what}{tuple(expected)}, got {arg}.shape={x.shape}")
+    return x
+
+
 def dout(value: object, expected: tuple[int, ...] | None, func: str) -> np.ndarray:
     """An upstream gradient: a real array with the shape of the last forward's output (None: no forward yet)."""
     if expected is None:
         raise no_forward_yet(func)
     arr = real_array(value, func, "dout", ndarray=True, finite=False)
-    if arr.shape != tuple(expected):
-        raise ValueError(f"{func}: dout must have the shape of the last forward's output {tuple(expected)}, "
-                         f"got dout.shape={arr.shape}")
-    return arr
+    return shape(arr, expected, func, "dout", "of the last forward's output ")
 
 
 def number(value: object, func: str, arg: str, *, low: float = -math.inf, high: float = math.inf,
