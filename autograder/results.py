@@ -11,6 +11,7 @@ the tester when an array comparison fails (``array_detail``)::
 
     {"shape": [2, 3],
      "mismatch": [[false, true, false], ...],   # |got - expected| beyond the tolerance; size <= 4096 only
+     "checked": [[true, false, true], ...],     # a sampled gradient check only: the coordinates it tried
      "expected": [[...]], "got": [[...]]}       # visible checks of size <= 400 only
 
 Numbers in ``expected``/``got`` are JSON numbers, except NaN and infinities, which are the strings

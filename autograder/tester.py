@@ -254,8 +254,13 @@ class Tester:
         expected = np.zeros(analytic.size)
         expected[coords] = numeric_grad
         sampled = coords.size < analytic.size   # then the numeric gradient has holes: show the map, not values
-        return array_detail(analytic, expected.reshape(analytic.shape), mismatch.reshape(analytic.shape),
-                            hidden=self.hidden or sampled)
+        detail = array_detail(analytic, expected.reshape(analytic.shape), mismatch.reshape(analytic.shape),
+                              hidden=self.hidden or sampled)
+        if sampled and "mismatch" in detail:
+            checked = np.zeros(analytic.size, dtype=bool)
+            checked[coords] = True
+            detail["checked"] = checked.reshape(analytic.shape).tolist()
+        return detail
 
     # -- what the calls did besides returning (see ``watch_calls``) ------------------------------------
     def calls_were_clean(self, ns, *, inputs: bool = True, warnings: bool = False) -> bool:

@@ -112,5 +112,7 @@ def test_a_sampled_gradient_check_maps_only_the_coordinates_it_tried_and_shows_n
     x = t.away_from_kinks((10, 10))                            # 100 entries: 64 are sampled
     assert not t.grad_matches_numeric("square", lambda v: v ** 2, x, np.ones_like(x), 3 * x)
     detail = t.results[0].detail
-    assert set(detail) == {"shape", "mismatch"}
-    assert 0 < int(np.sum(detail["mismatch"])) <= 64
+    assert set(detail) == {"shape", "mismatch", "checked"}
+    checked, mismatch = np.array(detail["checked"]), np.array(detail["mismatch"])
+    assert checked.shape == mismatch.shape == (10, 10) and int(checked.sum()) == 64
+    assert mismatch.any() and not np.any(mismatch & ~checked)
