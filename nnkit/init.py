@@ -96,8 +96,8 @@ def zeros(shape: tuple[int, ...], *, rng: np.random.Generator | None = None, see
 def small_normal(shape: tuple[int, ...], *, std: float = 0.01, rng: np.random.Generator | None = None,
                  seed: int | None = None) -> np.ndarray:
     """``N(0, std**2)`` entries, ``std = 0.01`` by default (the lecture notes' ``N(0, sigma^2)``)."""
-    std = _check_positive(std, "small_normal", "std")
-    return _generator(rng, seed, "small_normal").normal(0.0, std, size=_check_shape(shape, "small_normal"))
+    std = check.number(std, "small_normal", "std", low=0.0, low_open=True, finite=True)
+    return check.generator("small_normal", seed, rng).normal(0.0, std, size=_check_shape(shape, "small_normal"))
 
 
 def xavier_uniform(shape: tuple[int, ...], *, gain: float = 1.0, rng: np.random.Generator | None = None,
@@ -110,8 +110,9 @@ def xavier_uniform(shape: tuple[int, ...], *, gain: float = 1.0, rng: np.random.
     variance is ``gain**2 * 2 / (fan_in + fan_out)``.
     """
     fan_in, fan_out = compute_fans(shape)
-    bound = _check_positive(gain, "xavier_uniform", "gain") * math.sqrt(6.0 / (fan_in + fan_out))
-    return _generator(rng, seed, "xavier_uniform").uniform(-bound, bound, size=tuple(shape))
+    gain = check.number(gain, "xavier_uniform", "gain", low=0.0, low_open=True, finite=True)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return check.generator("xavier_uniform", seed, rng).uniform(-bound, bound, size=tuple(shape))
 
 
 def xavier_normal(shape: tuple[int, ...], *, gain: float = 1.0, rng: np.random.Generator | None = None,
@@ -123,8 +124,9 @@ def xavier_normal(shape: tuple[int, ...], *, gain: float = 1.0, rng: np.random.G
     ``N(0, std**2)`` with ``std = gain * sqrt(2 / (fan_in + fan_out))``.
     """
     fan_in, fan_out = compute_fans(shape)
-    std = _check_positive(gain, "xavier_normal", "gain") * math.sqrt(2.0 / (fan_in + fan_out))
-    return _generator(rng, seed, "xavier_normal").normal(0.0, std, size=tuple(shape))
+    gain = check.number(gain, "xavier_normal", "gain", low=0.0, low_open=True, finite=True)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return check.generator("xavier_normal", seed, rng).normal(0.0, std, size=tuple(shape))
 
 
 def kaiming_uniform(shape: tuple[int, ...], *, a: float = math.sqrt(5.0), mode: str = "fan_in",
@@ -154,7 +156,7 @@ def kaiming_uniform(shape: tuple[int, ...], *, a: float = math.sqrt(5.0), mode: 
     """
     std = _kaiming_std(shape, a, mode, nonlinearity, "kaiming_uniform")
     bound = math.sqrt(3.0) * std
-    return _generator(rng, seed, "kaiming_uniform").uniform(-bound, bound, size=tuple(shape))
+    return check.generator("kaiming_uniform", seed, rng).uniform(-bound, bound, size=tuple(shape))
 
 
 def kaiming_normal(shape: tuple[int, ...], *, a: float = 0.0, mode: str = "fan_in",
@@ -168,7 +170,7 @@ def kaiming_normal(shape: tuple[int, ...], *, a: float = 0.0, mode: str = "fan_i
     (``a=0``, so the ReLU gain sqrt 2, and ``fan_in``) that is ``sqrt(2 / fan_in)``.
     """
     std = _kaiming_std(shape, a, mode, nonlinearity, "kaiming_normal")
-    return _generator(rng, seed, "kaiming_normal").normal(0.0, std, size=tuple(shape))
+    return check.generator("kaiming_normal", seed, rng).normal(0.0, std, size=tuple(shape))
 
 
 def he_uniform(shape: tuple[int, ...], *, rng: np.random.Generator | None = None,
@@ -235,10 +237,3 @@ def _check_shape(shape: object, where: str) -> tuple[int, ...]:
         raise ValueError(f"{where}: shape must be a tuple of non-negative ints, got {shape!r}")
     return tuple(int(s) for s in shape)
 
-
-def _check_positive(value: object, where: str, name: str) -> float:
-    return check.number(value, where, name, low=0.0, low_open=True, finite=True)
-
-
-def _generator(rng: np.random.Generator | None, seed: int | None, where: str) -> np.random.Generator:
-    return check.generator(where, seed, rng)
