@@ -140,9 +140,9 @@ def heldout_mse_other_sizes(ns, t):
 
 
 # -- the notebook's run ------------------------------------------------------------------------------------------
-def _run(ns, t):
-    """The notebook's capacity_models (Refs) and capacity_errors, or None after recording what is missing."""
-    what = f"capacity_models and capacity_errors hold {len(RUN)} networks and {len(RUN)} errors"
+def _run(ns, t, what):
+    """The notebook's capacity_models (Refs) and capacity_errors, or None after recording (as ``what``) what is
+    missing."""
     for name in ("capacity_models", "capacity_errors"):
         if not ns.has(name):
             t.fail(what, f"`{name}` is not defined: run the cell that calls capacity_curve (it defines "
@@ -166,7 +166,7 @@ def _forward_all(ns, models, x):
 
 
 def run_is_measured_on_the_held_out_points(ns, t):
-    got = _run(ns, t)
+    got = _run(ns, t, f"capacity_models and capacity_errors hold {len(RUN)} networks and {len(RUN)} errors")
     if got is None:
         return
     models, errors = got
@@ -188,15 +188,16 @@ def run_is_measured_on_the_held_out_points(ns, t):
     fitted = np.array([_mse(p, y_fit) for p in _forward_all(ns, models, x_fit)])
     untrained = np.array([_mse(ns.method(ns.call("make_mlp", h, seed=0), "forward", x_held, training=False),
                                y_held) for h in RUN])
-    t.close("capacity_errors[i] is the MSE of capacity_models[i] on the held-out points (x_held, y_held)",
-            errors, held, rtol=1e-9, atol=1e-12, known_wrong={
-                "the errors on the training points (x_fit, y_fit): a network is judged on points it did not fit":
-                fitted, "the root of each MSE (RMSE)": np.sqrt(held),
-                "the errors of the untrained networks: measure each network after training it": untrained})
+    for i, hidden in enumerate(RUN):      # one sub-check per network: judging on held-out points is the lesson
+        t.close(f"capacity_errors[{i}] is the MSE of the hidden={hidden} network on the held-out points "
+                "(x_held, y_held)", errors[i], np.float64(held[i]), rtol=1e-9, atol=1e-12, known_wrong={
+                    "the error on the training points (x_fit, y_fit): a network is judged on points it did not fit":
+                    fitted[i], "the root of the MSE (RMSE)": np.sqrt(held[i]),
+                    "the error of the untrained network: measure each network after training it": untrained[i]})
 
 
 def _falls_with_capacity(ns, t):
-    got = _run(ns, t)
+    got = _run(ns, t, "the error on fresh points falls as capacity grows")
     if got is None:
         return
     models = got[0]

@@ -310,13 +310,13 @@ UNIT3 = [
     E("u3_capacity", CAP, [(MSE_LINE, "return float(np.mean(np.abs(pred - y)))")], r"mean absolute error"),
     E("u3_capacity", CAP, [(MSE_LINE, "return float(0.5 * np.mean((pred - y) ** 2))")], r"half the mean squared error"),
     E("u3_capacity", CAP, [("errors.append(heldout_mse(model, x_held, y_held))", "errors.append(heldout_mse(model, x_fit, y_fit))")],
-      r"errors on the training points"),
+      r"error on the training points"),
     E("u3_capacity", CAP, [("model = make_mlp(hidden, seed=seed)", "model = make_mlp((4,), seed=seed)")],
       r"capacity is not increasing"),
     E("u3_capacity", CAP, [("        train(model, x_fit, y_fit,", "        errors.append(heldout_mse(model, x_held, y_held))\n"
                                                     "        train(model, x_fit, y_fit,"),
                            ("        errors.append(heldout_mse(model, x_held, y_held))\n    return", "    return")],
-      r"untrained networks"),
+      r"untrained network"),
     E("u3_capacity", CAP, [("lr=0.1, epochs=100", "lr=0.1, epochs=5")], r"12-unit net fits the curve"),
 ]
 

@@ -54,7 +54,7 @@ BUGS = [
      "the last epoch's weights returned instead of the best epoch's"),
     ("u4_search", "u4_search_impl", [("scores.append(float(np.mean(mlp_predict(params, X_val) == y_val)))",
                                       "scores.append(float(np.mean(mlp_predict(params, X_train) == y_train)))")],
-     "the choice must be made on the (X_val, y_val) passed in"),
+     "the accuracy on the training data: score each config on the (X_val, y_val) passed in"),
     ("u4_schedule_clip", "u4_schedule_clip_impl", [("drop ** (epoch // every)", "drop ** (epoch / every)")],
      "no floor"),
     ("u4_schedule_clip", "u4_schedule_clip_impl", [("np.cos(np.pi * step / total)", "np.cos(step / total)")],
