@@ -369,3 +369,11 @@ def test_the_default_reduction_is_the_mean(name):
     summed = L.get(name)(first, second, reduction="sum")
     assert default[0] == pytest.approx(summed[0] / count, rel=1e-14)
     np.testing.assert_allclose(default[1], summed[1] / count, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", L.names())
+def test_every_loss_refuses_an_empty_batch(name):
+    # found by mutation testing: only mse was tried, so binary_cross_entropy could lose its emptiness check
+    a, b = make_case(name, n=0)
+    with pytest.raises(ValueError, match=rf"^{name}: \w+ must not be empty, got \w+\.shape=\(0, "):
+        L.get(name)(a, b)
