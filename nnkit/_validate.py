@@ -39,14 +39,15 @@ def _bind(shape: tuple[int, ...], axes: list[str], sizes: dict) -> dict | None:
     """``sizes`` with the axes of ``shape`` bound to their names, or None if the shape does not fit the layout.
 
     An axis is a name (``N``; the same name in two layouts must have one size), a name plus a number (``D+1``),
-    a number, or a leading ``...`` (any leading axes, the same in every layout that has one).
+    a number, or one ``...`` (any number of axes, the same in every layout that has one).
     """
     new = dict(sizes)
-    if axes[:1] == ["..."]:
-        axes, lead = axes[1:], shape[:len(shape) - len(axes[1:])]
-        if len(shape) < len(axes) or new.setdefault("...", lead) != lead:
+    if "..." in axes:
+        k, tail = axes.index("..."), len(axes) - axes.index("...") - 1
+        middle = shape[k:len(shape) - tail]
+        if len(shape) < len(axes) - 1 or new.setdefault("...", middle) != middle:
             return None
-        shape = shape[len(lead):]
+        axes, shape = axes[:k] + axes[k + 1:], shape[:k] + shape[len(shape) - tail:]
     for axis, n in zip(axes, shape):
         name, _, offset = axis.partition("+")
         want = int(name) if name.isdigit() else new.setdefault(name, n - int(offset or 0)) + int(offset or 0)
@@ -57,9 +58,10 @@ def _bind(shape: tuple[int, ...], axes: list[str], sizes: dict) -> dict | None:
 
 def _expected(axes: list[str], sizes: dict) -> str:
     """``(N, D+1) = (4, 3)``: the layout, then the sizes already bound (names left where unbound)."""
-    lead = list(sizes.get("...", ["..."])) if axes[:1] == ["..."] else []
-    values = lead + [sizes[n] + int(o or 0) if n in sizes else axis
-                     for axis, (n, _, o) in ((a, a.partition("+")) for a in axes[len(lead) > 0:])]
+    values: list = []
+    for axis in axes:
+        n, _, o = axis.partition("+")
+        values += list(sizes.get(n, [n])) if n == "..." else [sizes[n] + int(o or 0) if n in sizes else axis]
     return _text(axes) if values == axes else f"{_text(axes)} = {_text(axes, values)}"
 
 
@@ -80,7 +82,7 @@ def real_array(x: object, func: str, arg: str = "x", layout: str | tuple[str, ..
         raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
     got = f"{arg}.shape={arr.shape}" if arg.isidentifier() else f"shape {arr.shape}"
     layouts = [_axes(s) for s in ((layout,) if isinstance(layout, str) else layout) if s]
-    ranks = [ndim] if ndim is not None else [len(a) for a in layouts if a[:1] != ["..."]]
+    ranks = [ndim] if ndim is not None else [len(a) for a in layouts if "..." not in a]
     if ranks and len(ranks) == len(layouts or ranks) and arr.ndim not in ranks:
         hint = " (for one sample use x[None])" if arg == "x" and len(ranks) == 1 and arr.ndim == ranks[0] - 1 else ""
         expected = " or ".join(f"{len(a)}-D {_text(a)}" for a in layouts) or f"{ndim}-D"
@@ -90,7 +92,8 @@ def real_array(x: object, func: str, arg: str = "x", layout: str | tuple[str, ..
         bound = next((b for b in (_bind(arr.shape, a, sizes) for a in layouts) if b is not None), None)
         if bound is None:
             expected = " or ".join(_expected(a, sizes) for a in layouts)
-            hint = f" (a trailing axis of 1 does not broadcast; pass {arg}.ravel())" if arr.shape[-1:] == (1,) else ""
+            ravel = arr.shape[-1:] == (1,) and any(_bind(arr.shape[:-1], a, sizes) is not None for a in layouts)
+            hint = f" (a trailing axis of 1 does not broadcast; pass {arg}.ravel())" if ravel else ""
             raise ValueError(f"{func}: {arg} must have shape {expected}, got {got}{hint}")
         sizes.update(bound)
     if not empty and arr.size == 0:

@@ -340,7 +340,7 @@ class Standardizer:
         self.scale_: np.ndarray | None = None
 
     def fit(self, X) -> "Standardizer":
-        X = _as_features(X, "Standardizer.fit")
+        X = check.real_array(X, "Standardizer.fit", "X", "(N, D, ...)", empty=False)
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
         # a feature whose spread is only round-off counts as constant
@@ -351,10 +351,7 @@ class Standardizer:
     def transform(self, X) -> np.ndarray:
         if self.mean_ is None:
             raise RuntimeError("Standardizer.transform: called before fit; run fit(X_train) first")
-        X = _as_features(X, "Standardizer.transform")
-        if X.shape[1:] != self.mean_.shape:
-            raise ValueError(f"Standardizer.transform: X has feature shape {X.shape[1:]}, fitted on "
-                             f"{self.mean_.shape} (X.shape={X.shape})")
+        X = check.real_array(X, "Standardizer.transform", "X", "(N, D, ...)", sizes=self._fitted_sizes())
         return (X - self.mean_) / self.scale_
 
     def fit_transform(self, X) -> np.ndarray:
@@ -364,14 +361,12 @@ class Standardizer:
         """Undo :meth:`transform`."""
         if self.mean_ is None:
             raise RuntimeError("Standardizer.inverse_transform: called before fit; run fit(X_train) first")
-        return _as_features(X, "Standardizer.inverse_transform") * self.scale_ + self.mean_
+        X = check.real_array(X, "Standardizer.inverse_transform", "X", "(N, D, ...)", sizes=self._fitted_sizes())
+        return X * self.scale_ + self.mean_
 
-
-def _as_features(X, func: str) -> np.ndarray:
-    X = check.real_array(X, func, "X")
-    if X.ndim < 2 or len(X) == 0:
-        raise ValueError(f"{func}: X must have shape (N, D) or (N, ...) with N >= 1, got X.shape={X.shape}")
-    return X
+    def _fitted_sizes(self) -> dict:
+        """The feature axes seen by fit, as the layout ``(N, D, ...)`` names them."""
+        return {"D": self.mean_.shape[0], "...": self.mean_.shape[1:]}
 
 
 def one_hot(y, num_classes: int) -> np.ndarray:

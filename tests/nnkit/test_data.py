@@ -301,11 +301,16 @@ def test_standardizer_works_on_image_batches_and_checks_shapes():
     X = np.random.default_rng(1).normal(size=(6, 1, 8, 8))
     scaler = D.Standardizer().fit(X)
     assert scaler.mean_.shape == (1, 8, 8)
-    with pytest.raises(ValueError, match=r"feature shape \(64,\), fitted on \(1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"Standardizer.transform: X must have shape \(N, D, \.\.\.\) = "
+                                         r"\(N, 1, 8, 8\), got X.shape=\(6, 64\)"):
         scaler.transform(X.reshape(6, 64))
+    # inverse_transform checks too: (2, 1) against 3 fitted features would broadcast silently
+    with pytest.raises(ValueError, match=r"inverse_transform: X must have shape \(N, D, \.\.\.\) = \(N, 3\), "
+                                         r"got X.shape=\(2, 1\)$"):
+        D.Standardizer().fit(np.ones((5, 3))).inverse_transform(np.ones((2, 1)))
     with pytest.raises(RuntimeError, match="called before fit"):
         D.Standardizer().transform(X)
-    with pytest.raises(ValueError, match=r"X must have shape \(N, D\)"):
+    with pytest.raises(ValueError, match=r"X must have shape \(N, D, \.\.\.\), got X.shape="):
         D.Standardizer().fit(np.ones(5))
 
 
