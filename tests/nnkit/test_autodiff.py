@@ -375,3 +375,17 @@ def test_each_unary_node_is_named_after_its_operation(op):
     x = Value(0.5, label="x")
     out = -x if op == "neg" else getattr(x, op)()
     assert render_graph(out).splitlines()[-1].startswith(f"v0 = {op}(x) |")
+
+
+def test_zero_to_the_power_zero_is_one_with_no_gradient():
+    x = Value(0.0)
+    y = x ** 0
+    y.backward()
+    assert (y.data, x.grad) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_each_binary_node_is_named_after_its_operation(op):
+    x, y = Value(2.0, label="x"), Value(3.0, label="y")
+    out = {"+": x + y, "-": x - y, "*": x * y, "/": x / y}[op]
+    assert render_graph(out).splitlines()[-1].startswith(f"v0 = x {op} y |")
