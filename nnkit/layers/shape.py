@@ -32,10 +32,7 @@ def flatten_forward(x: np.ndarray) -> tuple[np.ndarray, FlattenCache]:
         Row-major order: ``out[n, c*H*W + h*W + w] = x[n, c, h, w]``.
     cache : FlattenCache
     """
-    x = check.real_array(x, "flatten_forward", ndarray=True, finite=False)
-    if x.ndim < 2:
-        raise ValueError(f"flatten_forward: x must have a batch axis and at least one more, (N, C, H, W); "
-                         f"got x.shape={x.shape}")
+    x = check.real_array(x, "flatten_forward", "x", "(N, D, ...)", ndarray=True, finite=False)   # a batch axis and more
     out = x.reshape(x.shape[0], -1).copy()   # a copy, so a caller editing out never edits x
     return out, FlattenCache(x.shape)
 
