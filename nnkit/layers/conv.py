@@ -277,9 +277,10 @@ def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geo: _ConvGeome
     out = np.empty((N, F, P))
 
     def convolve(batch: slice) -> None:
+        n = batch.stop - batch.start
         cols[:, :, :, batch] = windows[:, :, :, batch]
         prod = Wmat @ cols.reshape(C * HH * WW, N * P)[:, batch.start * P:batch.stop * P]    # (F, n*H'*W')
-        np.add(prod.reshape(F, -1, P).transpose(1, 0, 2), b[:, None], out=out[batch])       # (n, F, H'*W')
+        np.add(prod.reshape(F, n, P).transpose(1, 0, 2), b[:, None], out=out[batch])        # (n, F, H'*W')
 
     in_batch_chunks(convolve, N, cols.size, blas=True)
     cache = Conv2dCache(cols.reshape(C * HH * WW, N * P), W, x.shape, geo.stride, geo.pads, geo.out_hw)
@@ -325,11 +326,11 @@ def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
     dW_parts: dict[int, np.ndarray] = {}
 
     def backprop(batch: slice) -> None:
-        pos = slice(batch.start * P, batch.stop * P)                        # these images' columns
-        dout2.reshape(F, N, P)[:, batch] = dout[batch].reshape(-1, F, P).transpose(1, 0, 2)
+        n, pos = batch.stop - batch.start, slice(batch.start * P, batch.stop * P)   # these images' columns
+        dout2.reshape(F, N, P)[:, batch] = dout[batch].reshape(n, F, P).transpose(1, 0, 2)
         dW_parts[batch.start] = dout2[:, pos] @ cols[:, pos].T              # (F, C*HH*WW)
         dcols = Wmat.T @ dout2[:, pos]                                      # (C*HH*WW, n*H'*W')
-        _col2im(dcols.reshape(C, HH, WW, -1, H_out, W_out), dxp[batch], stride)
+        _col2im(dcols.reshape(C, HH, WW, n, H_out, W_out), dxp[batch], stride)
 
     in_batch_chunks(backprop, N, cols.size, blas=True)
     dW = sum(dW_parts[start] for start in sorted(dW_parts)).reshape(W.shape)

@@ -291,3 +291,67 @@ def test_conv2d_fast_gives_the_same_bits_on_one_thread_and_on_three(chunked):
     chunked.set_num_threads(1)
     for a, b_ in zip(on_three, run()):
         np.testing.assert_array_equal(a, b_)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# defaults, the layer's own checks, and where the chunks' BLAS runs (each was a surviving mutant)
+# ----------------------------------------------------------------------------------------------------------------
+def test_conv2d_defaults_are_stride_1_and_no_padding():
+    rng = np.random.default_rng(7)
+    x, W, b = rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
+    for forward in (conv2d_forward, conv2d_forward_naive):
+        out, _ = forward(x, W, b)
+        np.testing.assert_array_equal(out, forward(x, W, b, stride=1, padding=0)[0])
+        assert out.shape == (2, 3, 4, 3)
+    layer = Conv2d(2, 3, 3, seed=0)
+    assert (layer.stride, layer.padding) == ((1, 1), 0)
+    assert layer.forward(x).shape == (2, 3, 4, 3)
+
+
+def test_conv2d_layer_accepts_same_padding_with_stride_1():
+    layer = Conv2d(1, 2, (2, 4), padding="same", seed=0)
+    x = np.random.default_rng(8).normal(size=(1, 1, 5, 6))
+    expected, _ = conv2d_forward_naive(x, layer.params["W"], layer.params["b"], padding="same")
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=0, atol=1e-12)
+    assert expected.shape == (1, 2, 5, 6)
+
+
+def test_conv2d_layer_checks_x_once_with_its_own_name():
+    layer = Conv2d(1, 2, 3, seed=0)
+    with pytest.raises(TypeError, match=r"^Conv2d.forward: x must be a numpy array, got list"):
+        layer.forward(np.ones((1, 1, 4, 4)).tolist())
+    with pytest.raises(ValueError, match=r"^Conv2d.forward: x must not be empty"):
+        layer.forward(np.ones((0, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"^Conv2d.forward: x must be finite"):
+        layer.forward(np.full((1, 1, 4, 4), np.inf))
+    with pytest.raises(ValueError, match=r"^Conv2d.forward: kernel height 3 is larger than the padded input height 2"):
+        layer.forward(np.ones((1, 1, 2, 4)))
+    layer.forward(np.ones((2, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"^Conv2d.backward: dout must have the shape of the last forward's output "
+                                         r"\(2, 2, 2, 2\)"):
+        layer.backward(np.ones((2, 2, 2, 3)))
+
+
+def test_conv2d_backward_names_what_it_got_instead_of_a_cache():
+    with pytest.raises(TypeError, match="^conv2d_backward: cache must come from conv2d_forward, got str"):
+        conv2d_backward(np.ones((1, 1, 2, 2)), "cache")
+    _, cache = conv2d_forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), np.zeros(1))
+    with pytest.raises(TypeError, match="^conv2d_backward_naive: cache must come from conv2d_forward_naive, "
+                                        "got Conv2dCache"):
+        conv2d_backward_naive(np.ones((1, 1, 2, 2)), cache)
+
+
+def test_conv2d_chunks_run_their_matrix_products_with_blas_on_one_thread(chunked, monkeypatch):
+    from nnkit.layers import conv
+
+    seen = []
+
+    def spy(work, n, size, *, blas=False):
+        seen.append(blas)
+        chunked.in_batch_chunks(work, n, size, blas=blas)
+
+    monkeypatch.setattr(conv, "in_batch_chunks", spy)
+    rng = np.random.default_rng(9)
+    out, cache = conv2d_forward(rng.normal(size=(4, 2, 5, 5)), rng.normal(size=(3, 2, 3, 3)), np.zeros(3))
+    conv2d_backward(rng.normal(size=out.shape), cache)
+    assert seen == [True, True]

@@ -198,3 +198,55 @@ def test_pool_fast_in_chunks_on_threads_agrees_with_naive(monkeypatch, pairs, x_
         np.testing.assert_allclose(bwd_fast(dout, cache_fast), bwd_naive(dout, cache_naive), rtol=0, atol=1e-14)
     finally:
         _chunks.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# what the caches record, inputs outside every window, and the checks' messages (each was a surviving mutant)
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("forward", "backward"), MAX + AVG, ids=["max-naive", "max-fast", "avg-naive", "avg-fast"])
+def test_pool_cache_records_the_shapes_and_the_function_that_made_it(forward, backward):
+    x = np.random.default_rng(4).normal(size=(2, 3, 7, 6))
+    _, cache = forward(x, (3, 2), (2, 1))
+    assert cache.made_by == forward.__name__
+    assert (cache.x_shape, cache.kernel, cache.stride, cache.out_hw) == ((2, 3, 7, 6), (3, 2), (2, 1), (3, 5))
+
+
+def _dirty_the_allocator(size):
+    """Free a NaN-filled block of ``size`` floats, so that a following np.empty of that size likely reuses it."""
+    junk = np.full(size, np.nan)
+    del junk
+
+
+@pytest.mark.parametrize(("x_shape", "kernel", "stride"), [((2, 3, 5, 6), 2, None),     # a row left over
+                                                         ((2, 3, 6, 7), 2, None),     # a column left over
+                                                         ((2, 3, 6, 6), 2, 3),        # gaps between windows
+                                                         ((2, 3, 6, 6), (3, 2), None)])
+@pytest.mark.parametrize(("forward", "backward"), [MAX[1], AVG[1]], ids=["max", "avg"])
+def test_pool_backward_gives_exactly_zero_to_inputs_outside_every_window(forward, backward, x_shape, kernel, stride):
+    rng = np.random.default_rng(5)
+    x = distinct_values(x_shape, rng)
+    out, cache = forward(x, kernel, stride)
+    dout = rng.normal(size=out.shape)
+    naive_forward = maxpool2d_forward_naive if forward is maxpool2d_forward else avgpool2d_forward_naive
+    naive_backward = maxpool2d_backward_naive if forward is maxpool2d_forward else avgpool2d_backward_naive
+    expected = naive_backward(dout, naive_forward(x, kernel, stride)[1])
+    for _ in range(3):                     # memory handed back by the allocator must not leak into dx
+        _dirty_the_allocator(x.size)
+        np.testing.assert_allclose(backward(dout, cache), expected, rtol=0, atol=1e-14)
+
+
+def test_pool_errors_name_the_axis_the_function_and_what_arrived():
+    x = np.ones((2, 3, 4, 5))
+    with pytest.raises(ValueError, match="^maxpool2d_forward: kernel height 5 is larger than the padded input height 4"):
+        maxpool2d_forward(x, (5, 2))
+    with pytest.raises(ValueError, match=r"^avgpool2d_forward: x must not be empty, got x.shape=\(0, 3, 4, 5\)"):
+        avgpool2d_forward(np.ones((0, 3, 4, 5)), 2)
+    with pytest.raises(TypeError, match="^maxpool2d_backward: cache must come from maxpool2d_forward, got str"):
+        maxpool2d_backward(np.ones((2, 3, 2, 2)), "cache")
+    with pytest.raises(ValueError, match="^AvgPool2d.forward: kernel width 6 is larger than the padded input width 5"):
+        AvgPool2d((2, 6)).forward(x)
+    layer = MaxPool2d(2)
+    layer.forward(x)
+    with pytest.raises(ValueError, match=r"^MaxPool2d.backward: dout must have the shape of the last forward's "
+                                         r"output \(2, 3, 2, 2\)"):
+        layer.backward(np.ones((2, 3, 2, 3)))
