@@ -229,7 +229,7 @@ class Tester:
         return self.record(what, 0.0, [
             f"relative error {err:.3g} against numeric differentiation of your forward (limit {limit:g}, "
             f"{coords.size} coordinates)",
-            f"worst at index {index}: your gradient {analytic[index]!r}, numeric {numeric_grad[worst]!r}",
+            f"worst at index {index}: your gradient {analytic[index].item()!r}, numeric {numeric_grad[worst].item()!r}",
         ], notes, self._gradient_detail(analytic, picked, numeric_grad, coords, limit))
 
     def _numeric_gradient(self, what, forward, x, dout, coords, eps) -> np.ndarray | None:
