@@ -221,7 +221,10 @@ def _conv_backward_case(ns, t, case, *, numeric: bool):
                              "j*stride)": conv_wrong_dx(x, W, dout, S, P, "stride"),
                              "dx cropped at the top-left corner: remove the padding on every side "
                              "(dxpad[:, :, padding:padding + H, padding:padding + W])":
-                             conv_wrong_dx(x, W, dout, S, P, "corner")}),
+                             conv_wrong_dx(x, W, dout, S, P, "corner"),
+                             "dx without the windows that reach into the padding: every window adds to dx, "
+                             "compute it on the padded input and crop the padding at the end":
+                             conv_wrong_dx(x, W, dout, S, P, "inside")}),
         t.close(f"dW matches the reference ({label})", grads[1], dW, kind="backward",
                 known_wrong={"dW with the kernel flipped (cross-correlation: dW[f] = sum dout * x[window])":
                              fdW[:, :, ::-1, ::-1]}),

@@ -55,7 +55,9 @@ def shape_hints(got_shape, expected_shape, dims, pool: bool = False) -> list[str
 
 def conv_wrong_dx(x, W, dout, S, P, rule: str) -> np.ndarray:
     """conv dx under a wrong rule: overlapping windows "overwrite" each other (= instead of +=), the "stride"
-    is ignored when placing the windows, or the padding is cropped from the top-left "corner" only."""
+    is ignored when placing the windows, the padding is cropped from the top-left "corner" only, or only the
+    windows lying wholly "inside" the unpadded input get their share (the ones reaching into the padding are
+    skipped, which leaves dx too small near the borders)."""
     N, C, H, Wd = x.shape
     F, _, HH, WW = W.shape
     step = 1 if rule == "stride" else S
@@ -63,6 +65,9 @@ def conv_wrong_dx(x, W, dout, S, P, rule: str) -> np.ndarray:
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
             win = (slice(None), slice(None), slice(i * step, i * step + HH), slice(j * step, j * step + WW))
+            if rule == "inside" and (min(i * step, j * step) < P or i * step + HH > H + P
+                                     or j * step + WW > Wd + P):
+                continue
             part = np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))
             if rule == "overwrite":
                 dxpad[win] = part

@@ -480,6 +480,10 @@ UNIT5 = [
     E("u5_conv_backward", CB, [("rows = slice(i * stride, i * stride + HH)", "rows = slice(i, i + HH)"),
                                ("cols = slice(j * stride, j * stride + WW)", "cols = slice(j, j + WW)")], r"stride is ignored in the backward"),
     E("u5_conv_backward", CB, [("dx = dxpad[:, :, padding:padding + H, padding:padding + Wd]", "dx = dxpad[:, :, :H, :Wd]")], r"top-left corner"),
+    E("u5_conv_backward", CB, [("dxpad[:, :, rows, cols] += np.tensordot(d, W, axes=([1], [0]))",
+                               "dxpad[:, :, rows, cols] += np.tensordot(d, W, axes=([1], [0])) * (min(i * stride, j * stride) >= padding"
+                               " and i * stride + HH <= H + padding and j * stride + WW <= Wd + padding)")],
+      r"windows that reach into the padding"),
     E("u5_conv_backward", CB, [("dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))",
                                "dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))[:, :, ::-1, ::-1]")], r"dW with the kernel flipped"),
     E("u5_maxpool_forward", MF, [(".max(axis=(2, 3))", ".mean(axis=(2, 3))")], r"avg-pooling instead of max"),
