@@ -341,7 +341,7 @@ def _maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     def unpool(batch: slice) -> None:
         n = len(range(N)[batch])
         st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
-        drowmax = start((n * C, H, WQ)) if WQ == W_out else np.zeros((n * C, H, WQ))   # stage 1 reads j >= W'
+        drowmax = start((n * C, H, WQ))        # zeros unless tiled: stage 1 reads the columns j >= W' as well
         _route_back(dout[batch].reshape(n * C, H_out, W_out), cache.row_arg[batch].reshape(n * C, H_out, W_out),
                     _window_views(drowmax[:, :, :W_out], kh, sh, H_out), overlap=sh < kh)
         dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
@@ -410,7 +410,7 @@ def _avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     def unpool(batch: slice) -> None:
         n = len(range(N)[batch])
         st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
-        drowsum = start((n * C, H, st.WQ)) if st.WQ == W_out else np.zeros((n * C, H, st.WQ))
+        drowsum = start((n * C, H, st.WQ))     # zeros unless tiled: stage 1 reads the columns j >= W' as well
         _spread(share[batch].reshape(n * C, H_out, W_out), _window_views(drowsum[:, :, :W_out], kh, sh, H_out),
                 overlap=sh < kh)
         dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))

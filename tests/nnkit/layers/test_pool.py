@@ -250,3 +250,14 @@ def test_pool_errors_name_the_axis_the_function_and_what_arrived():
     with pytest.raises(ValueError, match=r"^MaxPool2d.backward: dout must have the shape of the last forward's "
                                          r"output \(2, 3, 2, 2\)"):
         layer.backward(np.ones((2, 3, 2, 3)))
+
+
+@pytest.mark.parametrize("layer_cls", [MaxPool2d, AvgPool2d])
+def test_pool_layers_take_1x1_windows_name_themselves_and_print_their_settings(layer_cls):
+    x = np.random.default_rng(6).normal(size=(2, 3, 4, 5))
+    np.testing.assert_array_equal(layer_cls(1).forward(x), x)           # a 1x1 window is the identity
+    assert repr(layer_cls((2, 3), stride=1)) == f"{layer_cls.__name__}(kernel_size=(2, 3), stride=(1, 1))"
+    with pytest.raises(ValueError, match=f"^{layer_cls.__name__}: kernel_size must be >= 1, got 0"):
+        layer_cls(0)
+    with pytest.raises(TypeError, match=f"^{layer_cls.__name__}: stride must be an int or a pair of ints, got 1.5"):
+        layer_cls(2, stride=1.5)
