@@ -459,7 +459,7 @@ def main() -> None:
             rows += bench_unit(unit, root, args.submissions, bridge, args.graders, args.baseline)
         if rows:
             report(rows)
-        units = args.units if args.profile is None else args.profile
+        units = [unit for unit in (args.units if args.profile is None else args.profile) if unit]
         if units:
             print("\nwhere the CPU goes (interpreter start-up on the host, 5 runs each):")
             startup_costs()
