@@ -9,11 +9,11 @@ truth table). The student-facing signatures are those of ``solutions/unit1/unit1
 ``heaviside(z)``, ``sigmoid(z)``            elementwise, any shape, float64
 ``add_bias(X)``, ``tlu_predict(theta, X)``  (N, D) -> (N, D+1); theta (D+1, K), X (N, D) -> (N, K)
 ``perceptron_step(theta, x, y, lr)``        new theta (D+1, K); x (D,), y (K,)
-``train_perceptron(X, Y, lr, max_epochs,    -> (theta (D+1, K), mistakes: list[int]); Y (N, K)
-theta0)``
-``gate_neuron(w, X)``, ``W_AND`` ...        sigmoid(w[0] + X @ w[1:]) -> (N,); weights bias first
+``train_perceptron(X, y, *, lr,           -> (theta (D+1, K), mistakes: list[int]); y (N, K)
+max_epochs, theta0)``
+``gate_neuron(theta, X)``, ``W_AND`` ...    sigmoid(theta[0] + X @ theta[1:]) -> (N,); bias first
 ``xor_network(X)``                          (N, 2) -> (N,)
-``delta_rule(X, y, lr, epochs, w0)``        -> (w (D+1,), losses: list[float] after each epoch)
+``delta_rule(X, y, *, lr, epochs, w0)``     -> (w (D+1,), losses: list[float] after each epoch)
 ==========================================  =====================================================
 """
 
@@ -304,8 +304,8 @@ def training_on_NAND_matches_the_reference(ns, t):
 # -- gates -----------------------------------------------------------------------------------------------------
 def gate_neuron_matches_the_reference(ns, t):
     w, X = t.rng.normal(size=3), t.rng.normal(size=(7, 2))
-    t.close("gate_neuron with w (3,) and X (7, 2)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X),
-            known_wrong={"a missing bias: sigmoid(X @ w[1:]) without w[0]": ref_act.sigmoid(X @ w[1:])})
+    t.close("gate_neuron with theta (3,) and X (7, 2)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X),
+            known_wrong={"a missing bias: sigmoid(X @ theta[1:]) without theta[0]": ref_act.sigmoid(X @ w[1:])})
 
 
 def _gate_truth_table(ns, t, name):
@@ -343,7 +343,7 @@ def gate_weights_truth_tables(ns, t):
 
 def gate_neuron_hidden(ns, t):
     w, X = t.rng.normal(size=4) * 5, t.rng.normal(size=(9, 3))
-    t.close("gate_neuron with w (4,) and X (9, 3)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X))
+    t.close("gate_neuron with theta (4,) and X (9, 3)", ns.call("gate_neuron", w, X), ref_logic.neuron(w, X))
 
 
 def xor_network_gives_the_XOR_truth_table(ns, t):
@@ -371,7 +371,7 @@ def _regression(t, n, d):
 
 
 def _delta(ns, t, what, X, y, lr, epochs, w0):
-    return t.unpack(what, ns.call("delta_rule", X, y, lr, epochs, w0=w0), 2)
+    return t.unpack(what, ns.call("delta_rule", X, y, lr=lr, epochs=epochs, w0=w0), 2)
 
 
 @watch_calls()
@@ -450,7 +450,7 @@ ITEMS = [
          checks=(perceptron_step_on_the_cat_dog_example, perceptron_step_matches_the_reference,
                  perceptron_step_correct_units_unchanged),
          hidden_checks=(perceptron_step_hidden_cases, perceptron_step_tie_at_zero), forbid=FORBID),
-    Item("u1_train_perceptron", 3, "train_perceptron(X, Y, lr, max_epochs, theta0)", names=("train_perceptron",),
+    Item("u1_train_perceptron", 3, "train_perceptron(X, y, *, lr, max_epochs, theta0)", names=("train_perceptron",),
          checks=(training_converges_on_AND_within_20_epochs, training_on_OR_matches_the_reference,
                  training_on_XOR_runs_out_of_epochs),
          hidden_checks=(training_on_separable_data_matches_the_reference, training_on_NAND_matches_the_reference),
@@ -461,7 +461,7 @@ ITEMS = [
          hidden_checks=(gate_neuron_hidden,), forbid=FORBID),
     Item("u1_xor", 2, "xor_network(X) from gates", names=("xor_network",),
          checks=(xor_network_gives_the_XOR_truth_table,), hidden_checks=(xor_shuffled_rows,), forbid=FORBID),
-    Item("u1_delta_rule", 3, "delta_rule(X, y, lr, epochs, w0)", names=("delta_rule",),
+    Item("u1_delta_rule", 3, "delta_rule(X, y, *, lr, epochs, w0)", names=("delta_rule",),
          checks=(delta_rule_one_update, delta_rule_losses, delta_rule_reaches_least_squares),
          hidden_checks=(delta_rule_hidden_reference,), forbid=FORBID),
 ]

@@ -146,7 +146,7 @@ def mse_on_other_shapes(ns, t):
 def bce_matches_reference(ns, t):
     logits = t.rng.normal(size=(8, 1)) * 3
     target = (t.rng.random((8, 1)) < 0.5).astype(float)
-    _loss_checks(ns, t, "bce_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
+    _loss_checks(ns, t, "binary_cross_entropy_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
                  "(8, 1) logits", known_wrong={"sigmoid(z) - y without dividing by the number of entries":
                                                ref_act.sigmoid(logits) - target})
 
@@ -155,9 +155,10 @@ def bce_matches_reference(ns, t):
 def bce_is_stable_and_checks_shapes(ns, t):
     logits = np.array([[-1000.0], [-30.0], [0.0], [30.0], [1000.0]])
     target = np.array([[0.0], [1.0], [1.0], [0.0], [1.0]])
-    _loss_checks(ns, t, "bce_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
+    _loss_checks(ns, t, "binary_cross_entropy_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
                  "logits up to +-1000")
-    _raises_value_error(ns, t, "bce_with_logits((5, 1), (5,)) raises ValueError", "bce_with_logits",
+    _raises_value_error(ns, t, "binary_cross_entropy_with_logits((5, 1), (5,)) raises ValueError",
+                        "binary_cross_entropy_with_logits",
                         logits, target[:, 0])
 
 
@@ -174,7 +175,7 @@ def cross_entropy_matches_reference(ns, t):
     n, c = int(t.rng.integers(4, 8)), 5
     logits, labels = t.rng.normal(size=(n, c)) * 2, t.rng.integers(0, c, size=n)
     probs = ref_act.softmax(logits)
-    _loss_checks(ns, t, "softmax_cross_entropy", ref_loss.cross_entropy, logits, labels, f"({n}, {c}) logits",
+    _loss_checks(ns, t, "cross_entropy", ref_loss.cross_entropy, logits, labels, f"({n}, {c}) logits",
                  batch_size=n, known_wrong={
                      "softmax / N without subtracting the one-hot labels (the gradient is (softmax - one-hot) / N)":
                      probs / n, "softmax + one-hot: the one-hot labels must be subtracted, not added":
@@ -184,15 +185,15 @@ def cross_entropy_matches_reference(ns, t):
 def cross_entropy_at_large_logits(ns, t):
     logits = t.rng.normal(size=(4, 3)) * 1000
     labels = np.array([0, 1, 2, 1])
-    _loss_checks(ns, t, "softmax_cross_entropy", ref_loss.cross_entropy, logits, labels,
+    _loss_checks(ns, t, "cross_entropy", ref_loss.cross_entropy, logits, labels,
                  "logits of size ~1000 (subtract the row max)", batch_size=4)
 
 
 def cross_entropy_refuses_bad_labels(ns, t):
     logits = t.rng.normal(size=(3, 4))
-    _raises_value_error(ns, t, "label 4 with 4 classes raises ValueError", "softmax_cross_entropy", logits,
+    _raises_value_error(ns, t, "label 4 with 4 classes raises ValueError", "cross_entropy", logits,
                         np.array([0, 4, 1]))
-    _raises_value_error(ns, t, "labels of shape (3, 1) raise ValueError", "softmax_cross_entropy", logits,
+    _raises_value_error(ns, t, "labels of shape (3, 1) raise ValueError", "cross_entropy", logits,
                         np.array([[0], [1], [2]]))
 
 
@@ -239,13 +240,13 @@ def numeric_gradient_is_central(ns, t):
     if probe is None:
         return
     x = t.rng.normal(size=(3, 4))
-    t.close("numeric_gradient(probe, x) matches the exact gradient", ns.call("numeric_gradient", probe, x),
+    t.close("numeric_grad(probe, x) matches the exact gradient", ns.call("numeric_grad", probe, x),
             _probe_grad(x), rtol=1e-6, atol=1e-6)
     eps = 1e-3
     forward = np.array([(_probe(x + eps * np.eye(x.size)[k].reshape(x.shape)) - _probe(x)) / eps
                         for k in range(x.size)]).reshape(x.shape)
-    t.close("numeric_gradient(probe, x, eps=1e-3) is the central difference with step 1e-3",
-            ns.call("numeric_gradient", probe, x, eps=eps), _central(_probe, x, eps), rtol=1e-8, atol=1e-10,
+    t.close("numeric_grad(probe, x, eps=1e-3) is the central difference with step 1e-3",
+            ns.call("numeric_grad", probe, x, eps=eps), _central(_probe, x, eps), rtol=1e-8, atol=1e-10,
             known_wrong={"a one-sided difference (f(x + eps) - f(x)) / eps": forward,
                          "dividing by eps instead of 2 eps": 2 * _central(_probe, x, eps)})
 
@@ -353,15 +354,15 @@ ITEMS = [
     Item("u3_regression_losses", 2, "mse and mae with their gradients", names=("mse", "mae"),
          checks=(mse_and_mae_match_reference, losses_refuse_mismatched_shapes),
          hidden_checks=(mse_on_other_shapes, mse_and_mae_match_reference)),
-    Item("u3_bce", 2, "binary cross-entropy from logits", names=("bce_with_logits",),
+    Item("u3_bce", 2, "binary cross-entropy from logits", names=("binary_cross_entropy_with_logits",),
          checks=(bce_matches_reference,), hidden_checks=(bce_is_stable_and_checks_shapes, bce_matches_reference)),
     Item("u3_softmax_ce", 3, "stable softmax and softmax cross-entropy",
-         names=("softmax", "softmax_cross_entropy"),
+         names=("softmax", "cross_entropy"),
          checks=(softmax_matches_reference, cross_entropy_matches_reference),
          hidden_checks=(cross_entropy_at_large_logits, cross_entropy_refuses_bad_labels,
                         cross_entropy_matches_reference)),
     Item("u3_gradcheck", 3, "numeric gradient, relative error, gradient check",
-         names=("numeric_gradient", "rel_error", "gradient_check", "probe"),
+         names=("numeric_grad", "rel_error", "gradient_check", "probe"),
          checks=(numeric_gradient_is_central, rel_error_matches_formula),
          hidden_checks=(gradient_check_separates_right_from_wrong, numeric_gradient_is_central)),
     Item("u3_linear", 4, "Linear layer forward and backward", names=("Linear",),

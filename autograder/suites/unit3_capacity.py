@@ -114,7 +114,7 @@ def _small_net(ns, t):
 
     first, W1, b1 = student_linear(ns, t, 1, 3)
     last, W2, b2 = student_linear(ns, t, 3, 1)
-    return ns.new("Sequential", [first, ns.new("Tanh"), last]), [(W1, b1), (W2, b2)]
+    return ns.new("Sequential", first, ns.new("Tanh"), last), [(W1, b1), (W2, b2)]
 
 
 def _heldout_case(ns, t, n):

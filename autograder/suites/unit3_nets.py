@@ -68,7 +68,7 @@ def _mlp(ns, t, sizes, act="Tanh"):
         if k < len(sizes) - 2:
             student.append(ns.new(act))
             reference.append(ref_cls())
-    return ns.new("Sequential", student), Sequential(*reference), linears
+    return ns.new("Sequential", *student), Sequential(*reference), linears
 
 
 def sequential_forward_and_backward(ns, t):
@@ -76,7 +76,7 @@ def sequential_forward_and_backward(ns, t):
     net, ref, linears = _mlp(ns, t, [4, 6, 3], act="ReLU")
     x = t.away_from_kinks((n, 4))
     dout = t.rng.normal(size=(n, 3))
-    t.close("Sequential([Linear(4, 6), ReLU(), Linear(6, 3)]).forward", ns.method(net, "forward", x),
+    t.close("Sequential(Linear(4, 6), ReLU(), Linear(6, 3)).forward", ns.method(net, "forward", x),
             ref.forward(x))
     try:
         dx = ns.method(net, "backward", dout)
@@ -119,7 +119,7 @@ def sequential_matches_numeric_gradient(ns, t):
 def sequential_nests(ns, t):
     inner, ref_inner, _ = _mlp(ns, t, [3, 4, 3])
     last, W, b = student_linear(ns, t, 3, 2)
-    outer = ns.new("Sequential", [inner, ns.new("Tanh"), last])
+    outer = ns.new("Sequential", inner, ns.new("Tanh"), last)
     x, dout = t.rng.normal(size=(2, 3)), t.rng.normal(size=(2, 2))
     h = ref_inner.forward(x)
     expected = np.tanh(h) @ W + b

@@ -52,14 +52,14 @@ UNIT1 = [
     E("u1_perceptron_step", P, [("np.asarray(y, dtype=float) - a)", "a - np.asarray(y, dtype=float))")],
       r"a flipped update"),
     E("u1_train_perceptron", TP, [("        if wrong == 0:\n            break\n", "")], r"did not stop"),
-    E("u1_train_perceptron", TP, [("wrong += 1", "wrong += int(np.sum(tlu_predict(theta, x[None, :])[0] != y))")],
+    E("u1_train_perceptron", TP, [("wrong += 1", "wrong += int(np.sum(tlu_predict(theta, x[None, :])[0] != t))")],
       r"wrong units"),
-    E("u1_train_perceptron", TP, [("for x, y in zip(X, Y):", "for x, y in zip(X[::-1], Y[::-1]):")],
+    E("u1_train_perceptron", TP, [("for x, t in zip(X, y):", "for x, t in zip(X[::-1], y[::-1]):")],
       r"data order"),
     E("u1_train_perceptron", TP, [("return theta, mistakes", "return theta")], r"tuple of 2 values"),
     E("u1_train_perceptron", TP, [("np.array(theta0, dtype=float)", "np.asarray(theta0, dtype=float)"),
-                                  ("theta = perceptron_step(theta, x, y, lr)",
-                                   "theta[...] = perceptron_step(theta, x, y, lr)")], r"in place"),
+                                  ("theta = perceptron_step(theta, x, t, lr)",
+                                   "theta[...] = perceptron_step(theta, x, t, lr)")], r"in place"),
     E("u1_train_perceptron", TP, [("        mistakes.append(wrong)\n        if wrong == 0:\n            break\n",
                                    "        if wrong == 0:\n            break\n        mistakes.append(wrong)\n")],
       r"did not count the last epoch|last epoch"),
@@ -73,8 +73,8 @@ UNIT1 = [
     E("u1_gates", G, [("W_NOT = np.array([10.0, -20.0])", "W_NOT = np.array([10.0, -20.0, 0.0])")], r"shape \(2,\)"),
     E("u1_gates", G, [("W_NOT = np.array([10.0, -20.0])", "W_NOT = np.array([-10.0, 20.0])")],
       r"truth table of the identity|sign"),
-    E("u1_gates", G, [("return sigmoid(w[0] + np.asarray(X, dtype=float) @ w[1:])",
-                       "return sigmoid(np.asarray(X, dtype=float) @ w[1:])")], r"bias"),
+    E("u1_gates", G, [("return sigmoid(theta[0] + np.asarray(X, dtype=float) @ theta[1:])",
+                       "return sigmoid(np.asarray(X, dtype=float) @ theta[1:])")], r"bias"),
     E("u1_xor", X, [("gate_neuron(W_NAND, X)", "gate_neuron(W_AND, X)")], r"computes AND"),
     E("u1_xor", X, [("    H = np.column_stack([gate_neuron(W_OR, X), gate_neuron(W_NAND, X)])  # (N, 2)\n"
                      "    return gate_neuron(W_AND, H)", "    return np.array([0.0, 1.0, 1.0, 0.0])")], r"hard-coded"),
@@ -105,8 +105,8 @@ UNIT1_VARIANTS = [
                                  "        for i in range(new.shape[0]):\n"
                                  "            new[i, j] += lr * (y[j] - a[j]) * x_tilde[i]\n"
                                  "    return new")]),
-    E("u1_train_perceptron", TP, [("if np.any(tlu_predict(theta, x[None, :])[0] != y):",
-                                   "if not np.array_equal(tlu_predict(theta, x[None, :])[0], y):")]),
+    E("u1_train_perceptron", TP, [("if np.any(tlu_predict(theta, x[None, :])[0] != t):",
+                                   "if not np.array_equal(tlu_predict(theta, x[None, :])[0], t):")]),
     E("u1_gates", G, [("W_OR = np.array([-10.0, 20.0, 20.0])\nW_AND = np.array([-30.0, 20.0, 20.0])",
                        "W_OR = np.array([-20.0, 40.0, 40.0])\nW_AND = np.array([-60.0, 40.0, 40.0])")]),
     E("u1_xor", X, [("np.column_stack([gate_neuron(W_OR, X), gate_neuron(W_NAND, X)])",
@@ -339,9 +339,9 @@ UNIT3_VARIANTS = [
     E("u3_capacity", CAP, [(MSE_LINE, "return float(np.mean(np.square(y - pred)))")]),
     E("u3_capacity", CAP, [("    sizes = [1, *hidden, 1]\n    layers = []\n    for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:])):\n"
                             "        layers.append(Linear(d, m, seed=seed + k))\n        if k < len(sizes) - 2:\n"
-                            "            layers.append(Tanh())\n    return Sequential(layers)",
+                            "            layers.append(Tanh())\n    return Sequential(*layers)",
                             "    layers, d = [], 1\n    for k, h in enumerate(hidden):\n        layers += [Linear(d, h, seed=seed + k), Tanh()]\n"
-                            "        d = h\n    return Sequential(layers + [Linear(d, 1, seed=seed + len(hidden))])")]),
+                            "        d = h\n    return Sequential(*layers, Linear(d, 1, seed=seed + len(hidden)))")]),
 ]
 
 # -- unit 4 -------------------------------------------------------------------------------------------------------

@@ -64,9 +64,9 @@ MISTAKES = [
     ("u1_train_perceptron", {"u1_train_perceptron_impl": [("        if wrong == 0:\n            break\n", "")]},
      "mistakes per epoch"),
     ("u1_train_perceptron", {"u1_train_perceptron_impl": [
-        ("wrong += 1", "wrong += int(np.sum(tlu_predict(theta, x[None, :])[0] != y))")]}, "mistakes per epoch"),
+        ("wrong += 1", "wrong += int(np.sum(tlu_predict(theta, x[None, :])[0] != t))")]}, "mistakes per epoch"),
     ("u1_train_perceptron", {"u1_train_perceptron_impl": [
-        ("for x, y in zip(X, Y):", "for x, y in zip(X[::-1], Y[::-1]):")]}, "final theta"),
+        ("for x, t in zip(X, y):", "for x, t in zip(X[::-1], y[::-1]):")]}, "final theta"),
     ("u1_train_perceptron", {"u1_train_perceptron_impl": [("return theta, mistakes", "return theta")]},
      "tuple of 2 values"),
     ("u1_gates", {"u1_gates_impl": [

@@ -156,8 +156,8 @@ def test_a_typical_bug_costs_points_and_is_named(grade_id, cell, edit, message):
 
 
 def test_a_linear_regression_net_has_the_wrong_weight_count_and_fit():
-    edit = [("reg_net = Sequential([Linear(1, 2, seed=0), Tanh(), Linear(2, 1, seed=1)])",
-             "reg_net = Sequential([Linear(1, 1, seed=0)])"), ("epochs=400", "epochs=50")]
+    edit = [("reg_net = Sequential(Linear(1, 2, seed=0), Tanh(), Linear(2, 1, seed=1))",
+             "reg_net = Sequential(Linear(1, 1, seed=0))"), ("epochs=400", "epochs=50")]
     ns = namespace({"u3_reg_net_impl": edit, "u3_xor_net_impl": SOLVED})
     text = grade("u3_small_nets", ns).render(show_hidden_details=True)
     assert "[FAIL] reg_net (1-2-1) has 7 weights" in text

@@ -46,7 +46,7 @@ SUBMISSIONS = {
         "u3_linear_impl": [('self.grads["W"] = self.x.T @ dout', 'self.grads["W"] = dout.T @ self.x')],
         "u3_sequential_impl": SOLVED,
         "u3_training_impl": [("order = np.random.default_rng(rng).permutation(n)", "order = np.arange(n)")],
-        "u3_reg_net_impl": [("reg_net = Sequential([Linear(1, 2, seed=0), Tanh(), Linear(2, 1, seed=1)])",
-                             "reg_net = Sequential([Linear(1, 3, seed=0), Tanh(), Linear(3, 1, seed=1)])")],
+        "u3_reg_net_impl": [("reg_net = Sequential(Linear(1, 2, seed=0), Tanh(), Linear(2, 1, seed=1))",
+                             "reg_net = Sequential(Linear(1, 3, seed=0), Tanh(), Linear(3, 1, seed=1))")],
     },
 }
