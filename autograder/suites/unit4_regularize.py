@@ -43,7 +43,7 @@ def _deep_sigmoid(ns, t, depth, width, scale):
         if k < depth - 1:
             student.append(ns.new("Sigmoid"))
             reference.append(Sigmoid())
-    return ns.new("Sequential", student), Sequential(*reference)
+    return ns.new("Sequential", *student), Sequential(*reference)
 
 
 def grad_norms_match_reference(ns, t):
