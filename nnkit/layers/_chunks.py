@@ -20,10 +20,11 @@ from nnkit import _validate as check
 # several passes a fast function makes over a chunk stay in the CPU cache, big enough that the Python
 # overhead per chunk does not show (measured on 2 cores).
 CHUNK_SIZE = 1 << 17
-# With more than one thread, a job of at least PARALLEL_SIZE elements is split between the threads even when it
-# is smaller than a chunk (PyTorch splits its CPU kernels at 32768 elements too); a smaller one stays on the
-# calling thread, where waking a helper would cost more than the helper saves.
-PARALLEL_SIZE = 1 << 15
+# With more than one thread, a job of at least PARALLEL_SIZE elements is split between the threads (in a
+# multiple of the thread count); a smaller one stays on the calling thread. Measured on 2 cores at load 1:
+# splitting jobs of 32768-65536 elements made pooling up to 1.4 times slower (waking the helper and passing
+# the GIL cost more than the helper saved), while jobs of 2**19 and more got faster.
+PARALLEL_SIZE = 1 << 18
 
 
 def _default_threads() -> int:
@@ -35,7 +36,7 @@ def _default_threads() -> int:
 
 _threads = _default_threads()
 _executor: tuple[int, ThreadPoolExecutor] | None = None      # (pid that made it, pool), rebuilt after a fork
-_blas = None                 # threadpoolctl's controller of NumPy's BLAS, made on first use; False without it
+_blas = None                 # threadpoolctl's controllers of NumPy's BLAS, found on first use; [] without it
 
 
 def set_num_threads(n: int) -> None:
@@ -52,21 +53,31 @@ def get_num_threads() -> int:
     return _threads
 
 
+@contextlib.contextmanager
 def _one_blas_thread():
-    """A context that keeps NumPy's BLAS on one thread, through threadpoolctl when it is installed.
+    """Keep NumPy's BLAS on one thread inside the block, through threadpoolctl when it is installed.
 
     BLAS libraries such as OpenBLAS run a product of our size on all cores with threads that spin while they
     wait; on a busy machine that made a conv ten times slower (measured: 1.7 s instead of 0.14 s at load
-    average 16). The chunks' own threads sleep instead of spinning.
+    average 16). The chunks' own threads sleep instead of spinning. The library's thread count is set
+    directly (a few microseconds) rather than through ``threadpool_limits`` (about 20), since every conv call
+    enters this block.
     """
     global _blas
     if _blas is None:
         try:
             from threadpoolctl import ThreadpoolController
-            _blas = ThreadpoolController().select(user_api="blas")
+            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
         except ImportError:               # not a dependency of nnkit: without it BLAS keeps its own threads
-            _blas = False
-    return _blas.limit(limits=1) if _blas else contextlib.nullcontext()
+            _blas = []
+    before = [lib.num_threads for lib in _blas]
+    for lib in _blas:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, threads in zip(_blas, before):
+            lib.set_num_threads(threads)
 
 
 def in_batch_chunks(work: Callable[[slice], None], n: int, size: int, *, blas: bool = False) -> None:
@@ -80,18 +91,19 @@ def in_batch_chunks(work: Callable[[slice], None], n: int, size: int, *, blas: b
     caller never waits for a helper thread that has not started: on a busy machine (``pytest -n 2``, other
     users) where the helper gets no core, the caller simply does every chunk itself, at about one core's speed.
     ``work`` must write only to its own chunk of the batch. With ``blas=True`` (work that calls matrix
-    products), the chunks run with BLAS on one thread (:func:`_one_blas_thread`): the parallelism comes from
-    the chunks instead.
+    products), the work runs with BLAS on one thread (:func:`_one_blas_thread`), even as a single call: the
+    parallelism comes from the chunks instead, and one batch-wide product is big enough for BLAS to start
+    its own spinning threads.
     """
     parts = size // CHUNK_SIZE
     if _threads > 1 and size >= PARALLEL_SIZE:
         parts = _threads * -(-max(parts, 1) // _threads)
     parts = min(n, parts)
-    if parts < 2:
-        work(slice(0, n))
-        return
     with _one_blas_thread() if blas else contextlib.nullcontext():
-        _run_chunks(work, n, parts)
+        if parts < 2:
+            work(slice(0, n))
+        else:
+            _run_chunks(work, n, parts)
 
 
 def _run_chunks(work: Callable[[slice], None], n: int, parts: int) -> None:
