@@ -51,7 +51,8 @@ def test_conv2d_backward_matches_hand_worked_gradients(forward, backward):
 
 
 @pytest.mark.parametrize(("forward", "backward"), PAIRS, ids=PAIR_IDS)
-@pytest.mark.parametrize(("kernel", "pads"), [((3, 3), (1, 1, 1, 1)), ((2, 4), (0, 1, 1, 2)), ((1, 5), (0, 0, 2, 2))])
+@pytest.mark.parametrize(("kernel", "pads"), [((3, 3), (1, 1, 1, 1)), ((2, 4), (0, 1, 1, 2)), ((1, 5), (0, 0, 2, 2)),
+                                             ((2, 1), (0, 1, 0, 0)), ((1, 2), (0, 0, 0, 1))])
 def test_conv2d_same_padding_keeps_size_and_puts_extra_zero_bottom_right(forward, backward, kernel, pads):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 5, 6))
@@ -355,3 +356,16 @@ def test_conv2d_chunks_run_their_matrix_products_with_blas_on_one_thread(chunked
     out, cache = conv2d_forward(rng.normal(size=(4, 2, 5, 5)), rng.normal(size=(3, 2, 3, 3)), np.zeros(3))
     conv2d_backward(rng.normal(size=out.shape), cache)
     assert seen == [True, True]
+
+
+def test_conv2d_valid_padding_adds_nothing_and_errors_name_the_width_and_empty_inputs():
+    rng = np.random.default_rng(10)
+    x, W, b = rng.normal(size=(2, 2, 5, 6)), rng.normal(size=(3, 2, 2, 3)), rng.normal(size=3)
+    for forward in (conv2d_forward, conv2d_forward_naive):
+        out, _ = forward(x, W, b, padding="valid")
+        assert out.shape == (2, 3, 4, 4)
+        np.testing.assert_array_equal(out, forward(x, W, b, padding=0)[0])
+    with pytest.raises(ValueError, match="^conv2d_forward: kernel width 7 is larger than the padded input width 6"):
+        conv2d_forward(x, rng.normal(size=(3, 2, 2, 7)), b)
+    with pytest.raises(ValueError, match=r"^conv2d_forward: x must not be empty"):
+        conv2d_forward(np.ones((0, 2, 5, 6)), W, b)
