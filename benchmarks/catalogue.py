@@ -1,6 +1,6 @@
 """The mistake catalogue's rates per unit: caught (lost points), named (the hint matches), variants at full marks.
 
-Run from the repository root: ``.venv/bin/python -m benchmarks.catalogue`` (``-v`` lists every entry that is
+Run: ``.venv/bin/python benchmarks/catalogue.py`` (``-v`` lists every entry that is
 not caught, not named, or a variant that lost points, with its feedback).
 """
 
@@ -9,8 +9,11 @@ from __future__ import annotations
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
-from tests.autograder import catalogue, catalogue_data
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.autograder import catalogue, catalogue_data  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
