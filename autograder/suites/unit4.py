@@ -31,16 +31,8 @@ from autograder.suites.unit4_regularize import (
     penalties_numeric,
     raises_value_error,
 )
+from autograder.suites.unit4_adaptive import quadratic as _quadratic
 from nnkit import optim as ref_optim
-
-
-def _quadratic(t, shape=(4, 3)):
-    """A random convex quadratic: returns (w0, grad(w)) with grad(w) = H @ w + c, H symmetric positive definite."""
-    k = shape[0]
-    A = t.rng.normal(size=(k, k))
-    H = A @ A.T / k + 0.5 * np.eye(k)
-    c = t.rng.normal(size=shape)
-    return t.rng.normal(size=shape), (lambda w: H @ w + c)
 
 
 class _Reference:

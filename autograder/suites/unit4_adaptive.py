@@ -30,14 +30,19 @@ def _adagrad_rule(lr, eps, *, inside=False, old_s=False, no_sum=False):
     return step
 
 
+def quadratic(t, shape=(4, 3)):
+    """A random convex quadratic: returns (w0, grad(w)) with grad(w) = H @ w + c, H symmetric positive definite."""
+    k = shape[0]
+    A = t.rng.normal(size=(k, k))
+    H = A @ A.T / k + 0.5 * np.eye(k)
+    c = t.rng.normal(size=shape)
+    return t.rng.normal(size=shape), (lambda w: H @ w + c)
+
+
 def _adagrad_trajectory(ns, t, ref_lr, ref_eps, steps=6, **hyper):
     from nnkit.optim import Adagrad
 
-    k = 4
-    A = t.rng.normal(size=(k, k))
-    H = A @ A.T / k + 0.5 * np.eye(k)
-    c = t.rng.normal(size=(k, 3))
-    w = t.rng.normal(size=(k, 3))
+    w, gradient = quadratic(t)
     params, grads = {"w": w.copy()}, {"w": np.zeros_like(w)}
     lr, eps = ref_lr, ref_eps
     ref = Adagrad([(params, grads)], lr=lr, eps=eps, decay="all")
@@ -48,7 +53,7 @@ def _adagrad_trajectory(ns, t, ref_lr, ref_eps, steps=6, **hyper):
     s, got_ws, ref_ws, s_ref = np.zeros_like(w), [], [], np.zeros_like(w)
     label = f"adagrad_step (lr {lr}, eps {eps:g})"
     for step in range(steps):
-        g = H @ w + c
+        g = gradient(w)
         got = t.unpack("adagrad_step returns (w, s)", ns.call("adagrad_step", w, g, s, **hyper), 2)
         if got is None:
             return
@@ -111,11 +116,7 @@ def _adadelta_trajectory(ns, t, ref_lr, ref_rho, ref_eps, steps=8, **hyper):
 
     lr, rho, eps = ref_lr, ref_rho, ref_eps
 
-    k = 4
-    A = t.rng.normal(size=(k, k))
-    H = A @ A.T / k + 0.5 * np.eye(k)
-    c = t.rng.normal(size=(k, 3))
-    w = t.rng.normal(size=(k, 3))
+    w, gradient = quadratic(t)
     params, grads = {"w": w.copy()}, {"w": np.zeros_like(w)}
     ref = Adadelta([(params, grads)], lr=lr, rho=rho, eps=eps, decay="all")
     right = _adadelta_rule(lr, rho, eps)
@@ -134,7 +135,7 @@ def _adadelta_trajectory(ns, t, ref_lr, ref_rho, ref_eps, steps=8, **hyper):
     got_ws, ref_ws = [], []
     label = f"adadelta_step (lr {lr:g}, rho {rho:g}, eps {eps:g})"
     for step in range(steps):
-        g = H @ w + c
+        g = gradient(w)
         got = t.unpack("adadelta_step returns (w, a, u)", ns.call("adadelta_step", w, g, a, u, **hyper), 3)
         if got is None:
             return
