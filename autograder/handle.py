@@ -65,7 +65,12 @@ class OutOfTime(WorkerFailure):
 
 
 class Handle:
-    """The operations a check may perform on the student's namespace (see the module docstring)."""
+    """The operations a check may perform on the student's namespace (see the module docstring).
+
+    ``batches``: whether ``evaluate_many`` may send many operations in one ``call_many``; when False
+    every operation is its own request (the path a batch must grade exactly like)."""
+
+    batches = True
 
     def _op(self, op: str, *args):
         pipeline = _PIPELINE.get()
@@ -134,10 +139,13 @@ class LocalHandle(Handle):
 
 
 class RemoteHandle(Handle):
-    """A handle onto the worker's namespace; ``transport.request(op, args)`` does the round trip."""
+    """A handle onto the worker's namespace; ``transport.request(op, args)`` does the round trip.
 
-    def __init__(self, transport):
+    ``batch=False`` sends every operation as its own request (see ``Handle.batches``)."""
+
+    def __init__(self, transport, batch: bool = True):
         self._transport = transport
+        self.batches = batch
 
     def _serve(self, op: str, args: tuple):
         return self._transport.request(op, list(args))
@@ -162,7 +170,7 @@ def evaluate_many(forward, inputs: list) -> list:
     out0 = first.run(forward, inputs[0])
     second = _Recorder()
     out1 = second.run(forward, inputs[1])
-    if not first.replays_as(second, inputs[0], inputs[1]):
+    if not first.replays_as(second, inputs[0], inputs[1]) or not first.handles[0].batches:
         return [out0, out1] + [forward(x) for x in inputs[2:]]
     ops = [(op, _swap(args, inputs[0], x)) for x in inputs[2:] for op, args in first.ops]
     handle = first.handles[0]

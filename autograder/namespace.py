@@ -206,17 +206,21 @@ class NamespaceServer:
         report, self._report = self._report, {"mutated": [], "warnings": []}
         return report
 
-    def call_many(self, ops) -> dict:
+    def call_many(self, ops, progress=None) -> dict:
         """Perform ``ops`` (``[[op, args], ...]``) in order, each exactly as its own request would, stopping at
         the first that raises: ``{"values": [one per operation before it], "error": its error or None}``.
 
         The error is the one a single request reports (``kind`` "student" or "namespace"); the grader
         checks the reply against the operations it sent (``autograder.protocol.BatchReply``).
+        ``progress(k)``, if given, is called when k operations have ended and the next begins (in the
+        worker it sends a progress frame: the grader gives each operation its own call budget).
         """
         if type(ops) is not list:
             raise NamespaceError(f"call_many: ops must be a list, got {type(ops).__name__}")
         values = []
-        for entry in ops:
+        for ended, entry in enumerate(ops):
+            if ended and progress is not None:
+                progress(ended)
             if type(entry) is not list or len(entry) != 2 or entry[0] not in BATCHABLE_OPS \
                     or type(entry[1]) is not list:
                 return {"values": values, "error": {"kind": "namespace",

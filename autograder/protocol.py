@@ -82,6 +82,31 @@ class WorkerConfig:
 
 
 @dataclass
+class Progress:
+    """A progress frame of ``call_many``: ``{"seq": seq, "progress": k}``, sent by the worker when its k-th
+    operation has ended and the next begins, before the reply. The grader times each operation from the
+    frame before it (``autograder.budget``); the frame carries no time, only the count.
+    """
+
+    seq: int
+    ended: int
+
+    def to_wire(self) -> dict:
+        return {"seq": self.seq, "progress": self.ended}
+
+    @classmethod
+    def from_wire(cls, message) -> "Progress | None":
+        """The frame in ``message``; None when it is no progress frame; ``ProtocolError`` when it is a
+        malformed one."""
+        if type(message) is not dict or "progress" not in message:
+            return None
+        if set(message) != {"seq", "progress"} or type(message["seq"]) is not int \
+                or type(message["progress"]) is not int or message["progress"] < 1:
+            raise ProtocolError("progress frame: expected {seq: int, progress: int >= 1}")
+        return cls(message["seq"], message["progress"])
+
+
+@dataclass
 class BatchReply:
     """The reply to ``call_many`` (``NamespaceServer.call_many``), checked against the request it answers.
 
@@ -108,6 +133,14 @@ class BatchReply:
                     or not all(type(v) is str for v in error.values()):
                 raise ProtocolError("call_many reply: malformed error")
         return cls(message["values"], error)
+
+    @staticmethod
+    def progress_frames(message) -> int | None:
+        """How many progress frames come before the reply ``message``: one per operation that ended with
+        another after it. None for a malformed reply (``from_wire`` says what is wrong with it)."""
+        if type(message) is not dict or type(message.get("values")) is not list:
+            return None
+        return max(0, len(message["values"]) - (message.get("error") is None))
 
 
 # -- encoding ----------------------------------------------------------------------------------

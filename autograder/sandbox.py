@@ -6,9 +6,9 @@ starts a new worker and re-runs the cells, minus any that crashed one. ``Sandbox
 ``RemoteHandle``.
 
 Time is measured in the worker's own CPU seconds, which load on the machine does not change: a budget per
-cell, per call and per item (``Limits``). Two wall-clock guards catch code that does not compute at all: a
-worker that uses no CPU for ``idle_seconds`` is asleep or blocked, and no request runs longer than
-``wall_factor`` times its CPU budget. Every timeout is an ``OutOfTime``.
+cell, per call and per item (``Limits``), with wall-clock guards for code that does not compute at all. The
+budgets, and how a ``call_many`` gets one call budget per operation, are in ``autograder.budget``. Every
+timeout is an ``OutOfTime``.
 
 Memory, file size, processes and a lifetime CPU cap are set by the worker on itself before any student
 code runs; captured output is truncated.
@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import isolation, policy, protocol
+from autograder.budget import POLL, Allowance, Backstops, Budget, Meter, next_poll
 from autograder.handle import NamespaceError, OutOfTime, StudentCodeError, WorkerFailure
 from autograder.isolation import IsolationUnavailable, resolve_isolation  # noqa: F401 - re-exported
 
-POLL = 0.05       # seconds between looks at a busy worker's CPU time, at first
-POLL_MAX = 0.25   # ... and at most, for a request that has run a while (never above a quarter of what is left)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -71,14 +70,6 @@ class Policy:
     recorded_modules: tuple = ("autograder", "nnkit")
     denied_paths: tuple = ()            # user/process modes: files the hook refuses
     denied_trees: tuple = ()            # user/process modes: folders refused with all they will contain
-
-
-@dataclass
-class Budget:
-    """One request's time: ``cpu`` seconds of the worker's CPU, for a ``what`` ("cell", "call", ...)."""
-
-    what: str
-    cpu: float
 
 
 # -- the grader's private temp root ---------------------------------------------------------------
@@ -193,7 +184,7 @@ class Worker:
         self._seq = 0
         self.workdir: str | None = None
         self.font_cache: Path | None = None
-        self.last_cpu = 0.0                  # CPU seconds the last request used
+        self.meter: Meter | None = None      # the clock of the last request (see last_cost)
         self._stat_fd: int | None = None     # /proc/<pid>/stat, opened once (see cpu_seconds)
 
     # -- start ------------------------------------------------------------------------------------
@@ -233,7 +224,7 @@ class Worker:
         self.pid = self.proc.pid if info_r is None else self._worker_pid(self._child_pid(info_r))
         self._send(config.to_wire())
         try:
-            ready = self._await(Budget("start-up", self.limits.startup_timeout), expect_seq=None)
+            ready = self._await(Allowance(Budget("start-up", self.limits.startup_timeout)), expect_seq=None)
         except WorkerFailure as exc:
             raise WorkerFailure(f"the worker did not start: {exc}{self._log_tail()}") from None
         if not (isinstance(ready, dict) and ready.get("ready") is True):
@@ -341,49 +332,53 @@ class Worker:
             return 0.0
         return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLOCK_TICKS
 
-    def _await(self, budget: Budget, expect_seq: int | None, start_cpu: float | None = None):
-        """The next response (with ``expect_seq``), enforcing the budget's CPU, idle and wall limits.
+    def _await(self, allowance: Allowance, expect_seq: int | None, start_cpu: float | None = None):
+        """The reply to request ``expect_seq`` (None: the next message), within ``allowance``.
 
-        ``start_cpu`` is the worker's CPU time when the request was sent; ``last_cpu`` is set to what the
-        request used. A reply that comes quickly costs one ``select``; a long request is looked at every
-        ``POLL`` seconds at first, then less often (see ``_next_poll``).
+        ``start_cpu`` is the worker's CPU time when the request was sent. The request's ``Meter`` (kept in
+        ``meter``) enforces the CPU, idle and wall limits and takes the progress frames of a ``call_many``.
+        A reply that comes quickly costs one ``select``; a long request is looked at every ``POLL`` seconds
+        at first, then less often (``budget.next_poll``). The limits are checked after every frame too, so
+        a worker that floods frames cannot keep them from being looked at.
         """
-        start_cpu = last_cpu = self.cpu_seconds() if start_cpu is None else start_cpu
-        start = last_progress = time.monotonic()
-        wall = budget.cpu * self.limits.wall_factor + self.limits.wall_slack
+        meter = self.meter = Meter(allowance, Backstops(self.limits.idle_seconds, self.limits.wall_factor,
+                                                        self.limits.wall_slack),
+                                   self.cpu_seconds() if start_cpu is None else start_cpu, time.monotonic())
         interval = POLL
         while True:
-            ready = select.select([self._resp_r], [], [], interval)[0]
-            if ready:
+            if select.select([self._resp_r], [], [], interval)[0]:
+                ended = meter.ended
                 message = self._read_message()
-                if expect_seq is None or (isinstance(message, dict) and message.get("seq") == expect_seq):
-                    self.last_cpu = max(0.0, self.cpu_seconds() - start_cpu)
+                if expect_seq is None or self._is_reply(message, expect_seq, meter):
+                    meter.finish(self.cpu_seconds())
                     return message
-                if isinstance(message, dict) and isinstance(message.get("seq"), int) \
-                        and message["seq"] < expect_seq:
-                    continue   # a stale reply (a cell forged one before the real one came): skip it
-                self._fail("the worker sent a reply to a request that was never made (forged output?)")
+                if meter.ended != ended:
+                    interval = POLL   # the next operation has begun
             now, cpu = time.monotonic(), self.cpu_seconds()
-            if cpu - start_cpu > budget.cpu:
-                self._fail(OutOfTime(budget.what, "cpu", budget.cpu))
-            if cpu > last_cpu:
-                last_cpu, last_progress = cpu, now
-            elif now - last_progress > self.limits.idle_seconds:
-                if self.proc.poll() is not None:
+            stopped = meter.overrun(cpu, now)
+            if stopped is not None:
+                if stopped.kind == "idle" and self.proc.poll() is not None:
                     self._fail(f"the worker {describe_exit(self.proc.returncode)}")
-                self._fail(OutOfTime(budget.what, "idle", self.limits.idle_seconds))
-            if now - start > wall:
-                self._fail(OutOfTime(budget.what, "wall", wall))
+                self._fail(stopped)
             if self.proc.poll() is not None and not select.select([self._resp_r], [], [], 0)[0]:
                 self._fail(f"the worker {describe_exit(self.proc.returncode)}")
-            interval = self._next_poll(interval, budget.cpu - (cpu - start_cpu))
+            interval = next_poll(interval, meter.cpu_left(cpu), self.limits.idle_seconds)
 
-    def _next_poll(self, interval: float, cpu_left: float) -> float:
-        """The next wait between looks at a busy worker: 1.5x the last, but at most ``POLL_MAX``, a quarter of
-        the CPU left and a quarter of the idle limit (and at least ``POLL``). So a CPU budget is still overrun
-        by at most ``POLL`` of one thread's CPU, as with a fixed ``POLL``, and the idle and wall limits by at
-        most ``POLL_MAX``; a long cell is looked at 4 times a second instead of 20."""
-        return max(POLL, min(interval * 1.5, POLL_MAX, cpu_left / 4, self.limits.idle_seconds / 4))
+    def _is_reply(self, message, expect_seq: int, meter: Meter) -> bool:
+        """Whether ``message`` is the reply to request ``expect_seq``. A stale reply or frame (one a cell forged
+        before the real one came) is skipped, a progress frame goes to ``meter``; anything else is forged."""
+        seq = message.get("seq") if type(message) is dict else None
+        if type(seq) is not int or seq > expect_seq:
+            self._fail("the worker sent a reply to a request that was never made (forged output?)")
+        if seq < expect_seq:
+            return False
+        try:
+            progress = protocol.Progress.from_wire(message)
+            if progress is not None:
+                meter.progress(progress.ended, self.cpu_seconds(), time.monotonic())
+        except protocol.ProtocolError as exc:
+            self._fail(f"the worker broke the protocol ({exc})")
+        return progress is None
 
     def _read_message(self):
         try:
@@ -418,16 +413,28 @@ class Worker:
             if (kind, detail) not in self.reports and len(self.reports) < 1000:
                 self.reports.append((kind, detail))
 
-    def request(self, op: str, args: list, budget: Budget) -> dict:
+    def request(self, op: str, args: list, allowance: Allowance) -> dict:
+        """Send one request and return its reply, within ``allowance``; then, whether it replied or failed,
+        ``last_cost`` is what it costs the item."""
+        self.meter = None
         if self.proc is None or self.proc.poll() is not None:
             raise WorkerFailure("the worker is not running")
         self._seq += 1
         start_cpu = self.cpu_seconds()
         self._send({"op": op, "args": args, "seq": self._seq})
-        response = self._await(budget, self._seq, start_cpu)
+        response = self._await(allowance, self._seq, start_cpu)
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
             self._fail("the worker sent a malformed response")
+        frames = protocol.BatchReply.progress_frames(response.get("value")) if op == "call_many" else None
+        if response["ok"] and frames is not None and frames != self.meter.ended:
+            self._fail(f"the worker broke the protocol (call_many: {self.meter.ended} progress frames before a "
+                       f"reply that needs {frames})")
         return response
+
+    @property
+    def last_cost(self) -> float:
+        """CPU seconds the last request costs its item (``budget.Meter.cost``)."""
+        return 0.0 if self.meter is None else self.meter.cost
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -565,7 +572,8 @@ class Sandbox:
                     runs.append(self._crash_notes[name])
                     continue
                 try:
-                    response = self.worker.request("exec", [source, name], Budget("cell", self.limits.cell_timeout))
+                    response = self.worker.request("exec", [source, name],
+                                                   Allowance(Budget("cell", self.limits.cell_timeout)))
                 except WorkerFailure as exc:
                     self.crashed_cells.add(name)
                     self._crash_notes[name] = CellRun(name, "crashed", str(exc))
@@ -614,28 +622,24 @@ class Sandbox:
     def request(self, op: str, args: list):
         """Serve one handle operation, restarting the worker first if the last one died.
 
-        ``call_many`` with n operations gets n times the call budget (still capped by the item's)."""
-        calls = len(args[0]) if op == "call_many" and args and type(args[0]) is list else 1
-        budget = Budget("call", self.call_timeout * max(1, calls))
-        if self._item_cpu is not None:
-            if self._item_cpu <= 0:
-                raise OutOfTime("item", "cpu", self.limits.item_timeout)
-            if self._item_cpu < budget.cpu:
-                budget = Budget("item", self._item_cpu)
+        Each operation, and each of the n operations of a ``call_many``, gets the call budget, and all
+        share what is left of the item's (``autograder.budget``): a batch is timed as the same calls made
+        one by one."""
+        if self._item_cpu is not None and self._item_cpu <= 0:
+            raise OutOfTime("item", "cpu", self.limits.item_timeout)
+        steps = len(args[0]) if op == "call_many" and args and type(args[0]) is list else 1
+        allowance = Allowance(Budget("call", self.call_timeout), max(1, steps), self._item_cpu)
         if self.worker is None or self.worker.proc is None or self.worker.proc.poll() is not None:
             self.boot()
         try:
-            response = self.worker.request(op, list(args), budget)
+            response = self.worker.request(op, list(args), allowance)
         except OutOfTime as exc:
-            if self._item_cpu is not None and exc.kind == "cpu":
-                self._item_cpu -= budget.cpu
             if exc.what == "item":
                 raise OutOfTime("item", "cpu", self.limits.item_timeout) from None
             raise
-        else:
-            if self._item_cpu is not None:
-                self._item_cpu -= self.worker.last_cpu
         finally:
+            if self._item_cpu is not None:
+                self._item_cpu -= self.worker.last_cost
             self._collect()
         if response["ok"]:
             return response.get("value")

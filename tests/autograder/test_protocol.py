@@ -94,3 +94,23 @@ def test_a_batch_reply_must_answer_exactly_the_operations_sent():
     for message, count in bad:
         with pytest.raises(protocol.ProtocolError, match="call_many reply"):
             BatchReply.from_wire(message, count)
+
+
+def test_a_progress_frame_is_exactly_a_sequence_number_and_a_count():
+    from autograder.protocol import Progress
+    frame = roundtrip(Progress(4, 2).to_wire())
+    assert Progress.from_wire(frame) == Progress(4, 2)
+    assert Progress.from_wire({"ok": True, "seq": 4, "value": None}) is None        # a reply, not a frame
+    for bad in ({"seq": 4, "progress": 0}, {"seq": 4, "progress": True}, {"seq": 4, "progress": 2.0},
+                {"seq": "4", "progress": 2}, {"progress": 2}, {"seq": 4, "progress": 2, "cpu": 0.1}):
+        with pytest.raises(protocol.ProtocolError, match="progress frame"):
+            Progress.from_wire(bad)
+
+
+def test_a_batch_reply_says_how_many_progress_frames_came_before_it():
+    from autograder.protocol import BatchReply
+    error = {"kind": "student", "where": "f", "exc_type": "ValueError", "message": "no"}
+    assert BatchReply.progress_frames({"values": [1, 2, 3], "error": None}) == 2     # after the 1st and the 2nd
+    assert BatchReply.progress_frames({"values": [1, 2], "error": error}) == 2      # the 3rd began, then raised
+    assert BatchReply.progress_frames({"values": [], "error": error}) == 0
+    assert BatchReply.progress_frames([1, 2]) is None and BatchReply.progress_frames({"values": (1,)}) is None

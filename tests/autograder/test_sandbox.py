@@ -119,21 +119,17 @@ def test_item_cpu_budget_spans_calls_and_resets_for_the_next_item(mode):
 
 
 def test_polling_slows_down_for_long_requests_but_never_past_a_quarter_of_a_limit():
-    from pathlib import Path
+    from autograder.budget import POLL, POLL_MAX, next_poll
 
-    from autograder.sandbox import POLL, POLL_MAX, Worker
-
-    worker = Worker(Limits(idle_seconds=30.0), Policy(), "process", Path("."))
     waits, interval = [], POLL
     for _ in range(12):
-        interval = worker._next_poll(interval, cpu_left=20.0)
+        interval = next_poll(interval, cpu_left=20.0, idle_seconds=30.0)
         waits.append(interval)
     assert waits[0] == pytest.approx(1.5 * POLL) and waits[-1] == POLL_MAX
     assert all(b >= a for a, b in zip(waits, waits[1:]))
-    assert worker._next_poll(POLL_MAX, cpu_left=0.4) == pytest.approx(0.1)     # a quarter of the CPU left
-    assert worker._next_poll(POLL_MAX, cpu_left=0.01) == POLL                  # never below POLL
-    short_idle = Worker(Limits(idle_seconds=0.4), Policy(), "process", Path("."))
-    assert short_idle._next_poll(POLL_MAX, cpu_left=20.0) == pytest.approx(0.1)   # a quarter of the idle limit
+    assert next_poll(POLL_MAX, cpu_left=0.4, idle_seconds=30.0) == pytest.approx(0.1)   # a quarter of the CPU left
+    assert next_poll(POLL_MAX, cpu_left=0.01, idle_seconds=30.0) == POLL                # never below POLL
+    assert next_poll(POLL_MAX, cpu_left=20.0, idle_seconds=0.4) == pytest.approx(0.1)   # a quarter of the idle limit
 
 
 def test_a_closed_sandbox_leaves_no_descriptor_open(mode):
@@ -148,7 +144,7 @@ def test_a_closed_sandbox_leaves_no_descriptor_open(mode):
     worker = sandbox.worker
     start = worker.cpu_seconds()
     ns.call("busy")
-    assert worker.cpu_seconds() - start >= 0.15 and worker.last_cpu >= 0.15
+    assert worker.cpu_seconds() - start >= 0.15 and worker.last_cost >= 0.15
     sandbox.close()
     assert worker.cpu_seconds() == 0.0          # gone: never another process's time
     assert open_fds() == before
