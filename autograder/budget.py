@@ -7,16 +7,18 @@ blocked), and ``wall_factor`` x the CPU budget + ``wall_slack`` in all.
 
 A ``call_many`` request of n operations is timed as the n requests it stands for: each operation gets
 the single-call budget, counted from the end of the one before, and all of them share what is left of the
-item's budget (``Allowance``). The worker marks each end with a progress frame (``protocol.Progress``);
-the grader takes nothing from a frame but "one more operation has ended", and reads the CPU clock itself
-when the frame arrives (``Meter.progress``).
+item's budget (``Allowance``). The worker marks the ends with progress frames (``protocol.Progress``:
+"k operations have ended"); the grader takes nothing from a frame but that count, and reads the CPU
+clock itself when the frame arrives (``Meter.progress``). Operations quicker than
+``worker.PROGRESS_EVERY`` (10 ms of CPU) send no frame and share the next one's budget, so a batch of
+quick calls costs no frames, and a call is stopped at most those 10 ms before a single call would be.
 
 A frame is a claim the grader cannot verify: student code runs in the worker and can write one. So frames
-only *split* a request's time, they never add to it. At most n - 1 are accepted, strictly in order, and
-their count must match the operations the reply says ran: a batch never gets more than n call budgets
-(what its n calls could use one by one) nor more than the item has left. A frame out of order or beyond
-n - 1 is a protocol error, which fails only the check that sent the batch; a worker that sends no frames
-gets one call budget for the whole batch.
+only *split* a request's time, they never add to it. Their counts must rise, stay below n, and not pass
+what the reply says ran: at most n - 1 frames, so a batch never gets more than n call budgets (what its n
+calls could use one by one) nor more than the item has left. Any other frame is a protocol error, which
+fails only the check that sent the batch; a worker that sends no frames gets one call budget for the
+whole batch.
 """
 
 from __future__ import annotations
@@ -87,8 +89,8 @@ class Meter:
     def progress(self, ended: int, cpu: float, now: float) -> None:
         """A progress frame says ``ended`` operations have ended: the next one's budget starts now.
 
-        ``ProtocolError`` unless it is the next frame, and the request has an operation left to start."""
-        if ended != self.ended + 1 or ended >= self.allowance.steps:
+        ``ProtocolError`` unless the count rises and the request has an operation left to start."""
+        if not self.ended < ended < self.allowance.steps:
             raise ProtocolError(f"progress frame {ended!r} after {self.ended} in a request of "
                                 f"{self.allowance.steps} operation{'s' * (self.allowance.steps != 1)}")
         self.ended = ended

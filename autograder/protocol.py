@@ -83,9 +83,9 @@ class WorkerConfig:
 
 @dataclass
 class Progress:
-    """A progress frame of ``call_many``: ``{"seq": seq, "progress": k}``, sent by the worker when its k-th
-    operation has ended and the next begins, before the reply. The grader times each operation from the
-    frame before it (``autograder.budget``); the frame carries no time, only the count.
+    """A progress frame of ``call_many``: ``{"seq": seq, "progress": k}``, sent by the worker before the reply
+    when k operations have ended and the next begins. The grader times each operation from the frame
+    before it (``autograder.budget``); the frame carries no time, only the count.
     """
 
     seq: int
@@ -135,9 +135,9 @@ class BatchReply:
         return cls(message["values"], error)
 
     @staticmethod
-    def progress_frames(message) -> int | None:
-        """How many progress frames come before the reply ``message``: one per operation that ended with
-        another after it. None for a malformed reply (``from_wire`` says what is wrong with it)."""
+    def ended_before_last(message) -> int | None:
+        """How many operations ended with another after them, by the reply ``message``: the most a progress
+        frame may have claimed. None for a malformed reply (``from_wire`` says what is wrong with it)."""
         if type(message) is not dict or type(message.get("values")) is not list:
             return None
         return max(0, len(message["values"]) - (message.get("error") is None))

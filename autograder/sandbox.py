@@ -425,10 +425,10 @@ class Worker:
         response = self._await(allowance, self._seq, start_cpu)
         if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
             self._fail("the worker sent a malformed response")
-        frames = protocol.BatchReply.progress_frames(response.get("value")) if op == "call_many" else None
-        if response["ok"] and frames is not None and frames != self.meter.ended:
-            self._fail(f"the worker broke the protocol (call_many: {self.meter.ended} progress frames before a "
-                       f"reply that needs {frames})")
+        ran = protocol.BatchReply.ended_before_last(response.get("value")) if op == "call_many" else None
+        if response["ok"] and ran is not None and self.meter.ended > ran:
+            self._fail(f"the worker broke the protocol (call_many: a progress frame said {self.meter.ended} "
+                       f"operations had ended, the reply says {ran})")
         return response
 
     @property

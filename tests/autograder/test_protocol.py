@@ -107,10 +107,10 @@ def test_a_progress_frame_is_exactly_a_sequence_number_and_a_count():
             Progress.from_wire(bad)
 
 
-def test_a_batch_reply_says_how_many_progress_frames_came_before_it():
+def test_a_batch_reply_says_how_many_operations_ended_before_the_last():
     from autograder.protocol import BatchReply
     error = {"kind": "student", "where": "f", "exc_type": "ValueError", "message": "no"}
-    assert BatchReply.progress_frames({"values": [1, 2, 3], "error": None}) == 2     # after the 1st and the 2nd
-    assert BatchReply.progress_frames({"values": [1, 2], "error": error}) == 2      # the 3rd began, then raised
-    assert BatchReply.progress_frames({"values": [], "error": error}) == 0
-    assert BatchReply.progress_frames([1, 2]) is None and BatchReply.progress_frames({"values": (1,)}) is None
+    assert BatchReply.ended_before_last({"values": [1, 2, 3], "error": None}) == 2   # the 1st and the 2nd
+    assert BatchReply.ended_before_last({"values": [1, 2], "error": error}) == 2    # the 3rd began, then raised
+    assert BatchReply.ended_before_last({"values": [], "error": error}) == 0
+    assert BatchReply.ended_before_last([1, 2]) is None and BatchReply.ended_before_last({"values": (1,)}) is None
