@@ -14,7 +14,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from nnkit import _malloc
 from nnkit import _validate as check
+
+_malloc.tune()     # the fast functions' temporaries are reused instead of page-faulted in on every call
 
 # A big job is cut into chunks of about CHUNK_SIZE elements (1 MiB of float64): small enough that the
 # several passes a fast function makes over a chunk stay in the CPU cache, big enough that the Python

@@ -225,12 +225,18 @@ def _col2im(dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int]) -> None
 
     One strided slice-add per kernel offset (HH*WW of them) instead of ``np.add.at`` over every element;
     overlapping windows (stride < kernel) accumulate because each offset is added in turn.
+
+    On small images (W' <= 4) the adds walk the batch axis innermost (``order="F"``): NumPy's default
+    follows memory, and its inner loop of W' numbers made the adds about twice as slow (measured on the
+    digits CNN's second conv, N=32 C=32 4x4: 0.58 ms instead of 1.26 ms).
     """
     _, HH, WW, _, H_out, W_out = dcols.shape
     sh, sw = stride
+    order = "F" if W_out <= 4 else "K"
     for p in range(HH):
         for q in range(WW):
-            dxp[:, :, p:p + sh * (H_out - 1) + 1:sh, q:q + sw * (W_out - 1) + 1:sw] += dcols[:, p, q].transpose(1, 0, 2, 3)
+            target = dxp[:, :, p:p + sh * (H_out - 1) + 1:sh, q:q + sw * (W_out - 1) + 1:sw]
+            np.add(target, dcols[:, p, q].transpose(1, 0, 2, 3), out=target, order=order)
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tuple[int, int] = 1,
@@ -271,14 +277,14 @@ def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geo: _ConvGeome
     N, C = x.shape[:2]
     F, _, HH, WW = W.shape
     P = geo.out_hw[0] * geo.out_hw[1]                                   # output positions per image
-    windows = _windows(_pad(x, geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (C, HH, WW, N, H', W') view
-    cols = np.empty(windows.shape)
+    cols = np.empty((C, HH, WW, N) + geo.out_hw)
     Wmat = W.reshape(F, C * HH * WW)
     out = np.empty((N, F, P))
 
     def convolve(batch: slice) -> None:
         n = batch.stop - batch.start
-        cols[:, :, :, batch] = windows[:, :, :, batch]
+        windows = _windows(_pad(x[batch], geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (C, HH, WW, n, H', W')
+        cols[:, :, :, batch] = windows
         prod = Wmat @ cols.reshape(C * HH * WW, N * P)[:, batch.start * P:batch.stop * P]    # (F, n*H'*W')
         np.add(prod.reshape(F, n, P).transpose(1, 0, 2), b[:, None], out=out[batch])        # (n, F, H'*W')
 
@@ -307,8 +313,9 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
     ``dWmat = dout2 @ cols.T``, ``dcols = Wmat.T @ dout2`` and ``db`` sums dout over images and positions.
     col2im then folds ``dcols`` back onto the padded images with one strided slice-add per kernel offset
     (overlapping windows add up), and the padding is cut off. Chunks of the batch (see :func:`conv2d_forward`)
-    each sum their own part of ``dW``; the chunks depend only on the shapes and the parts are added in batch
-    order, so the result is the same whatever the number of threads or their timing.
+    each pad, fold back and cut their own images and sum their own part of ``dW`` and ``db``; the parts are
+    added in batch order, so the result does not depend on the threads' timing. (The chunking depends on the
+    shapes and on :func:`set_num_threads`, so a different thread count may change the last bits of ``dW``.)
     """
     if not isinstance(cache, Conv2dCache):
         raise TypeError(f"conv2d_backward: cache must come from conv2d_forward, got {type(cache).__name__}")
@@ -321,21 +328,29 @@ def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
     F, _, HH, WW = W.shape
     P = H_out * W_out
     Wmat = W.reshape(F, C * HH * WW)
-    dout2 = np.empty((F, N * P))
-    dxp = np.zeros((N, C, H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1]))
-    dW_parts: dict[int, np.ndarray] = {}
+    padded = pads != ((0, 0), (0, 0))
+    dx = np.empty((N, C, H, W_in))
+    parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}     # each chunk's share of dW and db, by first image
 
     def backprop(batch: slice) -> None:
         n, pos = batch.stop - batch.start, slice(batch.start * P, batch.stop * P)   # these images' columns
-        dout2.reshape(F, N, P)[:, batch] = dout[batch].reshape(n, F, P).transpose(1, 0, 2)
-        dW_parts[batch.start] = dout2[:, pos] @ cols[:, pos].T              # (F, C*HH*WW)
-        dcols = Wmat.T @ dout2[:, pos]                                      # (C*HH*WW, n*H'*W')
-        _col2im(dcols.reshape(C, HH, WW, n, H_out, W_out), dxp[batch], stride)
+        dout2 = dout[batch].reshape(n, F, P).transpose(1, 0, 2).reshape(F, n * P)   # a copy, (F, n*H'*W')
+        parts[batch.start] = dout2 @ cols[:, pos].T, dout2.sum(axis=1)             # (F, C*HH*WW), (F,)
+        dcols = Wmat.T @ dout2                                                      # (C*HH*WW, n*H'*W')
+        if padded:
+            dxp = np.zeros((n, C, H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1]))
+        else:
+            dxp = dx[batch]
+            dxp.fill(0.0)
+        _col2im(dcols.reshape(C, HH, WW, n, H_out, W_out), dxp, stride)
+        if padded:
+            dx[batch] = _unpad(dxp, pads, (H, W_in))
 
     in_batch_chunks(backprop, N, cols.size, blas=True)
-    dW = sum(dW_parts[start] for start in sorted(dW_parts)).reshape(W.shape)
-    db = dout2.sum(axis=1)
-    return np.ascontiguousarray(_unpad(dxp, pads, (H, W_in))), dW, db
+    starts = sorted(parts)
+    dW = sum(parts[start][0] for start in starts).reshape(W.shape)
+    db = sum(parts[start][1] for start in starts)
+    return dx, dW, db
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -211,44 +211,57 @@ def _flat_rows(x: np.ndarray, W_full: int) -> np.ndarray:
     return np.ascontiguousarray(x).reshape(1, -1, 1)
 
 
-def _running_max(views: list[np.ndarray], out: np.ndarray, arg: np.ndarray) -> None:
+def _loop_order(width: int) -> str:
+    """The order in which the ufuncs of the height stage walk their (n*C, H', W') views.
+
+    NumPy's default ("K") follows memory, so its innermost loop runs along a row of only W' numbers; for
+    W' <= 4 the per-loop overhead dominates (2.7 times slower than "F" on 4x4 images pooled to 2x2,
+    measured on N=32 C=32). "F" makes the long image axis the inner loop instead. For wider rows "K" wins
+    (3.5 times faster at W' = 8), since "F" would touch a new cache line at every step.
+    """
+    return "F" if width <= 4 else "K"
+
+
+def _running_max(views: list[np.ndarray], out: np.ndarray, arg: np.ndarray, order: str = "K") -> None:
     """Write the elementwise maximum of ``views`` to ``out`` and the index of the first view holding it to ``arg``.
 
     Strictly greater replaces, so ties keep the earlier view. (A masked ``np.copyto(arg, q, where=...)``
     reads more plainly but was 50 times slower on random data than the branch-free maximum used here.)
+    ``order`` is the ufuncs' loop order (:func:`_loop_order`).
     """
     if len(views) == 1:
         np.copyto(out, views[0])
         arg.fill(0)
         return
-    np.greater(views[1], views[0], out=arg.view(np.bool_))     # 1 where the second wins, else 0
-    np.maximum(views[0], views[1], out=out)
+    np.greater(views[1], views[0], out=arg.view(np.bool_), order=order)     # 1 where the second wins, else 0
+    np.maximum(views[0], views[1], out=out, order=order)
     for q in range(2, len(views)):
-        later = np.greater(views[q], out).view(np.uint8)
-        np.maximum(arg, later * np.uint8(q), out=arg)            # arg < q so far, so this sets q where later
-        np.maximum(out, views[q], out=out)
+        later = np.greater(views[q], out, order=order).view(np.uint8)
+        np.maximum(arg, later * np.uint8(q), out=arg, order=order)  # arg < q so far, so this sets q where later
+        np.maximum(out, views[q], out=out, order=order)
 
 
-def _route_back(d: np.ndarray, arg: np.ndarray, targets: list[np.ndarray], overlap: bool) -> None:
+def _route_back(d: np.ndarray, arg: np.ndarray, targets: list[np.ndarray], overlap: bool, order: str = "K") -> None:
     """Adjoint of :func:`_running_max`: ``d`` goes to ``targets[arg]``, elementwise.
 
     The targets start at zero. Windows that do not overlap share no element, so each offset's share is
-    written straight into place; overlapping ones add up.
+    written straight into place; overlapping ones add up. ``order`` as in :func:`_running_max`.
     """
     for q, target in enumerate(targets):
+        won = np.equal(arg, q, order=order)
         if overlap:
-            target += d * (arg == q)
+            np.add(target, np.multiply(d, won, order=order), out=target, order=order)
         else:
-            np.multiply(d, arg == q, out=target)
+            np.multiply(d, won, out=target, order=order)
 
 
-def _spread(d: np.ndarray, targets: list[np.ndarray], overlap: bool) -> None:
+def _spread(d: np.ndarray, targets: list[np.ndarray], overlap: bool, order: str = "K") -> None:
     """Adjoint of a window sum: every target (starting at zero) gets ``d``; overlapping windows add up."""
     for target in targets:
         if overlap:
-            target += d
+            np.add(target, d, out=target, order=order)
         else:
-            np.copyto(target, d)
+            np.positive(d, out=target, order=order)      # a copy, in the given loop order
 
 
 def _tiles(x_shape: tuple, kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
@@ -304,7 +317,7 @@ def _maxpool2d_forward(x: np.ndarray, kernel, stride, out_hw) -> tuple[np.ndarra
         _running_max(_window_views(_flat_rows(x[batch], st.W_full), kw, sw, st.n_starts),
                      rowmax.reshape(1, -1, 1)[:, starts], col_arg[batch].reshape(1, -1, 1)[:, starts])
         _running_max(_window_views(rowmax[:, :, :W_out], kh, sh, H_out), out[batch].reshape(n * C, H_out, W_out),
-                     row_arg[batch].reshape(n * C, H_out, W_out))
+                     row_arg[batch].reshape(n * C, H_out, W_out), _loop_order(W_out))
 
     in_batch_chunks(pool, N, x.size)
     return out, PoolCache("maxpool2d_forward", x.shape, kernel, stride, out_hw, col_arg=col_arg, row_arg=row_arg)
@@ -343,7 +356,7 @@ def _maxpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
         st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
         drowmax = start((n * C, H, WQ))        # zeros unless tiled: stage 1 reads the columns j >= W' as well
         _route_back(dout[batch].reshape(n * C, H_out, W_out), cache.row_arg[batch].reshape(n * C, H_out, W_out),
-                    _window_views(drowmax[:, :, :W_out], kh, sh, H_out), overlap=sh < kh)
+                    _window_views(drowmax[:, :, :W_out], kh, sh, H_out), overlap=sh < kh, order=_loop_order(W_out))
         dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
         starts = slice(0, st.n_starts)
         _route_back(drowmax.reshape(1, -1, 1)[:, starts], cache.col_arg[batch].reshape(1, -1, 1)[:, starts],
@@ -380,17 +393,17 @@ def _avgpool2d_forward(x: np.ndarray, kernel, stride, out_hw) -> tuple[np.ndarra
         _running_sum(_window_views(_flat_rows(x[batch], st.W_full), kw, sw, st.n_starts),
                      rowsum.reshape(1, -1, 1)[:, :st.n_starts])
         pooled = out[batch].reshape(n * C, H_out, W_out)
-        _running_sum(_window_views(rowsum[:, :, :W_out], kh, sh, H_out), pooled)
+        _running_sum(_window_views(rowsum[:, :, :W_out], kh, sh, H_out), pooled, _loop_order(W_out))
         pooled /= kh * kw
 
     in_batch_chunks(pool, N, x.size)
     return out, PoolCache("avgpool2d_forward", x.shape, kernel, stride, out_hw)
 
 
-def _running_sum(views: list[np.ndarray], out: np.ndarray) -> None:
-    np.copyto(out, views[0])
+def _running_sum(views: list[np.ndarray], out: np.ndarray, order: str = "K") -> None:
+    np.positive(views[0], out=out, order=order)
     for view in views[1:]:
-        out += view
+        np.add(out, view, out=out, order=order)
 
 
 def avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
@@ -412,7 +425,7 @@ def _avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
         st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
         drowsum = start((n * C, H, st.WQ))     # zeros unless tiled: stage 1 reads the columns j >= W' as well
         _spread(share[batch].reshape(n * C, H_out, W_out), _window_views(drowsum[:, :, :W_out], kh, sh, H_out),
-                overlap=sh < kh)
+                overlap=sh < kh, order=_loop_order(W_out))
         dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
         _spread(drowsum.reshape(1, -1, 1)[:, :st.n_starts], _window_views(dxf, kw, sw, st.n_starts),
                 overlap=sw < kw)
