@@ -221,6 +221,13 @@ def floods_stale_frames(seconds):
         local['protocol'].send(local['wfd'], local['protocol'].Progress(local['seq'] - 1, 1).to_wire())
     return seconds
 
+def nap():
+    time.sleep(600)
+
+def drip():                         # a little CPU now and then: only the wall clock stops it
+    while True:
+        time.sleep(0.05)
+
 def withhold_frames():
     server = _serving()['server']
     real = server.call_many
@@ -297,3 +304,19 @@ def test_a_flood_of_stale_frames_does_not_keep_the_budget_from_being_checked(for
     with pytest.raises(OutOfTime) as caught:
         ns.call_many(_calls("floods_stale_frames", 3.0) + _calls("busy", 0.0, n=2))
     assert (caught.value.what, caught.value.kind) == ("call", "cpu")
+
+
+@pytest.mark.parametrize(("name", "limits", "kind", "seconds"), [
+    ("nap", dict(idle_seconds=0.5), "idle", 0.5),
+    ("drip", dict(call_timeout=0.1, idle_seconds=60.0, wall_factor=10.0, wall_slack=1.0), "wall", 2.0),
+])
+def test_the_idle_and_wall_backstops_stop_a_call_inside_a_batch(name, limits, kind, seconds):
+    require_namespaces()
+    sandbox = _sandbox("namespace", [("cell 1", FORGER)], **limits)
+    try:
+        sandbox.begin_item()
+        with pytest.raises(OutOfTime) as caught:     # the first call sends a frame; the second never ends
+            RemoteHandle(sandbox).call_many(_calls("busy", 0.02) + _calls(name) + _calls("busy", 0.0))
+        assert (caught.value.what, caught.value.kind, caught.value.seconds) == ("call", kind, seconds)
+    finally:
+        sandbox.close()
