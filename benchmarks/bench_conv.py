@@ -26,6 +26,11 @@ then resets its peak (``/proc/self/clear_refs``, Linux) and runs one forward+bac
 disturbed by other processes on a busy machine (it does not count the time spent waiting for a core); with
 several threads it adds up every thread's time, so it is only meaningful with ``--settings 1``.
 
+Both libraries run in this one process. nnkit's fast layers set glibc's allocator thresholds when they are
+imported (``nnkit/_malloc.py``), so nnkit is timed as fast here as in a process of its own: before that, the
+import of torch (which raises those thresholds as a side effect) made small nnkit convs up to 2x faster here
+than in a student's notebook.
+
 Run:  python benchmarks/bench_conv.py [--rounds 15] [--settings default 1] [--clock wall|cpu] [--naive] [--no-memory]
 Nothing is written to disk.
 """

@@ -21,8 +21,11 @@ Printed for each: wall seconds and CPU seconds (this process's children: graders
 submission, the load average, and whether every item's score agrees with ``nnkit grade --jobs 1``. Goals
 (issue 12): nnkit ``--jobs 2`` >= 4x the throughput of 3. on 2 cores; <= 1.5 CPU-s per unit-3 submission.
 
-``--baseline DIR`` also grades each class with the ``nnkit grade`` of another source tree (``DIR``, e.g. a
-``git archive`` of an earlier commit), in the same run, so before and after are compared at the same load.
+The graders run a frozen copy of this tree's ``autograder/`` and ``nnkit/`` (copied to the temporary folder at
+the start), so that edits made to the working tree while a benchmark runs cannot change what it measures
+midway. ``--baseline DIR`` also grades each class with the ``nnkit grade`` of another source tree (``DIR``,
+e.g. a ``git archive`` of an earlier commit), in the same run, so before and after are compared at the same
+load.
 
 Then, for every unit benchmarked (``--profile`` to choose, ``--profile ''`` to skip), one correct submission's
 CPU is split: the interpreter's start and numpy's import in the sandbox, the worker's start, the notebook's
@@ -116,9 +119,21 @@ def load() -> str:
     return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
 
 
-def env(tree: Path = REPO) -> dict:
+FROZEN = REPO      # main() points this at a frozen copy of autograder/ and nnkit/ (see freeze)
+
+
+def freeze(root: Path) -> Path:
+    """Copy this tree's ``autograder/`` and ``nnkit/`` to ``root/tree``: the graders measure that copy."""
+    tree = root / "tree"
+    for package in ("autograder", "nnkit"):
+        shutil.copytree(REPO / package, tree / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return tree
+
+
+def env(tree: Path | None = None) -> dict:
     """The graders' environment: ``tree``'s autograder and nnkit first on the path (not the installed ones),
-    so that a benchmark measures the tree it is run from, or the ``--baseline`` tree."""
+    so that a benchmark measures the frozen copy of the tree it is run from, or the ``--baseline`` tree."""
+    tree = FROZEN if tree is None else tree
     e = _kit.kernel_env()
     e["NNKIT_GRADER_SECRET"] = SECRET
     e["PYTHONPATH"] = os.pathsep.join([str(tree)] + ([e["PYTHONPATH"]] if e.get("PYTHONPATH") else []))
@@ -174,7 +189,7 @@ def build_class(unit: str, course: Path, count: int) -> list[str]:
 
 
 # -- the graders --------------------------------------------------------------------------------------------------
-def timed(argv, cwd, tree: Path = REPO) -> tuple[float, float, subprocess.CompletedProcess]:
+def timed(argv, cwd, tree: Path | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
     meter, start = CpuMeter(), time.perf_counter()
     try:
         done = subprocess.run(argv, cwd=cwd, env=env(tree), capture_output=True, text=True,
@@ -184,8 +199,8 @@ def timed(argv, cwd, tree: Path = REPO) -> tuple[float, float, subprocess.Comple
         meter.close()
 
 
-def nnkit_grade(course: Path, jobs: int, grade_ids, tree: Path = REPO) -> tuple[float, float, dict]:
-    out = course / f"nnkit-jobs{jobs}{'' if tree == REPO else '-baseline'}"
+def nnkit_grade(course: Path, jobs: int, grade_ids, tree: Path | None = None) -> tuple[float, float, dict]:
+    out = course / f"nnkit-jobs{jobs}{'' if tree is None else '-baseline'}"
     shutil.rmtree(out, ignore_errors=True)
     wall, cpu, done = timed([sys.executable, "-m", "autograder.cli", "grade", str(course / "submitted"), "--source",
                              str(course / "source"), "--out", str(out), "--quiet", "--jobs", str(jobs)], course, tree)
@@ -453,6 +468,8 @@ def main() -> None:
     bridge = not args.no_bridge and "GradeInSandbox" in (REPO / "nbgrader_config.py").read_text()
     print(f"cores: {os.cpu_count()}, load average: {Path('/proc/loadavg').read_text().strip()}")
     root = Path(tempfile.mkdtemp(prefix="nnkit-bench-grader-"))
+    global FROZEN
+    FROZEN = freeze(root)
     try:
         rows = []
         for unit in args.units if args.submissions > 0 else []:
