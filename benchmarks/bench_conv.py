@@ -10,8 +10,9 @@ first with every library on its default threads (torch's intra-op pool, NumPy's 
 then with all three on 1 thread (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads(1)``,
 ``nnkit.layers.conv.set_num_threads(1)``). It prints ``fast/torch`` per shape (goal: <= 1.2 on every shape at
 both settings), the worst ratio per setting, and the load average before and after each setting. Each time
-is the best of ``--rounds`` rounds; the contenders are interleaved round by round, so a burst of load from
-other processes slows all of them alike, and the median of the per-round ratio is printed beside it.
+is the best of ``--rounds`` rounds, each the mean over a block of calls of at least 5 ms; the contenders are
+interleaved round by round, so a burst of load from other processes slows all of them alike, and the median
+of the per-round ratio is printed beside it.
 
 Shapes: the three of the original issue, the ones the unit 5 notebook uses (its timing demo and its CNN:
 batch 32, 1 -> 16 -> 32 filters on 8x8 digits) and the digits CNN of ``nnkit.examples.cnn`` (batch 32,
@@ -91,17 +92,36 @@ def load() -> str:
 CLOCK = time.perf_counter
 
 
+BLOCK_SECONDS = 0.005    # a timed block of calls lasts at least this long (one call of a big shape already does)
+
+
 def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
-    """Best-of-``rounds`` seconds per contender, interleaved round by round after one warm-up call each,
-    and the median over rounds of the paired ratio fast/torch (both measured in the same round)."""
-    for fn in contenders.values():
+    """Best-of-``rounds`` seconds per call for each contender, interleaved round by round, and the median over
+    rounds of the paired ratio fast/torch (both measured in the same round).
+
+    A small shape is timed over a block of calls lasting at least :data:`BLOCK_SECONDS` (the per-call time is
+    the block's over its count), as ``timeit`` does: a single call of 0.2 ms varied by 15% from one run to
+    the next on a 2-core VM, which decided the worst ratio more than the code did.
+
+    In every round each contender makes one untimed call before its block. Without it a library was
+    timed right after the other one: torch's OpenMP threads keep spinning for a while after its call and
+    hold the second core, which made nnkit's chunked pooling up to 1.5x slower right after torch than on its
+    own (7.5 ms instead of 4.9 ms, avg-pool 32x32). In a real training loop each library follows itself.
+    """
+    calls = {}
+    for name, fn in contenders.items():
         fn()
+        start = CLOCK()
+        fn()
+        calls[name] = max(1, int(np.ceil(BLOCK_SECONDS / max(CLOCK() - start, 1e-6))))
     times = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            start = CLOCK()
             fn()
-            times[name].append(CLOCK() - start)
+            start = CLOCK()
+            for _ in range(calls[name]):
+                fn()
+            times[name].append((CLOCK() - start) / calls[name])
     paired = float(np.median(np.array(times["fast"]) / np.array(times["torch"])))
     return {name: min(t) for name, t in times.items()}, paired
 
