@@ -59,3 +59,17 @@ def test_conv_passes_reuse_memory_instead_of_faulting_pages_in():
 def test_tune_runs_once_and_reports_what_it_did():
     assert _malloc.tune() in {"tuned", "off", "unsupported"}
     assert _malloc.tune() == _malloc.tune()            # applied once per process, then remembered
+
+
+def test_layers_import_and_run_where_ctypes_is_refused():
+    # The autograder's worker refuses ctypes; a unit that provides nnkit.layers must still import them.
+    code = ("import sys; sys.modules['ctypes'] = None\n"
+            "import numpy as np\n"
+            "from nnkit import _malloc\n"
+            "from nnkit.layers.conv import conv2d_forward\n"
+            "out, _ = conv2d_forward(np.ones((1, 1, 4, 4)), np.ones((2, 1, 3, 3)), np.zeros(2), 1, 1)\n"
+            "print(_malloc.tune(), out[0, 0, 1, 1])")
+    env = {k: v for k, v in os.environ.items()} | {"NNKIT_MALLOC_TUNING": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["unsupported", "9.0"]
