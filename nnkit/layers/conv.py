@@ -298,7 +298,7 @@ def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geo: _ConvGeome
         prod = Wmat @ cols.reshape(C * HH * WW, N * P)[:, batch.start * P:batch.stop * P]    # (F, n*H'*W')
         np.add(prod.reshape(F, n, P).transpose(1, 0, 2), b[:, None], out=out[batch])        # (n, F, H'*W')
 
-    in_batch_chunks(convolve, N, cols.size, blas=True)
+    in_batch_chunks(convolve, N, cols.size, blas=True, macs=cols.size * F)
     cache = Conv2dCache(cols.reshape(C * HH * WW, N * P), W, x.shape, geo.stride, geo.pads, geo.out_hw)
     return out.reshape((N, F) + geo.out_hw), cache
 
@@ -356,7 +356,7 @@ def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
         if padded:
             dx[batch] = _unpad(dxp, pads, (H, W_in))
 
-    in_batch_chunks(backprop, N, cols.size, blas=True)
+    in_batch_chunks(backprop, N, cols.size, blas=True, macs=2 * cols.size * F)
     starts = sorted(parts)
     dW = sum(parts[start][0] for start in starts).reshape(W.shape)
     db = sum(parts[start][1] for start in starts)

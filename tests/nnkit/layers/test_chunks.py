@@ -30,6 +30,20 @@ def test_in_batch_chunks_covers_every_image_once_and_passes_errors_on(chunked):
     assert calls[1:] == [slice(0, 2), slice(2, 4), slice(4, 7)]
 
 
+def test_a_small_job_is_split_between_threads_only_when_its_products_are_heavy(chunked, monkeypatch):
+    monkeypatch.setattr(chunked, "CHUNK_SIZE", 10**9)           # no chunks for the cache: only threads split
+    calls = []
+    chunked.in_batch_chunks(calls.append, 6, chunked.PARALLEL_SIZE - 1, macs=chunked.PARALLEL_MACS - 1)
+    assert calls == [slice(0, 6)]                              # small and light: one call on this thread
+    calls.clear()
+    chunked.in_batch_chunks(calls.append, 6, chunked.PARALLEL_SIZE - 1, macs=chunked.PARALLEL_MACS)
+    assert sorted((c.start, c.stop) for c in calls) == [(0, 2), (2, 4), (4, 6)]     # one chunk per thread
+    calls.clear()
+    chunked.set_num_threads(1)
+    chunked.in_batch_chunks(calls.append, 6, chunked.PARALLEL_SIZE - 1, macs=chunked.PARALLEL_MACS)
+    assert calls == [slice(0, 6)]                              # heavy, but one thread: nothing to split for
+
+
 def test_chunks_that_call_blas_run_it_on_one_thread_and_restore_it(chunked):
     threadpoolctl = pytest.importorskip("threadpoolctl")
 

@@ -347,15 +347,16 @@ def test_conv2d_chunks_run_their_matrix_products_with_blas_on_one_thread(chunked
 
     seen = []
 
-    def spy(work, n, size, *, blas=False):
-        seen.append(blas)
-        chunked.in_batch_chunks(work, n, size, blas=blas)
+    def spy(work, n, size, *, blas=False, macs=0):
+        seen.append((blas, macs))
+        chunked.in_batch_chunks(work, n, size, blas=blas, macs=macs)
 
     monkeypatch.setattr(conv, "in_batch_chunks", spy)
     rng = np.random.default_rng(9)
     out, cache = conv2d_forward(rng.normal(size=(4, 2, 5, 5)), rng.normal(size=(3, 2, 3, 3)), np.zeros(3))
     conv2d_backward(rng.normal(size=out.shape), cache)
-    assert seen == [True, True]
+    # cols is (C*HH*WW, N*H'*W') = (18, 36): F=3 multiply-adds per element forward, two products backward
+    assert seen == [(True, 18 * 36 * 3), (True, 2 * 18 * 36 * 3)]
 
 
 def test_conv2d_valid_padding_adds_nothing_and_errors_name_the_width_and_empty_inputs():
