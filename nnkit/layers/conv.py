@@ -75,12 +75,18 @@ def _output_size(size: int, pad: tuple[int, int], k: int, s: int, func: str, axi
     return 1 + (padded - k) // s
 
 
+def _padded_hw(hw: tuple[int, int], pads: Pads) -> tuple[int, int]:
+    """Height and width of an image of size ``hw`` once ``pads`` zeros are added around it."""
+    (top, bottom), (left, right) = pads
+    return hw[0] + top + bottom, hw[1] + left + right
+
+
 def _pad(x: np.ndarray, pads: Pads) -> np.ndarray:
     if pads == ((0, 0), (0, 0)):
         return x
-    (top, bottom), (left, right) = pads
+    (top, _), (left, _) = pads
     N, C, H, W = x.shape
-    xpad = np.zeros((N, C, top + H + bottom, left + W + right))      # np.pad does the same, 10x slower on small x
+    xpad = np.zeros((N, C) + _padded_hw((H, W), pads))      # np.pad does the same, 10x slower on small x
     xpad[:, :, top:top + H, left:left + W] = x
     return xpad
 
@@ -265,8 +271,8 @@ def _fold_flat(dcols: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray
     :func:`_col2im`.
     """
     C, HH, WW, n, H_out, W_out = dcols.shape
-    (top, bottom), (left, right) = pads
-    Hp, Wp = hw[0] + top + bottom, hw[1] + left + right
+    (top, _), (left, _) = pads
+    Hp, Wp = _padded_hw(hw, pads)
     grid = np.zeros((C, HH, WW, n, Hp, Wp))
     grid[..., :H_out, :W_out] = dcols
     rows = grid.reshape(C, HH, WW, n * Hp * Wp)
@@ -386,18 +392,16 @@ def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
         n, pos = batch.stop - batch.start, slice(batch.start * P, batch.stop * P)   # these images' columns
         dout2 = dout[batch].reshape(n, F, P).transpose(1, 0, 2).reshape(F, n * P)   # a copy, (F, n*H'*W')
         parts[batch.start] = dout2 @ cols[:, pos].T, dout2.sum(axis=1)             # (F, C*HH*WW), (F,)
-        dcols = Wmat.T @ dout2                                                      # (C*HH*WW, n*H'*W')
+        dcols = (Wmat.T @ dout2).reshape(C, HH, WW, n, H_out, W_out)               # (C*HH*WW, n*H'*W')
         if stride == (1, 1) and W_out >= 8 and C <= 4:
-            dx[batch] = _fold_flat(dcols.reshape(C, HH, WW, n, H_out, W_out), pads, (H, W_in))
-            return
-        if padded:
-            dxp = np.zeros((n, C, H + pads[0][0] + pads[0][1], W_in + pads[1][0] + pads[1][1]))
-        else:
-            dxp = dx[batch]
-            dxp.fill(0.0)
-        _col2im(dcols.reshape(C, HH, WW, n, H_out, W_out), dxp, stride)
-        if padded:
+            dx[batch] = _fold_flat(dcols, pads, (H, W_in))
+        elif padded:
+            dxp = np.zeros((n, C) + _padded_hw((H, W_in), pads))
+            _col2im(dcols, dxp, stride)
             dx[batch] = _unpad(dxp, pads, (H, W_in))
+        else:                                                    # no padding: fold straight into dx
+            dx[batch] = 0.0
+            _col2im(dcols, dx[batch], stride)
 
     in_batch_chunks(backprop, N, cols.size, blas=True, macs=2 * cols.size * F)
     starts = sorted(parts)
