@@ -255,15 +255,31 @@ def _col2im(dcols: np.ndarray, dxp: np.ndarray, stride: tuple[int, int]) -> None
             np.add(target, dcols[:, p, q].transpose(1, 0, 2, 3), out=target, order=order)
 
 
-def _fold_flat(dcols: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
-    """:func:`_col2im` for stride 1, returning dx (n, C, H, W) (a view) with the padding already cut off.
+def _fold_rows(rows: np.ndarray, n: int, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
+    """:func:`_col2im` for stride 1, from window gradients laid on the padded grid; dx (n, C, H, W), a view.
 
-    Each channel's padded images are laid end to end as one long row of ``n*Hp*Wp`` numbers (channel first).
-    With stride 1, the window under output position ``(i, j)`` at kernel offset ``(p, q)`` is the element
-    ``p*Wp + q`` further along that row than position ``(i, j)`` itself. So once the window gradients sit on
-    the same padded grid (``grid``, zero outside the H' x W' outputs), each kernel offset is ONE add of a
-    long contiguous stretch, shifted by ``p*Wp + q``, instead of a strided add over short rows. The zeros
-    that shift past a row's end land on padding or on the next row, and add nothing.
+    ``rows`` (C, HH, WW, n*Hp*Wp): for each channel and kernel offset, the window gradients of the n images
+    as one long row, the images' padded grids laid end to end, each output position ``(i, j)`` at grid
+    element ``(i, j)`` and zeros elsewhere. With stride 1, the window under output position ``(i, j)`` at
+    kernel offset ``(p, q)`` covers the padded input element ``p*Wp + q`` further along that row than
+    ``(i, j)`` itself. So each kernel offset is ONE add of a long contiguous stretch, shifted by
+    ``p*Wp + q``, instead of a strided add over short rows. (The zeros that shift past a row's end land on
+    padding or on the next row, and add nothing; the real positions never shift past their own image.)
+    """
+    C, HH, WW, length = rows.shape
+    (top, _), (left, _) = pads
+    Hp, Wp = _padded_hw(hw, pads)
+    dxp = rows[:, 0, 0].copy()                                   # offset (0, 0): no shift
+    for p in range(HH):
+        for q in range(WW):
+            shift = p * Wp + q
+            if shift:
+                np.add(dxp[:, shift:], rows[:, p, q, :length - shift], out=dxp[:, shift:])
+    return dxp.reshape(C, n, Hp, Wp)[:, :, top:top + hw[0], left:left + hw[1]].transpose(1, 0, 2, 3)
+
+
+def _fold_flat(dcols: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
+    """dx (n, C, H, W) for stride 1 from ``dcols`` (C, HH, WW, n, H', W'), copied onto the padded grid first.
 
     Used where it measured faster than :func:`_col2im`, in paired runs of the whole backward: 0.90-0.93 on
     one-channel 8x8 digits, 0.97 on 32x32 RGB images. With 16 or more channels it was 1.00-1.02, and on 4x4
@@ -271,17 +287,26 @@ def _fold_flat(dcols: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray
     :func:`_col2im`.
     """
     C, HH, WW, n, H_out, W_out = dcols.shape
-    (top, _), (left, _) = pads
-    Hp, Wp = _padded_hw(hw, pads)
-    grid = np.zeros((C, HH, WW, n, Hp, Wp))
+    grid = np.zeros((C, HH, WW, n) + _padded_hw(hw, pads))
     grid[..., :H_out, :W_out] = dcols
-    rows = grid.reshape(C, HH, WW, n * Hp * Wp)
-    dxp = np.zeros((C, n * Hp * Wp))
-    for p in range(HH):
-        for q in range(WW):
-            shift = p * Wp + q
-            np.add(dxp[:, shift:], rows[:, p, q, :rows.shape[3] - shift], out=dxp[:, shift:])
-    return dxp.reshape(C, n, Hp, Wp)[:, :, top:top + hw[0], left:left + hw[1]].transpose(1, 0, 2, 3)
+    return _fold_rows(grid.reshape(C, HH, WW, -1), n, pads, hw)
+
+
+def _fold_dout_grid(d: np.ndarray, W: np.ndarray, pads: Pads, hw: tuple[int, int]) -> np.ndarray:
+    """dx (n, C, H, W) for stride 1, with ``dout`` (n, F, H', W') put on the padded grid instead of ``dcols``.
+
+    The product ``W.reshape(F, -1).T @ grid`` then writes the window gradients straight onto the grid, ready for
+    :func:`_fold_rows`: no copy of ``dcols`` (C*HH*WW rows) onto a zeroed grid, only one of ``dout`` (F rows).
+    Used for stride 1 and W' >= 8 where that moves fewer numbers (``F*Hp*Wp < C*HH*WW*H'*W'``, few filters
+    for the window size): the backward of the unit-5 demo conv (N=16 C=3 32x32 F=8) took 0.72-0.79 of the
+    time of :func:`_fold_flat`'s, paired, at 1 and 2 threads; on 16x16 images with 16 channels, 0.95-0.98.
+    On 4x4 images it was 1.13-1.33 times slower (the grid is 2.25 times the data), so they keep :func:`_col2im`.
+    """
+    n, F, H_out, W_out = d.shape
+    grid = np.zeros((F, n) + _padded_hw(hw, pads))
+    grid[:, :, :H_out, :W_out] = d.transpose(1, 0, 2, 3)
+    rows = (W.reshape(F, -1).T @ grid.reshape(F, -1)).reshape(W.shape[1:] + (-1,))   # (C, HH, WW, n*Hp*Wp)
+    return _fold_rows(rows, n, pads, hw)
 
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tuple[int, int] = 1,
@@ -368,7 +393,10 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
     With ``dout`` laid out like the forward's product, ``dout2`` (F, N*H'*W'): ``out2 = Wmat @ cols + b``, so
     ``dWmat = dout2 @ cols.T``, ``dcols = Wmat.T @ dout2`` and ``db`` sums dout over images and positions.
     col2im then folds ``dcols`` back onto the padded images with one strided slice-add per kernel offset
-    (overlapping windows add up), and the padding is cut off. Chunks of the batch (see :func:`conv2d_forward`)
+    (overlapping windows add up), and the padding is cut off. With stride 1 on images of W' >= 8, the fold is
+    one contiguous add per kernel offset on the padded grid instead (:func:`_fold_rows`), with either
+    ``dcols`` (:func:`_fold_flat`) or, where there are few filters for the window size, ``dout``
+    (:func:`_fold_dout_grid`) copied onto that grid first, whichever moves fewer numbers. Chunks of the batch (see :func:`conv2d_forward`)
     each pad, fold back and cut their own images and sum their own part of ``dW`` and ``db``; the parts are
     added in batch order, so the result does not depend on the threads' timing. (The chunking depends on the
     shapes and on :func:`set_num_threads`, so a different thread count may change the last bits of ``dW``.)
@@ -382,21 +410,40 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
 def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
     cols, W, (N, C, H, W_in), stride, pads, (H_out, W_out) = cache
     F, _, HH, WW = W.shape
-    P = H_out * W_out
-    Wmat = W.reshape(F, C * HH * WW)
+    P, K = H_out * W_out, C * HH * WW
+    Wmat = W.reshape(F, K)
     padded = pads != ((0, 0), (0, 0))
+    Hp, Wp = _padded_hw((H, W_in), pads)
+    if stride == (1, 1) and W_out >= 8 and F * Hp * Wp < K * P:
+        fold = "dout grid"                                       # _fold_dout_grid
+    elif stride == (1, 1) and W_out >= 8 and C <= 4:
+        fold = "dcols grid"                                      # _fold_flat
+    else:
+        fold = "col2im"
+    # NumPy's matmul keeps the GIL for a product of at most 500 numbers, so two threads could not compute
+    # their dW parts at once (measured: the other thread ran at half speed). One product per image, summed,
+    # gives a bigger product that releases it; it needs no transposed copy of dout, which "dout grid" lacks.
+    per_image_dW = fold == "dout grid" and F * K <= 500
     dx = np.empty((N, C, H, W_in))
     parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}     # each chunk's share of dW and db, by first image
 
     def backprop(batch: slice) -> None:
         n, pos = batch.stop - batch.start, slice(batch.start * P, batch.stop * P)   # these images' columns
-        dout2 = dout[batch].reshape(n, F, P).transpose(1, 0, 2).reshape(F, n * P)   # a copy, (F, n*H'*W')
-        parts[batch.start] = dout2 @ cols[:, pos].T, dout2.sum(axis=1)             # (F, C*HH*WW), (F,)
+        d = dout[batch].reshape(n, F, P)
+        if per_image_dW:
+            windows = cols[:, pos].reshape(K, n, P).transpose(1, 2, 0)                # (n, H'*W', C*HH*WW)
+            parts[batch.start] = (d @ windows).sum(axis=0), d.sum(axis=(0, 2))
+        else:
+            dout2 = d.transpose(1, 0, 2).reshape(F, n * P)                          # a copy, (F, n*H'*W')
+            parts[batch.start] = dout2 @ cols[:, pos].T, dout2.sum(axis=1)         # (F, C*HH*WW), (F,)
+        if fold == "dout grid":
+            dx[batch] = _fold_dout_grid(dout[batch], W, pads, (H, W_in))
+            return
         dcols = (Wmat.T @ dout2).reshape(C, HH, WW, n, H_out, W_out)               # (C*HH*WW, n*H'*W')
-        if stride == (1, 1) and W_out >= 8 and C <= 4:
+        if fold == "dcols grid":
             dx[batch] = _fold_flat(dcols, pads, (H, W_in))
         elif padded:
-            dxp = np.zeros((n, C) + _padded_hw((H, W_in), pads))
+            dxp = np.zeros((n, C, Hp, Wp))
             _col2im(dcols, dxp, stride)
             dx[batch] = _unpad(dxp, pads, (H, W_in))
         else:                                                    # no padding: fold straight into dx
