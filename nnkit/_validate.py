@@ -13,6 +13,7 @@ inputs. Imports nothing from nnkit.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -28,6 +29,22 @@ def _got(value: object) -> str:
 
 def _axes(layout: str) -> list[str]:
     return [a.strip() for a in layout.strip("()").split(",") if a.strip()]
+
+
+@functools.lru_cache(maxsize=256)
+def _layouts(layout: str | tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The layouts' axes, parsed once per layout: the checks run on every forward and backward of a layer."""
+    return tuple(tuple(_axes(s)) for s in ((layout,) if isinstance(layout, str) else layout) if s)
+
+
+@functools.lru_cache(maxsize=256)
+def _plain(axes: tuple[str, ...]) -> bool:
+    """True if every axis is a distinct plain name (``(N, C, H, W)``): any shape of that rank then fits."""
+    return len(set(axes)) == len(axes) and all(a.isidentifier() for a in axes)
+
+
+def _shape_text(arg: str, arr: np.ndarray) -> str:
+    return f"{arg}.shape={arr.shape}" if arg.isidentifier() else f"shape {arr.shape}"
 
 
 def _text(axes: list[str], values: list | None = None) -> str:
@@ -80,24 +97,25 @@ def real_array(x: object, func: str, arg: str = "x", layout: str | tuple[str, ..
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{func}: {arg} must hold real numbers, got dtype {arr.dtype}")
-    got = f"{arg}.shape={arr.shape}" if arg.isidentifier() else f"shape {arr.shape}"
-    layouts = [_axes(s) for s in ((layout,) if isinstance(layout, str) else layout) if s]
+    layouts = [list(a) for a in _layouts(layout)]
     ranks = [ndim] if ndim is not None else [len(a) for a in layouts if "..." not in a]
     if ranks and len(ranks) == len(layouts or ranks) and arr.ndim not in ranks:
         hint = " (for one sample use x[None])" if arg == "x" and len(ranks) == 1 and arr.ndim == ranks[0] - 1 else ""
         expected = " or ".join(f"{len(a)}-D {_text(a)}" for a in layouts) or f"{ndim}-D"
-        raise ValueError(f"{func}: {arg} must be {expected}, got {got}{hint}")
-    if layouts:
+        raise ValueError(f"{func}: {arg} must be {expected}, got {_shape_text(arg, arr)}{hint}")
+    if sizes is None and len(layouts) == 1 and _plain(tuple(layouts[0])):
+        pass                            # the rank fits (checked above), and nothing else is asked of the shape
+    elif layouts:
         sizes = {} if sizes is None else sizes
         bound = next((b for b in (_bind(arr.shape, a, sizes) for a in layouts) if b is not None), None)
         if bound is None:
             expected = " or ".join(_expected(a, sizes) for a in layouts)
             ravel = arr.shape[-1:] == (1,) and any(_bind(arr.shape[:-1], a, sizes) is not None for a in layouts)
             hint = f" (a trailing axis of 1 does not broadcast; pass {arg}.ravel())" if ravel else ""
-            raise ValueError(f"{func}: {arg} must have shape {expected}, got {got}{hint}")
+            raise ValueError(f"{func}: {arg} must have shape {expected}, got {_shape_text(arg, arr)}{hint}")
         sizes.update(bound)
     if not empty and arr.size == 0:
-        raise ValueError(f"{func}: {arg} must not be empty, got {got}")
+        raise ValueError(f"{func}: {arg} must not be empty, got {_shape_text(arg, arr)}")
     arr = np.array(arr, dtype=np.float64) if copy else arr.astype(np.float64, copy=False)
     if within is None and (not finite or np.isfinite(arr).all()):
         return arr                      # nothing to report: skip building the mask (conv/pool call this per batch)
