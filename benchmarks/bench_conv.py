@@ -42,6 +42,7 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -95,6 +96,38 @@ CLOCK = time.perf_counter
 BLOCK_SECONDS = 0.005    # a timed block of calls lasts at least this long (one call of a big shape already does)
 
 
+def other_threads_cpu_ns() -> int:
+    """CPU time (ns) used so far by this process's threads other than the calling one (Linux schedstat; 0 elsewhere)."""
+    me, total = str(threading.get_native_id()), 0
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            if tid != me:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return total
+
+
+def wait_until_threads_rest(limit: float = 0.1) -> None:
+    """Wait (at most ``limit`` seconds) until this process's other threads stop using CPU.
+
+    torch's OpenMP threads spin for about 10 ms after each of its calls (measured here: 10-12 ms of CPU in
+    a 50-200 ms sleep after one call). A contender timed inside that window shares the cores with them: the
+    unit-5 demo conv on nnkit's two threads took 3.97 ms right after torch's block, 2.87 ms once they had
+    stopped (best of 15). In a training loop neither library follows the other, so each block starts only
+    once the other threads are at rest: under 0.1 ms of CPU in 2 ms.
+    """
+    deadline = time.perf_counter() + limit
+    before = other_threads_cpu_ns()
+    while time.perf_counter() < deadline:
+        time.sleep(0.002)
+        now = other_threads_cpu_ns()
+        if now - before < 100_000:
+            return
+        before = now
+
+
 def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
     """Best-of-``rounds`` seconds per call for each contender, interleaved round by round, and the median over
     rounds of the paired ratio fast/torch (both measured in the same round).
@@ -103,8 +136,9 @@ def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
     the block's over its count), as ``timeit`` does: a single call of 0.2 ms varied by 15% from one run to
     the next on a 2-core VM, which decided the worst ratio more than the code did.
 
-    In every round each contender makes one untimed call before its block. Without it a library was
-    timed right after the other one: torch's OpenMP threads keep spinning for a while after its call and
+    In every round each contender waits until the other library's threads are at rest
+    (:func:`wait_until_threads_rest`), then makes one untimed call before its block. Without that, a library
+    was timed right after the other one: torch's OpenMP threads keep spinning for a while after its call and
     hold the second core, which made nnkit's chunked pooling up to 1.5x slower right after torch than on its
     own (7.5 ms instead of 4.9 ms, avg-pool 32x32). In a real training loop each library follows itself.
     """
@@ -117,6 +151,7 @@ def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
     times = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
+            wait_until_threads_rest()
             fn()
             start = CLOCK()
             for _ in range(calls[name]):
