@@ -10,9 +10,9 @@ first with every library on its default threads (torch's intra-op pool, NumPy's 
 then with all three on 1 thread (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads(1)``,
 ``nnkit.layers.conv.set_num_threads(1)``). It prints ``fast/torch`` per shape (goal: <= 1.2 on every shape at
 both settings), the worst ratio per setting, and the load average before and after each setting. Each time
-is the best of ``--rounds`` rounds, each the mean over a block of calls of at least 5 ms; the contenders are
-interleaved round by round, so a burst of load from other processes slows all of them alike, and the median
-of the per-round ratio is printed beside it.
+is the best of ``--rounds`` rounds (more for small shapes, see ``best_times``), each the mean over a block of
+calls of at least 5 ms; the contenders are interleaved round by round, so a burst of load from other
+processes slows all of them alike, and the median of the per-round ratio is printed beside it.
 
 Shapes: the three of the original issue, the ones the unit 5 notebook uses (its timing demo and its CNN:
 batch 32, 1 -> 16 -> 32 filters on 8x8 digits) and the digits CNN of ``nnkit.examples.cnn`` (batch 32,
@@ -94,6 +94,7 @@ CLOCK = time.perf_counter
 
 
 BLOCK_SECONDS = 0.005    # a timed block of calls lasts at least this long (one call of a big shape already does)
+SHAPE_SECONDS = 0.25     # a small shape gets more rounds than --rounds, until each contender's blocks add up to this
 
 
 def other_threads_cpu_ns() -> int:
@@ -134,7 +135,10 @@ def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
 
     A small shape is timed over a block of calls lasting at least :data:`BLOCK_SECONDS` (the per-call time is
     the block's over its count), as ``timeit`` does: a single call of 0.2 ms varied by 15% from one run to
-    the next on a 2-core VM, which decided the worst ratio more than the code did.
+    the next on a 2-core VM, which decided the worst ratio more than the code did. For the same reason a
+    shape whose blocks are short gets more rounds than ``rounds``, as many as make each contender's blocks
+    add up to :data:`SHAPE_SECONDS` (50 rounds for a 5-ms block): with 15, the best-of ratio of the same
+    sub-millisecond shape moved by up to 0.3 between two runs of unchanged code (1.05 and 1.34).
 
     In every round each contender waits until the other library's threads are at rest
     (:func:`wait_until_threads_rest`), then makes one untimed call before its block. Without that, a library
@@ -142,14 +146,16 @@ def best_times(contenders: dict, rounds: int) -> tuple[dict, float]:
     hold the second core, which made nnkit's chunked pooling up to 1.5x slower right after torch than on its
     own (7.5 ms instead of 4.9 ms, avg-pool 32x32). In a real training loop each library follows itself.
     """
-    calls = {}
+    calls, block = {}, 0.0
     for name, fn in contenders.items():
         fn()
         start = CLOCK()
         fn()
-        calls[name] = max(1, int(np.ceil(BLOCK_SECONDS / max(CLOCK() - start, 1e-6))))
+        once = max(CLOCK() - start, 1e-6)
+        calls[name] = max(1, int(np.ceil(BLOCK_SECONDS / once)))
+        block = max(block, once * calls[name])
     times = {name: [] for name in contenders}
-    for _ in range(rounds):
+    for _ in range(max(rounds, int(SHAPE_SECONDS / block))):
         for name, fn in contenders.items():
             wait_until_threads_rest()
             fn()
