@@ -131,7 +131,9 @@ def make_hook(config, report):
         if _type(name) is _str:
             if matches(name, recorded):
                 report("import", name)
-            if matches(name, blocked):
+            # an extension module's init function is named after the last part of the name it is loaded
+            # under, so "x._posixsubprocess" loads _posixsubprocess: match that part too
+            if matches(name, blocked) or matches(name.rpartition(".")[2], blocked):
                 raise _ImportError(f"importing {name} is not allowed in graded code")
 
     def on_open(event, args):
