@@ -132,7 +132,9 @@ def momentum_matches_reference(ns, t):
                 {"lr": lr, "momentum": mu}, lambda w: [np.zeros_like(w)], state_update=_momentum_state(mu),
                 mistakes={"plain SGD (the velocity is never used)": lambda w, g, s: (w - lr * g, s),
                           "dampened momentum v <- mu v + (1 - mu) g": lambda w, g, s: (
-                              w - lr * (mu * s[0] + (1 - mu) * g), [mu * s[0] + (1 - mu) * g])})
+                              w - lr * (mu * s[0] + (1 - mu) * g), [mu * s[0] + (1 - mu) * g]),
+                          "w stepped with the old velocity (w - lr * v_old; the step uses the new v = mu v + g)":
+                          lambda w, g, s: (w - lr * s[0], [mu * s[0] + g])})
 
 
 @watch_calls()
@@ -161,11 +163,12 @@ def nesterov_is_not_classical_momentum(ns, t):
 def rmsprop_matches_reference(ns, t):
     lr, alpha, eps = 0.01, float(t.rng.choice([0.9, 0.99])), 1e-8
 
-    def rule(inside=False, swapped=False, abs_g=False):
+    def rule(inside=False, swapped=False, abs_g=False, old_s=False):
         def step(w, g, s):
             a = 1 - alpha if swapped else alpha
             s_new = a * s[0] + (1 - a) * (np.abs(g) if abs_g else g * g)
-            return w - lr * g / (np.sqrt(s_new + eps) if inside else np.sqrt(s_new) + eps), [s_new]
+            s_step = s[0] if old_s else s_new
+            return w - lr * g / (np.sqrt(s_step + eps) if inside else np.sqrt(s_step) + eps), [s_new]
         return step
 
     _trajectory(ns, t, f"rmsprop_step (lr {lr}, alpha {alpha})", "rmsprop_step", ref_optim.RMSprop,
@@ -173,7 +176,9 @@ def rmsprop_matches_reference(ns, t):
                 state_update=lambda state, g: [alpha * state[0] + (1 - alpha) * g * g],
                 mistakes={"eps inside the square root": rule(inside=True),
                           "alpha and 1 - alpha swapped (alpha weighs the old average)": rule(swapped=True),
-                          "|g| instead of g**2 in the running average of squared gradients": rule(abs_g=True)})
+                          "|g| instead of g**2 in the running average of squared gradients": rule(abs_g=True),
+                          "the old average s in the step (update s first, then divide by sqrt(s_new) + eps)":
+                          rule(old_s=True)})
 
 
 @watch_calls()
@@ -193,13 +198,14 @@ def _adam_state(b1, b2):
 def adam_matches_reference(ns, t):
     lr, betas, eps = 0.01, (0.9, float(t.rng.choice([0.99, 0.999]))), 1e-8
 
-    def rule(correct=True, inside=False, late_t=False, abs_g=False, beta2_for_m=False):
+    def rule(correct=True, inside=False, late_t=False, abs_g=False, beta2_for_m=False, early_t=False,
+             m_only=False):
         def step(w, g, s):
             m = betas[0] * s[0] + (1 - betas[0]) * g
             v, k = betas[1] * s[1] + (1 - betas[1]) * (np.abs(g) if abs_g else g * g), s[2] + 1
-            tc = k - 1 if late_t else k
+            tc = k - 1 if late_t else k + 1 if early_t else k
             m_hat = m / (1 - betas[1 if beta2_for_m else 0] ** tc) if correct else m
-            v_hat = v / (1 - betas[1] ** tc) if correct else v
+            v_hat = v / (1 - betas[1] ** tc) if correct and not m_only else v
             with np.errstate(divide="ignore", invalid="ignore"):
                 return w - lr * m_hat / (np.sqrt(v_hat + eps) if inside else np.sqrt(v_hat) + eps), [m, v, k]
         return step
@@ -212,7 +218,10 @@ def adam_matches_reference(ns, t):
                           "the old t in the bias correction (increment t before using it: at the first step "
                           "1 - beta**0 = 0)": rule(late_t=True),
                           "|g| instead of g**2 in the second moment v": rule(abs_g=True),
-                          "beta2 in the bias correction of m (m_hat = m / (1 - beta1**t))": rule(beta2_for_m=True)})
+                          "beta2 in the bias correction of m (m_hat = m / (1 - beta1**t))": rule(beta2_for_m=True),
+                          "t + 1 in the bias correction: t is incremented once, then 1 - beta**t_new uses it "
+                          "(at the first step 1 - beta1**1)": rule(early_t=True),
+                          "the bias correction of m only (v_hat = v / (1 - beta2**t) is missing)": rule(m_only=True)})
 
 
 @watch_calls()
@@ -224,6 +233,37 @@ def adam_first_step_moves_every_coordinate_by_lr(ns, t):
         return
     t.close("adam's first step is about lr * sign(g) whatever the gradient's size", got[0], w - 1e-3 * np.sign(g),
             rtol=0, atol=1e-8)
+
+
+@watch_calls()
+def adam_default_hyperparameters(ns, t):
+    """Five steps with the defaults only; gradients from 1e-9 to 10, so that eps and beta2 show."""
+    shape = (2, 6)
+    scale = np.logspace(-9, 1, shape[1])
+    w0, gs = t.rng.normal(size=shape), t.rng.normal(size=(5,) + shape) * scale
+
+    def path(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+        w, m, v, out = w0.copy(), np.zeros(shape), np.zeros(shape), []
+        for k, g in enumerate(gs, start=1):
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+            w = w - lr * (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps)
+            out.append(w)
+        return np.stack(out)
+
+    w, state, got = w0.copy(), [np.zeros(shape), np.zeros(shape), 0], []
+    for g in gs:
+        res = t.unpack("adam_step(w, g, m, v, t) returns (w, m, v, t)", ns.call("adam_step", w, g, *state), 4)
+        if res is None or not (isinstance(res[0], np.ndarray) and res[0].shape == shape):
+            t.close("adam_step with its default hyperparameters", None if res is None else res[0], path()[0])
+            return
+        w, state = np.asarray(res[0], dtype=float), list(res[1:])
+        got.append(w)
+    t.close("adam_step with its default hyperparameters (lr 1e-3, betas (0.9, 0.999), eps 1e-8; PyTorch's): "
+            "5 steps, gradients from 1e-9 to 10", np.stack(got), path(), rtol=1e-9, atol=1e-15, known_wrong={
+                "a default beta2 = 0.99 (PyTorch's is 0.999)": path(b2=0.99),
+                "a default eps = 1e-7 (Keras's; PyTorch's is 1e-8)": path(eps=1e-7),
+                "a default eps = 1e-6 (PyTorch's is 1e-8)": path(eps=1e-6),
+                "a default lr = 1e-2 (PyTorch's Adam uses 1e-3)": path(lr=1e-2)})
 
 
 # -- initialisation ------------------------------------------------------------------------------------------
@@ -306,6 +346,13 @@ def init_other_shapes(ns, t):
                   uniform_bound=np.sqrt(6.0 / (fan_in + fan_out)))
 
 
+@watch_calls()
+def max_norm_leaves_w_unchanged(ns, t):
+    W = t.rng.normal(size=(4, 6)) * np.array([0.1, 4.0, 0.3, 2.5, 1.0, 6.0])
+    expected = ref_optim.max_norm_(W.copy(), 1.0, axis=0)
+    t.close("max_norm(W, 1.0) returns the rescaled copy", ns.call("max_norm", W, 1.0), expected)
+
+
 # What this unit's notebook may import from nnkit: the worker's view holds exactly these (autograder.policy).
 PROVIDES = ("nnkit.data", "nnkit.plot")
 
@@ -318,7 +365,8 @@ ITEMS = [
     Item("u4_rmsprop", 2, "rmsprop_step", names=("rmsprop_step",), checks=(rmsprop_matches_reference,),
          hidden_checks=(rmsprop_default_hyperparameters, rmsprop_matches_reference)),
     Item("u4_adam", 3, "adam_step", names=("adam_step",), checks=(adam_matches_reference,),
-         hidden_checks=(adam_first_step_moves_every_coordinate_by_lr, adam_matches_reference)),
+         hidden_checks=(adam_first_step_moves_every_coordinate_by_lr, adam_default_hyperparameters,
+                        adam_matches_reference)),
     Item("u4_init", 3, "He normal and Xavier uniform initialisation", names=("he_normal", "xavier_uniform"),
          checks=(he_normal_statistics, xavier_uniform_statistics),
          hidden_checks=(init_is_seeded, init_other_shapes)),
@@ -330,7 +378,7 @@ ITEMS = [
          hidden_checks=(dropout_statistics_and_modes, dropout_edge_cases, dropout_forward_is_exact)),
     Item("u4_penalties", 3, "L2 and L1 penalties and max-norm", names=("l2_penalty", "l1_penalty", "max_norm"),
          checks=(penalties_match_reference, max_norm_matches_reference),
-         hidden_checks=(penalties_numeric, penalties_match_reference)),
+         hidden_checks=(penalties_numeric, penalties_match_reference, max_norm_leaves_w_unchanged)),
     Item("u4_early_stopping", 2, "early stopping", names=("early_stopping",), checks=(early_stopping_examples,),
          hidden_checks=(early_stopping_random_histories,)),
 ]

@@ -69,8 +69,10 @@ def _adam(w, g, m, v, k, lr):
 
 
 def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_size=32, weight_decay=0.0,
-             p_drop=0.0, epochs=20, patience=None, seed=0, decay_biases=False, restore=True, train_mode_eval=False):
-    """The recipe of the notebook; the last three flags replay common deviations for the diagnosis."""
+             p_drop=0.0, epochs=20, patience=None, seed=0, decay_biases=False, restore=True, train_mode_eval=False,
+             shuffle=True, batch_train_loss=False, reset_adam=False, drop_last=False, decoupled=False):
+    """The recipe of the notebook; the flags after ``seed`` replay common deviations for the diagnosis
+    (``train_mode_eval``: True evaluates with dropout from a fresh generator, "shared" from the training one)."""
     sizes = [X.shape[1], *hidden, n_classes]
     params = [(_he(d, m, seed + k), np.zeros(m)) for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:]))]
     state = [[(np.zeros_like(a), np.zeros_like(a), 0) for a in pair] for pair in params]
@@ -78,24 +80,34 @@ def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_si
     hist = {"train_loss": [], "val_loss": [], "val_accuracy": [], "best_epoch": 0, "stop_epoch": None}
     best_params, best = params, np.inf
     for epoch in range(epochs):
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), batch_size):
+        if reset_adam:
+            state = [[(np.zeros_like(a), np.zeros_like(a), 0) for a in pair] for pair in params]
+        order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+        batch_losses = []
+        for start in range(0, len(X) - (batch_size - 1 if drop_last else 0), batch_size):
             idx = order[start:start + batch_size]
             scores, caches = ref_forward(params, X[idx], p_drop, rng)
-            grads = ref_backward(params, caches, ref_cross_entropy(scores, y[idx])[1])
+            loss, dout = ref_cross_entropy(scores, y[idx])
+            batch_losses.append(loss * len(idx))
+            grads = ref_backward(params, caches, dout)
             new = []
             for k, ((W, b), (dW, db)) in enumerate(zip(params, grads)):
-                dW = dW + weight_decay * W
+                W_old = W
+                if not decoupled:
+                    dW = dW + weight_decay * W
                 if decay_biases:
                     db = db + weight_decay * b
                 (mW, vW, tW), (mb, vb, tb) = state[k]
                 W, mW, vW, tW = _adam(W, dW, mW, vW, tW, lr)
                 b, mb, vb, tb = _adam(b, db, mb, vb, tb, lr)
+                if decoupled:
+                    W = W - lr * weight_decay * W_old
                 state[k] = [(mW, vW, tW), (mb, vb, tb)]
                 new.append((W, b))
             params = new
-        eval_rng = np.random.default_rng(0) if train_mode_eval else None
-        hist["train_loss"].append(ref_cross_entropy(ref_forward(params, X, p_drop, eval_rng)[0], y)[0])
+        eval_rng = rng if train_mode_eval == "shared" else np.random.default_rng(0) if train_mode_eval else None
+        train_loss = ref_cross_entropy(ref_forward(params, X, p_drop, eval_rng)[0], y)[0]
+        hist["train_loss"].append(sum(batch_losses) / len(X) if batch_train_loss else train_loss)
         val_scores = ref_forward(params, X_val, p_drop, eval_rng)[0]
         hist["val_loss"].append(ref_cross_entropy(val_scores, y_val)[0])
         hist["val_accuracy"].append(float(np.mean(np.argmax(val_scores, axis=1) == y_val)))
@@ -121,14 +133,28 @@ def digits_subset(t, n_train, n_val):
             splits["X_train"][i[n_train:n_train + n_val]], splits["y_train"][i[n_train:n_train + n_val]])
 
 
-def _compare_fit(ns, t, label, data_, wrong_flags=None, **hyper):
+def _same_twice(t, label, first, second):
+    """A second call with the same seed must give the same history (a global random state does not)."""
+    curves = [h.get("train_loss") if isinstance(h, dict) else None for h in (first, second)]
+    same = all(isinstance(c, list) for c in curves) and len(curves[0]) == len(curves[1]) and all(
+        a == b for a, b in zip(*curves))
+    t.true(f"{label}: the same seed twice gives the same history", same,
+           "two calls with the same seed trained differently: something draws from NumPy's global random state "
+           "(np.random.permutation, np.random.rand, ...); draw every random number from "
+           "rng = np.random.default_rng(seed)")
+
+
+def _compare_fit(ns, t, label, data_, wrong_flags=None, twice=False, **hyper):
     X, y, Xv, yv = data_
     got = t.unpack("fit_mlp returns (params, history)", ns.call("fit_mlp", X, y, Xv, yv, **hyper), 2)
     if got is None:
         return
     params, hist = got
+    if twice:
+        again = ns.call("fit_mlp", X, y, Xv, yv, **hyper)
+        _same_twice(t, label, hist, again[1] if isinstance(again, (tuple, list)) and len(again) == 2 else None)
     ref_params, ref_hist = ref_fit(X, y, Xv, yv, **hyper)
-    wrongs = {d: ref_fit(X, y, Xv, yv, **hyper, **flags) for d, flags in (wrong_flags or {}).items()}
+    wrongs = {d: ref_fit(X, y, Xv, yv, **{**hyper, **flags}) for d, flags in (wrong_flags or {}).items()}
     if not isinstance(hist, dict):
         t.fail(f"{label}: history", f"expected a dict, got {type(hist).__name__}")
         return
@@ -186,12 +212,25 @@ def mlp_forward_backward(ns, t):
     t.equal("mlp_predict: the argmax of the scores", labels, np.argmax(ref_scores, axis=1))
 
 
+PLAIN_MISTAKES = {
+    "the data not shuffled: each epoch draws order = rng.permutation(len(X))": {"shuffle": False},
+    "train_loss averaged over the batches during the epoch; the recipe measures it on all of X after the epoch":
+        {"batch_train_loss": True},
+    "the Adam state (m, v, t) reset every epoch: create it once, before the first epoch": {"reset_adam": True},
+    "the last, smaller batch dropped: range(0, len(X), batch_size) keeps it": {"drop_last": True}}
+DECAY_MISTAKES = {
+    "weight decay on the biases too": {"decay_biases": True},
+    "weight decay is ignored in the update: add the L2 gradient weight_decay * W to dW (the penalty in the loss "
+    "alone does not change the step)": {"weight_decay": 0.0},
+    "decoupled weight decay (AdamW: W -= lr * weight_decay * W after the step); the recipe adds weight_decay * W "
+    "to dW before adam_step (L2, coupled)": {"decoupled": True}}
+
+
 def fit_plain(ns, t):
     d = digits_subset(t, 120, 60)
-    _compare_fit(ns, t, "fit_mlp(hidden=(16,), lr 3e-3, batch 32, 3 epochs)", d, hidden=(16,), lr=3e-3,
-                 batch_size=32, epochs=3, seed=int(t.rng.integers(100)))
-    _compare_fit(ns, t, "fit_mlp with weight_decay 0.05", d,
-                 wrong_flags={"weight decay on the biases too": {"decay_biases": True}},
+    _compare_fit(ns, t, "fit_mlp(hidden=(16,), lr 3e-3, batch 32, 3 epochs)", d, wrong_flags=PLAIN_MISTAKES,
+                 twice=True, hidden=(16,), lr=3e-3, batch_size=32, epochs=3, seed=int(t.rng.integers(100)))
+    _compare_fit(ns, t, "fit_mlp with weight_decay 0.05", d, wrong_flags=DECAY_MISTAKES,
                  hidden=(16,), lr=3e-3, batch_size=40, epochs=2, weight_decay=0.05, seed=1)
     _compare_fit(ns, t, "fit_mlp with patience 2 on 40 examples (stops early)", digits_subset(t, 40, 60),
                  wrong_flags={"the last epoch's weights returned instead of the best epoch's": {"restore": False}},
@@ -201,7 +240,9 @@ def fit_plain(ns, t):
 def fit_dropout_and_early_stopping(ns, t):
     d = digits_subset(t, 60, 80)
     _compare_fit(ns, t, "fit_mlp with p_drop 0.3 and two hidden layers", d,
-                 wrong_flags={"losses measured with dropout on (evaluate without dropout)": {"train_mode_eval": True}},
+                 wrong_flags={"losses measured with dropout on (evaluate without dropout)": {"train_mode_eval": True},
+                              "losses measured with dropout on, drawn from the training generator rng (evaluate "
+                              "without dropout: mlp_forward(params, X))": {"train_mode_eval": "shared"}},
                  hidden=(24, 12), lr=1e-2, batch_size=16, epochs=3, p_drop=0.3, seed=2)
     _compare_fit(ns, t, "fit_mlp with patience 2 (an over-fitting run that stops early)", d,
                  wrong_flags={"the last epoch's weights returned instead of the best epoch's": {"restore": False}},

@@ -120,7 +120,9 @@ def dropout_statistics_and_modes(ns, t):
     if ev is not None:
         t.close("with training=False dropout is the identity", ev[0], x * 3, known_wrong={
             "dropout applied at evaluation: with training=False return x unchanged (and a mask of ones)":
-            _ref_dropout(x * 3, p, 1)[0]})
+            _ref_dropout(x * 3, p, 1)[0],
+            "classic dropout, scaled by (1 - p) at evaluation: with inverted dropout the 1/(1-p) scaling happens "
+            "in training, so evaluation is the identity": x * 3 * (1 - p)})
         t.close("with training=False the mask is all ones", ev[1], np.ones_like(x))
 
 

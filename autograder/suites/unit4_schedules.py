@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.suites.unit4_regularize import raises_value_error
+from autograder.tester import watch_calls
 
 # -- schedules and clipping ------------------------------------------------------------------------------------
 def schedules_match(ns, t):
@@ -33,7 +34,9 @@ def schedules_match(ns, t):
             np.array(exp), rtol=1e-12, atol=1e-15,
             known_wrong={"min_lr ignored": np.array([0.5 * base * (1 + np.cos(np.pi * s / total)) for s in steps]),
                          "cos(step / total) without pi": np.array(
-                             [lo + 0.5 * (base - lo) * (1 + np.cos(s / total)) for s in steps])})
+                             [lo + 0.5 * (base - lo) * (1 + np.cos(s / total)) for s in steps]),
+                         "pi * step / (total - 1): min_lr is reached at step total, not total - 1": np.array(
+                             [lo + 0.5 * (base - lo) * (1 + np.cos(np.pi * s / (total - 1))) for s in steps])})
 
 
 def _floats(values):
@@ -53,19 +56,30 @@ def _clip_case(ns, t, grads, max_norm, label):
     if got is None:
         return
     clipped, norm = got
+    scale = min(1.0, max_norm / (total + 1e-6))
     t.close(f"{label}: the norm before clipping", np.asarray(norm) if isinstance(norm, float) else norm,
-            np.asarray(total), rtol=1e-12, atol=0)
+            np.asarray(total), rtol=1e-12, atol=0, known_wrong={
+                "the squared norm (take the square root of the sum of squares)": np.asarray(total ** 2),
+                "the norm after clipping (return the norm the gradients had before)": np.asarray(total * scale)})
     if not (isinstance(clipped, list) and len(clipped) == len(grads)):
         t.fail(f"{label}: clipped", f"expected a list of {len(grads)} arrays, got {type(clipped).__name__}")
         return
     per_array = [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads]
     always = [g * max_norm / (total + 1e-6) for g in grads]
+    by_value = [np.clip(g, -max_norm, max_norm) for g in grads]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        no_eps = [g * min(1.0, max_norm / np.float64(total)) for g in grads]
     for k, (c, e) in enumerate(zip(clipped, copies)):
         t.close(f"{label}: clipped array {k}", c, e, rtol=1e-9, atol=1e-15,
                 known_wrong={"each array clipped by its own norm (clip by the global norm of all arrays)": per_array[k],
-                             "scaled to max_norm even when the norm is already smaller": always[k]})
+                             "scaled to max_norm even when the norm is already smaller": always[k],
+                             "clipping each entry by value (np.clip to [-max_norm, max_norm]); clip by the global "
+                             "norm: scale every array by min(1, max_norm / (norm + 1e-6))": by_value[k],
+                             "max_norm / norm without the + 1e-6 (PyTorch's clip_grad_norm_ divides by "
+                             "norm + 1e-6)": no_eps[k]})
 
 
+@watch_calls()
 def clipping_matches_torch_rule(ns, t):
     grads = [t.rng.normal(size=(4, 3)) * 10, t.rng.normal(size=3) * 10, t.rng.normal(size=(3, 2))]
     _clip_case(ns, t, grads, 1.0, "clip_by_global_norm(three arrays with norm ~40, max_norm 1)")
@@ -73,9 +87,11 @@ def clipping_matches_torch_rule(ns, t):
     _clip_case(ns, t, small, 5.0, "clip_by_global_norm(norm ~0.03 below max_norm 5: unchanged)")
 
 
+@watch_calls()
 def clipping_edge_cases(ns, t):
     grads = [t.rng.normal(size=(3, 3)) * 100, t.rng.normal(size=(5,)) * 0.1]
     _clip_case(ns, t, grads, float(t.rng.uniform(0.5, 2.0)), "clip_by_global_norm (one large and one small array)")
+    _clip_case(ns, t, [t.rng.normal(size=(2, 3)) * 1e-4], 1e-5, "clip_by_global_norm(norm ~2e-4, max_norm 1e-5)")
     _clip_case(ns, t, [np.zeros((2, 3))], 1.0, "clip_by_global_norm of a zero gradient")
     raises_value_error(ns, t, "clip_by_global_norm with max_norm 0 raises ValueError", "clip_by_global_norm",
                         [np.ones(2)], 0.0)
