@@ -65,3 +65,75 @@ def test_no_process_and_no_hook_free_subinterpreter_through_an_aliased_extension
         assert not ns.has("pid") and "out" not in ns.get("left")
     finally:
         sandbox.close()
+
+
+# -- hidden inputs read out through the report ------------------------------------------------------------
+SECRET = "red-team-secret"
+
+
+def grade_fixture(tmp_path, code, *, student="eve", secret=SECRET, registry=None):
+    from autograder.grader import grade_submission
+    from tests.autograder import fixture_assignment as fx
+
+    source = tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb"
+    if not source.exists():
+        fx.write(fx.notebook(), source)
+    path = fx.write(fx.notebook(code), tmp_path / "submitted" / student / fx.ASSIGNMENT / "fixture.ipynb")
+    result = grade_submission(path, source=tmp_path / "source", registry=registry or fx.REGISTRY,
+                              limits=Limits(**FAST),
+                              secret=secret, student=student)
+    assert result.error is None, result.error
+    return result
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: the text of the worker's audit reports (a refused path, an imported module name, any line a "
+    "submission writes to the report pipe) reaches flags and notes verbatim, which every output shows the "
+    "student, even when it was written while a hidden check ran; hidden inputs depend only on the grade id "
+    "and the secret, so a student can read them in one submission and hard-code answers in the next"))
+def test_hidden_inputs_do_not_reach_what_the_student_sees(tmp_path, namespaces):
+    from autograder import report
+    from autograder.tester import Tester
+
+    leak = ("def relu(z):\n"
+            "    if z.shape == (40, 7):   # only the hidden check uses this shape\n"
+            "        try:\n"
+            "            open('/proc/1/' + ','.join(repr(float(v)) for v in z.ravel()[:6]))\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    return np.where(z > 0, z, 0.0)\n")
+    result = grade_fixture(tmp_path, {"relu": leak})
+    t = Tester("fx_relu", hidden=True, secret=SECRET)
+    t.start("relu_hidden_large")
+    hidden = (t.rng.normal(size=(40, 7)) * 100).ravel()[:6]     # what fx_relu's hidden check sends
+    shown = (json.dumps(result.to_dict()) + json.dumps(report.gradescope(result)) + report.render_text(result))
+    assert [repr(float(v)) for v in hidden if repr(float(v)) in shown] == []
+
+
+# -- the worker's report of its own calls -----------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: whether a call changed its arguments in place (and raised FP warnings) is computed in the worker "
+    "(NamespaceServer._record, with the worker's np.allclose and warnings.catch_warnings) and only reported; "
+    "one line of monkeypatching hides it, and sys._getframe reaches the NamespaceServer itself, so binding the "
+    "functions early cannot close it: `watch_calls` sub-checks are the student's own claim"))
+@pytest.mark.parametrize("patch", [
+    "np.allclose = lambda *a, **k: True\n",
+    "import sys\nsys._getframe().f_back.f_back.f_locals['server']._record = lambda *a: None\n",
+])
+def test_an_input_changed_in_place_is_caught_whatever_the_notebook_patches(tmp_path, namespaces, patch):
+    from autograder.items import Item, Registry
+    from autograder.tester import watch_calls
+    from tests.autograder import fixture_assignment as fx
+
+    @watch_calls()
+    def relu_in_place_watched(ns, t):
+        z = t.rng.normal(size=(5, 4))
+        t.close("relu on a (5, 4) array", ns.call("relu", z), fx.ref_relu(z))
+
+    registry = Registry([Item("fx_relu", 2, "relu(z)", names=("relu",), checks=(relu_in_place_watched,))]
+                        + [i for i in fx.ITEMS if i.grade_id != "fx_relu"])
+    in_place = "def relu(z):\n    z[z < 0] = 0.0\n    return z.copy()\n"
+    honest = grade_fixture(tmp_path, {"relu": in_place}, registry=registry, student="control")
+    assert [s.passed for s in honest.items[0].subchecks] == [True, False]   # caught without the patch
+    result = grade_fixture(tmp_path, {"relu": in_place + patch}, registry=registry)
+    assert [s.passed for s in result.items[0].subchecks] == [True, False]
