@@ -50,7 +50,17 @@ class Submission:
             where = os.path.realpath(self.path).encode("utf-8", "surrogateescape")
             digest = hashlib.sha256(where).hexdigest()[:10]
             parts = [p for p in (self.path.resolve().parent.name, f"{self.path.stem}-{digest}") if p]
-        return "/".join(re.sub(r"[^A-Za-z0-9._-]+", "_", p) for p in parts)
+        return "/".join(_key_part(p) for p in parts)
+
+
+def _key_part(name: str) -> str:
+    """``name`` as one part of a result key: itself when it is plain (letters, digits, ``._-``, not ``.`` or
+    ``..``), else its plain form plus ``~`` and a hash of it, so that two names never share a key ("x y" and
+    "x_y" were both "x_y", and a student's two notebooks stopped the batch) and no part is ``..``."""
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    if plain == name and name not in (".", ".."):
+        return name
+    return f"{plain}~{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
 
 
 def discover(paths) -> list[Submission]:

@@ -137,3 +137,27 @@ def test_an_input_changed_in_place_is_caught_whatever_the_notebook_patches(tmp_p
     assert [s.passed for s in honest.items[0].subchecks] == [True, False]   # caught without the patch
     result = grade_fixture(tmp_path, {"relu": in_place + patch}, registry=registry)
     assert [s.passed for s in result.items[0].subchecks] == [True, False]
+
+
+# -- result keys from names a student chooses -------------------------------------------------------------
+def test_notebook_names_a_student_chooses_never_share_a_result_key_or_climb_out_of_it(tmp_path):
+    # nbgrader's submit copies a student's whole assignment folder, extra notebooks too. "x y" and "x_y"
+    # both had the key "mallory/fixture/x_y": check_unique_keys refused the batch (exit 2) and nobody was
+    # graded. "...ipynb" has the stem "..", which put its Gradescope file in gradescope/mallory/.
+    from autograder import batch
+
+    folder = tmp_path / "submitted" / "mallory" / "fixture"
+    folder.mkdir(parents=True)
+    for name in ["fixture", "x y", "x_y", "x_y~0123456789", "x_y_0123456789", "..", "x\u00e9", "x\u0065\u0301"]:
+        (folder / f"{name}.ipynb").write_text("{}")
+    (tmp_path / "submitted" / "alice" / "fixture").mkdir(parents=True)
+    (tmp_path / "submitted" / "alice" / "fixture" / "fixture.ipynb").write_text("{}")
+    subs = batch.discover([tmp_path / "submitted"])
+    assert len(subs) == 9
+    batch.check_unique_keys(subs)                              # raised ValueError before the fix
+    keys = [s.key for s in subs]
+    assert "alice/fixture/fixture" in keys and "mallory/fixture/x_y" in keys   # plain names keep their key
+    assert all(part not in (".", "..") for key in keys for part in key.split("/"))
+    assert all((tmp_path / "out" / "gradescope" / key).resolve().is_relative_to(tmp_path / "out" / "gradescope")
+               and len((tmp_path / "out" / "gradescope" / key).resolve().relative_to(
+                   tmp_path / "out" / "gradescope").parts) == 3 for key in keys)
