@@ -28,6 +28,7 @@ import numpy as np
 
 from autograder.handle import StudentCodeError
 from autograder.items import Item
+from autograder.tester import watch_calls
 from autograder.suites.digits import score_digits_split
 from autograder.suites.unit5_mistakes import conv_wrong_dx, maxpool_wrong_grad, shape_hints, size_candidates
 
@@ -150,7 +151,9 @@ def _conv_forward_cases(ns, t, cases):
                 raise
             t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}",
                    ["with padding > 0 a window near the edge came out smaller than the kernel: the padding is ignored? "
-                    "pad x on every side (np.pad) before sliding the windows over it"])
+                    "pad x on every side (np.pad) before sliding the windows over it; or np.pad(x, padding) padded "
+                    "the batch and channel axes too: pad the two spatial axes only, "
+                    "np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))"])
             continue
         result = _pair(t, what, out, "(out, cache)")
         if result is None:
@@ -161,13 +164,17 @@ def _conv_forward_cases(ns, t, cases):
         unit_stride, _ = conv.conv2d_forward_naive(x, W, b, 1, P)
         ones_pad, _ = conv.conv2d_forward_naive(np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)), constant_values=1.0),
                                                 W, b, S, 0)
+        one_side = {where: conv.conv2d_forward_naive(np.pad(x, ((0, 0), (0, 0), pad, pad)), W, b, S, 0)[0]
+                    for where, pad in (("top and left", (2 * P, 0)), ("bottom and right", (0, 2 * P)))}
         _close_nchw(t, what, result[0], expected, _conv_dims(case), known_wrong={
             "convolution with a flipped kernel: this course (like PyTorch) computes a cross-correlation, "
             "out = sum x[window] * W[f], without flipping W": flipped,
             "the bias b[f] is missing": no_bias,
             "the stride is ignored inside the loop: the window of out[i, j] starts at (i*stride, j*stride)":
             unit_stride[:, :, :expected.shape[2], :expected.shape[3]],
-            "padding with ones instead of zeros (np.pad pads with 0 by default)": ones_pad})
+            "padding with ones instead of zeros (np.pad pads with 0 by default)": ones_pad,
+            **{f"all the padding on one side ({where}): P zeros go on each side, "
+               "np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))": v for where, v in one_side.items()}})
 
 
 def conv_forward_visible(ns, t):
@@ -224,14 +231,20 @@ def _conv_backward_case(ns, t, case, *, numeric: bool):
                              conv_wrong_dx(x, W, dout, S, P, "corner"),
                              "dx without the windows that reach into the padding: every window adds to dx, "
                              "compute it on the padded input and crop the padding at the end":
-                             conv_wrong_dx(x, W, dout, S, P, "inside")}),
+                             conv_wrong_dx(x, W, dout, S, P, "inside"),
+                             "dx of the padded input: the padding is not cut off (dx = dxpad[:, :, P:P + H, "
+                             "P:P + W])": conv_wrong_dx(x, W, dout, S, P, "padded")}),
         t.close(f"dW matches the reference ({label})", grads[1], dW, kind="backward",
                 known_wrong={"dW with the kernel flipped (cross-correlation: dW[f] = sum dout * x[window])":
-                             fdW[:, :, ::-1, ::-1]}),
+                             fdW[:, :, ::-1, ::-1],
+                             "dW averaged over the batch instead of summed (the loss already averaged)":
+                             dW / x.shape[0]}),
         t.close(f"db matches the reference ({label})", grads[2], db, kind="backward",
                 known_wrong={"db averaged over the batch instead of summed": db / x.shape[0],
                              "db averaged over the batch and the positions instead of summed":
-                             db / (x.shape[0] * dout.shape[2] * dout.shape[3])})]
+                             db / (x.shape[0] * dout.shape[2] * dout.shape[3]),
+                             "db summed over the batch only: sum over the positions too, "
+                             "dout.sum(axis=(0, 2, 3))": dout.sum(axis=0)})]
     if not numeric:
         return
 
@@ -308,8 +321,17 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
                       f"got {getattr(fwd[0], 'shape', type(fwd[0]).__name__)}")
         return
     dout = t.rng.normal(size=expected_out.shape)
-    dx_got = ns.call(f"{kind}pool2d_backward", dout, fwd[1])
+    try:
+        dx_got = ns.call(f"{kind}pool2d_backward", dout, fwd[1])
+    except StudentCodeError as exc:
+        if exc.not_implemented or S == K:
+            raise
+        t.fail(f"dx matches the reference ({label})", f"your code raised {exc.exc_type} in `{exc.where}`: "
+               f"{exc.message}", [_STRIDE_IN_BACKWARD.format(kind=kind, S=S, K=K)
+                                  + " (with it the last windows run past the input)"])
+        return
     dx = getattr(pool, f"{kind}pool2d_backward_naive")(dout, cache)
+    kstride = _pool_dx_moved_by_k(pool, kind, x, dout, K)
     known = {}
     if kind == "max":
         first = "on a tie only the first maximum (in row-major order, as np.argmax picks it) gets it"
@@ -322,7 +344,13 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
     else:
         known = {f"a gradient not divided by the window size: each input of a window gets dout / (K*K) = "
                  f"dout / {K * K}": dx * K * K,
-                 f"dout divided by K = {K} instead of by the window's K*K = {K * K} inputs": dx * K}
+                 f"dout divided by K = {K} instead of by the window's K*K = {K * K} inputs": dx * K,
+                 f"dout divided by stride*stride = {S * S} instead of by the window's K*K = {K * K} inputs":
+                 dx * K * K / (S * S),
+                 "overlapping windows overwrite each other's gradient (use += to add them)":
+                 _avgpool_dx_overwritten(x.shape, dout, K, S)}
+    if kstride is not None:
+        known[_STRIDE_IN_BACKWARD.format(kind=kind, S=S, K=K)] = kstride
     t.close(f"dx matches the reference ({label})", dx_got, dx, kind="backward", known_wrong=known)
     if numeric:
         window = {K * K: f"your dx is exactly {K * K}x the expected: each input of a {K}x{K} window gets "
@@ -331,6 +359,30 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
                                f"({_pool_label(kind + 'pool', case)})",
                                lambda v: _out_of(ns.call(f"{kind}pool2d_forward", v, K, S)), x, dout, dx_got,
                                factors=window)
+
+
+_STRIDE_IN_BACKWARD = ("the stride is ignored in the backward pass: your {kind}pool2d_backward moves its windows by "
+                       "kernel_size {K}, not by stride {S}; window (i, j) starts at (i*stride, j*stride)")
+
+
+def _pool_dx_moved_by_k(pool, kind, x, dout, K):
+    """The backward of a pool whose windows move by K (the stride forgotten in the backward), when they fit."""
+    H_out, W_out = dout.shape[2:]
+    if H_out * K > x.shape[2] or W_out * K > x.shape[3]:
+        return None
+    _, cache = getattr(pool, f"{kind}pool2d_forward_naive")(x, K, K)
+    full = np.zeros((*dout.shape[:2], x.shape[2] // K, x.shape[3] // K))
+    full[:, :, :H_out, :W_out] = dout
+    dx = getattr(pool, f"{kind}pool2d_backward_naive")(full, cache)
+    return np.pad(dx, ((0, 0), (0, 0), (0, x.shape[2] - dx.shape[2]), (0, x.shape[3] - dx.shape[3])))
+
+
+def _avgpool_dx_overwritten(x_shape, dout, K, S):
+    dx = np.zeros(x_shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * S:i * S + K, j * S:j * S + K] = dout[:, :, i, j, None, None] / (K * K)
+    return dx
 
 
 def _tied(t, shape) -> np.ndarray:
@@ -464,7 +516,8 @@ from autograder.suites.unit5_batchnorm import (  # noqa: E402
     forward_visible as _bn_forward_visible,
 )
 
+# watch_calls: running_mean and running_var are returned as new arrays, the caller's stay as they are
 ITEMS.append(Item("u5_batchnorm", 4, "batchnorm_forward (training and evaluation) and batchnorm_backward",
                   names=("batchnorm_forward", "batchnorm_backward"),
-                  checks=(_bn_forward_visible, _bn_backward_visible),
-                  hidden_checks=(_bn_forward_hidden, _bn_backward_hidden), forbid=FORBID))
+                  checks=(watch_calls()(_bn_forward_visible), _bn_backward_visible),
+                  hidden_checks=(watch_calls()(_bn_forward_hidden), _bn_backward_hidden), forbid=FORBID))

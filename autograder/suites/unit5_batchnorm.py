@@ -41,6 +41,9 @@ def _reference(x, gamma, beta, rmean, rvar, training):
     shape[1] = -1
     wrong_out = {"the unbiased variance used to normalise (normalise with the biased one, divide by m)":
                  gamma.reshape(shape) * (x - mean.reshape(shape)) / np.sqrt(unbiased.reshape(shape) + EPS)
+                 + beta.reshape(shape),
+                 "eps outside the square root: divide by sqrt(var + eps)":
+                 gamma.reshape(shape) * (x - mean.reshape(shape)) / (np.sqrt(var.reshape(shape)) + EPS)
                  + beta.reshape(shape)}
     if x.ndim == 4:
         flat_mean, flat_var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
@@ -108,13 +111,12 @@ def _backward_case(ns, t, shape, training, *, numeric: bool):
     stats = {} if training else {"mean": rmean, "var": rvar}
     _, _, _, cache = ref_forward(x, gamma, beta, axes=axes, eps=EPS, **stats)
     dx, dgamma, dbeta = ref_backward(dout, cache)
-    const = dout * gamma.reshape(cache.inv_std.shape) * cache.inv_std
-    t.close(f"{label}: dx", grads[0], dx, kind="backward",
-            known_wrong={"mean and variance treated as constants (in training they depend on x)": const}
-            if training else None)
-    t.close(f"{label}: dgamma", grads[1], dgamma, kind="backward")
+    g = gamma.reshape(cache.inv_std.shape)
+    t.close(f"{label}: dx", grads[0], dx, kind="backward", known_wrong=_wrong_dx(dout, g, cache, axes, training))
+    swapped = "dgamma and dbeta swapped (dgamma = sum(dout * xhat), dbeta = sum(dout))"
+    t.close(f"{label}: dgamma", grads[1], dgamma, kind="backward", known_wrong={swapped: dbeta})
     t.close(f"{label}: dbeta", grads[2], dbeta, kind="backward",
-            known_wrong={"dbeta averaged instead of summed": dbeta / (x.size // x.shape[1])})
+            known_wrong={"dbeta averaged instead of summed": dbeta / (x.size // x.shape[1]), swapped: dgamma})
     if numeric:
         def forward(xv):
             res = ns.call("batchnorm_forward", xv, gamma, beta, rmean, rvar, training=training)
@@ -122,6 +124,22 @@ def _backward_case(ns, t, shape, training, *, numeric: bool):
 
         t.grad_matches_numeric(f"{label}: dx against numeric differentiation of your forward", forward, x, dout,
                                grads[0])
+
+
+def _wrong_dx(dout, gamma, cache, axes, training):
+    """dx of the usual wrong backward passes (``gamma`` shaped to broadcast against x)."""
+    dxhat, xhat, inv_std = dout * gamma, cache.xhat, cache.inv_std
+    full = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                      - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+    if not training:
+        return {"the training formula in evaluation: there the statistics are the running ones, constants, so "
+                "dx = dout * gamma / sqrt(running_var + eps)": full}
+    return {"mean and variance treated as constants (in training they depend on x)": dxhat * inv_std,
+            "dx without the path through the mean (the - mean(dxhat) term)":
+            inv_std * (dxhat - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)),
+            "dx without the path through the variance (the - xhat * mean(dxhat * xhat) term)":
+            inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)),
+            "dx without the factor gamma (dxhat = dout * gamma)": full / gamma}
 
 
 def backward_visible(ns, t):

@@ -57,7 +57,7 @@ def conv_wrong_dx(x, W, dout, S, P, rule: str) -> np.ndarray:
     """conv dx under a wrong rule: overlapping windows "overwrite" each other (= instead of +=), the "stride"
     is ignored when placing the windows, the padding is cropped from the top-left "corner" only, or only the
     windows lying wholly "inside" the unpadded input get their share (the ones reaching into the padding are
-    skipped, which leaves dx too small near the borders)."""
+    skipped, which leaves dx too small near the borders), or dx is returned "padded" (not cropped)."""
     N, C, H, Wd = x.shape
     F, _, HH, WW = W.shape
     step = 1 if rule == "stride" else S
@@ -73,6 +73,8 @@ def conv_wrong_dx(x, W, dout, S, P, rule: str) -> np.ndarray:
                 dxpad[win] = part
             else:
                 dxpad[win] += part
+    if rule == "padded":
+        return dxpad
     return dxpad[:, :, :H, :Wd] if rule == "corner" else dxpad[:, :, P:P + H, P:P + Wd]
 
 

@@ -521,5 +521,219 @@ UNIT5_VARIANTS = [
     E("u5_flatten", FL, [("return x.reshape(x.shape[0], -1), x.shape", "return x.reshape(len(x), int(np.prod(x.shape[1:]))), x.shape")]),
 ]
 
-MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5
-VARIANTS = UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS
+# -- units 4 and 5, more (issue: the catalogue of CS231n / 11-785 mistakes in optimizers, regularisers, the
+# training loop, conv, pooling and batch norm; each was graded before the checks that name it were added) -------
+SC, FIT, BN = "u4_schedule_clip_impl", "u4_fit_impl", "u5_batchnorm_impl"
+CLIP_RET = "    return [np.asarray(g, dtype=float) * scale for g in grads], total"
+EVAL_LOSSES = ('history["train_loss"].append(cross_entropy(mlp_forward(params, X)[0], y)[0])\n'
+               '        val_scores = mlp_forward(params, X_val)[0]')
+BN_DX = ("dx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)\n"
+         "                    - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))")
+BN_EVAL = "        mean, var = np.asarray(running_mean, dtype=float), np.asarray(running_var, dtype=float)\n"
+BN_RUN = ("        new_mean = (1 - momentum) * running_mean + momentum * mean\n"
+          "        new_var = (1 - momentum) * running_var + momentum * var * count / (count - 1)\n")
+
+UNIT4_MORE = [
+    E("u4_sgd_momentum", SG, [("return np.asarray(w, dtype=float) - lr * v_new, v_new",
+                               "return np.asarray(w, dtype=float) - lr * np.asarray(v, dtype=float), v_new")],
+      r"old velocity", label="w stepped with the old velocity"),
+    E("u4_rmsprop", RM, [("lr * g / (np.sqrt(s_new) + eps), s_new", "lr * g / (np.sqrt(np.asarray(s, dtype=float)) + eps), s_new")],
+      r"the old average s", label="the old running average in the step"),
+    E("u4_adam", AD, [("m_new / (1.0 - beta1 ** t_new)", "m_new / (1.0 - beta1 ** (t_new + 1))"),
+                      ("v_new / (1.0 - beta2 ** t_new)", "v_new / (1.0 - beta2 ** (t_new + 1))")],
+      r"t \+ 1 in the bias correction", label="bias correction one step ahead (t incremented twice)"),
+    E("u4_adam", AD, [("    v_hat = v_new / (1.0 - beta2 ** t_new)\n", "    v_hat = v_new\n")],
+      r"bias correction of m only", label="only m bias-corrected"),
+    E("u4_adam", AD, [("betas=(0.9, 0.999), eps=1e-8):", "betas=(0.9, 0.99), eps=1e-8):")], r"default.*beta",
+      label="default beta2 0.99"),
+    E("u4_adam", AD, [("betas=(0.9, 0.999), eps=1e-8):", "betas=(0.9, 0.999), eps=1e-7):")], r"default.*eps",
+      label="Keras's default eps 1e-7"),
+    E("u4_dropout", DR, [("        return x.copy(), np.ones_like(x)\n",
+                          "        return x * (1.0 - p), np.full_like(x, 1.0 - p)\n"),
+                         ("mask = keep / (1.0 - p)", "mask = keep.astype(float)")],
+      r"scaled by \(1 - p\) at evaluation|classic", label="classic (not inverted) dropout: scaled at test time"),
+    E("u4_penalties", PE, [("    return W * scale", "    W *= scale\n    return W")], r"in place",
+      label="max_norm rescales the caller's W in place"),
+    E("u4_schedule_clip", SC, [("drop ** (epoch // every)", "drop ** ((epoch + 1) // every)")], r"one epoch early",
+      label="step decay one epoch early"),
+    E("u4_schedule_clip", SC, [("np.cos(np.pi * step / total)", "np.cos(np.pi * step / (total - 1))")],
+      r"total - 1", label="cosine reaching min_lr one step early"),
+    E("u4_schedule_clip", SC, [(CLIP_RET, "    return [np.clip(np.asarray(g, dtype=float), -max_norm, max_norm) for g in grads], total")],
+      r"by value", label="clipping by value instead of by norm"),
+    E("u4_schedule_clip", SC, [(CLIP_RET, "    clipped = [np.asarray(g, dtype=float) * scale for g in grads]\n"
+                                          "    return clipped, float(np.sqrt(sum(np.sum(c * c) for c in clipped)))")],
+      r"norm after clipping", label="the norm returned after clipping"),
+    E("u4_schedule_clip", SC, [("total = float(np.sqrt(sum(np.sum(np.asarray(g, dtype=float) ** 2) for g in grads)))",
+                                "total = float(sum(np.sum(np.asarray(g, dtype=float) ** 2) for g in grads))")],
+      r"squared norm", label="squared global norm"),
+    E("u4_schedule_clip", SC, [(CLIP_RET, "    for g in grads:\n        g *= scale\n    return grads, total")], r"in place",
+      label="gradients clipped in place"),
+    E("u4_schedule_clip", SC, [("max_norm / (total + 1e-6)", "max_norm / total")], r"1e-6",
+      label="clipping without the + 1e-6"),
+    E("u4_fit", FIT, [("order = rng.permutation(len(X))", "order = np.arange(len(X))")], r"not shuffled",
+      label="no shuffling"),
+    E("u4_fit", FIT, [("order = rng.permutation(len(X))", "order = np.random.permutation(len(X))")],
+      r"global random state|same seed", label="shuffled with the global RNG"),
+    E("u4_fit", FIT, [("            _, dout = cross_entropy(scores, y[idx])\n",
+                       "            loss, dout = cross_entropy(scores, y[idx])\n            batch_losses.append(loss * len(idx))\n"),
+                      ("        order = rng.permutation(len(X))\n", "        order = rng.permutation(len(X))\n        batch_losses = []\n"),
+                      ('history["train_loss"].append(cross_entropy(mlp_forward(params, X)[0], y)[0])',
+                       'history["train_loss"].append(sum(batch_losses) / len(X))')],
+      r"during the epoch", label="train_loss averaged over the epoch's batches"),
+    E("u4_fit", FIT, [("dW = dW + l2_penalty(W, weight_decay)[1]", "dW = dW")], r"weight decay is ignored",
+      label="L2 in the loss but not in the gradient"),
+    E("u4_fit", FIT, [("                b, mb, vb, tb = adam_step(b, db,",
+                       "                db = db + l2_penalty(b, weight_decay)[1]\n                b, mb, vb, tb = adam_step(b, db,")],
+      r"biases too", label="weight decay on the biases"),
+    E("u4_fit", FIT, [("dW = dW + l2_penalty(W, weight_decay)[1]", "dW = dW"),
+                      ("                W, mW, vW, tW = adam_step(W, dW, mW, vW, tW, lr=lr)\n",
+                       "                W, mW, vW, tW = adam_step(W, dW, mW, vW, tW, lr=lr)\n"
+                       "                W = W - lr * weight_decay * params[k][0]\n")],
+      r"decoupled", label="AdamW-style decoupled decay instead of L2 in the gradient"),
+    E("u4_fit", FIT, [("    for epoch in range(epochs):\n        order",
+                       "    for epoch in range(epochs):\n"
+                       "        state = [[(np.zeros_like(a), np.zeros_like(a), 0) for a in pair] for pair in params]\n"
+                       "        order")], r"Adam state .*every epoch", label="Adam state reset every epoch"),
+    E("u4_fit", FIT, [("for start in range(0, len(X), batch_size):", "for start in range(0, len(X) - batch_size + 1, batch_size):")],
+      r"last, smaller batch", label="the last partial batch dropped"),
+    E("u4_fit", FIT, [(EVAL_LOSSES, 'history["train_loss"].append(cross_entropy(mlp_forward(params, X, p_drop, rng)[0], y)[0])\n'
+                                    '        val_scores = mlp_forward(params, X_val, p_drop, rng)[0]')],
+      r"dropout on", label="losses measured with dropout on, from the training generator"),
+]
+
+UNIT4_MORE_VARIANTS = [
+    E("u4_adam", AD, [("    g = np.asarray(g, dtype=float)\n    t_new = t + 1\n", "    g = np.asarray(g, dtype=float)\n"
+                       "    m, v, w = np.array(m, dtype=float), np.array(v, dtype=float), np.array(w, dtype=float)\n"
+                       "    t += 1\n    m *= beta1\n    m += (1 - beta1) * g\n    v *= beta2\n    v += (1 - beta2) * np.square(g)\n"
+                       "    w -= lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)\n"
+                       "    return w, m, v, t\n    t_new = t + 1\n")], label="Adam with in-place ops on copies"),
+    E("u4_sgd_momentum", SG, [("return np.asarray(w, dtype=float) - lr * v_new, v_new",
+                               "return np.asarray(w, dtype=float) - lr * momentum * np.asarray(v, dtype=float) - lr * np.asarray(g, dtype=float), v_new")],
+      label="momentum step expanded, another operation order"),
+    E("u4_schedule_clip", SC, [("total = float(np.sqrt(sum(np.sum(np.asarray(g, dtype=float) ** 2) for g in grads)))",
+                                "total = float(np.linalg.norm(np.concatenate([np.ravel(g) for g in grads])))")],
+      label="global norm of the concatenated gradients"),
+    E("u4_schedule_clip", SC, [("return base_lr * drop ** (epoch // every)", "return base_lr * drop ** int(np.floor(epoch / every))"),
+                               ("return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + np.cos(np.pi * step / total))",
+                                "return (base_lr - min_lr) * (1.0 + np.cos(np.pi * step / total)) / 2 + min_lr")],
+      label="floor of a true division; cosine in another order"),
+    E("u4_fit", FIT, [("    rng = np.random.default_rng(seed)\n", "    rng = np.random.default_rng(seed)\n    n_steps = 0\n"),
+                      ("                (mW, vW, tW), (mb, vb, tb) = state[k]\n                W, mW, vW, tW = adam_step(W, dW, mW, vW, tW, lr=lr)\n"
+                       "                b, mb, vb, tb = adam_step(b, db, mb, vb, tb, lr=lr)\n",
+                       "                (mW, vW, _), (mb, vb, _) = state[k]\n                W, mW, vW, tW = adam_step(W, dW, mW, vW, n_steps, lr=lr)\n"
+                       "                b, mb, vb, tb = adam_step(b, db, mb, vb, n_steps, lr=lr)\n"),
+                      ("            params = new_params\n", "            params = new_params\n            n_steps += 1\n")],
+      label="one Adam step counter for the whole network (PyTorch's optimizer.step)"),
+]
+
+UNIT5_MORE = [
+    E("u5_conv_forward", CF, [("np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))    #", "np.pad(x, padding)    #")],
+      r"batch and channel axes too", label="np.pad(x, P) pads every axis"),
+    E("u5_conv_forward", CF, [("np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))    #",
+                               "np.pad(x, ((0, 0), (0, 0), (2 * padding, 0), (2 * padding, 0)))    #")],
+      r"one side", label="all the padding on one side"),
+    E("u5_conv_backward", CB, [("dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))",
+                               "dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0])) / N")],
+      r"dW averaged over the batch", label="dW averaged over the batch"),
+    E("u5_conv_backward", CB, [("dx = dxpad[:, :, padding:padding + H, padding:padding + Wd]", "dx = dxpad")],
+      r"padding is not cut off", label="dx returned with its padding"),
+    E("u5_conv_backward", CB, [("db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=0)")], r"over the positions too",
+      label="db summed over the batch only"),
+    E("u5_maxpool_backward", MB, [("rows, cols = slice(i * S, i * S + K), slice(j * S, j * S + K)",
+                                   "rows, cols = slice(i * K, i * K + K), slice(j * K, j * K + K)")],
+      r"stride is ignored in the backward", label="stride used in the forward, not in the backward"),
+    E("u5_avgpool", AP, [("dx[:, :, i * S:i * S + K, j * S:j * S + K] += dout", "dx[:, :, i * S:i * S + K, j * S:j * S + K] = dout")],
+      r"overwrite", label="avgpool backward overwrites overlapping windows"),
+    E("u5_avgpool", AP, [("dout[:, :, i, j, None, None] / (K * K)", "dout[:, :, i, j, None, None] / (S * S)")],
+      r"stride\*stride", label="avgpool backward divides by the stride squared"),
+    E("u5_batchnorm", BN, [("mean, var = x.mean(axis=axes), x.var(axis=axes)", "mean, var = x.mean(axis=axes), x.var(axis=axes, ddof=1)"),
+                           ("momentum * var * count / (count - 1)", "momentum * var")],
+      r"unbiased variance used to normalise", label="unbiased variance in the normalisation"),
+    E("u5_batchnorm", BN, [(BN_RUN, "        new_mean = momentum * running_mean + (1 - momentum) * mean\n"
+                                    "        new_var = momentum * running_var + (1 - momentum) * var * count / (count - 1)\n")],
+      r"momentum on the wrong side", label="Keras's momentum convention"),
+    E("u5_batchnorm", BN, [("momentum * var * count / (count - 1)", "momentum * var")], r"biased batch variance in the running",
+      label="biased variance in the running variance"),
+    E("u5_batchnorm", BN, [(BN_EVAL, "        mean, var = x.mean(axis=axes), x.var(axis=axes)\n"),
+                           ("new_mean, new_var = mean.copy(), var.copy()",
+                            "new_mean, new_var = np.array(running_mean, dtype=float), np.array(running_var, dtype=float)")],
+      r"batch statistics in evaluation", label="evaluation with the batch statistics"),
+    E("u5_batchnorm", BN, [("    dgamma = (dout * xhat).sum(axis=axes)\n    dbeta = dout.sum(axis=axes)\n",
+                            "    dbeta = (dout * xhat).sum(axis=axes)\n    dgamma = dout.sum(axis=axes)\n")],
+      r"dgamma and dbeta swapped", label="dgamma and dbeta swapped"),
+    E("u5_batchnorm", BN, [(BN_DX, "dx = inv_std * (dxhat - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))")],
+      r"without the path through the mean", label="backward without the -mean(dxhat) term"),
+    E("u5_batchnorm", BN, [(BN_DX, "dx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True))")],
+      r"without the path through the variance", label="backward without the variance term"),
+    E("u5_batchnorm", BN, [("inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)", "inv_std = 1.0 / (np.sqrt(var.reshape(shape)) + eps)")],
+      r"eps outside the square root", label="eps outside the square root"),
+    E("u5_batchnorm", BN, [("    if not training:                                     # the statistics are constants\n"
+                            "        return dxhat * inv_std, dgamma, dbeta\n", "")],
+      r"training formula in evaluation", label="the training backward in evaluation mode"),
+    E("u5_batchnorm", BN, [("dxhat = dout * gamma", "dxhat = dout")], r"without the factor gamma",
+      label="dx without gamma"),
+    E("u5_batchnorm", BN, [("        new_mean = (1 - momentum) * running_mean + momentum * mean\n",
+                            "        running_mean *= 1 - momentum\n        running_mean += momentum * mean\n"
+                            "        new_mean = running_mean\n")], r"in place", label="running mean updated in place"),
+]
+
+UNIT5_MORE_VARIANTS = [
+    E("u5_conv_forward", CF, [("    out = np.empty((N, F, H_out, W_out))\n    for i in range(H_out):\n        for j in range(W_out):\n"
+                               "            window = xpad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]   # (N, C, HH, WW)\n"
+                               "            out[:, :, i, j] = np.tensordot(window, W, axes=([1, 2, 3], [1, 2, 3])) + b    # (N, F)\n",
+                               "    win = np.lib.stride_tricks.sliding_window_view(xpad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]\n"
+                               "    cols = win[:, :, :H_out, :W_out].transpose(0, 2, 3, 1, 4, 5).reshape(N * H_out * W_out, C * HH * WW)\n"
+                               "    out = (cols @ W.reshape(F, -1).T + b).reshape(N, H_out, W_out, F).transpose(0, 3, 1, 2)\n")],
+      label="im2col: sliding windows, one matrix product"),
+    E("u5_conv_forward", CF, [("    for i in range(H_out):\n        for j in range(W_out):\n"
+                               "            window = xpad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]   # (N, C, HH, WW)\n"
+                               "            out[:, :, i, j] = np.tensordot(window, W, axes=([1, 2, 3], [1, 2, 3])) + b    # (N, F)\n",
+                               "    for n in range(N):\n        for f in range(F):\n            for i in range(H_out):\n"
+                               "                for j in range(W_out):\n"
+                               "                    out[n, f, i, j] = np.sum(xpad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]"
+                               " * W[f]) + b[f]\n")], label="four explicit loops"),
+    E("u5_conv_backward", CB, [("    dxpad = np.zeros_like(xpad)\n    dW = np.zeros_like(W)\n    for i in range(dout.shape[2]):\n"
+                                "        for j in range(dout.shape[3]):\n            rows = slice(i * stride, i * stride + HH)\n"
+                                "            cols = slice(j * stride, j * stride + WW)\n"
+                                "            d = dout[:, :, i, j]                                                  # (N, F)\n"
+                                "            dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))       # (F, C, HH, WW)\n"
+                                "            dxpad[:, :, rows, cols] += np.tensordot(d, W, axes=([1], [0]))      # (N, C, HH, WW)\n",
+                                "    H_out, W_out = dout.shape[2:]\n"
+                                "    win = np.lib.stride_tricks.sliding_window_view(xpad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]\n"
+                                "    dW = np.einsum('nfij,ncijpq->fcpq', dout, win[:, :, :H_out, :W_out])\n"
+                                "    dcols = np.einsum('nfij,fcpq->ncijpq', dout, W)\n"
+                                "    ii = (np.arange(H_out) * stride)[:, None] + np.arange(HH)\n"
+                                "    jj = (np.arange(W_out) * stride)[:, None] + np.arange(WW)\n"
+                                "    dxpad = np.zeros_like(xpad)\n"
+                                "    np.add.at(dxpad, (slice(None), slice(None), ii[:, None, :, None], jj[None, :, None, :]), dcols)\n")],
+      label="einsum and col2im with np.add.at"),
+    E("u5_maxpool_forward", MF, [("    out = np.empty((N, C, H_out, W_out))\n    for i in range(H_out):\n        for j in range(W_out):\n"
+                                  "            out[:, :, i, j] = x[:, :, i * S:i * S + K, j * S:j * S + K].max(axis=(2, 3))\n",
+                                  "    win = np.lib.stride_tricks.sliding_window_view(x, (K, K), axis=(2, 3))[:, :, ::S, ::S]\n"
+                                  "    out = win[:, :, :H_out, :W_out].reshape(N, C, H_out, W_out, K * K).max(axis=4)\n")],
+      label="max over reshaped sliding windows"),
+    E("u5_maxpool_backward", MB, [("    for i in range(dout.shape[2]):\n        for j in range(dout.shape[3]):\n"
+                                   "            rows, cols = slice(i * S, i * S + K), slice(j * S, j * S + K)\n",
+                                   "    for n in range(N):\n        for c in range(C):\n            for i in range(dout.shape[2]):\n"
+                                   "                for j in range(dout.shape[3]):\n"
+                                   "                    win = x[n, c, i * S:i * S + K, j * S:j * S + K]\n"
+                                   "                    p, q = np.unravel_index(np.argmax(win), win.shape)\n"
+                                   "                    dx[n, c, i * S + p, j * S + q] += dout[n, c, i, j]\n    return dx\n"
+                                   "    for i in range(dout.shape[2]):\n        for j in range(dout.shape[3]):\n"
+                                   "            rows, cols = slice(i * S, i * S + K), slice(j * S, j * S + K)\n")],
+      label="argmax and unravel_index per window"),
+    E("u5_batchnorm", BN, [(BN_DX, "m = dout.size // dout.shape[1]\n    xmu = xhat / inv_std\n"
+                                   "    divar = np.sum(dxhat * xmu, axis=axes, keepdims=True)\n    dxmu1 = dxhat * inv_std\n"
+                                   "    dsqrtvar = -1.0 * inv_std ** 2 * divar\n    dvar = 0.5 * inv_std * dsqrtvar\n"
+                                   "    dxmu2 = 2.0 * xmu * np.ones_like(dout) / m * dvar\n    dx1 = dxmu1 + dxmu2\n"
+                                   "    dmu = -1.0 * np.sum(dx1, axis=axes, keepdims=True)\n    dx = dx1 + np.ones_like(dout) / m * dmu")],
+      label="batchnorm backward step by step through the graph"),
+    E("u5_batchnorm", BN, [("momentum * var * count / (count - 1)", "momentum * x.var(axis=axes, ddof=1)")],
+      label="running variance with np.var(ddof=1)"),
+    E("u5_avgpool", AP, [("dout[:, :, i, j, None, None] / (K * K)", "np.ones((K, K)) * dout[:, :, i, j, None, None] / K ** 2")],
+      label="avgpool backward with an explicit window of ones"),
+]
+
+MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE
+VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
+            + UNIT5_MORE_VARIANTS)
