@@ -206,7 +206,10 @@ def _array_from(spec, body: memoryview, offset: int):
     nbytes = count * dtype.itemsize
     if offset + nbytes > len(body):
         raise ProtocolError("decode: buffer runs past the end of the message")
-    arr = np.frombuffer(body[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
+    try:   # a shape of 0 entries can still name a dimension NumPy refuses ([2**63, 0])
+        arr = np.frombuffer(body[offset:offset + nbytes], dtype=dtype).reshape(shape).copy()
+    except ValueError as exc:
+        raise ProtocolError(f"decode: bad shape {shape!r} ({exc})") from None
     return arr, offset + nbytes
 
 

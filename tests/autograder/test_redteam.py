@@ -161,3 +161,27 @@ def test_notebook_names_a_student_chooses_never_share_a_result_key_or_climb_out_
     assert all((tmp_path / "out" / "gradescope" / key).resolve().is_relative_to(tmp_path / "out" / "gradescope")
                and len((tmp_path / "out" / "gradescope" / key).resolve().relative_to(
                    tmp_path / "out" / "gradescope").parts) == 3 for key in keys)
+
+
+# -- a frame the decoder did not expect -------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [[2 ** 63, 0], [2 ** 62, 2 ** 62, 0], [2 ** 70, 0]])
+def test_an_empty_array_with_an_impossible_shape_is_a_protocol_error(shape):
+    from autograder import protocol
+
+    header = json.dumps({"value": {"__nd__": 0}, "buffers": [{"dtype": "<f8", "shape": shape}]}).encode()
+    with pytest.raises(protocol.ProtocolError, match="bad shape"):
+        protocol.decode(header, b"")
+
+
+def test_a_cell_forging_an_impossible_shape_costs_only_that_cell(namespaces):
+    # NumPy raised ValueError from decode; it went past the sandbox (which catches WorkerFailure) and
+    # turned the whole submission into an "internal grader error" row (exit code 3, a grader bug).
+    forge = ("import os, sys, struct, json\n"
+             "h = json.dumps({'value': {'__nd__': 0}, 'buffers': [{'dtype': '<f8', 'shape': [2**63, 0]}]})\n"
+             "os.write(int(sys.argv[2]), struct.pack('>IQ', len(h), 0) + h.encode())\n")
+    sandbox, ns, runs = sandbox_run(["x = 1\n", forge, "y = 2\n"])
+    try:
+        assert [r.status for r in runs] == ["ok", "crashed", "ok"] and "bad shape" in runs[1].message
+        assert ns.get("x") == 1 and ns.get("y") == 2
+    finally:
+        sandbox.close()
