@@ -423,8 +423,10 @@ class Worker:
         start_cpu = self.cpu_seconds()
         self._send({"op": op, "args": args, "seq": self._seq})
         response = self._await(allowance, self._seq, start_cpu)
-        if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
-            self._fail("the worker sent a malformed response")
+        error = response.get("error") if isinstance(response, dict) else None
+        if not isinstance(response, dict) or not isinstance(response.get("ok"), bool) or not (error is None or (
+                type(error) is dict and all(type(v) is str for v in error.values()))):
+            self._fail("the worker sent a malformed response")   # a reply a cell forged, say
         ran = protocol.BatchReply.ended_before_last(response.get("value")) if op == "call_many" else None
         if response["ok"] and ran is not None and self.meter.ended > ran:
             self._fail(f"the worker broke the protocol (call_many: a progress frame said {self.meter.ended} "
@@ -581,7 +583,7 @@ class Sandbox:
                     break
                 error = response.get("error")
                 runs.append(CellRun(name, "error" if error else "ok",
-                                    f"{error['exc_type']}: {error['message']}" if error else "",
+                                    f"{error.get('exc_type')}: {error.get('message')}" if error else "",
                                     str(response.get("stdout", ""))))
             if not crashed:
                 if not self.cell_runs:

@@ -185,3 +185,19 @@ def test_a_cell_forging_an_impossible_shape_costs_only_that_cell(namespaces):
         assert ns.get("x") == 1 and ns.get("y") == 2
     finally:
         sandbox.close()
+
+
+@pytest.mark.parametrize("error", ["'boom'", "{'__dict__': {'exc_type': 1}}", "[1]"])
+def test_a_cell_forging_its_own_reply_with_a_malformed_error_costs_only_that_cell(namespaces, error):
+    # The reply to "exec" of cell 2 has seq 2. Its "error" was indexed as a dict of str unchecked: a str
+    # gave TypeError, a dict without "message" KeyError, both out of Sandbox.boot: an internal grader error.
+    forge = ("import os, sys, struct, json\n"
+             f"h = json.dumps({{'value': {{'__dict__': {{'ok': True, 'seq': 2, 'error': {error}}}}}, "
+             "'buffers': []}).encode()\n"
+             "os.write(int(sys.argv[2]), struct.pack('>IQ', len(h), 0) + h)\n")
+    sandbox, ns, runs = sandbox_run(["x = 1\n", forge, "y = 2\n"])
+    try:
+        assert [r.status for r in runs] == ["ok", "crashed", "ok"] and "malformed" in runs[1].message
+        assert ns.get("y") == 2
+    finally:
+        sandbox.close()
