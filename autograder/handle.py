@@ -97,7 +97,7 @@ class Handle:
 
     def has(self, name: str) -> bool:
         """Whether ``name`` is defined at the top level of the student's notebook."""
-        return bool(self._op("has", name))
+        return self._op("has", name) is True   # not bool(): a forged reply may hold an array
 
     def call(self, target, *args, **kwargs):
         """Call a top-level function (by name) or a returned callable (by ``Ref``)."""

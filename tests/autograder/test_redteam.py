@@ -201,3 +201,48 @@ def test_a_cell_forging_its_own_reply_with_a_malformed_error_costs_only_that_cel
         assert ns.get("y") == 2
     finally:
         sandbox.close()
+
+
+# A last cell that answers the exec request of its own (seq SEQ) and then serves every request itself:
+# whatever the grader asks, the notebook writes the reply. "has" gets an array back.
+TAKEOVER = r'''
+import os, sys, struct, json
+_r, _w = int(sys.argv[1]), int(sys.argv[2])
+def _send(value, arrays=()):
+    bufs, body = [], b""
+    for a in arrays:
+        bufs.append({"dtype": a.dtype.str, "shape": list(a.shape)}); body += a.tobytes()
+    h = json.dumps({"value": value, "buffers": bufs}).encode()
+    os.write(_w, struct.pack(">IQ", len(h), len(body)) + h + body)
+def _read(n):
+    b = b""
+    while len(b) < n:
+        b += os.read(_r, n - len(b))
+    return b
+def _serve_forever(my_seq):
+    _send({"__dict__": {"ok": True, "seq": my_seq, "error": None, "stdout": ""}})
+    while True:
+        hl, bl = struct.unpack(">IQ", _read(12))
+        req = json.loads(_read(hl)); _read(bl)
+        d = req["value"]["__dict__"]
+        if d["op"] == "has":
+            _send({"__dict__": {"ok": True, "seq": d["seq"], "value": {"__nd__": 0}}}, [np.array([1, 2])])
+        else:
+            _send({"__dict__": {"ok": True, "seq": d["seq"], "value": None}})
+_serve_forever(SEQ)
+'''
+
+
+def test_a_notebook_serving_the_requests_itself_cannot_crash_the_grader(namespaces):
+    # run_item asks has(name) outside the checks' try; bool() of a forged array reply raised ValueError
+    # out of grade_submission: an internal grader error instead of "relu is not defined".
+    from autograder.runner import run_item
+    from tests.autograder import fixture_assignment as fx
+
+    sandbox, ns, runs = sandbox_run(["import numpy as np\n" + TAKEOVER.replace("SEQ", "1")])
+    try:
+        assert [r.status for r in runs] == ["ok"]
+        result = run_item(fx.ITEMS[0], ns, include_hidden=True)
+        assert result.score == 0.0 and "not defined" in result.render()
+    finally:
+        sandbox.close()
