@@ -397,8 +397,11 @@ def _avgpool2d_forward(x: np.ndarray, kernel, stride, out_hw) -> tuple[np.ndarra
 
 
 def _running_sum(views: list[np.ndarray], out: np.ndarray, order: str = "K") -> None:
-    np.positive(views[0], out=out, order=order)
-    for view in views[1:]:
+    if len(views) == 1:
+        np.positive(views[0], out=out, order=order)          # a copy, in the given loop order
+        return
+    np.add(views[0], views[1], out=out, order=order)
+    for view in views[2:]:
         np.add(out, view, out=out, order=order)
 
 
@@ -412,7 +415,6 @@ def avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
 def _avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     (N, C, H, W), (kh, kw), (sh, sw), (H_out, W_out) = cache.x_shape, cache.kernel, cache.stride, cache.out_hw
-    share = dout / (kh * kw)
     start = np.empty if _tiles(cache.x_shape, cache.kernel, cache.stride) else np.zeros
     dx = start((N, C, H, W))
 
@@ -420,7 +422,8 @@ def _avgpool2d_backward(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
         n = len(range(N)[batch])
         st = _stages(n, cache.x_shape, cache.kernel, cache.stride)
         drowsum = start((n * C, H, st.WQ))     # zeros unless tiled: stage 1 reads the columns j >= W' as well
-        _spread(share[batch].reshape(n * C, H_out, W_out), _window_views(drowsum[:, :, :W_out], kh, sh, H_out),
+        share = dout[batch].reshape(n * C, H_out, W_out) / (kh * kw)
+        _spread(share, _window_views(drowsum[:, :, :W_out], kh, sh, H_out),
                 overlap=sh < kh, order=_loop_order(W_out))
         dxf = dx[batch].reshape(1, -1, 1) if st.W_full == W else np.zeros((1, n * C * H * st.W_full, 1))
         _spread(drowsum.reshape(1, -1, 1)[:, :st.n_starts], _window_views(dxf, kw, sw, st.n_starts),
