@@ -199,7 +199,7 @@ def adam_matches_reference(ns, t):
     lr, betas, eps = 0.01, (0.9, float(t.rng.choice([0.99, 0.999]))), 1e-8
 
     def rule(correct=True, inside=False, late_t=False, abs_g=False, beta2_for_m=False, early_t=False,
-             m_only=False):
+             m_only=False, paper_eps=False):
         def step(w, g, s):
             m = betas[0] * s[0] + (1 - betas[0]) * g
             v, k = betas[1] * s[1] + (1 - betas[1]) * (np.abs(g) if abs_g else g * g), s[2] + 1
@@ -207,6 +207,8 @@ def adam_matches_reference(ns, t):
             m_hat = m / (1 - betas[1 if beta2_for_m else 0] ** tc) if correct else m
             v_hat = v / (1 - betas[1] ** tc) if correct and not m_only else v
             with np.errstate(divide="ignore", invalid="ignore"):
+                if paper_eps:
+                    return w - lr * np.sqrt(1 - betas[1] ** k) / (1 - betas[0] ** k) * m / (np.sqrt(v) + eps), [m, v, k]
                 return w - lr * m_hat / (np.sqrt(v_hat + eps) if inside else np.sqrt(v_hat) + eps), [m, v, k]
         return step
 
@@ -221,7 +223,8 @@ def adam_matches_reference(ns, t):
                           "beta2 in the bias correction of m (m_hat = m / (1 - beta1**t))": rule(beta2_for_m=True),
                           "t + 1 in the bias correction: t is incremented once, then 1 - beta**t_new uses it "
                           "(at the first step 1 - beta1**1)": rule(early_t=True),
-                          "the bias correction of m only (v_hat = v / (1 - beta2**t) is missing)": rule(m_only=True)})
+                          "the bias correction of m only (v_hat = v / (1 - beta2**t) is missing)": rule(m_only=True),
+                          ADAM_PAPER_FORM: rule(paper_eps=True)})
 
 
 @watch_calls()
@@ -235,6 +238,11 @@ def adam_first_step_moves_every_coordinate_by_lr(ns, t):
             rtol=0, atol=1e-8)
 
 
+ADAM_PAPER_FORM = ("the paper's 'efficient' form lr_t = lr sqrt(1 - beta2**t) / (1 - beta1**t), w - lr_t m / (sqrt(v) "
+                   "+ eps), whose eps is not bias-corrected: this course, like PyTorch, steps by "
+                   "lr m_hat / (sqrt(v_hat) + eps)")
+
+
 @watch_calls()
 def adam_default_hyperparameters(ns, t):
     """Five steps with the defaults only; gradients from 1e-9 to 10, so that eps and beta2 show."""
@@ -242,11 +250,14 @@ def adam_default_hyperparameters(ns, t):
     scale = np.logspace(-9, 1, shape[1])
     w0, gs = t.rng.normal(size=shape), t.rng.normal(size=(5,) + shape) * scale
 
-    def path(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    def path(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, paper=False):
         w, m, v, out = w0.copy(), np.zeros(shape), np.zeros(shape), []
         for k, g in enumerate(gs, start=1):
             m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
-            w = w - lr * (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps)
+            if paper:
+                w = w - lr * np.sqrt(1 - b2 ** k) / (1 - b1 ** k) * m / (np.sqrt(v) + eps)
+            else:
+                w = w - lr * (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps)
             out.append(w)
         return np.stack(out)
 
@@ -263,7 +274,7 @@ def adam_default_hyperparameters(ns, t):
                 "a default beta2 = 0.99 (PyTorch's is 0.999)": path(b2=0.99),
                 "a default eps = 1e-7 (Keras's; PyTorch's is 1e-8)": path(eps=1e-7),
                 "a default eps = 1e-6 (PyTorch's is 1e-8)": path(eps=1e-6),
-                "a default lr = 1e-2 (PyTorch's Adam uses 1e-3)": path(lr=1e-2)})
+                "a default lr = 1e-2 (PyTorch's Adam uses 1e-3)": path(lr=1e-2), ADAM_PAPER_FORM: path(paper=True)})
 
 
 # -- initialisation ------------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def _clip_case(ns, t, grads, max_norm, label):
             np.asarray(total), rtol=1e-12, atol=0, known_wrong={
                 "the squared norm (take the square root of the sum of squares)": np.asarray(total ** 2),
                 "the norm after clipping (return the norm the gradients had before)": np.asarray(total * scale)})
-    if not (isinstance(clipped, list) and len(clipped) == len(grads)):
+    if not (isinstance(clipped, (list, tuple)) and len(clipped) == len(grads)):
         t.fail(f"{label}: clipped", f"expected a list of {len(grads)} arrays, got {type(clipped).__name__}")
         return
     per_array = [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads]

@@ -734,6 +734,80 @@ UNIT5_MORE_VARIANTS = [
       label="avgpool backward with an explicit window of ones"),
 ]
 
-MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE
+CONV_BWD_BODY = ("    dxpad = np.zeros_like(xpad)\n    dW = np.zeros_like(W)\n    for i in range(dout.shape[2]):\n"
+                 "        for j in range(dout.shape[3]):\n            rows = slice(i * stride, i * stride + HH)\n"
+                 "            cols = slice(j * stride, j * stride + WW)\n"
+                 "            d = dout[:, :, i, j]                                                  # (N, F)\n"
+                 "            dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))       # (F, C, HH, WW)\n"
+                 "            dxpad[:, :, rows, cols] += np.tensordot(d, W, axes=([1], [0]))      # (N, C, HH, WW)\n")
+
+
+def full_conv_backward(rotate: bool) -> str:
+    """conv2d_backward's loops replaced by the textbook route: dW by correlating xpad with dout, dx by the full
+    correlation of the stride-dilated dout with the kernel rotated by 180 degrees (``rotate``: or without)."""
+    kernel = "W[:, :, ::-1, ::-1]" if rotate else "W"
+    return ("    Ho, Wo = dout.shape[2:]\n    dW = np.zeros_like(W)\n    for p in range(HH):\n        for q in range(WW):\n"
+            "            patch = xpad[:, :, p:p + (Ho - 1) * stride + 1:stride, q:q + (Wo - 1) * stride + 1:stride]\n"
+            "            dW[:, :, p, q] = np.tensordot(dout, patch, axes=([0, 2, 3], [0, 2, 3]))\n"
+            "    dil = np.zeros((N, F, (Ho - 1) * stride + 1, (Wo - 1) * stride + 1))\n"
+            "    dil[:, :, ::stride, ::stride] = dout\n"
+            "    dilp = np.pad(dil, ((0, 0), (0, 0), (HH - 1, HH - 1), (WW - 1, WW - 1)))\n"
+            f"    Wrot = {kernel}\n"
+            "    dxpad = np.zeros_like(xpad)\n"
+            "    for i in range(dil.shape[2] + HH - 1):\n        for j in range(dil.shape[3] + WW - 1):\n"
+            "            dxpad[:, :, i, j] = np.tensordot(dilp[:, :, i:i + HH, j:j + WW], Wrot, axes=([1, 2, 3], [0, 2, 3]))\n")
+
+
+UNIT45_MORE = [
+    E("u4_adam", AD, [("    m_hat = m_new / (1.0 - beta1 ** t_new)\n    v_hat = v_new / (1.0 - beta2 ** t_new)\n"
+                       "    w_new = np.asarray(w, dtype=float) - lr * m_hat / (np.sqrt(v_hat) + eps)\n",
+                       "    lr_t = lr * np.sqrt(1.0 - beta2 ** t_new) / (1.0 - beta1 ** t_new)\n"
+                       "    w_new = np.asarray(w, dtype=float) - lr_t * m_new / (np.sqrt(v_new) + eps)\n")],
+      r"'efficient' form", label="the paper's efficient form, eps not bias-corrected"),
+    E("u4_fit", FIT, [("    for epoch in range(epochs):\n        order = rng.permutation(len(X))\n",
+                       "    order = rng.permutation(len(X))\n    for epoch in range(epochs):\n")],
+      r"shuffled once", label="shuffled once before training, not every epoch"),
+    E("u5_conv_backward", CB, [(CONV_BWD_BODY, full_conv_backward(rotate=False))], r"flipped kernel",
+      label="dx by full correlation without rotating the kernel"),
+    E("u5_maxpool_forward", MF, [(".max(axis=(2, 3))", ".max(axis=(2, 3), initial=0.0)")], r"starts at 0",
+      label="the maximum starts at 0"),
+]
+
+UNIT45_MORE_VARIANTS = [
+    E("u4_fit", FIT, [("order = rng.permutation(len(X))", "order = np.arange(len(X))\n        rng.shuffle(order)")],
+      label="rng.shuffle of an arange (the same draws as rng.permutation)"),
+    E("u4_early_stopping", ES, [("    best, best_epoch = np.inf, 0\n    for epoch, loss in enumerate(losses):\n"
+                                 "        if loss < best - min_delta:\n            best, best_epoch = loss, epoch\n"
+                                 "        elif epoch - best_epoch >= patience:\n            return epoch, best_epoch\n",
+                                 "    best, best_epoch, wait = np.inf, 0, 0\n    for epoch, loss in enumerate(losses):\n"
+                                 "        if loss < best - min_delta:\n            best, best_epoch, wait = loss, epoch, 0\n"
+                                 "        else:\n            wait += 1\n            if wait >= patience:\n"
+                                 "                return epoch, best_epoch\n")],
+      label="Keras-style wait counter"),
+    E("u4_schedule_clip", SC, [(CLIP_RET, "    return tuple(np.asarray(g, dtype=float) * scale for g in grads), total")],
+      label="clipped arrays returned as a tuple"),
+    E("u5_conv_backward", CB, [(CONV_BWD_BODY, full_conv_backward(rotate=True))],
+      label="dx by full correlation of the dilated dout with the rotated kernel"),
+    E("u5_maxpool_backward", MB, [("            first = np.argmax(x[:, :, rows, cols].reshape(N, C, K * K), axis=2)     # (N, C), first maximum\n"
+                                   "            onehot = np.arange(K * K) == first[..., None]                           # (N, C, K*K)\n",
+                                   "            flat = x[:, :, rows, cols].reshape(N, C, K * K)\n"
+                                   "            ismax = flat == flat.max(axis=2, keepdims=True)\n"
+                                   "            onehot = ismax & (np.cumsum(ismax, axis=2) == 1)\n")],
+      label="first maximum by a cumulative sum of the max mask"),
+    E("u5_batchnorm", BN, [("    axes = (0,) if x.ndim == 2 else (0, 2, 3)\n",
+                            "    if x.ndim == 4:\n        N, C, H, Wd = x.shape\n"
+                            "        out, new_mean, new_var, cache = batchnorm_forward(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta,\n"
+                            "                                                          running_mean, running_var, training, momentum, eps)\n"
+                            "        return out.reshape(N, H, Wd, C).transpose(0, 3, 1, 2), new_mean, new_var, (cache, x.shape)\n"
+                            "    axes = (0,) if x.ndim == 2 else (0, 2, 3)\n"),
+                           ("    xhat, inv_std, gamma, axes, training = cache\n",
+                            "    if len(cache) == 2:\n        (cache, (N, C, H, Wd)) = cache\n"
+                            "        dx, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), cache)\n"
+                            "        return dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2), dgamma, dbeta\n"
+                            "    xhat, inv_std, gamma, axes, training = cache\n")],
+      label="(N, C, H, W) through the (N, C) code: channels last, reshape, back"),
+]
+
+MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
-            + UNIT5_MORE_VARIANTS)
+            + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS)
