@@ -41,7 +41,7 @@ def read_notebook(path) -> SimpleNamespace:
         raise SubmissionError(f"{path.name} is not UTF-8 text (byte {exc.start}); is it really a notebook?") from None
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:   # RecursionError: JSON nested thousands deep
         raise SubmissionError(f"{path.name} is not valid notebook JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise SubmissionError(f"{path.name} is not a Jupyter notebook (no list of cells)")

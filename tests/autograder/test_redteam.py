@@ -246,3 +246,18 @@ def test_a_notebook_serving_the_requests_itself_cannot_crash_the_grader(namespac
         assert result.score == 0.0 and "not defined" in result.render()
     finally:
         sandbox.close()
+
+
+# -- notebook files ---------------------------------------------------------------------------------------
+def test_a_notebook_nested_too_deeply_for_json_gets_an_error_row_not_an_internal_error(tmp_path):
+    # json.loads raises RecursionError, which is no ValueError: it went out of grade_submission, and the
+    # batch made it an "internal grader error" (exit code 3, a grader bug) instead of a broken-file row.
+    from autograder.grader import grade_submission
+    from tests.autograder import fixture_assignment as fx
+
+    fx.write(fx.notebook(), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    path = fx.write(fx.notebook(), tmp_path / "submitted" / "eve" / fx.ASSIGNMENT / "fixture.ipynb")
+    text = path.read_text().rstrip()
+    path.write_text(text[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = grade_submission(path, source=tmp_path / "source", registry=fx.REGISTRY, limits=Limits(**FAST))
+    assert result.error is not None and "is not valid notebook JSON" in result.error and result.score == 0.0
