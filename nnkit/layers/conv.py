@@ -211,7 +211,8 @@ def conv2d_backward_naive(dout: np.ndarray, cache: Conv2dNaiveCache) -> tuple[np
 # fast version: im2col + one matrix product
 # --------------------------------------------------------------------------------------------------------------
 class Conv2dCache(NamedTuple):
-    cols: np.ndarray       # (C*HH*WW, N*H'*W'): column n*H'*W' + p is the window under output position p of image n
+    cols: np.ndarray       # (C*HH*WW + 1, N*H'*W'): column n*H'*W' + p is the window under output position p of
+                           # image n, then a 1 that multiplies the bias
     W: np.ndarray          # (F, C, HH, WW)
     x_shape: tuple[int, int, int, int]
     stride: tuple[int, int]
@@ -329,9 +330,10 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int | tu
     Notes
     -----
     im2col copies the window under every output position of every image into a column of ``cols``
-    (C*HH*WW, N*H'*W'), read from a strided view of the padded images (no copy until then). The whole
-    convolution is then one matrix product, ``W.reshape(F, -1) @ cols`` (F, N*H'*W'), run by BLAS; one more pass
-    puts it in (N, F, H', W') order and adds the bias. One product for the batch, rather than one per image,
+    (C*HH*WW + 1, N*H'*W'), read from a strided view of the padded images (no copy until then); the last row
+    is ones, so the bias is one more column of the filter matrix and no pass of its own. The whole
+    convolution is then one matrix product, ``[W.reshape(F, -1) | b] @ cols`` (F, N*H'*W'), run by BLAS; one
+    more pass puts it in (N, F, H', W') order. One product for the batch, rather than one per image,
     matters for small images: a product of a few hundred numbers costs about as much as one of thousands.
     Where each image has many output positions and few numbers per window (H'*W' >= 64 and C*HH*WW <=
     2*H'*W'), one product per image straight into ``out`` is faster instead, since it skips the reordering
@@ -351,26 +353,27 @@ def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geo: _ConvGeome
     N, C = x.shape[:2]
     F, _, HH, WW = W.shape
     P = geo.out_hw[0] * geo.out_hw[1]                                   # output positions per image
-    cols = np.empty((C, HH, WW, N) + geo.out_hw)
     K = C * HH * WW                                                     # numbers per window
-    Wmat = W.reshape(F, K)
+    cols = np.empty((K + 1, N * P))
+    cols[K] = 1.0                                                       # the bias's input
+    grid = cols[:K].reshape((C, HH, WW, N) + geo.out_hw)                # the window rows, a view
+    Wb = np.concatenate([W.reshape(F, K), b[:, None]], axis=1)         # (F, K+1): the filters, then the bias
     out = np.empty((N, F, P))
     per_image = P >= 64 and K <= 2 * P
 
     def convolve(batch: slice) -> None:
-        n = batch.stop - batch.start
+        n, pos = batch.stop - batch.start, slice(batch.start * P, batch.stop * P)   # these images' columns
         windows = _windows(_pad(x[batch], geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (C, HH, WW, n, H', W')
-        cols[:, :, :, batch] = windows
-        these = cols.reshape(K, N * P)[:, batch.start * P:batch.stop * P]                  # (K, n*H'*W')
+        grid[:, :, :, batch] = windows
+        these = cols[:, pos]                                                               # (K+1, n*H'*W')
         if per_image:
-            np.matmul(Wmat, these.reshape(K, n, P).transpose(1, 0, 2), out=out[batch])     # (n, F, H'*W')
-            out[batch] += b[:, None]
+            np.matmul(Wb, these.reshape(K + 1, n, P).transpose(1, 0, 2), out=out[batch])   # (n, F, H'*W')
         else:
-            prod = Wmat @ these                                                            # (F, n*H'*W')
-            np.add(prod.reshape(F, n, P).transpose(1, 0, 2), b[:, None], out=out[batch])  # (n, F, H'*W')
+            prod = Wb @ these                                                              # (F, n*H'*W')
+            out[batch] = prod.reshape(F, n, P).transpose(1, 0, 2)                          # (n, F, H'*W')
 
-    in_batch_chunks(convolve, N, cols.size, blas=True, macs=cols.size * F)
-    cache = Conv2dCache(cols.reshape(C * HH * WW, N * P), W, x.shape, geo.stride, geo.pads, geo.out_hw)
+    in_batch_chunks(convolve, N, K * N * P, blas=True, macs=K * N * P * F)
+    cache = Conv2dCache(cols, W, x.shape, geo.stride, geo.pads, geo.out_hw)
     return out.reshape((N, F) + geo.out_hw), cache
 
 
@@ -390,8 +393,9 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache) -> tuple[np.ndarray, n
 
     Notes
     -----
-    With ``dout`` laid out like the forward's product, ``dout2`` (F, N*H'*W'): ``out2 = Wmat @ cols + b``, so
-    ``dWmat = dout2 @ cols.T``, ``dcols = Wmat.T @ dout2`` and ``db`` sums dout over images and positions.
+    With ``dout`` laid out like the forward's product, ``dout2`` (F, N*H'*W'): ``out2 = [Wmat | b] @ cols``
+    (``cols`` ends with a row of ones), so ``[dWmat | db] = dout2 @ cols.T`` (the ones sum dout over images and
+    positions into ``db``) and ``dcols = Wmat.T @ dout2``.
     col2im then folds ``dcols`` back onto the padded images with one strided slice-add per kernel offset
     (overlapping windows add up), and the padding is cut off. With stride 1 on images of W' >= 8, the fold is
     one contiguous add per kernel offset on the padded grid instead (:func:`_fold_rows`), with either
@@ -423,19 +427,19 @@ def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
     # NumPy's matmul keeps the GIL for a product of at most 500 numbers, so two threads could not compute
     # their dW parts at once (measured: the other thread ran at half speed). One product per image, summed,
     # gives a bigger product that releases it; it needs no transposed copy of dout, which "dout grid" lacks.
-    per_image_dW = fold == "dout grid" and F * K <= 500
+    per_image_dW = fold == "dout grid" and F * (K + 1) <= 500
     dx = np.empty((N, C, H, W_in))
-    parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}     # each chunk's share of dW and db, by first image
+    parts: dict[int, np.ndarray] = {}      # each chunk's share of (dW | db), (F, C*HH*WW + 1), by first image
 
     def backprop(batch: slice) -> None:
         n, pos = batch.stop - batch.start, slice(batch.start * P, batch.stop * P)   # these images' columns
         d = dout[batch].reshape(n, F, P)
         if per_image_dW:
-            windows = cols[:, pos].reshape(K, n, P).transpose(1, 2, 0)                # (n, H'*W', C*HH*WW)
-            parts[batch.start] = (d @ windows).sum(axis=0), d.sum(axis=(0, 2))
+            windows = cols[:, pos].reshape(K + 1, n, P).transpose(1, 2, 0)            # (n, H'*W', C*HH*WW + 1)
+            parts[batch.start] = (d @ windows).sum(axis=0)
         else:
             dout2 = d.transpose(1, 0, 2).reshape(F, n * P)                          # a copy, (F, n*H'*W')
-            parts[batch.start] = dout2 @ cols[:, pos].T, dout2.sum(axis=1)         # (F, C*HH*WW), (F,)
+            parts[batch.start] = dout2 @ cols[:, pos].T                            # the last column is db
         if fold == "dout grid":
             dx[batch] = _fold_dout_grid(dout[batch], W, pads, (H, W_in))
             return
@@ -450,11 +454,9 @@ def _conv2d_backward(dout: np.ndarray, cache: Conv2dCache):
             dx[batch] = 0.0
             _col2im(dcols, dx[batch], stride)
 
-    in_batch_chunks(backprop, N, cols.size, blas=True, macs=2 * cols.size * F)
-    starts = sorted(parts)
-    dW = sum(parts[start][0] for start in starts).reshape(W.shape)
-    db = sum(parts[start][1] for start in starts)
-    return dx, dW, db
+    in_batch_chunks(backprop, N, K * N * P, blas=True, macs=2 * K * N * P * F)
+    grads = sum(parts[start] for start in sorted(parts))
+    return dx, np.ascontiguousarray(grads[:, :K]).reshape(W.shape), grads[:, K].copy()
 
 
 # --------------------------------------------------------------------------------------------------------------
