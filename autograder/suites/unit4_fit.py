@@ -31,12 +31,16 @@ def ref_cross_entropy(scores, y):
     return float(-logp[rows, y].mean()), d / len(y)
 
 
-def ref_forward(params, X, p_drop=0.0, rng=None):
+def ref_forward(params, X, p_drop=0.0, rng=None, drop_scores=False):
     h, caches = np.asarray(X, dtype=float), []
     for k, (W, b) in enumerate(params):
         z = h @ W + b
         if k == len(params) - 1:
-            caches.append((h, None, None))
+            last = None
+            if drop_scores and p_drop > 0 and rng is not None:   # a mistake replayed for the diagnosis
+                last = (np.random.default_rng(int(rng.integers(2**31))).random(z.shape) >= p_drop) / (1 - p_drop)
+                z = z * last
+            caches.append((h, None, last))
             return z, caches
         relu, drop = z > 0, None
         out = z * relu
@@ -48,16 +52,18 @@ def ref_forward(params, X, p_drop=0.0, rng=None):
         h = out
 
 
-def ref_backward(params, caches, dout):
+def ref_backward(params, caches, dout, relu=True):
     grads = [None] * len(params)
+    if caches[-1][2] is not None:                          # dropout on the scores (a replayed mistake)
+        dout = dout * caches[-1][2]
     for k in reversed(range(len(params))):
         grads[k] = (caches[k][0].T @ dout, dout.sum(axis=0))
         dout = dout @ params[k][0].T
         if k > 0:
-            _, relu, drop = caches[k - 1]
+            _, relu_mask, drop = caches[k - 1]
             if drop is not None:
                 dout = dout * drop
-            dout = dout * relu
+            dout = dout * relu_mask if relu else dout
     return grads
 
 
@@ -71,7 +77,7 @@ def _adam(w, g, m, v, k, lr):
 def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_size=32, weight_decay=0.0,
              p_drop=0.0, epochs=20, patience=None, seed=0, decay_biases=False, restore=True, train_mode_eval=False,
              shuffle=True, batch_train_loss=False, reset_adam=False, drop_last=False, decoupled=False,
-             shuffle_once=False):
+             shuffle_once=False, drop_scores=False):
     """The recipe of the notebook; the flags after ``seed`` replay common deviations for the diagnosis
     (``train_mode_eval``: True evaluates with dropout from a fresh generator, "shared" from the training one)."""
     sizes = [X.shape[1], *hidden, n_classes]
@@ -88,7 +94,7 @@ def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_si
         batch_losses = []
         for start in range(0, len(X) - (batch_size - 1 if drop_last else 0), batch_size):
             idx = order[start:start + batch_size]
-            scores, caches = ref_forward(params, X[idx], p_drop, rng)
+            scores, caches = ref_forward(params, X[idx], p_drop, rng, drop_scores)
             loss, dout = ref_cross_entropy(scores, y[idx])
             batch_losses.append(loss * len(idx))
             grads = ref_backward(params, caches, dout)
@@ -195,15 +201,19 @@ def mlp_forward_backward(ns, t):
     dout = t.rng.normal(size=ref_scores.shape)
     grads = ns.call("mlp_backward", params, got[1], dout)
     ref = ref_backward(params, ref_caches, dout)
+    no_relu = ref_backward(params, ref_caches, dout, relu=False)
+    relu_missing = "the ReLU is missing in the backward: after each hidden layer multiply dout by its mask (z > 0)"
     if not (isinstance(grads, list) and len(grads) == 3):
         t.fail("mlp_backward returns [(dW, db), ...], one pair per layer", f"got {type(grads).__name__}")
         return
     for k, (pair, (dW, db)) in enumerate(zip(grads, ref)):
         if t.unpack(f"mlp_backward: entry {k} is a (dW, db) pair", pair, 2) is None:
             return
-        t.close(f"mlp_backward: dW of layer {k}", pair[0], dW, kind="backward")
+        t.close(f"mlp_backward: dW of layer {k}", pair[0], dW, kind="backward",
+                known_wrong={relu_missing: no_relu[k][0]})
         t.close(f"mlp_backward: db of layer {k}", pair[1], db, kind="backward",
-                known_wrong={"db averaged over the batch (the loss already did that)": db / len(X)})
+                known_wrong={"db averaged over the batch (the loss already did that)": db / len(X),
+                             relu_missing: no_relu[k][1]})
     W0 = params[0][0]
 
     def loss_of_W0(W):
@@ -248,7 +258,9 @@ def fit_dropout_and_early_stopping(ns, t):
     _compare_fit(ns, t, "fit_mlp with p_drop 0.3 and two hidden layers", d, twice=True,
                  wrong_flags={"losses measured with dropout on (evaluate without dropout)": {"train_mode_eval": True},
                               "losses measured with dropout on, drawn from the training generator rng (evaluate "
-                              "without dropout: mlp_forward(params, X))": {"train_mode_eval": "shared"}},
+                              "without dropout: mlp_forward(params, X))": {"train_mode_eval": "shared"},
+                              "dropout on the scores too: it follows the hidden ReLUs only, never the last layer":
+                                  {"drop_scores": True}},
                  hidden=(24, 12), lr=1e-2, batch_size=16, epochs=3, p_drop=0.3, seed=2)
     _compare_fit(ns, t, "fit_mlp with patience 2 (an over-fitting run that stops early)", d,
                  wrong_flags={"the last epoch's weights returned instead of the best epoch's": {"restore": False}},

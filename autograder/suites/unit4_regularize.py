@@ -133,7 +133,9 @@ def dropout_backward_uses_the_mask(ns, t):
     dx = ns.call("dropout_backward", dout, mask)
     t.close("dropout_backward(dout, mask) = dout * mask", dx, dout * mask, kind="backward",
             known_wrong={"the mask without the 1/(1-p) scaling": dout * (mask > 0),
-                         "dout passed through unchanged: the backward ignores the mask (dx = dout * mask)": dout})
+                         "dout passed through unchanged: the backward ignores the mask (dx = dout * mask)": dout,
+                         "dout * mask / (1 - p): the mask already holds the 1/(1-p) scaling, apply it once":
+                         dout * mask / (1 - p)})
     got = ns.call("dropout_forward", x, p, seed=seed)
     if isinstance(got, (tuple, list)) and len(got) == 2:
         t.grad_matches_numeric("dropout_backward against numeric differentiation of your forward (fixed seed)",
@@ -161,7 +163,8 @@ def penalties_match_reference(ns, t):
         value, grad = ref(W, lam)
         wrong = {"the gradient without λ (it is λ·W)": W} if name == "l2_penalty" else {
             "λ·W, the L2 gradient, instead of λ·sign(W)": lam * W, "the gradient without λ (it is λ·sign(W))":
-            np.sign(W)}
+            np.sign(W), "sign(0) = 1 (as np.where(W >= 0, 1, -1) gives): use np.sign, whose sign(0) = 0":
+            lam * np.where(W >= 0, 1.0, -1.0)}
         t.close(f"{name}(W, {lam}) value", got[0], np.float64(value))
         t.close(f"{name}(W, {lam}) gradient", got[1], grad, kind="backward", known_wrong=wrong)
 

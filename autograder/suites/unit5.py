@@ -164,6 +164,10 @@ def _conv_forward_cases(ns, t, cases):
         unit_stride, _ = conv.conv2d_forward_naive(x, W, b, 1, P)
         ones_pad, _ = conv.conv2d_forward_naive(np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)), constant_values=1.0),
                                                 W, b, S, 0)
+        one_axis = {f"the stride is ignored along the {axis} inside the loop: the window of out[i, j] starts at "
+                    "(i*stride, j*stride)": conv.conv2d_forward_naive(x, W, b, pair, P)[0][
+                        :, :, :expected.shape[2], :expected.shape[3]]
+                    for axis, pair in (("height", (1, S)), ("width", (S, 1))) if S > 1}
         one_side = {where: conv.conv2d_forward_naive(np.pad(x, ((0, 0), (0, 0), pad, pad)), W, b, S, 0)[0]
                     for where, pad in (("top and left", (2 * P, 0)), ("bottom and right", (0, 2 * P)))}
         _close_nchw(t, what, result[0], expected, _conv_dims(case), known_wrong={
@@ -172,7 +176,7 @@ def _conv_forward_cases(ns, t, cases):
             "the bias b[f] is missing": no_bias,
             "the stride is ignored inside the loop: the window of out[i, j] starts at (i*stride, j*stride)":
             unit_stride[:, :, :expected.shape[2], :expected.shape[3]],
-            "padding with ones instead of zeros (np.pad pads with 0 by default)": ones_pad,
+            "padding with ones instead of zeros (np.pad pads with 0 by default)": ones_pad, **one_axis,
             **{f"all the padding on one side ({where}): P zeros go on each side, "
                "np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))": v for where, v in one_side.items()}})
 
@@ -244,7 +248,9 @@ def _conv_backward_case(ns, t, case, *, numeric: bool):
                              "db averaged over the batch and the positions instead of summed":
                              db / (x.shape[0] * dout.shape[2] * dout.shape[3]),
                              "db summed over the batch only: sum over the positions too, "
-                             "dout.sum(axis=(0, 2, 3))": dout.sum(axis=0)})]
+                             "dout.sum(axis=(0, 2, 3))": dout.sum(axis=0),
+                             "db summed per image: sum over the batch too, dout.sum(axis=(0, 2, 3))":
+                             dout.sum(axis=(2, 3))})]
     if not numeric:
         return
 
@@ -303,7 +309,9 @@ def _pool_forward_cases(ns, t, kind, cases):
         wrong_kind, _ = getattr(pool, f"{other}pool2d_forward_naive")(x, case[4], case[5])
         K = case[4]
         summed = {K * K: f"your result is exactly {K * K}x the expected: you summed each {K}x{K} window instead "
-                         f"of averaging it (divide by K*K = {K * K})"} if kind == "avg" else None
+                         f"of averaging it (divide by K*K = {K * K})",
+                  K: f"your result is exactly {K}x the expected: you divided each window's sum by K = {K} instead "
+                     f"of by its K*K = {K * K} inputs"} if kind == "avg" else None
         _close_nchw(t, what, result[0], expected, _pool_dims(case), pool=True,
                     known_wrong={f"{other}-pooling instead of {kind}-pooling": wrong_kind}, factors=summed)
 
@@ -340,7 +348,9 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
                  f"the gradient split between tied maxima; {first}": maxpool_wrong_grad(x, dout, K, S, "share"),
                  f"the gradient sent to the last maximum; {first}": maxpool_wrong_grad(x, dout, K, S, "last"),
                  overwrite: maxpool_wrong_grad(x, dout, K, S, "overwrite"),
-                 overwrite + ", whole windows at a time": maxpool_wrong_grad(x, dout, K, S, "window")}
+                 overwrite + ", whole windows at a time": maxpool_wrong_grad(x, dout, K, S, "window"),
+                 "dout sent to every input of the window: only the window's maximum gets it":
+                 pool.avgpool2d_backward_naive(dout, pool.avgpool2d_forward_naive(x, K, S)[1]) * K * K}
     else:
         known = {f"a gradient not divided by the window size: each input of a window gets dout / (K*K) = "
                  f"dout / {K * K}": dx * K * K,

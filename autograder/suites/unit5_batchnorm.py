@@ -33,8 +33,12 @@ def _reference(x, gamma, beta, rmean, rvar, training):
     if not training:
         out = batchnorm_forward(x, gamma, beta, axes=axes, eps=EPS, mean=rmean, var=rvar)[0]
         batch_out = batchnorm_forward(x, gamma, beta, axes=axes, eps=EPS)[0]
+        updated = "running statistics updated in evaluation mode: they stay as they are (return copies)"
+        b_mean, b_var = x.mean(axis=axes), x.var(axis=axes) * count / (count - 1)
         return out, rmean.copy(), rvar.copy(), {"out": {"the batch statistics in evaluation mode (use the running "
-                                                        "ones)": batch_out}}
+                                                        "ones)": batch_out},
+                                                "mean": {updated: (1 - M) * rmean + M * b_mean},
+                                                "var": {updated: (1 - M) * rvar + M * b_var}}
     out, mean, var, _ = batchnorm_forward(x, gamma, beta, axes=axes, eps=EPS)
     unbiased = var * count / (count - 1)
     shape = [1] * x.ndim
@@ -52,6 +56,9 @@ def _reference(x, gamma, beta, rmean, rvar, training):
                                          + beta.reshape(shape))
     new_mean = (1 - M) * rmean + M * mean
     new_var = (1 - M) * rvar + M * unbiased
+    wrong_out["the updated running statistics used to normalise in training (normalise with the batch's own "
+              "mean and variance)"] = (gamma.reshape(shape) * (x - new_mean.reshape(shape))
+                                       / np.sqrt(new_var.reshape(shape) + EPS) + beta.reshape(shape))
     wrong_var = {"the biased batch variance in the running variance (PyTorch keeps the unbiased one)":
                  (1 - M) * rvar + M * var,
                  "momentum on the wrong side: m * running + (1 - m) * batch": M * rvar + (1 - M) * unbiased}
@@ -134,7 +141,13 @@ def _wrong_dx(dout, gamma, cache, axes, training):
     if not training:
         return {"the training formula in evaluation: there the statistics are the running ones, constants, so "
                 "dx = dout * gamma / sqrt(running_var + eps)": full}
-    return {"mean and variance treated as constants (in training they depend on x)": dxhat * inv_std,
+    wrong = {}
+    if dout.ndim == 4:
+        m, n = dout.size // dout.shape[1], dout.shape[0]
+        wrong[f"means over the batch size N = {n} instead of the {m} values per channel (N*H*W for (N, C, H, W))"] = (
+            inv_std * (dxhat - dxhat.sum(axis=axes, keepdims=True) / n
+                       - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True) / n))
+    return wrong | {"mean and variance treated as constants (in training they depend on x)": dxhat * inv_std,
             "dx without the path through the mean (the - mean(dxhat) term)":
             inv_std * (dxhat - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)),
             "dx without the path through the variance (the - xhat * mean(dxhat * xhat) term)":

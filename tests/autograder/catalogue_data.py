@@ -808,6 +808,41 @@ UNIT45_MORE_VARIANTS = [
       label="(N, C, H, W) through the (N, C) code: channels last, reshape, back"),
 ]
 
+UNIT45_MORE += [
+    E("u4_dropout", DR, [("    return dout * mask", "    return dout * mask / 0.7")], r"apply it once",
+      label="dropout backward scaled by 1/(1-p) a second time"),
+    E("u4_penalties", PE, [("lam * np.sign(W)", "lam * np.where(W >= 0, 1.0, -1.0)")], r"sign\(0\) = 1",
+      label="L1 gradient with sign(0) = 1"),
+    E("u4_fit", FIT, [("        if k == len(params) - 1:\n            caches.append((h, None, None))\n            return z, caches\n",
+                       "        if k == len(params) - 1:\n            last = None\n            if p_drop > 0 and rng is not None:\n"
+                       "                z, last = dropout_forward(z, p_drop, seed=int(rng.integers(2**31)))\n"
+                       "            caches.append((h, None, last))\n            return z, caches\n"),
+                      ("    grads = [None] * len(params)\n", "    grads = [None] * len(params)\n    if caches[-1][2] is not None:\n"
+                       "        dout = dropout_backward(dout, caches[-1][2])\n")],
+      r"dropout on the scores", label="dropout after the output layer too"),
+    E("u4_fit", FIT, [("            dout = dout * relu_mask\n", "")], r"ReLU is missing in the backward",
+      label="the ReLU mask forgotten in mlp_backward"),
+    E("u5_conv_forward", CF, [("j * stride:j * stride + WW]", "j:j + WW]")], r"stride is ignored along the width",
+      label="the stride forgotten along one axis"),
+    E("u5_conv_backward", CB, [("db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(2, 3))")], r"db summed per image",
+      label="db per image, not summed over the batch"),
+    E("u5_avgpool", AP, [(".mean(axis=(2, 3))", ".sum(axis=(2, 3)) / K")], r"divided each window's sum by K",
+      label="avgpool forward divided by K"),
+    E("u5_maxpool_backward", MB, [("onehot = np.arange(K * K) == first[..., None]", "onehot = np.ones((N, C, K * K), dtype=bool)")],
+      r"every input of the window", label="max-pool dout sent to the whole window"),
+    E("u5_batchnorm", BN, [("        new_mean, new_var = mean.copy(), var.copy()\n",
+                            "        count = x.size // x.shape[1]\n"
+                            "        new_mean = (1 - momentum) * running_mean + momentum * x.mean(axis=axes)\n"
+                            "        new_var = (1 - momentum) * running_var + momentum * x.var(axis=axes) * count / (count - 1)\n")],
+      r"updated in evaluation mode", label="running statistics updated in evaluation"),
+    E("u5_batchnorm", BN, [("    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)\n",
+                            "    if training:\n        mean, var = new_mean, new_var\n    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)\n")],
+      r"updated running statistics used to normalise", label="training normalised with the updated running statistics"),
+    E("u5_batchnorm", BN, [(BN_DX, "m = dout.shape[0]\n    dx = inv_std * (dxhat - dxhat.sum(axis=axes, keepdims=True) / m\n"
+                                   "                    - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True) / m)")],
+      r"batch size N = \d+ instead of the \d+ values per channel", label="backward means over N, not N*H*W"),
+]
+
 MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
             + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS)
