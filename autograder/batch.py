@@ -47,9 +47,9 @@ class Submission:
         if self.student:
             parts = [self.student, self.assignment, self.path.stem]
         else:
-            where = os.path.realpath(self.path).encode("utf-8", "surrogateescape")
+            where = str(_located(self.path)).encode("utf-8", "surrogateescape")
             digest = hashlib.sha256(where).hexdigest()[:10]
-            parts = [p for p in (self.path.resolve().parent.name, f"{self.path.stem}-{digest}") if p]
+            parts = [p for p in (_located(self.path).parent.name, f"{self.path.stem}-{digest}") if p]
         return "/".join(_key_part(p) for p in parts)
 
 
@@ -61,6 +61,13 @@ def _key_part(name: str) -> str:
     if plain == name and name not in (".", ".."):
         return name
     return f"{plain}~{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
+
+
+def _located(path: Path) -> Path:
+    """Where ``path`` is: its folder resolved, its own name kept. A notebook that is a symbolic link stays the
+    submission of the folder it is in (``grade_submission`` refuses it), never of the file it points to: a
+    link in aaron's folder to zed's notebook made one row named zed and dropped zed's own as a duplicate."""
+    return Path(os.path.realpath(path.parent)) / path.name
 
 
 def discover(paths) -> list[Submission]:
@@ -75,7 +82,7 @@ def discover(paths) -> list[Submission]:
         else:
             raise FileNotFoundError(f"nnkit grade: {raw} does not exist")
         for path in candidates:
-            parts = path.resolve().parts
+            parts = _located(path).parts
             if "submitted" in parts and len(parts) - parts.index("submitted") == 4:
                 i = parts.index("submitted")
                 found.append(Submission(path, parts[i + 1], parts[i + 2]))
@@ -83,8 +90,8 @@ def discover(paths) -> list[Submission]:
                 found.append(Submission(path))
     unique, seen = [], set()
     for sub in found:
-        if sub.path.resolve() not in seen:
-            seen.add(sub.path.resolve())
+        if _located(sub.path) not in seen:
+            seen.add(_located(sub.path))
             unique.append(sub)
     return unique
 

@@ -110,6 +110,8 @@ def grade_submission(path, *, source=None, registry: Registry | None = None, lim
 
 
 def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
+    if path.is_symlink():   # the grader would read whatever it points to: the trusted notebook, say
+        raise notebook.SubmissionError(f"{path.name} is a symbolic link, not a notebook: submit the file itself")
     submitted = notebook.read_notebook(path)                                    # 1. read
     trusted_path = find_trusted(path, source, submitted)                        # 2. trusted
     trusted = notebook.read_notebook(trusted_path)

@@ -277,3 +277,36 @@ def test_an_untrained_network_that_returns_the_known_curve_does_not_pass_the_cap
     result = grade("u3_capacity", namespace({"u3_capacity_impl": untrained}))
     falls = [s for s in result.subchecks if "fresh points" in s.what or "fits the curve" in s.what]
     assert falls and not all(s.passed for s in falls), result.render(show_hidden_details=True)
+
+
+# -- a submission that is a symbolic link -----------------------------------------------------------------
+def test_a_submitted_notebook_that_links_to_the_trusted_one_gets_no_credit(tmp_path, namespaces):
+    # unzip restores symbolic links, and a Gradescope submission from GitHub is a git checkout: the grader
+    # (root on Gradescope) read the link's target, here the instructor's notebook with its solutions: 10 / 10.
+    import os
+
+    from autograder.grader import grade_submission
+    from tests.autograder import fixture_assignment as fx
+
+    fx.write(fx.notebook(), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    link = tmp_path / "submitted" / "mallory" / fx.ASSIGNMENT / "fixture.ipynb"
+    link.parent.mkdir(parents=True)
+    os.symlink("../../../source/fixture/fixture.ipynb", link)
+    result = grade_submission(link, source=tmp_path / "source", registry=fx.REGISTRY, limits=Limits(**FAST))
+    assert result.score == 0.0 and "symbolic link" in (result.error or "")
+
+
+def test_a_link_to_another_students_notebook_stays_in_its_own_folder(tmp_path):
+    # discover() placed a notebook by its resolved path: aaron's link to zed's notebook became a row for
+    # zed, zed's own notebook was dropped as its duplicate, and aaron had no row at all.
+    import os
+
+    from autograder import batch
+
+    for student in ("aaron", "zed"):
+        (tmp_path / "submitted" / student / "unit1").mkdir(parents=True)
+    (tmp_path / "submitted" / "zed" / "unit1" / "unit1.ipynb").write_text("{}")
+    os.symlink("../../zed/unit1/unit1.ipynb", tmp_path / "submitted" / "aaron" / "unit1" / "unit1.ipynb")
+    subs = batch.discover([tmp_path / "submitted"])
+    assert sorted((s.student, s.key) for s in subs) == [("aaron", "aaron/unit1/unit1"), ("zed", "zed/unit1/unit1")]
+    assert len(batch.discover([tmp_path / "submitted", tmp_path / "submitted" / "zed"])) == 2   # still deduplicated
