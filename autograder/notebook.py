@@ -163,8 +163,9 @@ def build_cells(trusted, submitted) -> list[tuple[str, str]]:
     """The code cells the worker runs, as ``[(name, source)]`` in submission order.
 
     Test cells are dropped; locked cells take the trusted source, and locked code
-    cells missing from the submission are put back at their place; solution and
-    student-added cells run as submitted (copied test cells are dropped).
+    cells missing from the submission are put back at their place; solution cells
+    (copies too, as in Jupyter) and student-added cells run as submitted (copied
+    test cells are dropped).
     """
     order = [c for c in trusted_cells(trusted)]
     index = {c.grade_id: i for i, c in enumerate(order)}
@@ -186,8 +187,8 @@ def build_cells(trusted, submitted) -> list[tuple[str, str]]:
         if trusted_cell is not None:
             position = max(position, index[trusted_cell.grade_id])
             restore_missing(position)
-            if trusted_cell.kind == "test" or trusted_cell.grade_id in emitted:
-                continue
+            if trusted_cell.kind == "test" or (trusted_cell.kind == "locked" and trusted_cell.grade_id in emitted):
+                continue   # a copied solution cell runs, as in Jupyter and in nbgrader (whose DeduplicateIds keeps it)
             emitted.add(trusted_cell.grade_id)
             if trusted_cell.kind == "locked":
                 if trusted_cell.cell_type == "code":

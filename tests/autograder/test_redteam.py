@@ -310,3 +310,32 @@ def test_a_link_to_another_students_notebook_stays_in_its_own_folder(tmp_path):
     subs = batch.discover([tmp_path / "submitted"])
     assert sorted((s.student, s.key) for s in subs) == [("aaron", "aaron/unit1/unit1"), ("zed", "zed/unit1/unit1")]
     assert len(batch.discover([tmp_path / "submitted", tmp_path / "submitted" / "zed"])) == 2   # still deduplicated
+
+
+# -- the same notebook through nnkit grade and through nbgrader autograde ---------------------------------
+def test_a_copied_solution_cell_runs_as_in_jupyter_whichever_grader_reads_the_notebook(tmp_path, namespaces):
+    # Copying a solution cell in Jupyter copies its nbgrader metadata. nnkit grade ran only the first cell
+    # with a grade id and skipped the copy; nbgrader's DeduplicateIds (before the sandbox in autograde) keeps
+    # the last and turns the first into a plain cell, so both run. A fix in the copy scored 0 in one grader
+    # and full marks in the other.
+    import copy
+
+    import nbformat
+    from nbgrader.preprocessors import DeduplicateIds
+
+    from autograder.grader import grade_submission
+    from tests.autograder import fixture_assignment as fx
+
+    fx.write(fx.notebook(), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    nb = fx.notebook({"relu": "def relu(z):\n    return z * 1.0\n"})
+    at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "relu_solution")
+    fixed = copy.deepcopy(nb.cells[at])
+    fixed.source, fixed.id = fx.HONEST["relu"], "relu-solution-copy"
+    nb.cells.insert(at + 1, fixed)
+    scores = {}
+    for grader, notebook in (("nnkit", nb), ("nbgrader", DeduplicateIds().preprocess(copy.deepcopy(nb), {})[0])):
+        path = fx.write(nbformat.from_dict(notebook), tmp_path / grader / "submitted" / "eve" / fx.ASSIGNMENT
+                        / "fixture.ipynb")
+        result = grade_submission(path, source=tmp_path / "source", registry=fx.REGISTRY, limits=Limits(**FAST))
+        scores[grader] = {i.grade_id: i.score for i in result.items}
+    assert scores["nnkit"] == scores["nbgrader"] and scores["nnkit"]["fx_relu"] == 2.0, scores
