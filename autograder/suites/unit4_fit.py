@@ -77,11 +77,15 @@ def _adam(w, g, m, v, k, lr):
 def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_size=32, weight_decay=0.0,
              p_drop=0.0, epochs=20, patience=None, seed=0, decay_biases=False, restore=True, train_mode_eval=False,
              shuffle=True, batch_train_loss=False, reset_adam=False, drop_last=False, decoupled=False,
-             shuffle_once=False, drop_scores=False):
+             shuffle_once=False, drop_scores=False, legacy_shuffle=False, rng_per_epoch=False, same_init_seed=False,
+             adam_default_lr=False):
     """The recipe of the notebook; the flags after ``seed`` replay common deviations for the diagnosis
     (``train_mode_eval``: True evaluates with dropout from a fresh generator, "shared" from the training one)."""
     sizes = [X.shape[1], *hidden, n_classes]
-    params = [(_he(d, m, seed + k), np.zeros(m)) for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    params = [(_he(d, m, seed + (0 if same_init_seed else k)), np.zeros(m))
+              for k, (d, m) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    step_lr = 1e-3 if adam_default_lr else lr
+    legacy = np.random.RandomState(seed) if legacy_shuffle else None
     state = [[(np.zeros_like(a), np.zeros_like(a), 0) for a in pair] for pair in params]
     rng = np.random.default_rng(seed)
     hist = {"train_loss": [], "val_loss": [], "val_accuracy": [], "best_epoch": 0, "stop_epoch": None}
@@ -90,7 +94,10 @@ def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_si
     for epoch in range(epochs):
         if reset_adam:
             state = [[(np.zeros_like(a), np.zeros_like(a), 0) for a in pair] for pair in params]
-        order = first_order if shuffle_once else rng.permutation(len(X)) if shuffle else np.arange(len(X))
+        if rng_per_epoch:
+            rng = np.random.default_rng(seed)
+        order = (first_order if shuffle_once else legacy.permutation(len(X)) if legacy is not None
+                 else rng.permutation(len(X)) if shuffle else np.arange(len(X)))
         batch_losses = []
         for start in range(0, len(X) - (batch_size - 1 if drop_last else 0), batch_size):
             idx = order[start:start + batch_size]
@@ -106,8 +113,8 @@ def ref_fit(X, y, X_val, y_val, *, hidden=(64,), n_classes=10, lr=1e-3, batch_si
                 if decay_biases:
                     db = db + weight_decay * b
                 (mW, vW, tW), (mb, vb, tb) = state[k]
-                W, mW, vW, tW = _adam(W, dW, mW, vW, tW, lr)
-                b, mb, vb, tb = _adam(b, db, mb, vb, tb, lr)
+                W, mW, vW, tW = _adam(W, dW, mW, vW, tW, step_lr)
+                b, mb, vb, tb = _adam(b, db, mb, vb, tb, step_lr)
                 if decoupled:
                     W = W - lr * weight_decay * W_old
                 state[k] = [(mW, vW, tW), (mb, vb, tb)]
@@ -233,7 +240,13 @@ PLAIN_MISTAKES = {
     "train_loss averaged over the batches during the epoch; the recipe measures it on all of X after the epoch":
         {"batch_train_loss": True},
     "the Adam state (m, v, t) reset every epoch: create it once, before the first epoch": {"reset_adam": True},
-    "the last, smaller batch dropped: range(0, len(X), batch_size) keeps it": {"drop_last": True}}
+    "the last, smaller batch dropped: range(0, len(X), batch_size) keeps it": {"drop_last": True},
+    "shuffled with NumPy's legacy global state (np.random.seed(seed), np.random.permutation): draw the order "
+    "from rng = np.random.default_rng(seed)": {"legacy_shuffle": True},
+    "the generator re-created every epoch (every epoch repeats the same order): create "
+    "rng = np.random.default_rng(seed) once, before the first epoch": {"rng_per_epoch": True},
+    "every layer initialised with the same seed: layer k uses he_normal(d, m, seed + k)": {"same_init_seed": True},
+    "adam_step called without lr=lr: it ran with its default learning rate 1e-3": {"adam_default_lr": True}}
 DECAY_MISTAKES = {
     "weight decay on the biases too": {"decay_biases": True},
     "weight decay is ignored in the update: add the L2 gradient weight_decay * W to dW (the penalty in the loss "

@@ -843,6 +843,30 @@ UNIT45_MORE += [
       r"batch size N = \d+ instead of the \d+ values per channel", label="backward means over N, not N*H*W"),
 ]
 
+UNIT45_MORE += [
+    E("u4_fit", FIT, [("    rng = np.random.default_rng(seed)\n", "    rng = np.random.default_rng(seed)\n    np.random.seed(seed)\n"),
+                      ("order = rng.permutation(len(X))", "order = np.random.permutation(len(X))")],
+      r"legacy global state", label="shuffled after np.random.seed(seed)"),
+    E("u4_fit", FIT, [("        order = rng.permutation(len(X))\n",
+                       "        rng = np.random.default_rng(seed)\n        order = rng.permutation(len(X))\n")],
+      r"re-created every epoch", label="the generator re-created every epoch"),
+    E("u4_fit", FIT, [("he_normal(d, m, seed + k)", "he_normal(d, m, seed)")], r"the same seed",
+      label="every layer initialised from the same seed"),
+    E("u4_fit", FIT, [("adam_step(W, dW, mW, vW, tW, lr=lr)", "adam_step(W, dW, mW, vW, tW)"),
+                      ("adam_step(b, db, mb, vb, tb, lr=lr)", "adam_step(b, db, mb, vb, tb)")], r"without lr=lr",
+      label="adam_step left at its default learning rate"),
+]
+
+UNIT45_MORE_VARIANTS += [
+    E("u5_maxpool_backward", MB, [("            dx[:, :, rows, cols] += (onehot * dout[:, :, i, j, None]).reshape(N, C, K, K)\n",
+                                   "            n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing='ij')\n"
+                                   "            np.add.at(dx, (n_idx, c_idx, i * S + first // K, j * S + first % K), dout[:, :, i, j])\n")],
+      label="max-pool backward scattered with np.add.at"),
+    E("u4_dropout", DR, [("    keep = np.random.default_rng(seed).random(x.shape) >= p\n    mask = keep / (1.0 - p)\n",
+                          "    mask = np.where(np.random.default_rng(seed).random(x.shape) < p, 0.0, 1.0 / (1.0 - p))\n")],
+      label="dropout mask built with np.where"),
+]
+
 MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
             + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS)
