@@ -349,6 +349,9 @@ class Worker:
             if select.select([self._resp_r], [], [], interval)[0]:
                 ended = meter.ended
                 message = self._read_message()
+                stopped = meter.overrun(self.cpu_seconds(), time.monotonic())
+                if stopped is not None:   # it ran on while the grader waited for the rest of a message
+                    self._fail(stopped)
                 if expect_seq is None or self._is_reply(message, expect_seq, meter):
                     meter.finish(self.cpu_seconds())
                     return message

@@ -339,3 +339,38 @@ def test_a_copied_solution_cell_runs_as_in_jupyter_whichever_grader_reads_the_no
         result = grade_submission(path, source=tmp_path / "source", registry=fx.REGISTRY, limits=Limits(**FAST))
         scores[grader] = {i.grade_id: i.score for i in result.items}
     assert scores["nnkit"] == scores["nbgrader"] and scores["nnkit"]["fx_relu"] == 2.0, scores
+
+
+# -- CPU used while the grader waits for the rest of a message --------------------------------------------
+SLOW_FRAME = r'''
+import os, sys, struct, json, time
+def spin_inside_a_frame(seconds, forged):
+    f = sys._getframe()
+    while f.f_code.co_name != "_serve":
+        f = f.f_back
+    seq = f.f_locals["seq"] if forged == "reply" else 0    # this request's reply (a stale one was caught)
+    h = json.dumps({"value": {"__dict__": {"ok": True, "seq": seq, "value": "done", "stdout": ""}},
+                    "buffers": []}).encode()
+    frame = struct.pack(">IQ", len(h), 0) + h
+    os.write(int(sys.argv[2]), frame[:1])     # the grader reads on, for up to 60 s, and looked at no clock
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    os.write(int(sys.argv[2]), frame[1:])
+    return "done"
+'''
+
+
+def test_a_call_cannot_outrun_its_cpu_budget_inside_a_half_written_message(namespaces):
+    # Before the fix a call with a 0.5 s CPU budget used 1.5 s (up to 60 s of wall clock, times its threads)
+    # and its result was taken: the limits were looked at only between messages.
+    from autograder.handle import OutOfTime
+
+    sandbox = Sandbox([("cell 1", SLOW_FRAME)], Limits(**{**FAST, "call_timeout": 0.5}), Policy())
+    try:
+        sandbox.boot()
+        sandbox.begin_item()
+        with pytest.raises(OutOfTime, match="CPU time for this call"):
+            RemoteHandle(sandbox).call("spin_inside_a_frame", 1.5, "reply")
+    finally:
+        sandbox.close()
