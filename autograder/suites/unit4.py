@@ -107,7 +107,10 @@ def _state_matches(t, what, name, hyper, state, expected_state):
         if not (isinstance(s_got, np.ndarray) and s_got.shape == s_exp.shape
                 and np.allclose(s_got, s_exp, rtol=1e-9, atol=1e-12)):
             folded = {"the velocity with lr folded in (the lecture notes' v <- gamma v + eta g; here v must not "
-                      "include lr)": hyper["lr"] * s_exp} if name in ("momentum_step", "nesterov_step") else None
+                      "include lr)": hyper["lr"] * s_exp,
+                      "CS231n's velocity v <- mu v - lr g, w <- w + v (the same w, but v is negative and holds lr): "
+                      "here v <- mu v + g and w <- w - lr v": -hyper["lr"] * s_exp} \
+                if name in ("momentum_step", "nesterov_step") else None
             t.close(f"{what}: part {i}", s_got, s_exp, rtol=1e-9, atol=1e-12, known_wrong=folded)
             return
     t.record(what + " matches the reference", 1.0)   # every part matched above
@@ -163,12 +166,13 @@ def nesterov_is_not_classical_momentum(ns, t):
 def rmsprop_matches_reference(ns, t):
     lr, alpha, eps = 0.01, float(t.rng.choice([0.9, 0.99])), 1e-8
 
-    def rule(inside=False, swapped=False, abs_g=False, old_s=False):
+    def rule(inside=False, swapped=False, abs_g=False, old_s=False, plain_g=False):
         def step(w, g, s):
             a = 1 - alpha if swapped else alpha
-            s_new = a * s[0] + (1 - a) * (np.abs(g) if abs_g else g * g)
+            s_new = a * s[0] + (1 - a) * (np.abs(g) if abs_g else g if plain_g else g * g)
             s_step = s[0] if old_s else s_new
-            return w - lr * g / (np.sqrt(s_step + eps) if inside else np.sqrt(s_step) + eps), [s_new]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return w - lr * g / (np.sqrt(s_step + eps) if inside else np.sqrt(s_step) + eps), [s_new]
         return step
 
     _trajectory(ns, t, f"rmsprop_step (lr {lr}, alpha {alpha})", "rmsprop_step", ref_optim.RMSprop,
@@ -178,7 +182,9 @@ def rmsprop_matches_reference(ns, t):
                           "alpha and 1 - alpha swapped (alpha weighs the old average)": rule(swapped=True),
                           "|g| instead of g**2 in the running average of squared gradients": rule(abs_g=True),
                           "the old average s in the step (update s first, then divide by sqrt(s_new) + eps)":
-                          rule(old_s=True)})
+                          rule(old_s=True),
+                          "g instead of g**2 in the running average (the square root of a negative average is NaN)":
+                          rule(plain_g=True)})
 
 
 @watch_calls()
@@ -199,10 +205,10 @@ def adam_matches_reference(ns, t):
     lr, betas, eps = 0.01, (0.9, float(t.rng.choice([0.99, 0.999]))), 1e-8
 
     def rule(correct=True, inside=False, late_t=False, abs_g=False, beta2_for_m=False, early_t=False,
-             m_only=False, paper_eps=False):
+             m_only=False, paper_eps=False, plain_g=False):
         def step(w, g, s):
             m = betas[0] * s[0] + (1 - betas[0]) * g
-            v, k = betas[1] * s[1] + (1 - betas[1]) * (np.abs(g) if abs_g else g * g), s[2] + 1
+            v, k = betas[1] * s[1] + (1 - betas[1]) * (np.abs(g) if abs_g else g if plain_g else g * g), s[2] + 1
             tc = k - 1 if late_t else k + 1 if early_t else k
             m_hat = m / (1 - betas[1 if beta2_for_m else 0] ** tc) if correct else m
             v_hat = v / (1 - betas[1] ** tc) if correct and not m_only else v
@@ -224,7 +230,9 @@ def adam_matches_reference(ns, t):
                           "t + 1 in the bias correction: t is incremented once, then 1 - beta**t_new uses it "
                           "(at the first step 1 - beta1**1)": rule(early_t=True),
                           "the bias correction of m only (v_hat = v / (1 - beta2**t) is missing)": rule(m_only=True),
-                          ADAM_PAPER_FORM: rule(paper_eps=True)})
+                          ADAM_PAPER_FORM: rule(paper_eps=True),
+                          "g instead of g**2 in the second moment v (the square root of a negative v is NaN)":
+                          rule(plain_g=True)})
 
 
 @watch_calls()

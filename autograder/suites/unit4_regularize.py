@@ -187,7 +187,9 @@ def max_norm_matches_reference(ns, t):
     row_norms = np.linalg.norm(W, axis=1, keepdims=True)
     t.close(f"max_norm(W, {c}) rescales only the columns longer than c", ns.call("max_norm", W, c), expected,
             known_wrong={"rescaling rows instead of columns": W * np.minimum(1, c / row_norms),
-                         "rescaling every column to norm c": W * (c / norms)})
+                         "rescaling every column to norm c": W * (c / norms),
+                         "clipping each entry to [-c, c]: max-norm rescales each column whose 2-norm exceeds c":
+                         np.clip(W, -c, c)})
     raises_value_error(ns, t, "max_norm with c = 0 raises ValueError", "max_norm", W, 0.0)
 
 

@@ -25,7 +25,9 @@ def schedules_match(ns, t):
             known_wrong={"drop ** (epoch / every) (no floor: a smooth decay, not steps)":
                          np.array([base * drop ** (e / every) for e in epochs]),
                          "the first drop one epoch early ((epoch + 1) // every)":
-                         np.array([base * drop ** ((e + 1) // every) for e in epochs])})
+                         np.array([base * drop ** ((e + 1) // every) for e in epochs]),
+                         "drop * (epoch // every): drop is raised to the power epoch // every, not multiplied":
+                         np.array([base * drop * (e // every) for e in epochs])})
     total, lo = int(t.rng.integers(10, 30)), float(t.rng.choice([0.0, 1e-3]))
     steps = list(range(total + 1))
     got = [ns.call("cosine_lr", s, base, total, min_lr=lo) for s in steps]
@@ -35,6 +37,8 @@ def schedules_match(ns, t):
             known_wrong={"min_lr ignored": np.array([0.5 * base * (1 + np.cos(np.pi * s / total)) for s in steps]),
                          "cos(step / total) without pi": np.array(
                              [lo + 0.5 * (base - lo) * (1 + np.cos(s / total)) for s in steps]),
+                         "the factor 1/2 left out: (base_lr - min_lr) (1 + cos(pi step / total)) / 2": np.array(
+                             [lo + (base - lo) * (1 + np.cos(np.pi * s / total)) for s in steps]),
                          "pi * step / (total - 1): min_lr is reached at step total, not total - 1": np.array(
                              [lo + 0.5 * (base - lo) * (1 + np.cos(np.pi * s / (total - 1))) for s in steps])})
 

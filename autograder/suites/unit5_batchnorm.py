@@ -33,10 +33,13 @@ def _reference(x, gamma, beta, rmean, rvar, training):
     if not training:
         out = batchnorm_forward(x, gamma, beta, axes=axes, eps=EPS, mean=rmean, var=rvar)[0]
         batch_out = batchnorm_forward(x, gamma, beta, axes=axes, eps=EPS)[0]
+        no_eps = batchnorm_forward(x, gamma, beta, axes=axes, eps=0.0, mean=rmean, var=rvar)[0]
         updated = "running statistics updated in evaluation mode: they stay as they are (return copies)"
         b_mean, b_var = x.mean(axis=axes), x.var(axis=axes) * count / (count - 1)
         return out, rmean.copy(), rvar.copy(), {"out": {"the batch statistics in evaluation mode (use the running "
-                                                        "ones)": batch_out},
+                                                        "ones)": batch_out,
+                                                        "eps left out in evaluation: divide by sqrt(running_var + eps)":
+                                                        no_eps},
                                                 "mean": {updated: (1 - M) * rmean + M * b_mean},
                                                 "var": {updated: (1 - M) * rvar + M * b_var}}
     out, mean, var, _ = batchnorm_forward(x, gamma, beta, axes=axes, eps=EPS)
@@ -121,9 +124,14 @@ def _backward_case(ns, t, shape, training, *, numeric: bool):
     g = gamma.reshape(cache.inv_std.shape)
     t.close(f"{label}: dx", grads[0], dx, kind="backward", known_wrong=_wrong_dx(dout, g, cache, axes, training))
     swapped = "dgamma and dbeta swapped (dgamma = sum(dout * xhat), dbeta = sum(dout))"
-    t.close(f"{label}: dgamma", grads[1], dgamma, kind="backward", known_wrong={swapped: dbeta})
+    batch_only = ("summed over the batch only: for (N, C, H, W) sum over the batch and every position, "
+                  "axes (0, 2, 3)")
+    t.close(f"{label}: dgamma", grads[1], dgamma, kind="backward", known_wrong={
+        swapped: dbeta, "dgamma = sum(dout * x): use the normalised xhat, sum(dout * xhat)": (dout * x).sum(axis=axes),
+        batch_only: (dout * cache.xhat).sum(axis=0)})
     t.close(f"{label}: dbeta", grads[2], dbeta, kind="backward",
-            known_wrong={"dbeta averaged instead of summed": dbeta / (x.size // x.shape[1]), swapped: dgamma})
+            known_wrong={"dbeta averaged instead of summed": dbeta / (x.size // x.shape[1]), swapped: dgamma,
+                         batch_only: dout.sum(axis=0)})
     if numeric:
         def forward(xv):
             res = ns.call("batchnorm_forward", xv, gamma, beta, rmean, rvar, training=training)

@@ -867,6 +867,37 @@ UNIT45_MORE_VARIANTS += [
       label="dropout mask built with np.where"),
 ]
 
+UNIT45_MORE += [
+    E("u4_sgd_momentum", SG, [("v_new = momentum * np.asarray(v, dtype=float) + np.asarray(g, dtype=float)",
+                               "v_new = momentum * np.asarray(v, dtype=float) - lr * np.asarray(g, dtype=float)"),
+                              ("return np.asarray(w, dtype=float) - lr * v_new, v_new", "return np.asarray(w, dtype=float) + v_new, v_new")],
+      r"CS231n's velocity", label="CS231n's momentum convention (v holds -lr g)"),
+    E("u4_rmsprop", RM, [("(1.0 - alpha) * g * g", "(1.0 - alpha) * g")], r"g instead of g\*\*2 in the running average",
+      label="RMSProp averages g, not g**2"),
+    E("u4_adam", AD, [("(1.0 - beta2) * g * g", "(1.0 - beta2) * g")], r"g instead of g\*\*2 in the second moment",
+      label="Adam's v averages g, not g**2"),
+    E("u4_penalties", PE, [("    norms = np.linalg.norm(W, axis=0)\n    scale = np.minimum(1.0, c / np.maximum(norms, 1e-300))\n"
+                            "    return W * scale", "    return np.clip(W, -c, c)")], r"clipping each entry to \[-c, c\]",
+      label="max_norm clips entries instead of column norms"),
+    E("u4_schedule_clip", SC, [("drop ** (epoch // every)", "drop * (epoch // every)")], r"raised to the power",
+      label="step decay multiplies by drop instead of raising it"),
+    E("u4_schedule_clip", SC, [("min_lr + 0.5 * (base_lr - min_lr)", "min_lr + (base_lr - min_lr)")], r"factor 1/2 left out",
+      label="cosine without the 1/2"),
+    E("u5_conv_backward", CB, [("dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))",
+                                "dW += np.tensordot(d, x[:, :, rows, cols], axes=([0], [0]))")],
+      r"in the backward too, take the windows from the padded input", label="dW from the unpadded x"),
+    E("u5_batchnorm", BN, [("    return out, new_mean, new_var, (xhat, inv_std, gamma.reshape(shape), axes, training)",
+                            "    return out, new_mean, new_var, (xhat, inv_std, gamma.reshape(shape), axes, training, x)"),
+                           ("    xhat, inv_std, gamma, axes, training = cache\n    dgamma = (dout * xhat).sum(axis=axes)",
+                            "    xhat, inv_std, gamma, axes, training, x = cache\n    dgamma = (dout * x).sum(axis=axes)")],
+      r"dgamma = sum\(dout \* x\)", label="dgamma from x instead of xhat"),
+    E("u5_batchnorm", BN, [("    dbeta = dout.sum(axis=axes)\n", "    dbeta = dout.sum(axis=0)\n")], r"summed over the batch only",
+      label="dbeta summed over the batch axis only"),
+    E("u5_batchnorm", BN, [("    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)",
+                            "    inv_std = 1.0 / np.sqrt(var.reshape(shape) + (eps if training else 0.0))")],
+      r"eps left out in evaluation", label="evaluation without eps"),
+]
+
 MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
             + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS)
