@@ -38,6 +38,7 @@ from pathlib import Path
 MODES = ("auto", "namespace", "user", "process")
 SANDBOX_UID = 65534                 # what the worker's uid reads inside the namespaces
 HOME = "/home/student"              # the worker's private tmpfs working folder (namespace mode)
+SCRATCH_BYTES = 64 * 1024 ** 2      # its /tmp and /dev/shm: tmpfs is host memory that RLIMIT_AS does not count
 SITE, LIB, GRADER, MPL_CACHE = "/sandbox/site", "/sandbox/lib", "/sandbox/grader", "/sandbox/mpl"
 # The packages graded code may import, with everything they need to import.
 ALLOWED_DISTRIBUTIONS = ("numpy", "matplotlib")
@@ -257,8 +258,11 @@ def _runtime_binds() -> tuple[str, ...]:
         args += ["--ro-bind", binary, binary]
     for folder in sorted(_site_dirs()):
         if folder == runtime or folder.startswith(runtime + "/") or folder.startswith("/usr/"):
-            args += ["--tmpfs", folder]     # an empty folder where the interpreter's own packages were
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/sandbox"]
+            args += ["--perms", "0555", "--tmpfs", folder]   # an empty folder where its own packages were
+    # every tmpfs the worker can write is capped (unsized, each could take half the host's memory)
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+             "--size", str(SCRATCH_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
+             "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--dir", "/sandbox"]
     return tuple(args)
 
 

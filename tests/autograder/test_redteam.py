@@ -374,3 +374,54 @@ def test_a_call_cannot_outrun_its_cpu_budget_inside_a_half_written_message(names
             RemoteHandle(sandbox).call("spin_inside_a_frame", 1.5, "reply")
     finally:
         sandbox.close()
+
+
+# -- memory the address-space limit does not count --------------------------------------------------------
+FILL = r'''
+import os
+def fill(folder, limit):
+    """Bytes written into ``folder`` in files of 16 MiB (under RLIMIT_FSIZE), opened by descriptor so that
+    the audit hook sees relative names only (it is not the boundary), until ``limit`` or an error."""
+    total, files, chunk = 0, 0, b"\1" * (1 << 20)
+    dfd = os.open(folder, os.O_RDONLY)
+    try:
+        while total < limit:
+            fd = os.open(f"fill{files}", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=dfd)
+            files += 1
+            try:
+                for _ in range(16):
+                    written = os.write(fd, chunk)
+                    total += written
+                    if written < len(chunk):
+                        return total
+            finally:
+                os.close(fd)
+    except OSError:
+        return total
+    finally:
+        for n in range(files):
+            os.unlink(f"fill{n}", dir_fd=dfd)
+        os.close(dfd)
+    return total
+'''
+
+
+def test_the_workers_scratch_folders_are_capped_and_the_rest_is_read_only(namespaces):
+    # /tmp, /dev (with /dev/shm) and the empty folders over the interpreter's site-packages were tmpfs of
+    # no set size: each could hold half the host's memory, which RLIMIT_AS does not count, so one
+    # submission could push the host into the OOM killer and take down another's worker or the grader.
+    import os
+    import sys
+    import sysconfig
+
+    from autograder.isolation import SCRATCH_BYTES
+
+    base = sys.base_prefix   # the interpreter's own site-packages, masked by an empty tmpfs in the worker
+    site = os.path.realpath(sysconfig.get_paths(vars={"base": base, "platbase": base})["purelib"])
+    sandbox, ns, runs = sandbox_run([FILL])
+    try:
+        sizes = {folder: ns.call("fill", folder, 2 * SCRATCH_BYTES) for folder in ("/tmp", "/dev/shm", "/dev", site)}
+        assert 0 < sizes["/tmp"] <= SCRATCH_BYTES and 0 < sizes["/dev/shm"] <= SCRATCH_BYTES, sizes
+        assert sizes["/dev"] == 0 and sizes[site] == 0, sizes
+    finally:
+        sandbox.close()
