@@ -64,6 +64,10 @@ def grad_norms_match_reference(ns, t):
                                           "the layers in reverse order": expected[::-1],
                                           "the norms of the weights W instead of their gradients dW":
                                           np.array([np.linalg.norm(layer.params["W"]) for layer in ref.layers
+                                                    if "W" in layer.params]),
+                                          "the spectral norm (np.linalg.norm(dW, ord=2) of a matrix is its largest "
+                                          "singular value): use the Frobenius norm, np.linalg.norm(dW)":
+                                          np.array([np.linalg.norm(layer.grads["W"], ord=2) for layer in ref.layers
                                                     if "W" in layer.params])})
 
 
@@ -161,7 +165,8 @@ def penalties_match_reference(ns, t):
         if got is None:
             continue
         value, grad = ref(W, lam)
-        wrong = {"the gradient without λ (it is λ·W)": W} if name == "l2_penalty" else {
+        wrong = {"the gradient without λ (it is λ·W)": W, "a zero gradient: the penalty (λ/2)·||W||² adds λ·W to "
+                 "the gradient": np.zeros_like(W)} if name == "l2_penalty" else {
             "λ·W, the L2 gradient, instead of λ·sign(W)": lam * W, "the gradient without λ (it is λ·sign(W))":
             np.sign(W), "sign(0) = 1 (as np.where(W >= 0, 1, -1) gives): use np.sign, whose sign(0) = 0":
             lam * np.where(W >= 0, 1.0, -1.0)}

@@ -151,9 +151,9 @@ def _conv_forward_cases(ns, t, cases):
                 raise
             t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}",
                    ["with padding > 0 a window near the edge came out smaller than the kernel: the padding is ignored? "
-                    "pad x on every side (np.pad) before sliding the windows over it; or np.pad(x, padding) padded "
-                    "the batch and channel axes too: pad the two spatial axes only, "
-                    "np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))"])
+                    "pad x on every side (np.pad) before sliding the windows over it; or the padding went on one "
+                    "side only, or np.pad(x, padding) padded the batch and channel axes too: pad the two spatial "
+                    "axes only, on both sides, np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))"])
             continue
         result = _pair(t, what, out, "(out, cache)")
         if result is None:
@@ -169,7 +169,11 @@ def _conv_forward_cases(ns, t, cases):
                         :, :, :expected.shape[2], :expected.shape[3]]
                     for axis, pair in (("height", (1, S)), ("width", (S, 1))) if S > 1}
         one_side = {where: conv.conv2d_forward_naive(np.pad(x, ((0, 0), (0, 0), pad, pad)), W, b, S, 0)[0]
-                    for where, pad in (("top and left", (2 * P, 0)), ("bottom and right", (0, 2 * P)))}
+                    for where, pad in (("top and left", (2 * P, 0)), ("bottom and right", (0, 2 * P)),
+                                       ("P zeros top and left only", (P, 0)),
+                                       ("P zeros bottom and right only", (0, P)))}
+        one_side = {where: v[:, :, :expected.shape[2], :expected.shape[3]] for where, v in one_side.items()
+                    if v.shape[2] >= expected.shape[2] and v.shape[3] >= expected.shape[3]}
         _close_nchw(t, what, result[0], expected, _conv_dims(case), known_wrong={
             "convolution with a flipped kernel: this course (like PyTorch) computes a cross-correlation, "
             "out = sum x[window] * W[f], without flipping W": flipped,
@@ -354,6 +358,8 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
         first = "on a tie only the first maximum (in row-major order, as np.argmax picks it) gets it"
         overwrite = "overlapping windows overwrite each other's gradient (use += to add them)"
         known = {f"the gradient sent to every maximum of a window; {first}": maxpool_wrong_grad(x, dout, K, S, "all"),
+                 f"the gradient sent to the first maximum in column-major order; {first}":
+                 maxpool_wrong_grad(x, dout, K, S, "column"),
                  f"the gradient split between tied maxima; {first}": maxpool_wrong_grad(x, dout, K, S, "share"),
                  f"the gradient sent to the last maximum; {first}": maxpool_wrong_grad(x, dout, K, S, "last"),
                  overwrite: maxpool_wrong_grad(x, dout, K, S, "overwrite"),

@@ -79,7 +79,8 @@ def conv_wrong_dx(x, W, dout, S, P, rule: str) -> np.ndarray:
 
 
 def maxpool_wrong_grad(x, dout, K, S, rule: str) -> np.ndarray:
-    """Max-pool dx under a wrong rule: "all" maxima get dout, maxima "share" it, the "last" maximum gets it, or
+    """Max-pool dx under a wrong rule: "all" maxima get dout, maxima "share" it, the "last" maximum gets it, the
+    first maximum in "column"-major order gets it, or
     the first maximum gets it but overlapping windows overwrite ("overwrite": the winner's entry, "window": the
     whole window) instead of adding up."""
     N, C = x.shape[:2]
@@ -92,6 +93,9 @@ def maxpool_wrong_grad(x, dout, K, S, rule: str) -> np.ndarray:
                 mask = flat == flat.max(axis=2, keepdims=True)
             else:
                 pick = K * K - 1 - np.argmax(flat[:, :, ::-1], axis=2) if rule == "last" else np.argmax(flat, axis=2)
+                if rule == "column":   # the first maximum of the transposed window, as a row-major index
+                    col = np.argmax(x[win].transpose(0, 1, 3, 2).reshape(N, C, K * K), axis=2)
+                    pick = (col % K) * K + col // K
                 mask = np.arange(K * K) == pick[..., None]
             weight = mask / mask.sum(axis=2, keepdims=True) if rule == "share" else mask
             grad = (weight * dout[:, :, i, j, None]).reshape(N, C, K, K)

@@ -898,6 +898,20 @@ UNIT45_MORE += [
       r"eps left out in evaluation", label="evaluation without eps"),
 ]
 
+UNIT45_MORE += [
+    E("u4_penalties", PE, [("return float(0.5 * lam * np.sum(W * W)), lam * W", "return float(0.5 * lam * np.sum(W * W)), np.zeros_like(W)")],
+      r"a zero gradient", label="L2 in the value but not in the gradient"),
+    E("u4_grad_norms", GN, [('float(np.linalg.norm(layer.grads["W"]))', 'float(np.linalg.norm(layer.grads["W"], ord=2))')],
+      r"spectral norm", label="ord=2: the spectral norm of dW"),
+    E("u5_conv_forward", CF, [("np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))    #",
+                               "np.pad(x, ((0, 0), (0, 0), (padding, 0), (padding, 0)))    #")],
+      r"the padding went on one side only", label="P zeros on the top and left only"),
+    E("u5_maxpool_backward", MB, [("            first = np.argmax(x[:, :, rows, cols].reshape(N, C, K * K), axis=2)     # (N, C), first maximum\n",
+                                   "            first = np.argmax(x[:, :, rows, cols].transpose(0, 1, 3, 2).reshape(N, C, K * K), axis=2)\n"
+                                   "            first = (first % K) * K + first // K\n")],
+      r"first maximum in column-major order", label="ties to the first maximum in column-major order"),
+]
+
 MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
             + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS)
