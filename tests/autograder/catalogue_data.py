@@ -521,8 +521,10 @@ UNIT5_VARIANTS = [
     E("u5_flatten", FL, [("return x.reshape(x.shape[0], -1), x.shape", "return x.reshape(len(x), int(np.prod(x.shape[1:]))), x.shape")]),
 ]
 
-# -- units 4 and 5, more (issue: the catalogue of CS231n / 11-785 mistakes in optimizers, regularisers, the
-# training loop, conv, pooling and batch norm; each was graded before the checks that name it were added) -------
+# -- units 4 and 5, more: CS231n / 11-785 mistakes in optimizers, regularisers, schedules and clipping, the training
+# loop, conv, pooling and batch norm, and correct variants (im2col, einsum, col2im with np.add.at, the step-by-step
+# batch-norm graph, in-place ops on copies). Each entry was graded first; where a mistake was not caught or not
+# named, the unit's checks were extended (a known wrong answer, a replayed recipe deviation, or a hidden check). --
 SC, FIT, BN = "u4_schedule_clip_impl", "u4_fit_impl", "u5_batchnorm_impl"
 CLIP_RET = "    return [np.asarray(g, dtype=float) * scale for g in grads], total"
 EVAL_LOSSES = ('history["train_loss"].append(cross_entropy(mlp_forward(params, X)[0], y)[0])\n'
@@ -771,6 +773,88 @@ UNIT45_MORE = [
       label="dx by full correlation without rotating the kernel"),
     E("u5_maxpool_forward", MF, [(".max(axis=(2, 3))", ".max(axis=(2, 3), initial=0.0)")], r"starts at 0",
       label="the maximum starts at 0"),
+    E("u4_dropout", DR, [("    return dout * mask", "    return dout * mask / 0.7")], r"apply it once",
+      label="dropout backward scaled by 1/(1-p) a second time"),
+    E("u4_penalties", PE, [("lam * np.sign(W)", "lam * np.where(W >= 0, 1.0, -1.0)")], r"sign\(0\) = 1",
+      label="L1 gradient with sign(0) = 1"),
+    E("u4_fit", FIT, [("        if k == len(params) - 1:\n            caches.append((h, None, None))\n            return z, caches\n",
+                       "        if k == len(params) - 1:\n            last = None\n            if p_drop > 0 and rng is not None:\n"
+                       "                z, last = dropout_forward(z, p_drop, seed=int(rng.integers(2**31)))\n"
+                       "            caches.append((h, None, last))\n            return z, caches\n"),
+                      ("    grads = [None] * len(params)\n", "    grads = [None] * len(params)\n    if caches[-1][2] is not None:\n"
+                       "        dout = dropout_backward(dout, caches[-1][2])\n")],
+      r"dropout on the scores", label="dropout after the output layer too"),
+    E("u4_fit", FIT, [("            dout = dout * relu_mask\n", "")], r"ReLU is missing in the backward",
+      label="the ReLU mask forgotten in mlp_backward"),
+    E("u5_conv_forward", CF, [("j * stride:j * stride + WW]", "j:j + WW]")], r"stride is ignored along the width",
+      label="the stride forgotten along one axis"),
+    E("u5_conv_backward", CB, [("db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(2, 3))")], r"db summed per image",
+      label="db per image, not summed over the batch"),
+    E("u5_avgpool", AP, [(".mean(axis=(2, 3))", ".sum(axis=(2, 3)) / K")], r"divided each window's sum by K",
+      label="avgpool forward divided by K"),
+    E("u5_maxpool_backward", MB, [("onehot = np.arange(K * K) == first[..., None]", "onehot = np.ones((N, C, K * K), dtype=bool)")],
+      r"every input of the window", label="max-pool dout sent to the whole window"),
+    E("u5_batchnorm", BN, [("        new_mean, new_var = mean.copy(), var.copy()\n",
+                            "        count = x.size // x.shape[1]\n"
+                            "        new_mean = (1 - momentum) * running_mean + momentum * x.mean(axis=axes)\n"
+                            "        new_var = (1 - momentum) * running_var + momentum * x.var(axis=axes) * count / (count - 1)\n")],
+      r"updated in evaluation mode", label="running statistics updated in evaluation"),
+    E("u5_batchnorm", BN, [("    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)\n",
+                            "    if training:\n        mean, var = new_mean, new_var\n    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)\n")],
+      r"updated running statistics used to normalise", label="training normalised with the updated running statistics"),
+    E("u5_batchnorm", BN, [(BN_DX, "m = dout.shape[0]\n    dx = inv_std * (dxhat - dxhat.sum(axis=axes, keepdims=True) / m\n"
+                                   "                    - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True) / m)")],
+      r"batch size N = \d+ instead of the \d+ values per channel", label="backward means over N, not N*H*W"),
+    E("u4_fit", FIT, [("    rng = np.random.default_rng(seed)\n", "    rng = np.random.default_rng(seed)\n    np.random.seed(seed)\n"),
+                      ("order = rng.permutation(len(X))", "order = np.random.permutation(len(X))")],
+      r"legacy global state", label="shuffled after np.random.seed(seed)"),
+    E("u4_fit", FIT, [("        order = rng.permutation(len(X))\n",
+                       "        rng = np.random.default_rng(seed)\n        order = rng.permutation(len(X))\n")],
+      r"re-created every epoch", label="the generator re-created every epoch"),
+    E("u4_fit", FIT, [("he_normal(d, m, seed + k)", "he_normal(d, m, seed)")], r"the same seed",
+      label="every layer initialised from the same seed"),
+    E("u4_fit", FIT, [("adam_step(W, dW, mW, vW, tW, lr=lr)", "adam_step(W, dW, mW, vW, tW)"),
+                      ("adam_step(b, db, mb, vb, tb, lr=lr)", "adam_step(b, db, mb, vb, tb)")], r"without lr=lr",
+      label="adam_step left at its default learning rate"),
+    E("u4_sgd_momentum", SG, [("v_new = momentum * np.asarray(v, dtype=float) + np.asarray(g, dtype=float)",
+                               "v_new = momentum * np.asarray(v, dtype=float) - lr * np.asarray(g, dtype=float)"),
+                              ("return np.asarray(w, dtype=float) - lr * v_new, v_new", "return np.asarray(w, dtype=float) + v_new, v_new")],
+      r"CS231n's velocity", label="CS231n's momentum convention (v holds -lr g)"),
+    E("u4_rmsprop", RM, [("(1.0 - alpha) * g * g", "(1.0 - alpha) * g")], r"g instead of g\*\*2 in the running average",
+      label="RMSProp averages g, not g**2"),
+    E("u4_adam", AD, [("(1.0 - beta2) * g * g", "(1.0 - beta2) * g")], r"g instead of g\*\*2 in the second moment",
+      label="Adam's v averages g, not g**2"),
+    E("u4_penalties", PE, [("    norms = np.linalg.norm(W, axis=0)\n    scale = np.minimum(1.0, c / np.maximum(norms, 1e-300))\n"
+                            "    return W * scale", "    return np.clip(W, -c, c)")], r"clipping each entry to \[-c, c\]",
+      label="max_norm clips entries instead of column norms"),
+    E("u4_schedule_clip", SC, [("drop ** (epoch // every)", "drop * (epoch // every)")], r"raised to the power",
+      label="step decay multiplies by drop instead of raising it"),
+    E("u4_schedule_clip", SC, [("min_lr + 0.5 * (base_lr - min_lr)", "min_lr + (base_lr - min_lr)")], r"factor 1/2 left out",
+      label="cosine without the 1/2"),
+    E("u5_conv_backward", CB, [("dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))",
+                                "dW += np.tensordot(d, x[:, :, rows, cols], axes=([0], [0]))")],
+      r"in the backward too, take the windows from the padded input", label="dW from the unpadded x"),
+    E("u5_batchnorm", BN, [("    return out, new_mean, new_var, (xhat, inv_std, gamma.reshape(shape), axes, training)",
+                            "    return out, new_mean, new_var, (xhat, inv_std, gamma.reshape(shape), axes, training, x)"),
+                           ("    xhat, inv_std, gamma, axes, training = cache\n    dgamma = (dout * xhat).sum(axis=axes)",
+                            "    xhat, inv_std, gamma, axes, training, x = cache\n    dgamma = (dout * x).sum(axis=axes)")],
+      r"dgamma = sum\(dout \* x\)", label="dgamma from x instead of xhat"),
+    E("u5_batchnorm", BN, [("    dbeta = dout.sum(axis=axes)\n", "    dbeta = dout.sum(axis=0)\n")], r"summed over the batch only",
+      label="dbeta summed over the batch axis only"),
+    E("u5_batchnorm", BN, [("    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)",
+                            "    inv_std = 1.0 / np.sqrt(var.reshape(shape) + (eps if training else 0.0))")],
+      r"eps left out in evaluation", label="evaluation without eps"),
+    E("u4_penalties", PE, [("return float(0.5 * lam * np.sum(W * W)), lam * W", "return float(0.5 * lam * np.sum(W * W)), np.zeros_like(W)")],
+      r"a zero gradient", label="L2 in the value but not in the gradient"),
+    E("u4_grad_norms", GN, [('float(np.linalg.norm(layer.grads["W"]))', 'float(np.linalg.norm(layer.grads["W"], ord=2))')],
+      r"spectral norm", label="ord=2: the spectral norm of dW"),
+    E("u5_conv_forward", CF, [("np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))    #",
+                               "np.pad(x, ((0, 0), (0, 0), (padding, 0), (padding, 0)))    #")],
+      r"the padding went on one side only", label="P zeros on the top and left only"),
+    E("u5_maxpool_backward", MB, [("            first = np.argmax(x[:, :, rows, cols].reshape(N, C, K * K), axis=2)     # (N, C), first maximum\n",
+                                   "            first = np.argmax(x[:, :, rows, cols].transpose(0, 1, 3, 2).reshape(N, C, K * K), axis=2)\n"
+                                   "            first = (first % K) * K + first // K\n")],
+      r"first maximum in column-major order", label="ties to the first maximum in column-major order"),
 ]
 
 UNIT45_MORE_VARIANTS = [
@@ -806,58 +890,6 @@ UNIT45_MORE_VARIANTS = [
                             "        return dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2), dgamma, dbeta\n"
                             "    xhat, inv_std, gamma, axes, training = cache\n")],
       label="(N, C, H, W) through the (N, C) code: channels last, reshape, back"),
-]
-
-UNIT45_MORE += [
-    E("u4_dropout", DR, [("    return dout * mask", "    return dout * mask / 0.7")], r"apply it once",
-      label="dropout backward scaled by 1/(1-p) a second time"),
-    E("u4_penalties", PE, [("lam * np.sign(W)", "lam * np.where(W >= 0, 1.0, -1.0)")], r"sign\(0\) = 1",
-      label="L1 gradient with sign(0) = 1"),
-    E("u4_fit", FIT, [("        if k == len(params) - 1:\n            caches.append((h, None, None))\n            return z, caches\n",
-                       "        if k == len(params) - 1:\n            last = None\n            if p_drop > 0 and rng is not None:\n"
-                       "                z, last = dropout_forward(z, p_drop, seed=int(rng.integers(2**31)))\n"
-                       "            caches.append((h, None, last))\n            return z, caches\n"),
-                      ("    grads = [None] * len(params)\n", "    grads = [None] * len(params)\n    if caches[-1][2] is not None:\n"
-                       "        dout = dropout_backward(dout, caches[-1][2])\n")],
-      r"dropout on the scores", label="dropout after the output layer too"),
-    E("u4_fit", FIT, [("            dout = dout * relu_mask\n", "")], r"ReLU is missing in the backward",
-      label="the ReLU mask forgotten in mlp_backward"),
-    E("u5_conv_forward", CF, [("j * stride:j * stride + WW]", "j:j + WW]")], r"stride is ignored along the width",
-      label="the stride forgotten along one axis"),
-    E("u5_conv_backward", CB, [("db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(2, 3))")], r"db summed per image",
-      label="db per image, not summed over the batch"),
-    E("u5_avgpool", AP, [(".mean(axis=(2, 3))", ".sum(axis=(2, 3)) / K")], r"divided each window's sum by K",
-      label="avgpool forward divided by K"),
-    E("u5_maxpool_backward", MB, [("onehot = np.arange(K * K) == first[..., None]", "onehot = np.ones((N, C, K * K), dtype=bool)")],
-      r"every input of the window", label="max-pool dout sent to the whole window"),
-    E("u5_batchnorm", BN, [("        new_mean, new_var = mean.copy(), var.copy()\n",
-                            "        count = x.size // x.shape[1]\n"
-                            "        new_mean = (1 - momentum) * running_mean + momentum * x.mean(axis=axes)\n"
-                            "        new_var = (1 - momentum) * running_var + momentum * x.var(axis=axes) * count / (count - 1)\n")],
-      r"updated in evaluation mode", label="running statistics updated in evaluation"),
-    E("u5_batchnorm", BN, [("    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)\n",
-                            "    if training:\n        mean, var = new_mean, new_var\n    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)\n")],
-      r"updated running statistics used to normalise", label="training normalised with the updated running statistics"),
-    E("u5_batchnorm", BN, [(BN_DX, "m = dout.shape[0]\n    dx = inv_std * (dxhat - dxhat.sum(axis=axes, keepdims=True) / m\n"
-                                   "                    - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True) / m)")],
-      r"batch size N = \d+ instead of the \d+ values per channel", label="backward means over N, not N*H*W"),
-]
-
-UNIT45_MORE += [
-    E("u4_fit", FIT, [("    rng = np.random.default_rng(seed)\n", "    rng = np.random.default_rng(seed)\n    np.random.seed(seed)\n"),
-                      ("order = rng.permutation(len(X))", "order = np.random.permutation(len(X))")],
-      r"legacy global state", label="shuffled after np.random.seed(seed)"),
-    E("u4_fit", FIT, [("        order = rng.permutation(len(X))\n",
-                       "        rng = np.random.default_rng(seed)\n        order = rng.permutation(len(X))\n")],
-      r"re-created every epoch", label="the generator re-created every epoch"),
-    E("u4_fit", FIT, [("he_normal(d, m, seed + k)", "he_normal(d, m, seed)")], r"the same seed",
-      label="every layer initialised from the same seed"),
-    E("u4_fit", FIT, [("adam_step(W, dW, mW, vW, tW, lr=lr)", "adam_step(W, dW, mW, vW, tW)"),
-                      ("adam_step(b, db, mb, vb, tb, lr=lr)", "adam_step(b, db, mb, vb, tb)")], r"without lr=lr",
-      label="adam_step left at its default learning rate"),
-]
-
-UNIT45_MORE_VARIANTS += [
     E("u5_maxpool_backward", MB, [("            dx[:, :, rows, cols] += (onehot * dout[:, :, i, j, None]).reshape(N, C, K, K)\n",
                                    "            n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing='ij')\n"
                                    "            np.add.at(dx, (n_idx, c_idx, i * S + first // K, j * S + first % K), dout[:, :, i, j])\n")],
@@ -865,51 +897,12 @@ UNIT45_MORE_VARIANTS += [
     E("u4_dropout", DR, [("    keep = np.random.default_rng(seed).random(x.shape) >= p\n    mask = keep / (1.0 - p)\n",
                           "    mask = np.where(np.random.default_rng(seed).random(x.shape) < p, 0.0, 1.0 / (1.0 - p))\n")],
       label="dropout mask built with np.where"),
-]
-
-UNIT45_MORE += [
-    E("u4_sgd_momentum", SG, [("v_new = momentum * np.asarray(v, dtype=float) + np.asarray(g, dtype=float)",
-                               "v_new = momentum * np.asarray(v, dtype=float) - lr * np.asarray(g, dtype=float)"),
-                              ("return np.asarray(w, dtype=float) - lr * v_new, v_new", "return np.asarray(w, dtype=float) + v_new, v_new")],
-      r"CS231n's velocity", label="CS231n's momentum convention (v holds -lr g)"),
-    E("u4_rmsprop", RM, [("(1.0 - alpha) * g * g", "(1.0 - alpha) * g")], r"g instead of g\*\*2 in the running average",
-      label="RMSProp averages g, not g**2"),
-    E("u4_adam", AD, [("(1.0 - beta2) * g * g", "(1.0 - beta2) * g")], r"g instead of g\*\*2 in the second moment",
-      label="Adam's v averages g, not g**2"),
-    E("u4_penalties", PE, [("    norms = np.linalg.norm(W, axis=0)\n    scale = np.minimum(1.0, c / np.maximum(norms, 1e-300))\n"
-                            "    return W * scale", "    return np.clip(W, -c, c)")], r"clipping each entry to \[-c, c\]",
-      label="max_norm clips entries instead of column norms"),
-    E("u4_schedule_clip", SC, [("drop ** (epoch // every)", "drop * (epoch // every)")], r"raised to the power",
-      label="step decay multiplies by drop instead of raising it"),
-    E("u4_schedule_clip", SC, [("min_lr + 0.5 * (base_lr - min_lr)", "min_lr + (base_lr - min_lr)")], r"factor 1/2 left out",
-      label="cosine without the 1/2"),
-    E("u5_conv_backward", CB, [("dW += np.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))",
-                                "dW += np.tensordot(d, x[:, :, rows, cols], axes=([0], [0]))")],
-      r"in the backward too, take the windows from the padded input", label="dW from the unpadded x"),
-    E("u5_batchnorm", BN, [("    return out, new_mean, new_var, (xhat, inv_std, gamma.reshape(shape), axes, training)",
-                            "    return out, new_mean, new_var, (xhat, inv_std, gamma.reshape(shape), axes, training, x)"),
-                           ("    xhat, inv_std, gamma, axes, training = cache\n    dgamma = (dout * xhat).sum(axis=axes)",
-                            "    xhat, inv_std, gamma, axes, training, x = cache\n    dgamma = (dout * x).sum(axis=axes)")],
-      r"dgamma = sum\(dout \* x\)", label="dgamma from x instead of xhat"),
-    E("u5_batchnorm", BN, [("    dbeta = dout.sum(axis=axes)\n", "    dbeta = dout.sum(axis=0)\n")], r"summed over the batch only",
-      label="dbeta summed over the batch axis only"),
-    E("u5_batchnorm", BN, [("    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)",
-                            "    inv_std = 1.0 / np.sqrt(var.reshape(shape) + (eps if training else 0.0))")],
-      r"eps left out in evaluation", label="evaluation without eps"),
-]
-
-UNIT45_MORE += [
-    E("u4_penalties", PE, [("return float(0.5 * lam * np.sum(W * W)), lam * W", "return float(0.5 * lam * np.sum(W * W)), np.zeros_like(W)")],
-      r"a zero gradient", label="L2 in the value but not in the gradient"),
-    E("u4_grad_norms", GN, [('float(np.linalg.norm(layer.grads["W"]))', 'float(np.linalg.norm(layer.grads["W"], ord=2))')],
-      r"spectral norm", label="ord=2: the spectral norm of dW"),
-    E("u5_conv_forward", CF, [("np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))    #",
-                               "np.pad(x, ((0, 0), (0, 0), (padding, 0), (padding, 0)))    #")],
-      r"the padding went on one side only", label="P zeros on the top and left only"),
-    E("u5_maxpool_backward", MB, [("            first = np.argmax(x[:, :, rows, cols].reshape(N, C, K * K), axis=2)     # (N, C), first maximum\n",
-                                   "            first = np.argmax(x[:, :, rows, cols].transpose(0, 1, 3, 2).reshape(N, C, K * K), axis=2)\n"
-                                   "            first = (first % K) * K + first // K\n")],
-      r"first maximum in column-major order", label="ties to the first maximum in column-major order"),
+    E("u4_schedule_clip", SC, [("    scale = min(1.0, max_norm / (total + 1e-6))\n",
+                                "    scale = max_norm / (total + 1e-6) if total + 1e-6 > max_norm else 1.0\n")],
+      label="clipping behind an if instead of min(1, ...)"),
+    E("u4_rmsprop", RM, [("    return np.asarray(w, dtype=float) - lr * g / (np.sqrt(s_new) + eps), s_new",
+                          "    w = np.array(w, dtype=float)\n    w -= lr * g / (np.sqrt(s_new) + eps)\n    return w, s_new")],
+      label="RMSProp stepping a copy of w in place"),
 ]
 
 MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE
