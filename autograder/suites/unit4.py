@@ -319,6 +319,7 @@ def _sample_stats(t, what, W, shape, var, *, uniform_bound=None, alternatives=No
 
 def _he_alternatives(fan_in, fan_out):
     return {"1 / fan_in (LeCun), not 2 / fan_in": 1.0 / fan_in, "2 / fan_out instead of 2 / fan_in": 2.0 / fan_out,
+            "Xavier/Glorot's variance 2 / (fan_in + fan_out); He's is 2 / fan_in": 2.0 / (fan_in + fan_out),
             "std 2 / fan_in (the variance must be 2 / fan_in)": 4.0 / fan_in ** 2}
 
 

@@ -51,7 +51,12 @@ def _reference(x, gamma, beta, rmean, rvar, training):
                  + beta.reshape(shape),
                  "eps outside the square root: divide by sqrt(var + eps)":
                  gamma.reshape(shape) * (x - mean.reshape(shape)) / (np.sqrt(var.reshape(shape)) + EPS)
-                 + beta.reshape(shape)}
+                 + beta.reshape(shape),
+                 "eps left out: divide by sqrt(var + eps)":
+                 gamma.reshape(shape) * (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape)) + beta.reshape(shape),
+                 "gamma and beta swapped: out = gamma * xhat + beta":
+                 beta.reshape(shape) * (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + EPS)
+                 + gamma.reshape(shape)}
     if x.ndim == 4:
         flat_mean, flat_var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
         wrong_out["statistics per (channel, row, column) over the batch only (for (N, C, H, W) average over "

@@ -855,6 +855,12 @@ UNIT45_MORE = [
                                    "            first = np.argmax(x[:, :, rows, cols].transpose(0, 1, 3, 2).reshape(N, C, K * K), axis=2)\n"
                                    "            first = (first % K) * K + first // K\n")],
       r"first maximum in column-major order", label="ties to the first maximum in column-major order"),
+    E("u4_init", IN, [("np.sqrt(2.0 / fan_in)", "np.sqrt(2.0 / (fan_in + fan_out))")], r"Xavier/Glorot's variance",
+      label="He normal with Xavier's variance"),
+    E("u5_batchnorm", BN, [("out = gamma.reshape(shape) * xhat + beta.reshape(shape)", "out = beta.reshape(shape) * xhat + gamma.reshape(shape)")],
+      r"gamma and beta swapped", label="gamma and beta swapped in the forward"),
+    E("u5_batchnorm", BN, [("    inv_std = 1.0 / np.sqrt(var.reshape(shape) + eps)", "    inv_std = 1.0 / np.sqrt(var.reshape(shape))")],
+      r"eps left out", label="eps left out of the normalisation"),
 ]
 
 UNIT45_MORE_VARIANTS = [
