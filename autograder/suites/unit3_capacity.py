@@ -12,12 +12,16 @@ Student-facing names (``solutions/unit3/unit3.ipynb``, section 9):
 The grader never trains a network here: the notebook's own run (about 0.4 s of CPU) is what is graded. The
 data of that run are regenerated below from the locked cell's recipe (``capacity_data``), so the student's
 copies are never trusted, and the graded property is measured on a fresh sample of the curve that the student
-never saw (visible checks: a public seed; hidden checks: the secret one).
+never saw (visible checks: a public seed; hidden checks: the secret one). It is measured on the weights each
+network's ``parameters()`` reports (shapes and dtype checked), run through the grader's own forward pass: the
+notebook's ``forward`` is student code, and one that returns the known curve would pass on untrained weights.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from autograder.suites.unit3_nets import finite_weights, reference_forward, reference_outputs, trained_weights
 
 # The locked cell's constants (a suite test checks that the notebook still says the same).
 CURVE_FREQ, INTERVAL, NOISE, N_FIT, N_HELD, DATA_SEED = 2.0, 2.0, 0.05, 30, 30, 7
@@ -66,13 +70,7 @@ def _count(pairs) -> int:
     return sum(int(np.size(a)) for pair in pairs for a in pair if a is not None)
 
 
-def _reference_forward(pairs, x, hidden_act=np.tanh, last_act=None):
-    h = x
-    for k, (W, b) in enumerate(pairs):
-        h = h @ W + b
-        if k < len(pairs) - 1:
-            h = hidden_act(h)
-    return h if last_act is None else last_act(h)
+_reference_forward = reference_forward
 
 
 # -- make_mlp ----------------------------------------------------------------------------------------------------
@@ -196,13 +194,42 @@ def run_is_measured_on_the_held_out_points(ns, t):
                     "the error of the untrained network: measure each network after training it": untrained[i]})
 
 
+def _falls_labels():
+    return (f"on {N_FRESH} fresh points of the curve (never fitted), the widest net's error is at most {FALLS_BY:g} "
+            "of the 1-unit net's",
+            f"the error never rises by more than {RISE_SLACK - 1:.0%} from one width to the next",
+            f"the 12-unit net fits the curve: MSE at most {WIDEST_MAX}",
+            f"the deep 1-4-4-1 net (33 weights) has at most {DEEP_VS_ONE:g} of the 1-unit net's error")
+
+
+def _judged_weights(ns, models):
+    """The weights of each network of the run, checked against its place in RUN; or (None, why)."""
+    judged = []
+    for hidden, model in zip(RUN, models):
+        weights, why = trained_weights(ns, model, (1, *hidden, 1))
+        if weights is None:
+            return None, f"the network for hidden={hidden}: {why}"
+        if not finite_weights(weights):
+            return None, (f"the weights of the network for hidden={hidden} hold NaN or inf: its training diverged "
+                          "(try a smaller learning rate)")
+        judged.append(weights)
+    return judged, ""
+
+
 def _falls_with_capacity(ns, t):
     got = _run(ns, t, "the error on fresh points falls as capacity grows")
     if got is None:
         return
-    models = got[0]
+    # Judged on the weights each network's parameters() reports, through the grader's own forward pass: the
+    # notebook's forward is student code and could return the curve whatever the weights are.
+    judged, why = _judged_weights(ns, got[0])
+    if judged is None:
+        for label in _falls_labels():
+            t.fail(label, f"not measured: {why}. Each network is measured on the weights its parameters() reports, "
+                          "with the grader's own forward pass (Tanh between the Linear layers, a linear output)")
+        return
     x = t.rng.uniform(-INTERVAL, INTERVAL, size=(N_FRESH, 1))
-    errs = [_mse(p, curve(x)) for p in _forward_all(ns, models, x)]
+    errs = [_mse(reference_outputs(weights, x), curve(x)) for weights in judged]
     width_errs, deep = errs[:len(WIDTHS)], errs[-1]
     shown = ", ".join(f"{h[0]} unit{'s' if h[0] > 1 else ''}: {e:.4f}" for h, e in zip(WIDTHS, width_errs))
     label = f"on {N_FRESH} fresh points of the curve (never fitted), the MSE by width is {shown}"

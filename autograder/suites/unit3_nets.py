@@ -1,7 +1,8 @@
 """Unit 3 (multi-layer perceptrons), second half: layers in a network, training, and trained networks.
 
 The checks of ``u3_sequential``, ``u3_training``, ``u3_small_nets`` and ``u3_digits``; the items themselves
-are defined in :mod:`autograder.suites.unit3`.
+are defined in :mod:`autograder.suites.unit3`. A trained network is judged on the weights its ``parameters()``
+reports, through the grader's own forward pass (:func:`trained_weights`, :func:`reference_forward`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,70 @@ def student_linear(ns, t, d, m):
     ns.setitem(layer, "params", "W", W)
     ns.setitem(layer, "params", "b", b)
     return layer, W, b
+
+
+def reference_forward(weights, x, hidden_act=np.tanh, last_act=None):
+    """The trusted forward of a chain of Linear layers: ``x @ W + b`` each, ``hidden_act`` between them.
+
+    ``weights`` is a list of ``(W, b)`` with W (D, M) and b (M,); x is (N, D). The output is linear unless
+    ``last_act`` is given (used to recognise the mistake of an activation after the output layer).
+    """
+    h = x
+    for k, (W, b) in enumerate(weights):
+        h = h @ W + b
+        if k < len(weights) - 1:
+            h = hidden_act(h)
+    return h if last_act is None else last_act(h)
+
+
+def mlp_shapes(sizes) -> list[tuple[tuple[int, int], tuple[int]]]:
+    """The (W, b) shapes of the Linear layers of a ``sizes[0] -> ... -> sizes[-1]`` network."""
+    return [((d, m), (m,)) for d, m in zip(sizes[:-1], sizes[1:])]
+
+
+def _shape_text(shapes) -> str:
+    return ", ".join(f"W {w} and b {b}" for w, b in shapes)
+
+
+def trained_weights(ns, model, sizes) -> tuple[list | None, str]:
+    """The weights ``model.parameters()`` reports, as float64 copies, if they are a ``sizes`` network.
+
+    Returns ``(weights, "")`` with ``weights`` a list of ``(W, b)``, or ``(None, why)``. A trained network is
+    judged by running these weights through :func:`reference_forward` on the grader's own inputs, never by
+    calling the notebook's ``forward``: that is the student's code, and it could return the known answer
+    whatever the weights are. Weights that are not finite are returned too (the fit then fails and says so).
+    """
+    shapes = mlp_shapes(sizes)
+    wanted = f"{len(shapes)} Linear layers with {_shape_text(shapes)}"
+    pairs = ns.method(model, "parameters")
+    if not (isinstance(pairs, list) and all(isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], dict)
+                                            for p in pairs)):
+        return None, f"parameters() must return a list of (params, grads) pairs, got {pairs!r:.80}"
+    if len(pairs) != len(shapes):
+        return None, f"parameters() returns {len(pairs)} (params, grads) pairs; the network needs {wanted}"
+    weights = []
+    for k, ((params, _), (w_shape, b_shape)) in enumerate(zip(pairs, shapes)):
+        if set(params) != {"W", "b"}:
+            return None, f"the params of Linear layer {k} must be {{'W', 'b'}}, got the keys {list(params)!r:.80}"
+        arrays = []
+        for name, shape in (("W", w_shape), ("b", b_shape)):
+            a = params[name]
+            if not (isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape == shape):
+                got = f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+                return None, f"{name} of Linear layer {k} must be a float array of shape {shape}, got a {got}"
+            arrays.append(np.array(a, dtype=np.float64))     # a copy: the grader never computes on shared memory
+        weights.append(tuple(arrays))
+    return weights, ""
+
+
+def finite_weights(weights) -> bool:
+    return all(bool(np.all(np.isfinite(a))) for pair in weights for a in pair)
+
+
+def reference_outputs(weights, x) -> np.ndarray:
+    """:func:`reference_forward` with a Tanh between layers, overflow quietly giving inf (graded as a miss)."""
+    with np.errstate(all="ignore"):
+        return reference_forward(weights, x)
 
 
 def _n_weights(ns, t, net):
@@ -200,6 +265,21 @@ def train_other_losses_match_reference(ns, t):
 
 
 # -- the seeds' small nets, and the digits ------------------------------------------------------------------
+def _judged_weights(ns, t, name, sizes):
+    """The weights of the notebook's network ``name``, recorded as one sub-check on their shapes."""
+    label = "-".join(map(str, sizes))
+    weights, why = trained_weights(ns, ns.get(name), sizes)
+    shapes = _shape_text(mlp_shapes(sizes))
+    t.true(f"{name}.parameters() are the weights of a {label} network ({shapes}; float arrays)",
+           weights is not None, why)
+    return weights
+
+
+def _diverged(weights) -> str:
+    return ("" if finite_weights(weights) else
+            "your trained weights hold NaN or inf: training diverged (try a smaller learning rate)")
+
+
 def regression_net_has_seven_weights_and_fits(ns, t):
     from nnkit import data
 
@@ -207,12 +287,16 @@ def regression_net_has_seven_weights_and_fits(ns, t):
     if count is None:
         return
     t.equal("reg_net (1-2-1) has 7 weights", count, 7)
+    weights = _judged_weights(ns, t, "reg_net", (1, 2, 1))
+    what = "MSE on a fresh sample of the curve is below 0.06"
+    if weights is None:
+        t.fail(what, "not measured: the fit is measured on the weights parameters() reports, by the grader's own "
+                     "1-2-1 forward pass (Tanh hidden layer, linear output)")
+        return
     x, y = data.make_regression_1d(200, seed=int(t.rng.integers(1, 2**31)))
-    pred = ns.method(ns.get("reg_net"), "forward", x, training=False)
-    if t.true("reg_net.forward maps (200, 1) inputs to (200, 1)", isinstance(pred, np.ndarray)
-              and pred.shape == (200, 1), f"got {getattr(pred, 'shape', type(pred).__name__)}"):
-        mse = float(np.mean((pred - y) ** 2))
-        t.true(f"MSE on a fresh sample of the curve is below 0.06 (yours: {mse:.4f})", mse < 0.06)
+    mse = float(np.mean((reference_outputs(weights, x) - y) ** 2))
+    t.true(f"{what} (yours: {mse:.4f}; measured on the weights parameters() reports)", mse < 0.06,
+           _diverged(weights))
 
 
 def xor_net_has_nine_weights_and_separates(ns, t):
@@ -222,13 +306,18 @@ def xor_net_has_nine_weights_and_separates(ns, t):
     if count is None:
         return
     t.equal("xor_net (2-2-1) has 9 weights", count, 9)
+    weights = _judged_weights(ns, t, "xor_net", (2, 2, 1))
+    what = "accuracy on a fresh XOR sample is at least 90%"
+    if weights is None:
+        t.fail(what, "not measured: the accuracy is measured on the weights parameters() reports, by the grader's "
+                     "own 2-2-1 forward pass (Tanh hidden layer, one output logit)")
+        return
     X, y = data.make_xor(400, seed=int(t.rng.integers(1, 2**31)))
     X = X - 0.5   # the notebook centres the clouds on the origin
-    logits = ns.method(ns.get("xor_net"), "forward", X, training=False)
-    if t.true("xor_net.forward maps (400, 2) inputs to (400, 1) logits", isinstance(logits, np.ndarray)
-              and logits.shape == (400, 1), f"got {getattr(logits, 'shape', type(logits).__name__)}"):
-        acc = float(np.mean((logits[:, 0] > 0) == (y == 1)))
-        t.true(f"accuracy on a fresh XOR sample is at least 90% (yours: {acc:.1%})", acc >= 0.9)
+    logits = reference_outputs(weights, X)
+    acc = float(np.mean((logits[:, 0] > 0) == (y == 1)))
+    t.true(f"{what} (yours: {acc:.1%}; measured on the weights parameters() reports)", acc >= 0.9,
+           _diverged(weights))
 
 
 DIGITS_FULL, DIGITS_ZERO = 0.95, 0.80

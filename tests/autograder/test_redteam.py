@@ -264,12 +264,10 @@ def test_a_notebook_nested_too_deeply_for_json_gets_an_error_row_not_an_internal
 
 
 # -- an experiment graded through the student's own forward -----------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "hole (suite design, autograder/suites/unit3_capacity.py): the capacity run is judged by calling each "
-    "network's own forward, which the notebook controls; untrained networks whose forward returns the known "
-    "curve sin(2x) get every sub-check of u3_capacity (3 / 3). Evaluating the networks with the reference "
-    "forward on the weights parameters() reports (the architecture is checked already) would close it"))
 def test_an_untrained_network_that_returns_the_known_curve_does_not_pass_the_capacity_run():
+    # The capacity run was judged by calling each network's own forward, which the notebook controls:
+    # untrained networks whose forward returned sin(2x) got 3 / 3. It is now judged on the weights
+    # parameters() reports, through the grader's forward (tests/autograder/test_experiments_trust.py).
     from tests.autograder.test_suite_unit3 import grade, namespace
 
     untrained = [("        train(model, x_fit, y_fit, loss=\"mse\", lr=lr, epochs=epochs, batch_size=batch_size, "
