@@ -24,7 +24,7 @@ from autograder import isolation, notebook, policy
 from autograder.handle import RemoteHandle, WorkerFailure
 from autograder.items import Registry, default_registry
 from autograder.results import ItemResult, SubCheck, SubmissionResult
-from autograder.runner import run_item
+from autograder.runner import item_result, run_hidden, run_visible
 from autograder.sandbox import Limits, Policy, Sandbox, resolve_isolation
 
 NOT_ISOLATED = "grading was not isolated (--isolation process): the submission ran as the grader's user"
@@ -144,22 +144,46 @@ def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
             result.cells = [{"name": r.name, "status": r.status, "message": r.message} for r in runs]
         except WorkerFailure as exc:
             result.flags.append(f"your notebook could not be run: {exc}")
-        handle = RemoteHandle(sandbox)
-        for gid, item in zip(graded, items):                                    # 8. items
-            if item is None:
-                result.items.append(ItemResult(gid, "(no checks registered)", float(graded[gid] or 0), 0.0,
-                                               [SubCheck("grader configuration", 0.0, False,
-                                                         [f"no checks are registered for grade id {gid!r}"])]))
-                continue
-            sandbox.begin_item(item.timeout)
-            result.items.append(run_item(item, handle, include_hidden=True, secret=secret))
+        clean = _run_items(result, sandbox, graded, items, secret)              # 8. items
     finally:
         sandbox.close()
-    _apply_flags(result, known, static_hits, sandbox.reports, provided)         # 9. flags
+    _apply_flags(result, known, static_hits, sandbox.reports, provided, clean)  # 9. flags
     for gid, points in manual.items():                                          # 10. manual
         result.items.append(ItemResult(gid, "written answer (graded by hand)", float(points or 0), 0.0,
                                        manual=True))
     result.score = float(round(sum(i.score for i in result.items if not i.manual), 6))
+
+
+def _run_items(result, sandbox, graded, items, secret) -> int:
+    """Every item's visible checks, then every item's hidden checks; returns how many of the worker's audit
+    reports came before the first hidden input reached it.
+
+    The worker keeps its state from item to item, so once a hidden input has reached it, anything it says may
+    encode that input: an exception's message, a path it asks to open, a value a later visible check gets.
+    Running all visible checks first keeps everything that is shown in full from before that moment; what
+    comes after belongs to hidden checks, whose details are not shown (``results``) and whose audit reports
+    are shown only by kind (``_apply_flags``). Each item keeps one CPU budget and one restart allowance over
+    its two phases.
+    """
+    handle = RemoteHandle(sandbox)
+    started = []
+    for gid, item in zip(graded, items):
+        if item is None:
+            result.items.append(ItemResult(gid, "(no checks registered)", float(graded[gid] or 0), 0.0,
+                                           [SubCheck("grader configuration", 0.0, False,
+                                                     [f"no checks are registered for grade id {gid!r}"])]))
+            continue
+        sandbox.begin_item(item.timeout)
+        visible, ran = run_visible(item, handle, secret=secret)
+        started.append((len(result.items), item, visible, ran, sandbox.item_state()))
+        result.items.append(item_result(item, visible, True))
+    clean = sandbox.reports_so_far()
+    for index, item, visible, ran, state in started:
+        if ran:
+            sandbox.resume_item(state)
+            result.items[index] = item_result(item, visible + run_hidden(item, handle, visible, secret=secret),
+                                              True)
+    return clean
 
 
 def _module_for_path(path: str) -> str | None:
@@ -184,13 +208,40 @@ def _module_for_path(path: str) -> str | None:
     return ".".join(("nnkit",) + parts)
 
 
-def _apply_flags(result, items, static_hits, reports, provided=()) -> None:
-    """Zero the items a forbidden import (static or at run time) affects; note what was blocked."""
+# What a report written while hidden checks ran says: its kind only, in the grader's words. Its text (a path,
+# a module name, an event) came from the worker after a hidden input reached it, so it may encode that input.
+HIDDEN_IMPORT = "your code imported a module it may not use while the hidden checks ran (not named here)"
+HIDDEN_REFUSALS = {
+    "open": ("flags", "your code tried to read a file outside its folder while the hidden checks ran (refused; "
+                      "the path is not shown for hidden checks)"),
+    "write": ("notes", "your code tried to write outside its folder while the hidden checks ran (refused; the "
+                       "path is not shown for hidden checks)"),
+    "blocked": ("notes", "your code tried an operation graded code may not use while the hidden checks ran "
+                         "(refused; not named for hidden checks)"),
+}
+HIDDEN_OTHER = ("notes", "the worker reported something the grader does not know while the hidden checks ran "
+                         "(not shown for hidden checks)")
+
+
+def _apply_flags(result, items, static_hits, reports, provided=(), clean=None) -> None:
+    """Zero the items a forbidden import (static or at run time) affects; note what was blocked.
+
+    ``reports[:clean]`` were read before any hidden input reached the worker and are shown as they are; the
+    rest are shown only by kind (``HIDDEN_REFUSALS``), though they cost the items they affect just the same.
+    """
+    clean = len(reports) if clean is None else clean
     by_id = {i.grade_id: i for i in items}
     events = [(module, f"{cell} imports {module}") for module, cell in static_hits]
-    for kind, detail in reports:
+    for n, (kind, detail) in enumerate(reports):
         module = _module_for_path(detail) if kind == "open" else None
-        if kind == "import":
+        if n >= clean:
+            if kind == "import" or module is not None:
+                events.append((module or detail, HIDDEN_IMPORT))
+            else:
+                where, text = HIDDEN_REFUSALS.get(kind, HIDDEN_OTHER)
+                if text not in getattr(result, where):
+                    getattr(result, where).append(text)
+        elif kind == "import":
             events.append((detail, f"your code tried to import {detail} while running"))
         elif module is not None:
             events.append((module, f"your code tried to read the source of {module}"))

@@ -4,6 +4,10 @@
 (``autograder.check``) and in trusted grading (``autograder.grader``). A check that
 raises fails one sub-check with a one-line message and the item goes on with its
 next check; a stub raising ``NotImplementedError`` reads "implement `name` first".
+
+An item runs in two phases, ``run_visible`` and ``run_hidden``: the trusted grader runs every item's visible
+phase before any hidden one (``autograder.grader``), so that nothing shown in full can carry a hidden input
+back from the worker. ``run_item`` runs both for one item (the kernel, where nothing is hidden from anyone).
 """
 
 from __future__ import annotations
@@ -48,7 +52,20 @@ def _run_check(check, handle, t: Tester) -> None:
 
 def run_item(item: Item, handle, *, include_hidden: bool, secret: str | None = None) -> ItemResult:
     """Run ``item``'s visible checks (and hidden ones when ``include_hidden``) through ``handle``."""
-    phases = [(False, item.checks)] + ([(True, item.hidden_checks)] if include_hidden else [])
+    subchecks, ran = run_visible(item, handle, secret=secret)
+    if include_hidden and ran:
+        subchecks += run_hidden(item, handle, subchecks, secret=secret)
+    return item_result(item, subchecks, include_hidden)
+
+
+def item_result(item: Item, subchecks: list[SubCheck], include_hidden: bool) -> ItemResult:
+    return ItemResult(item.grade_id, item.title, float(item.points), score_of(item, subchecks), subchecks,
+                      include_hidden)
+
+
+def run_visible(item: Item, handle, *, secret: str | None = None) -> tuple[list[SubCheck], bool]:
+    """The item's definitions, then its visible checks: ``(sub-checks, whether its checks ran)``. When a name
+    is missing (or the worker fails to say) the checks do not run, and neither do the hidden ones."""
     subchecks: list[SubCheck] = []
     missing = []
     try:
@@ -63,15 +80,28 @@ def run_item(item: Item, handle, *, include_hidden: bool, secret: str | None = N
         t.fail("definitions", f"{names} {'is' if len(missing) == 1 else 'are'} not defined in your notebook "
                               "(run the cell that defines it)")
         subchecks += t.results
-    if not subchecks:
-        # Warnings from the student's code (overflow in exp, ...) must not reach stderr: nbgrader
-        # zeroes a test cell that writes to stderr. Their effect (NaN, inf) is what gets graded.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for hidden, checks in phases:
-                t = Tester(item.grade_id, hidden=hidden, secret=secret)
-                for check in checks:
-                    _run_check(check, handle, t)
-                subchecks += t.results
-    return ItemResult(item.grade_id, item.title, float(item.points), score_of(item, subchecks), subchecks,
-                      include_hidden)
+    if subchecks:
+        return subchecks, False
+    return _run_phase(item, handle, item.checks, hidden=False, secret=secret), True
+
+
+def run_hidden(item: Item, handle, visible: list[SubCheck], *, secret: str | None = None) -> list[SubCheck]:
+    """The item's hidden checks. What the student's side says while they run may encode their inputs, so a
+    hidden sub-check names a stub only by a name the grader asked for or the visible checks already named."""
+    known = set(item.names) | {s.not_implemented for s in visible if s.not_implemented}
+    subchecks = _run_phase(item, handle, item.hidden_checks, hidden=True, secret=secret)
+    for sub in subchecks:
+        if sub.not_implemented not in known:
+            sub.not_implemented = None
+    return subchecks
+
+
+def _run_phase(item: Item, handle, checks, *, hidden: bool, secret: str | None) -> list[SubCheck]:
+    # Warnings from the student's code (overflow in exp, ...) must not reach stderr: nbgrader
+    # zeroes a test cell that writes to stderr. Their effect (NaN, inf) is what gets graded.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = Tester(item.grade_id, hidden=hidden, secret=secret)
+        for check in checks:
+            _run_check(check, handle, t)
+    return t.results

@@ -599,6 +599,19 @@ class Sandbox:
         self.call_timeout = call_timeout or self.limits.call_timeout
         self._item_cpu = self.limits.item_timeout
 
+    def item_state(self) -> tuple:
+        """Where the current item's allowances stand, for ``resume_item`` (an item graded in two phases)."""
+        return self.restarts, self.call_timeout, self._item_cpu
+
+    def resume_item(self, state: tuple) -> None:
+        """Go on with an item from ``item_state()``: the restarts and CPU it has left, not new ones."""
+        self.restarts, self.call_timeout, self._item_cpu = state
+
+    def reports_so_far(self) -> int:
+        """How many audit reports the grader has read: every later one was written after this call."""
+        self._collect()
+        return len(self.reports)
+
     def _new_worker(self, counted: bool = True) -> None:
         if self.worker is not None:
             self._collect()

@@ -272,14 +272,19 @@ class Tester:
         ok = True
         for entry in (report.get("mutated") or [])[:1] if inputs else []:
             names = ", ".join(f"`{a}`" for a in entry["arguments"])
-            ok = self.fail(f"`{entry['where']}` leaves its inputs unchanged",
+            ok = self.fail(f"{self._named(entry['where'])} leaves its inputs unchanged",
                            f"`{entry['where']}` changed its argument {names} in place",
                            [MUTATED_INPUT_HINT]) and ok
         for entry in (report.get("warnings") or [])[:1] if warnings else []:
-            ok = self.fail(f"`{entry['where']}` raises no floating-point warnings",
+            ok = self.fail(f"{self._named(entry['where'])} raises no floating-point warnings",
                            f"`{entry['where']}` made NumPy warn: {entry['message']}",
                            [_warning_hint(entry["message"])]) and ok
         return ok
+
+    def _named(self, where) -> str:
+        """A function the worker's report names, for a sub-check's description: a hidden check's is shown, and
+        the report is the worker's word, written after the hidden inputs reached it, so it is not quoted."""
+        return "your function" if self.hidden else f"`{where}`"
 
     # -- totals ----------------------------------------------------------------------------------
     @property

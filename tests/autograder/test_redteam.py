@@ -86,11 +86,6 @@ def grade_fixture(tmp_path, code, *, student="eve", secret=SECRET, registry=None
     return result
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: the text of the worker's audit reports (a refused path, an imported module name, any line a "
-    "submission writes to the report pipe) reaches flags and notes verbatim, which every output shows the "
-    "student, even when it was written while a hidden check ran; hidden inputs depend only on the grade id "
-    "and the secret, so a student can read them in one submission and hard-code answers in the next"))
 def test_hidden_inputs_do_not_reach_what_the_student_sees(tmp_path, namespaces):
     from autograder import report
     from autograder.tester import Tester
@@ -102,6 +97,10 @@ def test_hidden_inputs_do_not_reach_what_the_student_sees(tmp_path, namespaces):
             "        except OSError:\n"
             "            pass\n"
             "    return np.where(z > 0, z, 0.0)\n")
+    # The text of the worker's audit reports (a refused path, an imported module name, any line a submission
+    # writes to the report pipe) reached flags and notes verbatim, even when written while a hidden check
+    # ran. Reports read after the first hidden input reached the worker are now shown by kind only, and
+    # every visible check runs before that (tests/autograder/test_hidden_text.py tries every route).
     result = grade_fixture(tmp_path, {"relu": leak})
     t = Tester("fx_relu", hidden=True, secret=SECRET)
     t.start("relu_hidden_large")
