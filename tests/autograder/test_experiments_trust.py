@@ -207,23 +207,39 @@ def test_through_the_sandbox_the_xor_accuracy_is_that_of_the_reported_weights(na
     assert not any(s.passed for s in _subchecks(result, FIT)), text
 
 
-# -- the digits: the held-out labels are the student's to read ----------------------------------------------
-LOOKUP = '''
+# -- the digits: the held-out labels stay on the grader's side ----------------------------------------------
+LOOKUP = """
+import numpy as np
+from nnkit import data
+
 def predict_digits(X):
     splits = data.digits_splits()
     known = {x.tobytes(): y for s in ("val", "test") for x, y in zip(splits[f"X_{s}"], splits[f"y_{s}"])}
     return np.array([known[x.tobytes()] for x in np.asarray(X, dtype=float)], dtype=np.int64)
-'''
+"""
+HELD_OUT, VALIDATION = "held-out test accuracy", "validation accuracy"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole (suite design, autograder/suites/digits.py, shared by u3_digits, u4_search_digits and u5_cnn_digits): "
-    "the 'held-out' test split is nnkit.data.digits_splits()['y_test'], and nnkit.data is in every unit's "
-    "allow-list; a predict_digits that looks the images up gets 5 / 5 without a network. Judging reported "
-    "weights would not close it (a network can be fitted to the test labels too): the graded split's labels "
-    "must stay on the grader's side"))
-def test_a_digits_classifier_that_looks_up_the_published_labels_does_not_get_full_marks():
-    ns = {"np": np, "data": data}
-    exec(LOOKUP, ns)
-    result = grade("u3_digits", ns)
-    assert result.score < result.points, result.render(show_hidden_details=True)
+def test_a_digits_classifier_that_looks_up_the_labels_scores_nothing_on_the_held_out_split(namespaces):
+    """In trusted grading the worker's digits carry -1 for the held-out labels, so a lookup table of the labels
+    it can read earns the validation credit (those labels are the student's) and none of the held-out credit.
+    (In a student's own kernel, ``check()`` has the full data: self-study cannot hide labels from the student.)"""
+    from autograder.handle import RemoteHandle
+    from autograder.runner import run_item
+    from autograder.sandbox import Limits, Policy, Sandbox
+
+    ns = {}
+    exec(LOOKUP, ns)                                   # control: with the host's labels the lookup is perfect
+    assert [s.passed for s in grade("u3_digits", ns).subchecks] == [True, True]
+    sandbox = Sandbox([("cell 1", LOOKUP)], Limits(cell_timeout=10.0, call_timeout=10.0, isolation="namespace"),
+                      Policy())
+    try:
+        assert [r.status for r in sandbox.boot()] == ["ok"]
+        sandbox.begin_item()
+        result = run_item(REGISTRY.get("u3_digits"), RemoteHandle(sandbox), include_hidden=True)
+    finally:
+        sandbox.close()
+    text = result.render(show_hidden_details=True)
+    assert all(s.passed for s in _subchecks(result, VALIDATION)), text
+    assert not any(s.passed for s in _subchecks(result, HELD_OUT)), text
+    assert result.score < result.points, text
