@@ -243,3 +243,25 @@ def test_a_digits_classifier_that_looks_up_the_labels_scores_nothing_on_the_held
     assert all(s.passed for s in _subchecks(result, VALIDATION)), text
     assert not any(s.passed for s in _subchecks(result, HELD_OUT)), text
     assert result.score < result.points, text
+
+
+# -- unit 4's symmetry experiment: public inputs, so the grader replays the training ---------------------------
+NO_TRAINING = ("def train_tiny(W1, b1, W2, b2, X, Y, lr, steps):\n"
+               "    return W1.copy(), b1.copy(), W2.copy(), b2.copy()      # the starting weights, untrained\n")
+
+
+def test_a_train_tiny_that_does_not_train_gets_nothing_for_the_symmetry_experiment():
+    """Untrained weights already have the experiment's counts (1, 1 and 8 distinct units), so counting the
+    units of whatever train_tiny returns earned full marks without any training; the grader now replays the
+    2000 steps and compares the weights before it counts."""
+    from tests.autograder.test_suite_unit4 import grade as grade4
+    from tests.autograder.test_suite_unit4 import namespace as namespace4
+
+    honest = grade4("u4_symmetry", namespace4())
+    assert honest.score == honest.points, honest.render(show_hidden_details=True)
+    result = grade4("u4_symmetry", namespace4({"u4_symmetry_impl": NO_TRAINING}))
+    text = result.render(show_hidden_details=True)
+    counts = _subchecks(result, "distinct hidden units (counted by the grader)")
+    assert len(counts) == 3 and not any(s.passed for s in counts), text
+    for start in ("zeros", "constant 0.5", "random N(0, 1)"):       # from zeros only b2 moves: it is named
+        assert not all(s.passed for s in _subchecks(result, f"from {start} weights, 2000 steps: ")), text
