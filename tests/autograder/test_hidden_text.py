@@ -187,12 +187,43 @@ def test_hidden_reports_are_shown_by_kind_and_still_cost_the_item(graded):
 
 def test_reports_read_after_the_hidden_checks_began_are_shown_by_kind_only():
     # The report pipe is the worker's to write, whatever it says: only when the grader read a line counts.
-    from autograder.grader import HIDDEN_OTHER, _apply_flags
+    from autograder.grader import HIDDEN_IMPORT, HIDDEN_OTHER, _apply_flags
     from autograder.results import SubmissionResult
 
     result = SubmissionResult("x")
-    _apply_flags(result, [], [], [("open", "/proc/1/early"), ("open", "/proc/1/late"), ("madeup", "late")],
-                 (), clean=1)
+    from autograder.items import Item
+    from autograder.policy import nnkit_root
+    from autograder.results import ItemResult
+
+    source = str(nnkit_root() / "activations.py")   # a read refused in user or process isolation
+    item = Item("x_relu", 1, "relu", names=("relu",), checks=(fx.relu_matches_reference,))
+    result = SubmissionResult("x", items=[ItemResult("x_relu", "relu", 1.0, 1.0)])
+    _apply_flags(result, [item], [], [("open", "/proc/1/early"), ("open", "/proc/1/late"), ("madeup", "late"),
+                                      ("open", source)], (), clean=1)
     assert "your code tried to read /proc/1/early (refused)" in result.flags
-    assert not [line for line in result.flags + result.notes if "late" in line]
+    assert not [line for line in result.flags + result.notes if "late" in line or "activations" in line]
     assert HIDDEN_OTHER[1] in result.notes
+    assert result.items[0].score == 0 and HIDDEN_IMPORT in result.items[0].flag   # still costs the item
+
+
+def test_an_items_two_phases_share_one_cpu_budget(tmp_path, namespaces):
+    # The hidden phase goes on with what the item's visible phase left (sandbox.resume_item), not with a new
+    # budget nor with the last item's: relu spends 0.6 s of CPU per call, and the item has 1 s.
+    from dataclasses import replace
+
+    from autograder import grader
+    from autograder.sandbox import Limits
+    from tests.autograder.test_redteam import FAST
+
+    source = fx.write(fx.notebook(), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    slow = ("import time\ndef relu(z):\n    start = time.process_time()\n"
+            "    while time.process_time() - start < 0.6:\n        pass\n    return np.where(z > 0, z, 0.0)\n")
+    path = fx.write(fx.notebook({"relu": slow}), tmp_path / "submitted" / "eve" / fx.ASSIGNMENT / "fixture.ipynb")
+    result = grader.grade_submission(path, source=source.parent.parent, registry=fx.REGISTRY,
+                                     limits=replace(Limits(**FAST), item_timeout=1.0), secret=SECRET, student="eve")
+    relu = next(i for i in result.items if i.grade_id == "fx_relu")
+    assert [s.passed for s in relu.subchecks] == [True, False, False], relu.render(True)
+    (hidden,) = [s for s in relu.subchecks if s.hidden]
+    assert hidden.details == ["your code crashed or ran too long: used more than 1 s of CPU time for this item "
+                              "(an infinite loop?)"]
+    assert all(s.passed for i in result.items if i.grade_id in ("fx_linear", "fx_mse") for s in i.subchecks)
