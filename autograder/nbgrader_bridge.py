@@ -120,8 +120,10 @@ def write_outputs(nb, result, log=None) -> None:
                             item.points, points)
             score = min(score, points)   # nbgrader refuses a value above the cell's points
         whole = "\n".join(top + [text])
-        page = (safe_item_html(item, whole, False, top) if item is not None and not result.error
-                else f"<pre>{escape(whole)}</pre>")
+        # the student's view of the item (``to_dict``): a hidden check keeps no map of where it differs,
+        # since the student's code chooses that map and could write a hidden input into it
+        page = (safe_item_html(type(item).from_dict(item.to_dict()), whole, False, top)
+                if item is not None and not result.error else f"<pre>{escape(whole)}</pre>")
         cell.outputs = [new_output("display_data", {"text/plain": whole, "text/html": page}),
                         new_output("execute_result", {"text/plain": repr(score)}, execution_count=count)]
         cell.execution_count = count

@@ -49,8 +49,8 @@ class SubCheck:
         """Plain JSON data; a hidden sub-check's details and values are left out unless asked for."""
         reveal = show_hidden_details or not self.hidden
         detail = None
-        if self.detail is not None:
-            detail = {k: v for k, v in self.detail.items() if reveal or k not in ("expected", "got")}
+        if self.detail is not None:       # a hidden check keeps only its shape: which entries differ is the
+            detail = {k: v for k, v in self.detail.items() if reveal or k == "shape"}   # student's to choose
         return {"what": self.what, "passed": self.passed, "credit": self.credit, "hidden": self.hidden,
                 "details": list(self.details) if reveal else [], "diagnosis": list(self.diagnosis),
                 "not_implemented": self.not_implemented, "detail": detail}

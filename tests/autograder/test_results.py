@@ -45,7 +45,7 @@ def test_hidden_details_and_values_are_left_out_unless_asked_for():
     visible, hidden, _ = d["items"][0]["subchecks"]
     assert visible["details"] == ["1 of 4 values differ"] and visible["detail"]["got"] == [[0.0, "nan"], [0.0, 2.0]]
     assert hidden["details"] == [] and hidden["diagnosis"] == ["hint without inputs"]
-    assert hidden["detail"] == {"shape": [3], "mismatch": [True, False, False]}
+    assert hidden["detail"] == {"shape": [3]}    # which entries differ is chosen by the student's code: a channel
     assert "42" not in json.dumps(hidden)
     shown = _submission().to_dict(show_hidden_details=True)["items"][0]["subchecks"][1]
     assert shown["details"] == ["input was 42"] and shown["detail"]["expected"] == [42.0, 1.0, 2.0]
@@ -116,3 +116,30 @@ def test_a_sampled_gradient_check_maps_only_the_coordinates_it_tried_and_shows_n
     checked, mismatch = np.array(detail["checked"]), np.array(detail["mismatch"])
     assert checked.shape == mismatch.shape == (10, 10) and int(checked.sum()) == 64
     assert mismatch.any() and not np.any(mismatch & ~checked)
+
+
+def test_the_cells_nbgrader_autograde_writes_show_no_map_of_where_a_hidden_check_differs():
+    """The student's code chooses which entries of a hidden check differ, so a map of them would carry a hidden
+    input out; the visible check's map (and its marked grid) stays."""
+    import nbformat
+
+    from autograder import nbgrader_bridge
+
+    hidden_map = [True, False, True, True, False, False, True, False] * 8          # 64 positions: a picture
+    visible = SubCheck("dx on a visible (2, 2, 2, 2) batch", 0.0, False, ["2 of 16 values differ"],
+                       detail={"shape": [2, 2, 2, 2], "mismatch": np.eye(4, dtype=bool).reshape(2, 2, 2, 2).tolist()})
+    hidden = SubCheck("dx on a hidden (4, 16) array", 0.0, True, ["input was 42"],
+                      detail={"shape": [4, 16], "mismatch": np.reshape(hidden_map, (4, 16)).tolist()})
+    item = ItemResult("u1_relu", "relu(z)", 2.0, 0.0, [visible, hidden], True)
+    result = SubmissionResult("nb.ipynb", "unit1", "nb.ipynb", "ada", 0.0, 2.0, [item], None, [], [], [], 1.0,
+                              "namespace")
+    cell = nbformat.v4.new_code_cell("check('u1_relu', globals())",
+                                     metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "u1_relu",
+                                                            "points": 2}})
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nbgrader_bridge.write_outputs(nb, result)
+    page = nb.cells[0].outputs[0]["data"]["text/html"]
+    assert page.count("data:image/png;base64,") == 1, page          # the visible check's map, not the hidden one's
+    assert "(hidden) dx on a hidden (4, 16) array" in page and "input was 42" not in page
+    from autograder.feedback_html import item_html
+    assert item_html(item).count("data:image/png;base64,") == 2      # a student's own kernel: both maps
