@@ -295,8 +295,8 @@ def regression_net_has_seven_weights_and_fits(ns, t):
         return
     x, y = data.make_regression_1d(200, seed=int(t.rng.integers(1, 2**31)))
     mse = float(np.mean((reference_outputs(weights, x) - y) ** 2))
-    t.true(f"{what} (yours: {mse:.4f}; measured on the weights parameters() reports)", mse < 0.06,
-           _diverged(weights))
+    t.true(f"{what} (measured on the weights parameters() reports)", mse < 0.06,
+           _diverged(weights) or f"your MSE is {mse:.4f}")
 
 
 def xor_net_has_nine_weights_and_separates(ns, t):
@@ -316,8 +316,8 @@ def xor_net_has_nine_weights_and_separates(ns, t):
     X = X - 0.5   # the notebook centres the clouds on the origin
     logits = reference_outputs(weights, X)
     acc = float(np.mean((logits[:, 0] > 0) == (y == 1)))
-    t.true(f"{what} (yours: {acc:.1%}; measured on the weights parameters() reports)", acc >= 0.9,
-           _diverged(weights))
+    t.true(f"{what} (measured on the weights parameters() reports)", acc >= 0.9,
+           _diverged(weights) or f"your accuracy is {acc:.1%}")
 
 
 DIGITS_FULL, DIGITS_ZERO = 0.95, 0.80

@@ -115,8 +115,8 @@ def dropout_statistics_and_modes(ns, t):
         return
     out = np.asarray(got[0], dtype=float)
     dropped = float(np.mean(out == 0))
-    t.true(f"about p = {p} of the units are dropped (got {dropped:.3f})",
-           abs(dropped - p) <= 6 * np.sqrt(p * (1 - p) / x.size))
+    t.true(f"about p = {p} of the units are dropped", abs(dropped - p) <= 6 * np.sqrt(p * (1 - p) / x.size),
+           f"got {dropped:.3f}")
     t.true(f"kept units are scaled by 1/(1-p) = {1 / (1 - p):.4f}",
            bool(np.allclose(out[out != 0], 1 / (1 - p))))
     ev = t.unpack("dropout_forward(training=False) returns (out, mask)",
