@@ -21,6 +21,7 @@ checks' inputs left out, so the feedback shows one score per item: the score in 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -82,6 +83,14 @@ def autograded_test_cells(nb) -> list:
             and not cell.metadata.get("nbgrader", {}).get("solution")]
 
 
+def _without_hidden_maps(item):
+    """``item`` with its hidden sub-checks' ``detail`` cut to the shape, as ``SubCheck.to_dict`` writes it: the
+    student's code chooses where a hidden check differs, so that map could carry a hidden input out."""
+    subs = [replace(s, detail={"shape": s.detail.get("shape")}) if s.hidden and isinstance(s.detail, dict) else s
+            for s in item.subchecks]
+    return replace(item, subchecks=subs)
+
+
 def notebook_lines(result) -> list[str]:
     """What concerns the whole notebook (flags, refusals, cells that failed), as report lines."""
     lines = [f"FLAG: {flag}" for flag in result.flags] + [f"note: {note}" for note in result.notes]
@@ -120,9 +129,7 @@ def write_outputs(nb, result, log=None) -> None:
                             item.points, points)
             score = min(score, points)   # nbgrader refuses a value above the cell's points
         whole = "\n".join(top + [text])
-        # the student's view of the item (``to_dict``): a hidden check keeps no map of where it differs,
-        # since the student's code chooses that map and could write a hidden input into it
-        page = (safe_item_html(type(item).from_dict(item.to_dict()), whole, False, top)
+        page = (safe_item_html(_without_hidden_maps(item), whole, False, top)
                 if item is not None and not result.error else f"<pre>{escape(whole)}</pre>")
         cell.outputs = [new_output("display_data", {"text/plain": whole, "text/html": page}),
                         new_output("execute_result", {"text/plain": repr(score)}, execution_count=count)]

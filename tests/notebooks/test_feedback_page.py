@@ -18,14 +18,17 @@ def test_the_feedback_page_has_one_table_per_autograded_item(graded):
             assert re.search(rf"<th [^>]*>{gid} -- ", page), f"{student}/{gid}: no table headline"
 
 
-def test_a_wrong_array_shows_its_heat_map_and_hint_and_a_correct_one_none(graded):
+def test_a_wrong_array_shows_its_marked_grid_and_hint_a_hidden_one_no_map_and_a_correct_one_none(graded):
     from autograder.feedback_figure import MAX_PNG_BYTES
 
     partial = _feedback(graded, "partial")
     pictures = [base64.b64decode(p) for p in PICTURE.findall(partial)]
-    assert pictures, "the partial submission's failed array checks show no heat map"
     assert all(p.startswith(b"\x89PNG") and len(p) <= MAX_PNG_BYTES for p in pictures)
+    assert "got (differing entries marked)" in partial, "a visible failed array shows no marked grid"
     assert "hint: " in partial and ">FAIL</td>" in partial
+    rows = re.split(r"<tr style=[\"']background:", partial)[1:]
+    hidden_failures = [row for row in rows if "(hidden) " in row and ">FAIL</td>" in row]
+    assert hidden_failures and not any(PICTURE.search(row) for row in hidden_failures)   # where it differs: withheld
     correct = _feedback(graded, "correct")
     assert not PICTURE.search(correct) and ">FAIL</td>" not in correct and ">ok</td>" in correct
 
