@@ -356,7 +356,7 @@ def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geo: _ConvGeome
     K = C * HH * WW                                                     # numbers per window
     cols = np.empty((K + 1, N * P))
     cols[K] = 1.0                                                       # the bias's input
-    grid = cols[:K].reshape((C, HH, WW, N) + geo.out_hw)                # the window rows, a view
+    window_rows = cols[:K].reshape((C, HH, WW, N) + geo.out_hw)         # the rows im2col fills, a view
     Wb = np.concatenate([W.reshape(F, K), b[:, None]], axis=1)         # (F, K+1): the filters, then the bias
     out = np.empty((N, F, P))
     per_image = P >= 64 and K <= 2 * P
@@ -364,7 +364,7 @@ def _conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, geo: _ConvGeome
     def convolve(batch: slice) -> None:
         n, pos = batch.stop - batch.start, slice(batch.start * P, batch.stop * P)   # these images' columns
         windows = _windows(_pad(x[batch], geo.pads), (HH, WW), geo.stride, geo.out_hw)   # (C, HH, WW, n, H', W')
-        grid[:, :, :, batch] = windows
+        window_rows[:, :, :, batch] = windows
         these = cols[:, pos]                                                               # (K+1, n*H'*W')
         if per_image:
             np.matmul(Wb, these.reshape(K + 1, n, P).transpose(1, 0, 2), out=out[batch])   # (n, F, H'*W')
