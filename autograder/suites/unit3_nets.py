@@ -280,18 +280,27 @@ def _diverged(weights) -> str:
             "your trained weights hold NaN or inf: training diverged (try a smaller learning rate)")
 
 
+def _counted_and_judged(ns, t, net: str, sizes: tuple, what: str, measured: str, output: str):
+    """Check ``net``'s weight count, then return the weights its ``parameters()`` reports, checked against the
+    architecture ``sizes``; None (with ``what`` failed and said why) when there is nothing fit to judge."""
+    count = _n_weights(ns, t, net)
+    if count is None:
+        return None
+    expected = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    t.equal(f"{net} ({'-'.join(map(str, sizes))}) has {expected} weights", count, expected)
+    weights = _judged_weights(ns, t, net, sizes)
+    if weights is None:
+        t.fail(what, f"not measured: {measured} is measured on the weights parameters() reports, by the grader's "
+                     f"own {'-'.join(map(str, sizes))} forward pass (Tanh hidden layer, {output})")
+    return weights
+
+
 def regression_net_has_seven_weights_and_fits(ns, t):
     from nnkit import data
 
-    count = _n_weights(ns, t, "reg_net")
-    if count is None:
-        return
-    t.equal("reg_net (1-2-1) has 7 weights", count, 7)
-    weights = _judged_weights(ns, t, "reg_net", (1, 2, 1))
     what = "MSE on a fresh sample of the curve is below 0.06"
+    weights = _counted_and_judged(ns, t, "reg_net", (1, 2, 1), what, "the fit", "linear output")
     if weights is None:
-        t.fail(what, "not measured: the fit is measured on the weights parameters() reports, by the grader's own "
-                     "1-2-1 forward pass (Tanh hidden layer, linear output)")
         return
     x, y = data.make_regression_1d(200, seed=int(t.rng.integers(1, 2**31)))
     mse = float(np.mean((reference_outputs(weights, x) - y) ** 2))
@@ -302,15 +311,9 @@ def regression_net_has_seven_weights_and_fits(ns, t):
 def xor_net_has_nine_weights_and_separates(ns, t):
     from nnkit import data
 
-    count = _n_weights(ns, t, "xor_net")
-    if count is None:
-        return
-    t.equal("xor_net (2-2-1) has 9 weights", count, 9)
-    weights = _judged_weights(ns, t, "xor_net", (2, 2, 1))
     what = "accuracy on a fresh XOR sample is at least 90%"
+    weights = _counted_and_judged(ns, t, "xor_net", (2, 2, 1), what, "the accuracy", "one output logit")
     if weights is None:
-        t.fail(what, "not measured: the accuracy is measured on the weights parameters() reports, by the grader's "
-                     "own 2-2-1 forward pass (Tanh hidden layer, one output logit)")
         return
     X, y = data.make_xor(400, seed=int(t.rng.integers(1, 2**31)))
     X = X - 0.5   # the notebook centres the clouds on the origin
