@@ -90,8 +90,9 @@ def discover(paths) -> list[Submission]:
                 found.append(Submission(path))
     unique, seen = [], set()
     for sub in found:
-        if _located(sub.path) not in seen:
-            seen.add(_located(sub.path))
+        where = _located(sub.path)
+        if where not in seen:
+            seen.add(where)
             unique.append(sub)
     return unique
 

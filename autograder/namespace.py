@@ -76,6 +76,11 @@ class StudentCodeError(Exception):
     def not_implemented(self) -> bool:
         return self.exc_type == "NotImplementedError"
 
+    @property
+    def report(self) -> str:
+        """The line feedback gives for it: ``your code raised ValueError in `relu`: ...``."""
+        return f"your code raised {self.exc_type} in `{self.where}`: {self.message}"
+
 
 class NamespaceError(Exception):
     """The grader asked for something that does not exist (a missing name or ref)."""

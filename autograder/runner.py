@@ -41,7 +41,7 @@ def _run_check(check, handle, t: Tester) -> None:
             t.fail(what, f"implement `{exc.where}` first")
             t.results[-1].not_implemented = exc.where
         else:
-            t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}")
+            t.fail(what, exc.report)
     except NamespaceError as exc:
         t.fail(what, str(exc))
     except WorkerFailure as exc:

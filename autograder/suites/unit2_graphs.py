@@ -49,7 +49,7 @@ def _attempt(t, what: str, thunk):
         if exc.not_implemented:
             t.fail(what, f"implement `{exc.where}` first")
         else:
-            t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}",
+            t.fail(what, exc.report,
                    [EXCEPTION_HINTS[exc.exc_type]] if exc.exc_type in EXCEPTION_HINTS else [])
         return None
 

@@ -148,9 +148,9 @@ def sequential_forward_and_backward(ns, t):
     except StudentCodeError as exc:
         if exc.not_implemented or "backward" not in exc.where:
             raise
-        t.fail("Sequential.backward returns dL/dx", f"your code raised {exc.exc_type} in `{exc.where}`: "
-               f"{exc.message}", ["a layer's backward got a dout of the wrong shape: Sequential.backward must visit "
-                                  "the layers in reverse order (last layer first), passing each one's dx on"])
+        t.fail("Sequential.backward returns dL/dx", exc.report,
+               ["a layer's backward got a dout of the wrong shape: Sequential.backward must visit "
+                "the layers in reverse order (last layer first), passing each one's dx on"])
         return
     t.close("Sequential.backward returns dL/dx", dx, ref.backward(dout), kind="backward")
     for k, (layer, ref_layer) in enumerate(linears):

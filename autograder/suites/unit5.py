@@ -149,7 +149,7 @@ def _conv_forward_cases(ns, t, cases):
         except StudentCodeError as exc:
             if exc.not_implemented or P == 0:
                 raise
-            t.fail(what, f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}",
+            t.fail(what, exc.report,
                    ["with padding > 0 a window near the edge came out smaller than the kernel: the padding is ignored? "
                     "pad x on every side (np.pad) before sliding the windows over it; or the padding went on one "
                     "side only, or np.pad(x, padding) padded the batch and channel axes too: pad the two spatial "
@@ -226,7 +226,7 @@ def _conv_backward_case(ns, t, case, *, numeric: bool):
     except StudentCodeError as exc:
         if exc.not_implemented or P == 0:
             raise
-        t.fail(f"conv2d_backward ({label})", f"your code raised {exc.exc_type} in `{exc.where}`: {exc.message}",
+        t.fail(f"conv2d_backward ({label})", exc.report,
                ["with padding > 0 a window near the edge came out smaller than the kernel: in the backward too, "
                 "take the windows from the padded input (xpad) for dW and add dx into a padded dxpad, cropped "
                 "at the end"])
@@ -347,9 +347,8 @@ def _pool_backward_case(ns, t, kind, case, x, *, numeric: bool, tie_note: str = 
     except StudentCodeError as exc:
         if exc.not_implemented or S == K:
             raise
-        t.fail(f"dx matches the reference ({label})", f"your code raised {exc.exc_type} in `{exc.where}`: "
-               f"{exc.message}", [_STRIDE_IN_BACKWARD.format(kind=kind, S=S, K=K)
-                                  + " (with it the last windows run past the input)"])
+        t.fail(f"dx matches the reference ({label})", exc.report,
+               [_STRIDE_IN_BACKWARD.format(kind=kind, S=S, K=K) + " (with it the last windows run past the input)"])
         return
     dx = getattr(pool, f"{kind}pool2d_backward_naive")(dout, cache)
     kstride = _pool_dx_moved_by_k(pool, kind, x, dout, K)
