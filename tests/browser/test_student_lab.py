@@ -211,14 +211,15 @@ def test_a_student_runs_a_test_cell_on_the_stub_then_a_wrong_then_a_right_heavis
             assert page.locator("text=/Validate|Create Assignment|Formgrader|Assignment List/").count() == 0
 
             page.locator(".jp-BreadCrumbs-home").click()    # the file browser's root is exercises/
-            # Wait for the listing of the root itself: a selector that matched one item could still see the
-            # unit1 folder's listing before the file browser refreshed (seen once: ['unit1.ipynb']).
-            page.wait_for_function("""() => {
+            # Read the names in the same moment they are judged: the listing's nodes are reused from one
+            # folder to the next, and two reads could straddle a refresh (seen twice: a read after the wait
+            # gave ['unit1.ipynb', 'unit2', ...], the unit1 folder's one file in the first node).
+            names = page.wait_for_function("""() => {
                 const names = [...document.querySelectorAll('.jp-DirListing-itemName')].map(e => e.textContent.trim());
-                return ['unit1', 'unit2', 'unit3', 'unit4', 'unit5'].every(unit => names.includes(unit));
-            }""", timeout=30_000)
-            names = page.locator(".jp-DirListing-itemName").all_inner_texts()
-            assert {"unit1", "unit2", "unit3", "unit4", "unit5"} <= set(names), names
+                const units = ['unit1', 'unit2', 'unit3', 'unit4', 'unit5'];
+                return units.every(unit => names.includes(unit)) && names;
+            }""", timeout=30_000).json_value()
+            assert sorted(names) == ["unit1", "unit2", "unit3", "unit4", "unit5"], names
         finally:
             browser.close()
     errors = [line for line in log.read_text().splitlines() if re.match(r"\[E[ \d]", line)]
