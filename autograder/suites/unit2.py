@@ -40,7 +40,8 @@ def value_operations_forward(ns, t):
         what = f"(Value({a:.3f}) ** {k}).data"
         out = _attempt(t, what, lambda: ns.method(ns.new("Value", a), "__pow__", k))
         if out is not None and _node(t, what, out, "Value") is not None:
-            t.close(what, ns.get(out, "data"), a ** k)
+            t.close(what, ns.get(out, "data"), a ** k,
+                    known_wrong={f"x * k instead of x ** k (k = {k:g}): the forward of ** multiplies": a * k})
     for method, (fwd, _) in UNARY.items():
         what = f"Value({b:.3f}).{method}().data"
         out = _attempt(t, what, lambda: ns.method(ns.new("Value", b), method))
@@ -95,9 +96,11 @@ def value_local_gradients(ns, t):
             return _numbers([ns.get(x, "grad"), ns.get(y, "grad")])
         got = _attempt(t, what, run)
         if got is not None:
-            swapped = {"the two local derivatives of * swapped (x * y sends y.data to y and x.data to x)":
-                       np.array(local(a, b)[::-1])} if method == "__mul__" else None
-            t.close(what, got, np.array(local(a, b)), kind="backward", known_wrong=swapped)
+            wrong = {NO_GRADIENT: np.zeros(2)}
+            if method == "__mul__":
+                wrong["the two local derivatives of * swapped (x * y sends y.data to y and x.data to x)"] = \
+                    np.array(local(a, b)[::-1])
+            t.close(what, got, np.array(local(a, b)), kind="backward", known_wrong=wrong)
     cases = [(m, (), fwd_local[1]) for m, fwd_local in UNARY.items()]
     cases += [("__pow__", (k,), (lambda v, k=k: k * v ** (k - 1))) for k in (3, -1, 0.5)]
     for method, args, local in cases:
@@ -109,7 +112,13 @@ def value_local_gradients(ns, t):
             return ns.get(x, "grad")
         got = _attempt(t, what, run)
         if got is not None:
-            t.close(what, got, local(a), kind="backward", known_wrong=_local_mistakes(method, args, a))
+            t.close(what, got, local(a), kind="backward", known_wrong={NO_GRADIENT: 0.0,
+                                                                        **_local_mistakes(method, args, a)})
+
+
+NO_GRADIENT = ("no gradient reached the input (its grad is still 0): attach the closure with "
+               "`out._backward = _backward`, and in it add `out.grad` times the local derivative to the input's "
+               "grad (`self.grad += ...`; `self.grad` on the right-hand side is the input's own grad, still 0)")
 
 
 def _local_mistakes(method, args, a):
@@ -117,15 +126,22 @@ def _local_mistakes(method, args, a):
     if method == "__pow__":
         k = args[0]
         return {f"the power rule without its exponent: x**(k-1) instead of k * x**(k-1) (k = {k:g})": a ** (k - 1),
-                f"k * x**k instead of k * x**(k-1) (k = {k:g})": k * a ** k}
+                f"k * x**k instead of k * x**(k-1) (k = {k:g})": k * a ** k,
+                f"k * x**k - 1: `exponent * self.data ** exponent - 1` needs brackets, "
+                f"k * x**(exponent - 1) (k = {k:g})": k * a ** k - 1}
     if method == "tanh":
-        return {"tanh' = 1 - tanh(x): the square is missing (tanh' = 1 - tanh(x)**2)": 1.0 - math.tanh(a)}
+        return {"tanh' = 1 - tanh(x): the square is missing (tanh' = 1 - tanh(x)**2)": 1.0 - math.tanh(a),
+                "1 - x**2 from the input x: tanh' = 1 - t**2 with t = tanh(x), the output (out.data)":
+                1.0 - a * a}
     if method == "sigmoid":
         s = 1.0 / (1.0 + math.exp(-a))
-        return {"sigmoid' = s: the factor (1 - s) is missing (sigmoid' = s * (1 - s))": s}
+        return {"sigmoid' = s: the factor (1 - s) is missing (sigmoid' = s * (1 - s))": s,
+                "x * (1 - x) from the input x: sigmoid' = s * (1 - s) with s = sigmoid(x), the output (out.data)":
+                a * (1.0 - a)}
     if method == "exp":
-        return {"exp' = 1 (the local derivative of exp is exp itself)": 1.0}
-    return None
+        return {"exp' = 1 (the local derivative of exp is exp itself)": 1.0,
+                "exp' = x: the local derivative of exp is exp(x) itself (out.data), not the input": a}
+    return {}
 
 
 def value_accumulates(ns, t):
@@ -149,7 +165,12 @@ def value_accumulates(ns, t):
         t.close(f"d(x * {method}(x))/dx at x = {x0:.3f} (x is used twice)", ns.get(x, "grad"),
                 f(x0) + x0 * df(x0), kind="backward",
                 known_wrong={f"a gradient that is overwritten (=) instead of accumulated (+=) in the backward of "
-                             f"{method}": x0 * df(x0)})
+                             f"{method}": x0 * df(x0), PREV_MISSING: f(x0)})
+
+
+PREV_MISSING = ("an input left out of `_prev` in __mul__ (here the left operand `self`, the node f(x)): "
+                "backward only visits the nodes it reaches through `_prev`, so f(x) never passed its gradient on "
+                "to x; make the product with `_prev=(self, other)`")
 
 
 def value_shared_subexpression(ns, t):
@@ -171,7 +192,9 @@ def value_deep_chain(ns, t):
         node = ns.method(node, "__mul__", 1.001)
     what = f"backward through a chain of {depth} multiplications (no recursion-limit error)"
     if _attempt(t, what, lambda: ns.method(node, "backward") or True) is not None:
-        t.close(what, ns.get(x, "grad"), 1.001 ** depth, kind="backward")
+        t.close(what, ns.get(x, "grad"), 1.001 ** depth, kind="backward", known_wrong={
+            "no gradient reached the start of the chain: each product's `_prev` must hold both inputs "
+            "(self, other), and every node's `_backward` must be attached": 0.0})
 
 
 # -- the lecture's examples ---------------------------------------------------------------------------------------
@@ -242,6 +265,11 @@ def dual_operations(ns, t):
 
 def _dual_mistakes(method, args, a, da, b, db):
     """Wrong tangents students write, as (value, tangent) pairs."""
+    if method == "__add__":
+        return {"the sum rule: (a + b eps) + (c + d eps) = (a + c) + (b + d) eps, but your tangent has only "
+                "one of b and d": np.array([a + b, da]),
+                "the sum rule: (a + b eps) + (c + d eps) = (a + c) + (b + d) eps, but your tangent is b * d":
+                np.array([a + b, da * db])}
     if method == "__mul__":
         rule = "the product rule: (a + b eps)(c + d eps) = ac + (ad + bc) eps"
         return {f"{rule}, but your tangent is bd": np.array([a * b, da * db]),
@@ -257,8 +285,13 @@ def _dual_mistakes(method, args, a, da, b, db):
         wrong = {chain: np.array([f(a), df(a)])}
         if method == "tanh":
             wrong["tanh' = 1 - tanh(a): the square is missing"] = np.array([f(a), (1 - math.tanh(a)) * da])
+            wrong["1 - a**2 from the value a: tanh' = 1 - t**2 with t = tanh(a)"] = np.array([f(a), (1 - a * a) * da])
         if method == "sigmoid":
             wrong["sigmoid' = s: the factor (1 - s) is missing"] = np.array([f(a), f(a) * da])
+            wrong["a * (1 - a) from the value a: sigmoid' = s * (1 - s) with s = sigmoid(a)"] = \
+                np.array([f(a), a * (1 - a) * da])
+        if method == "exp":
+            wrong["exp' = a: the derivative of exp is exp(a) itself"] = np.array([f(a), a * da])
         return wrong
     return None
 
@@ -297,15 +330,21 @@ def dual_sigmoid_extremes(ns, t):
 
 
 # -- training a neuron with the engine ---------------------------------------------------------------------------
-def reference_train_neuron(X, y, w0, b0, lr, steps, *, mean=True):
-    """Gradient descent on mean((sigmoid(X w + b) - y)**2) with the closed-form gradient (the sum if not mean)."""
+def reference_train_neuron(X, y, w0, b0, lr, steps, *, mean=True, stale=False, bias=True):
+    """Gradient descent on mean((sigmoid(X w + b) - y)**2) with the closed-form gradient (the sum if not mean).
+
+    Two mistakes can be switched on, to recognise them: ``stale`` steps with the gradients summed over every step
+    so far (Values reused across steps, their grads never reset); ``bias=False`` never updates the bias.
+    """
     w, b, losses = np.array(w0, dtype=float), float(b0), []
     scale = 1.0 / len(y) if mean else 1.0
+    gw, gb = np.zeros_like(w), 0.0
     for _ in range(steps):
         p = ref_act.sigmoid(X @ w + b)
         losses.append(float(np.sum((p - y) ** 2)) * scale)
         dz = 2.0 * (p - y) * p * (1.0 - p) * scale          # (N,)
-        w, b = w - lr * X.T @ dz, b - lr * float(dz.sum())
+        gw, gb = (gw if stale else 0.0) + X.T @ dz, (gb if stale else 0.0) + float(dz.sum())
+        w, b = w - lr * gw, (b - lr * gb) if bias else b
     return w, b, losses
 
 
@@ -334,10 +373,15 @@ def train_neuron_matches_reference(ns, t):
     summed = "training on the summed squared error instead of the mean"
     w_up, b_up, _ = reference_train_neuron(X, y, w0, b0, -0.5, 3)
     uphill = "gradient ascent (w + lr * grad): a descent step goes against the gradient"
+    w_stale, b_stale, _ = reference_train_neuron(X, y, w0, b0, 0.5, 3, stale=True)
+    stale = ("gradients that pile up over the steps: the same Values were reused and their grads never reset, so "
+             "each step used the sum of all gradients so far; wrap the current weights in new Values every step")
+    frozen = "the bias never updated: step it too, b = b - lr * (the bias Value's grad)"
     t.close("train_neuron: weights after 3 steps (N = 10, lr = 0.5)", got[0], w, kind="backward",
-            known_wrong={summed: w_sum, uphill: w_up})
+            known_wrong={summed: w_sum, uphill: w_up, stale: w_stale,
+                         frozen: reference_train_neuron(X, y, w0, b0, 0.5, 3, bias=False)[0]})
     t.close("train_neuron: bias after 3 steps", got[1], b, kind="backward",
-            known_wrong={summed: b_sum, uphill: b_up})
+            known_wrong={summed: b_sum, uphill: b_up, stale: b_stale, frozen: b0})
     t.close("train_neuron: the loss before each step", got[2], np.array(losses), kind="backward",
             known_wrong={summed: np.array(losses_sum), "the loss after each step instead of before it":
                          np.array(reference_train_neuron(X, y, w0, b0, 0.5, 4)[2][1:])})
@@ -378,12 +422,33 @@ def reference_classifier(theta, X, y):
     return loss, _add_bias(X).T @ dlogits
 
 
+def _classifier_mistakes(theta, X, y):
+    """(loss, dtheta) mistakes of the layer-by-layer classifier, for the known_wrong of its checks."""
+    z1 = _add_bias(X)
+    z2 = z1 @ theta
+    d3 = np.zeros_like(z2)
+    d3[np.arange(len(y)), y] = -1.0
+    with np.errstate(all="ignore"):
+        p = ref_act.softmax(z2)
+        log_of_softmax = -float(np.log(p[np.arange(len(y)), y]).sum())
+    return ({"log(softmax(z)): the softmax of a far-from-max logit underflows to 0 and log(0) = -inf; take "
+             "log_softmax (z - max - log(sum(exp(z - max)))) instead of the log of the probabilities":
+             log_of_softmax},
+            {"the log-softmax layer skipped in the backward pass: dtheta = z1.T @ d3 uses d3 where d2 = "
+             "d3 - softmax(z2) * sum(d3) belongs": z1.T @ d3,
+             "the bias row missing: dtheta = X.T @ d2 has D rows; the forward used add_bias(X), so dtheta = "
+             "z1.T @ d2 with z1 = add_bias(X) (shape (D+1, 2))": X.T @ (p + d3)})
+
+
 def log_softmax_matches_reference(ns, t):
     Z = t.rng.normal(size=(5, 3)) * 2
+    shifted = Z - Z.max(axis=1, keepdims=True)
     t.close("log_softmax on a (5, 3) array", ns.call("log_softmax", Z), ref_act.log_softmax(Z),
             known_wrong={"softmax instead of log-softmax": ref_act.softmax(Z),
                          "log-softmax over the wrong axis (columns, axis=0; each row must be normalised)":
-                         ref_act.log_softmax(Z.T).T})
+                         ref_act.log_softmax(Z.T).T,
+                         "the log-sum-exp taken over the whole array: sum each row (axis=1, keepdims=True)":
+                         shifted - np.log(np.exp(shifted).sum())})
 
 
 def log_softmax_stable(ns, t):
@@ -401,7 +466,8 @@ def classifier_matches_reference(ns, t):
     loss, dtheta = reference_classifier(theta, X, y)
     t.close("softmax_classifier: the summed negative log-likelihood", got[0], loss,
             known_wrong={"the mean over the batch instead of the sum": loss / 7})
-    t.close("softmax_classifier: dtheta against the reference", got[1], dtheta, kind="backward", batch_size=7)
+    t.close("softmax_classifier: dtheta against the reference", got[1], dtheta, kind="backward", batch_size=7,
+            known_wrong=_classifier_mistakes(theta, X, y)[1])
 
     def forward(th):
         result = ns.call("softmax_classifier", th, X, y)
@@ -413,13 +479,20 @@ def classifier_matches_reference(ns, t):
 def classifier_hidden_cases(ns, t):
     theta, X = t.rng.normal(size=(5, 2)), t.rng.normal(size=(12, 4))
     y = t.rng.integers(0, 2, size=12)
-    for label, th in (("D = 4, N = 12", theta), ("logits of size ~500", theta * 250)):
+    # one input: the two logits are +-s*x, so every example's wrong class lies ~1000 below its right one
+    s = float(t.rng.uniform(400, 600))
+    x1 = t.rng.uniform(1.0, 2.0, size=(6, 1)) * t.rng.choice([-1.0, 1.0], size=(6, 1))
+    apart = (np.array([[0.0, 0.0], [s, -s]]), x1, (x1[:, 0] < 0).astype(int))
+    apart[2][0] = 1 - apart[2][0]                 # and one example labelled with its far-below class
+    for label, th, X, y in (("D = 4, N = 12", theta, X, y), ("logits of size ~500", theta * 250, X, y),
+                            ("two logits ~1000 apart", *apart)):
         got = t.unpack(f"softmax_classifier with {label}", ns.call("softmax_classifier", th, X, y), 2)
         if got is None:
             continue
         loss, dtheta = reference_classifier(th, X, y)
-        t.close(f"softmax_classifier with {label}: loss", got[0], loss)
-        t.close(f"softmax_classifier with {label}: dtheta", got[1], dtheta, kind="backward")
+        wrong_loss, wrong_dtheta = _classifier_mistakes(th, X, y)
+        t.close(f"softmax_classifier with {label}: loss", got[0], loss, known_wrong=wrong_loss)
+        t.close(f"softmax_classifier with {label}: dtheta", got[1], dtheta, kind="backward", known_wrong=wrong_dtheta)
 
 
 FORBID = ("nnkit.autodiff", "nnkit.activations", "nnkit.losses", "nnkit.perceptron", "nnkit.logic")

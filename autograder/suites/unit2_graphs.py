@@ -164,6 +164,19 @@ def _post_order(root, visited: bool) -> list:
     return order
 
 
+def _pre_order(root) -> list:
+    """Depth-first from the output, each node listed when first popped (before its inputs): not topological."""
+    order, seen, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        stack.extend(node._prev)
+    return order
+
+
 ORDERS = {
     "calling _backward in breadth-first order instead of a topological order (a node passed its gradient on "
     "before all of its consumers had added theirs)": _bfs,
@@ -172,6 +185,9 @@ ORDERS = {
     "calling _backward in forward order: the topological order must be reversed": lambda root: _post_order(
         root, visited=True),
     "the output's grad never set to 1.0 before the backward pass (every gradient stays 0)": lambda root: [],
+    "a depth-first walk from the output that lists each node when it is first reached (pre-order): a node "
+    "shared by two paths passes its gradient on before the second path has added its share; list a node only "
+    "after all of its inputs (post-order) and call _backward in the reverse of that order": _pre_order,
 }
 
 
@@ -190,6 +206,59 @@ def order_mistakes(steps, xs) -> dict:
     return wrong
 
 
+def _inputs_and_locals(step, values) -> list[tuple[int | None, float]]:
+    """(input node or None for a constant, local derivative) of one non-leaf step."""
+    method, i, arg = step
+    a = values[i]
+    if method in BINARY:
+        j = arg[1] if isinstance(arg, tuple) else None
+        return list(zip((i, j), BINARY[method][1](a, values[j] if j is not None else float(arg))))
+    if method == "__pow__":
+        return [(i, arg * a ** (arg - 1))]
+    return [(i, UNARY[method][1](a))]
+
+
+def _forward_values(steps, xs) -> list[float]:
+    """Every node's value, from the closed forms."""
+    values = []
+    for step in steps:
+        if step[0] == "leaf":
+            values.append(float(xs[step[1]]))
+            continue
+        method, i, arg = step
+        if method in BINARY:
+            values.append(BINARY[method][0](values[i], values[arg[1]] if isinstance(arg, tuple) else float(arg)))
+        elif method == "__pow__":
+            values.append(values[i] ** arg)
+        else:
+            values.append(UNARY[method][0](values[i]))
+    return values
+
+
+def chain_rule_missing(steps, xs, op: str) -> np.ndarray:
+    """The leaf gradients when the backward of ``op`` adds only its local derivative (forgets ``* out.grad``).
+
+    Only the nodes the output reaches are visited, as in any backward pass; the order does not matter here.
+    """
+    values = _forward_values(steps, xs)
+    grads, reached = np.zeros(len(steps)), np.zeros(len(steps), dtype=bool)
+    grads[-1], reached[-1] = 1.0, True
+    for k in range(len(steps) - 1, -1, -1):
+        if steps[k][0] == "leaf" or not reached[k]:
+            continue
+        for j, local in _inputs_and_locals(steps[k], values):
+            if j is not None:
+                reached[j] = True
+                grads[j] += local * (1.0 if steps[k][0] == op else grads[k])
+    return grads[:_leaf_count(steps)]
+
+
+def chain_rule_mistakes(steps, xs) -> dict:
+    ops = sorted({s[0] for s in steps if s[0] != "leaf"})
+    return {f"the chain rule missing in the backward of {op}: it adds only the local derivative; multiply it by "
+            f"out.grad (the gradient arriving at the output)": chain_rule_missing(steps, xs, op) for op in ops}
+
+
 def _compare_expression(ns, t, label: str, steps, xs) -> None:
     """Forward value, leaf gradients vs the reference, and leaf gradients vs numeric differences of the student."""
     nodes = build_student(ns, "Value", steps, xs)
@@ -199,7 +268,7 @@ def _compare_expression(ns, t, label: str, steps, xs) -> None:
     ref_nodes = build_reference(ref_ad.Value, steps, xs)
     ref_nodes[-1].backward()
     t.close(f"{label}: gradients of the inputs", grads, np.array([ref_nodes[k].grad for k in range(n)]),
-            kind="backward", known_wrong=order_mistakes(steps, xs))
+            kind="backward", known_wrong={**order_mistakes(steps, xs), **chain_rule_mistakes(steps, xs)})
 
     def forward(v):
         return ns.get(build_student(ns, "Value", steps, v)[-1], "data")

@@ -164,9 +164,9 @@ UNIT2 = [
                            "s = 1.0 / (1.0 + math.exp(-self.data))")], r"OverflowError"),
     E("u2_value_ops", V, [("out = Value(self.data ** exponent, (self,), f\"**{exponent}\")",
                            "out = Value(self.data * exponent, (self,), f\"**{exponent}\")")],
-      None),
+      r"x \* k instead of x \*\* k"),
     E("u2_value_backward", V, [("out = Value(self.data * other.data, (self, other), \"*\")",
-                           "out = Value(self.data * other.data, (other,), \"*\")")], None),
+                           "out = Value(self.data * other.data, (other,), \"*\")")], r"left out of `_prev`"),
     E("u2_graph_examples", GX, [("return f.data, xv.grad, yv.grad, zv.grad", "return f.data, zv.grad, yv.grad, xv.grad")],
       r"wrong order"),
     E("u2_graph_examples", GX, [("f = (xv + yv) * (2 * xv - 3)", "f = (xv + yv) * (2 * xv + 3)")], r"value f itself is wrong"),
@@ -911,6 +911,71 @@ UNIT45_MORE_VARIANTS = [
       label="RMSProp stepping a copy of w in place"),
 ]
 
-MISTAKES = UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE
+# -- units 1-3, more (issue: every plausible mistake in units 1-3 is caught and named) -----------------------------
+PRE_ORDER = ("        order, seen, stack = [], set(), [self]\n        while stack:\n            node = stack.pop()\n"
+             "            if id(node) in seen:\n                continue\n            seen.add(id(node))\n"
+             "            order.append(node)\n            stack.extend(node._prev)\n        self.grad = 1.0\n"
+             "        for node in order:\n            node._backward()")
+TRAIN_FRESH = "    for _ in range(steps):\n        wv, bv = [Value(wi) for wi in w], Value(b)\n"
+
+UNIT2_MORE = [
+    E("u2_value_backward", V, [("self.grad += (1.0 - t * t) * out.grad", "self.grad += (1.0 - self.data ** 2) * out.grad")],
+      r"1 - x\*\*2 from the input", label="tanh' from the input x"),
+    E("u2_value_backward", V, [("self.grad += s * (1.0 - s) * out.grad", "self.grad += self.data * (1.0 - self.data) * out.grad")],
+      r"x \* \(1 - x\) from the input", label="sigmoid' from the input x"),
+    E("u2_value_backward", V, [("self.grad += out.data * out.grad", "self.grad += self.data * out.grad")], r"exp' = x",
+      label="exp' = x"),
+    E("u2_value_backward", V, [("self.grad += exponent * self.data ** (exponent - 1) * out.grad",
+                                "self.grad += exponent * self.data ** exponent-1 * out.grad")], r"needs brackets",
+      label="power rule without brackets around exponent - 1"),
+    E("u2_value_backward", V, [("            self.grad += (1.0 - t * t) * out.grad\n        out._backward = _backward\n",
+                                "            self.grad += (1.0 - t * t) * out.grad\n")], r"no gradient reached the input",
+      label="tanh's _backward never attached"),
+    E("u2_value_backward", V, [("            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+                                "            self.grad += other.data * self.grad\n            other.grad += self.data * other.grad")],
+      r"no gradient reached the input", label="the input's grad instead of out.grad in *"),
+    E("u2_value_backward", V, [("            self.grad += out.grad\n            other.grad += out.grad",
+                                "            self.grad += 1.0\n            other.grad += 1.0")],
+      r"chain rule missing in the backward of __add__", label="+ backward without out.grad"),
+    E("u2_value_backward", V, [("            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+                                "            self.grad += other.data\n            other.grad += self.data")],
+      r"chain rule missing in the backward of __mul__", label="* backward without out.grad"),
+    E("u2_value_backward", V, [("self.grad += (1.0 - t * t) * out.grad", "self.grad += 1.0 - t * t")],
+      r"chain rule missing in the backward of tanh", label="tanh backward without out.grad"),
+    E("u2_value_backward", V, [(BACKWARD_LOOP, PRE_ORDER)], r"pre-order", label="depth-first pre-order backward"),
+    E("u2_dual", DU, [("return Dual(self.value + other.value, self.tangent + other.tangent)",
+                       "return Dual(self.value + other.value, self.tangent)")], r"sum rule", label="Dual + drops d"),
+    E("u2_dual", DU, [("return Dual(t, (1.0 - t * t) * self.tangent)", "return Dual(t, (1.0 - self.value ** 2) * self.tangent)")],
+      r"1 - a\*\*2 from the value", label="Dual tanh' from a"),
+    E("u2_dual", DU, [("return Dual(s, s * (1.0 - s) * self.tangent)",
+                       "return Dual(s, self.value * (1.0 - self.value) * self.tangent)")],
+      r"a \* \(1 - a\) from the value", label="Dual sigmoid' from a"),
+    E("u2_train_neuron", TN, [(TRAIN_FRESH, "    wv, bv = [Value(wi) for wi in w], Value(b)\n    for _ in range(steps):\n"
+                                            "        for wi, v in zip(wv, w):\n            wi.data = float(v)\n"
+                                            "        bv.data = b\n")],
+      r"pile up", label="Values reused across steps, grads never reset"),
+    E("u2_train_neuron", TN, [("        b = b - lr * bv.grad\n", "")], r"bias never updated", label="bias never stepped"),
+    E("u2_softmax", SM, [("np.exp(shifted).sum(axis=1, keepdims=True)", "np.exp(shifted).sum()")], r"whole array",
+      label="log-sum-exp over the whole array"),
+    E("u2_softmax", SM, [("    z3 = log_softmax(z2)  ", "    p2 = np.exp(z2 - z2.max(axis=1, keepdims=True))\n"
+                                                    "    z3 = np.log(p2 / p2.sum(axis=1, keepdims=True))  ")],
+      r"log\(0\)", label="log of the softmax probabilities"),
+    E("u2_softmax", SM, [("dtheta = z1.T @ d2", "dtheta = z1.T @ d3")], r"log-softmax layer skipped",
+      label="backward skips the log-softmax layer"),
+    E("u2_softmax", SM, [("dtheta = z1.T @ d2", "dtheta = np.asarray(X, dtype=float).T @ d2")], r"bias row missing",
+      label="dtheta without the bias row"),
+]
+
+UNIT2_MORE_VARIANTS = [
+    E("u2_value_backward", V, [("self.grad += s * (1.0 - s) * out.grad", "self.grad += out.data * (1.0 - out.data) * out.grad")]),
+    E("u2_value_backward", V, [("self.grad += out.data * out.grad", "self.grad += math.exp(self.data) * out.grad")]),
+    E("u2_dual", DU, [("self.value * other.tangent + self.tangent * other.value",
+                       "other.value * self.tangent + other.tangent * self.value")]),
+    E("u2_softmax", SM, [("    d2 = d3 - np.exp(z3) * d3.sum(axis=1, keepdims=True)\n", "    d2 = np.exp(z3) + d3\n")]),
+    E("u2_softmax", SM, [("return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
+                          "return shifted - np.log(np.sum(np.exp(shifted), axis=1))[:, None]")]),
+]
+
+MISTAKES = (UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE + UNIT2_MORE)
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
-            + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS)
+            + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS + UNIT2_MORE_VARIANTS)
