@@ -911,6 +911,65 @@ UNIT45_MORE_VARIANTS = [
       label="RMSProp stepping a copy of w in place"),
 ]
 
+TRAIN_CHECK = ("            if np.any(tlu_predict(theta, x[None, :])[0] != t):\n                wrong += 1\n"
+               "                theta = perceptron_step(theta, x, t, lr)\n        mistakes.append(wrong)\n")
+
+UNIT1_MORE = [
+    E("u1_heaviside", H, [("(z > 0).astype(float)", "np.heaviside(z, 0.5)")], r"H\(0\) = 0\.5", label="np.heaviside(z, 0.5)"),
+    E("u1_heaviside", H, [("(z > 0).astype(float)", "np.heaviside(z, 1.0)")], r"H\(0\) = 1", label="np.heaviside(z, 1)"),
+    E("u1_sigmoid", S, [(SIG_BODY, "    return 0.5 * (1.0 + np.tanh(z))")], r"z halved inside the tanh",
+      label="(1 + tanh z) / 2"),
+    E("u1_tlu", T, [("np.hstack([np.ones((X.shape[0], 1)), X])", "np.hstack([-np.ones((X.shape[0], 1)), X])")],
+      r"x0 = -1", label="bias input -1"),
+    E("u1_tlu", T, [("heaviside(add_bias(X) @ theta)", "add_bias(X) @ theta > 0")], r"return floats",
+      label="boolean TLU outputs"),
+    E("u1_perceptron_step", P, [("a = heaviside(x_tilde @ theta)", "a = (x_tilde @ theta >= 0).astype(float)")],
+      r"H\(0\) = 1", label="H(0) = 1 inside the rule"),
+    E("u1_perceptron_step", P, [("np.asarray(y, dtype=float) - a)", "np.asarray(y, dtype=float))")], r"Hebb",
+      label="Hebb's rule (no error term)"),
+    E("u1_perceptron_step", P, [("np.concatenate([[1.0], np.asarray(x, dtype=float)])",
+                                 "np.concatenate([[-1.0], np.asarray(x, dtype=float)])")], r"x0 = -1",
+      label="bias input -1 in the rule"),
+    E("u1_train_perceptron", TP, [("np.zeros((X.shape[1] + 1, y.shape[1])) if theta0 is None else np.array(theta0, dtype=float)",
+                                   "np.zeros((X.shape[1] + 1, y.shape[1]))")], r"theta0 ignored", label="theta0 ignored"),
+    E("u1_train_perceptron", TP, [(TRAIN_CHECK, "            if np.any(tlu_predict(theta, x[None, :])[0] != t):\n"
+                                                "                theta = perceptron_step(theta, x, t, lr)\n"
+                                                "        wrong = int(np.sum(np.any(tlu_predict(theta, X) != y, axis=1)))\n"
+                                                "        mistakes.append(wrong)\n")],
+      r"counted after the epoch", label="mistakes counted after the epoch"),
+    E("u1_train_perceptron", TP, [("for _ in range(max_epochs):", "for _ in range(1, max_epochs):")], r"off-by-one",
+      label="one epoch short"),
+    E("u1_gates", G, [("return sigmoid(theta[0] + np.asarray(X, dtype=float) @ theta[1:])",
+                       "return sigmoid(np.asarray(X, dtype=float) @ theta[1:] - theta[0])")], r"bias subtracted",
+      label="bias subtracted as a threshold"),
+    E("u1_gates", G, [("return sigmoid(theta[0] + np.asarray(X, dtype=float) @ theta[1:])",
+                       "return heaviside(theta[0] + np.asarray(X, dtype=float) @ theta[1:])")], r"step instead of the sigmoid",
+      label="gate neuron with the step"),
+    E("u1_gates", G, [("W_AND = np.array([-30.0, 20.0, 20.0])", "W_AND = np.array([-20.0, 20.0, 20.0])")],
+      r"decision boundary", label="AND bias puts 01 on the boundary"),
+    E("u1_gates", G, [("W_NAND = np.array([30.0, -20.0, -20.0])", "W_NAND = np.array([-30.0, 20.0, 20.0])")],
+      r"truth table of AND", label="NAND given AND's weights"),
+    E("u1_xor", X, [("return gate_neuron(W_AND, H)", "return gate_neuron(W_NAND, H)")], r"computes XNOR",
+      label="NAND as the output gate"),
+    E("u1_delta_rule", D, [("losses.append(0.5 * float(np.sum(", "losses.append(0.5 * float(np.mean(")],
+      r"mean over the examples where the sum is wanted", label="losses as half the mean"),
+    E("u1_delta_rule", D, [("losses.append(0.5 * float(np.sum(", "losses.append(float(np.mean(")],
+      r"mean squared error", label="losses as the MSE"),
+]
+
+UNIT1_MORE_VARIANTS = [
+    E("u1_heaviside", H, [("return (z > 0).astype(float)", "return np.maximum(np.sign(z), 0.0)")]),
+    E("u1_sigmoid", S, [(SIG_BODY, "    return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))")]),
+    E("u1_tlu", T, [("return np.hstack([np.ones((X.shape[0], 1)), X])", "return np.insert(X, 0, 1.0, axis=1)")]),
+    E("u1_train_perceptron", TP, [(TRAIN_CHECK, "            new = perceptron_step(theta, x, t, lr)\n"
+                                                "            if not np.array_equal(new, theta):\n"
+                                                "                wrong += 1\n            theta = new\n"
+                                                "        mistakes.append(wrong)\n")]),
+    E("u1_xor", X, [("np.column_stack([gate_neuron(W_OR, X), gate_neuron(W_NAND, X)])",
+                     "np.column_stack([gate_neuron(W_NAND, X), gate_neuron(W_OR, X)])")]),
+    E("u1_delta_rule", D, [("w = w + lr * Xb.T @ (y - Xb @ w)", "w = w - lr * Xb.T @ (Xb @ w - y)")]),
+]
+
 # -- units 1-3, more (issue: every plausible mistake in units 1-3 is caught and named) -----------------------------
 PRE_ORDER = ("        order, seen, stack = [], set(), [self]\n        while stack:\n            node = stack.pop()\n"
              "            if id(node) in seen:\n                continue\n            seen.add(id(node))\n"
@@ -976,6 +1035,7 @@ UNIT2_MORE_VARIANTS = [
                           "return shifted - np.log(np.sum(np.exp(shifted), axis=1))[:, None]")]),
 ]
 
-MISTAKES = (UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE + UNIT2_MORE)
+MISTAKES = (UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE + UNIT1_MORE + UNIT2_MORE)
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
-            + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS + UNIT2_MORE_VARIANTS)
+            + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS + UNIT1_MORE_VARIANTS
+            + UNIT2_MORE_VARIANTS)
