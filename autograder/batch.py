@@ -189,8 +189,8 @@ def _resume(submissions, out, force) -> tuple[dict[int, SubmissionResult], list[
             try:
                 results[n] = report.read_json(done)
                 continue
-            except (ValueError, KeyError, TypeError, OSError):
-                pass  # a damaged result file: grade again
+            except (ValueError, KeyError, TypeError, AttributeError, OSError):
+                pass  # a damaged result file (truncated, hand-edited, not UTF-8): grade again
         todo.append(n)
     return results, todo
 
@@ -248,7 +248,7 @@ def _with_assignment_max(result: SubmissionResult, sub: Submission, options: dic
     """An error row gets the assignment's max score (and name), read from the trusted notebook.
 
     The trusted notebook is the one named like the submission (``<source>/<assignment>/<name>``),
-    or the only one in the source. Unknown: the row keeps 0.
+    or the only one of its assignment's folder, or the only one in the source. Unknown: the row keeps 0.
     """
     if result.max_score:
         return result
@@ -256,7 +256,9 @@ def _with_assignment_max(result: SubmissionResult, sub: Submission, options: dic
     try:
         trusted_path = find_trusted(sub.path, source)
     except notebook.SubmissionError:
-        candidates = sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb")) if source.is_dir() else []
+        assignment = source / sub.path.parent.name
+        candidates = (sorted(assignment.glob("*.ipynb")) if assignment.is_dir() else
+                      sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb")) if source.is_dir() else [])
         if len(candidates) != 1:
             return result
         trusted_path = candidates[0]

@@ -56,7 +56,10 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
     by_name = source / submission.parent.name / submission.name
     if by_name.is_file():
         return by_name
-    candidates = sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb"))
+    if (source / submission.parent.name).is_dir():   # its folder names the assignment: look there only, so that
+        candidates = sorted((source / submission.parent.name).glob("*.ipynb"))   # unit 1 in unit 2's place fails
+    else:
+        candidates = sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb"))
     if not candidates:
         raise notebook.SubmissionError(f"no trusted notebooks under {source}")
     if submitted_nb is None:
@@ -70,6 +73,10 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
             continue
         if len(ours & theirs) > best_shared:
             best, best_shared = path, len(ours & theirs)
+    if best is None and (source / submission.parent.name).is_dir():
+        raise notebook.SubmissionError(f"this notebook is not the assignment {submission.parent.name}: it shares no "
+                                       f"nbgrader cells with {', '.join(p.name for p in candidates)} (is it the "
+                                       "right file?)")
     if best is None:
         raise notebook.SubmissionError(f"{submission.name} matches no assignment under {source}: it shares no "
                                        "nbgrader cells with any of them (is it the right file?)")
@@ -114,7 +121,11 @@ def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
         raise notebook.SubmissionError(f"{path.name} is a symbolic link, not a notebook: submit the file itself")
     submitted = notebook.read_notebook(path)                                    # 1. read
     trusted_path = find_trusted(path, source, submitted)                        # 2. trusted
-    trusted = notebook.read_notebook(trusted_path)
+    try:
+        trusted = notebook.read_notebook(trusted_path)
+    except notebook.SubmissionError as exc:   # the instructor's file: say so, or the row blames the student
+        raise notebook.SubmissionError(f"the trusted notebook {trusted_path} cannot be read, so nothing can be "
+                                       f"graded against it (fix --source): {exc}") from None
     result.assignment = trusted_path.parent.name
     notebook.verify_assignment(trusted, submitted, f"{trusted_path.parent.name}/{trusted_path.name}")  # 3.
     cells = notebook.build_cells(trusted, submitted)                            # 4. cells

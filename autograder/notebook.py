@@ -38,24 +38,44 @@ def read_notebook(path) -> SimpleNamespace:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SubmissionError(f"{path.name} is not UTF-8 text (byte {exc.start}); is it really a notebook?") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SubmissionError(f"{path.name} is not UTF-8 text: a notebook is UTF-8 JSON, and byte {exc.start} "
+                              f"(line {line}) is 0x{raw[exc.start]:02x}; is it really a notebook?") from None
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:   # RecursionError: JSON nested thousands deep
         raise SubmissionError(f"{path.name} is not valid notebook JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise SubmissionError(f"{path.name} is not a Jupyter notebook (no list of cells)")
-    if data.get("nbformat") != 4:
-        raise SubmissionError(f"{path.name} is in notebook format {data.get('nbformat')!r}; save it with "
-                              "Jupyter (format 4)")
+    if not isinstance(data, dict):
+        raise SubmissionError(f"{path.name} is not a Jupyter notebook: expected a JSON object with a list of "
+                              f"cells, found {_json_kind(data)}")
+    # the format first: format 3 keeps its cells in "worksheets", and it is a notebook, only an old one
+    if data.get("nbformat") != 4 and ("nbformat" in data or isinstance(data.get("cells"), list)):
+        version = data.get("nbformat")
+        fix = "open it in Jupyter and save it again (File > Save Notebook)" if isinstance(version, int) and \
+            version < 4 else "save it from a Jupyter that writes format 4"
+        raise SubmissionError(f"{path.name} is in notebook format {version!r}, the grader reads format 4; {fix}")
+    if not isinstance(data.get("cells"), list):
+        raise SubmissionError(f"{path.name} is not a Jupyter notebook: expected a list of cells, found "
+                              + (_json_kind(data["cells"]) if "cells" in data else "no cells"))
     for n, cell in enumerate(data["cells"], start=1):
         source = cell.get("source") if isinstance(cell, dict) else None
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str) or not (
                 isinstance(source, str) or (isinstance(source, list) and all(isinstance(x, str) for x in source))):
-            raise SubmissionError(f"{path.name}: cell {n} is malformed (not a notebook cell)")
+            raise SubmissionError(f"{path.name}: cell {n} is malformed (not a notebook cell): expected an object "
+                                  f"with a cell_type and a source text, found {_json_kind(cell)}"
+                                  + (f" with cell_type {cell.get('cell_type')!r} and a source that is "
+                                     f"{_json_kind(source)}" if isinstance(cell, dict) else ""))
         if not isinstance(cell.get("metadata", {}), dict):
-            raise SubmissionError(f"{path.name}: cell {n} has malformed metadata")
+            raise SubmissionError(f"{path.name}: cell {n} has malformed metadata: expected an object, found "
+                                  f"{_json_kind(cell['metadata'])}")
     return SimpleNamespace(cells=data["cells"], metadata=data.get("metadata", {}))
+
+
+def _json_kind(value) -> str:
+    """What a parsed JSON value is, in JSON's words: ``an array``, ``a string``, ``null``."""
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def nbgrader_meta(cell) -> dict:
@@ -169,7 +189,8 @@ def build_cells(trusted, submitted) -> list[tuple[str, str]]:
     """
     order = [c for c in trusted_cells(trusted)]
     index = {c.grade_id: i for i, c in enumerate(order)}
-    present = {c.grade_id for c in trusted_cells(submitted) if c.grade_id in index}
+    # only code cells count as present: a locked code cell turned into markdown does not run, so it is put back
+    present = {c.grade_id for c in trusted_cells(submitted) if c.grade_id in index and c.cell_type == "code"}
     cells, emitted, position = [], set(), 0
 
     def restore_missing(upto: int):
