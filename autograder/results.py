@@ -20,6 +20,8 @@ Numbers in ``expected``/``got`` are JSON numbers, except NaN and infinities, whi
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -165,6 +167,17 @@ def _num(x: float) -> str:
     return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
 
 
+def _check_fields(kind: str, d, numbers=(), lists=()) -> None:
+    if not isinstance(d, dict):
+        raise ValueError(f"{kind}.from_dict: expected an object, got {type(d).__name__}")
+    for name in numbers:
+        if isinstance(d.get(name), bool) or not isinstance(d.get(name), (int, float)) or not math.isfinite(d[name]):
+            raise ValueError(f"{kind}.from_dict: {name} must be a finite number, got {d.get(name)!r}")
+    for name in lists:
+        if not isinstance(d.get(name), list):
+            raise ValueError(f"{kind}.from_dict: {name} must be a list, got {type(d.get(name)).__name__}")
+
+
 # -- SubmissionResult ------------------------------------------------------------------------------
 @dataclass
 class SubmissionResult:
@@ -193,6 +206,11 @@ class SubmissionResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SubmissionResult":
+        """The result written by ``to_dict``; ``ValueError`` when a field that decides a grade has the wrong type
+        (a damaged or hand-edited file must be graded again, never shown as a result)."""
+        _check_fields("SubmissionResult", d, numbers=("score", "max_score"), lists=("items",))
+        for item in d["items"]:
+            _check_fields("ItemResult", item, numbers=("points", "score"), lists=("subchecks",))
         return cls(d["path"], d["assignment"], d["notebook"], d["student"], d["score"], d["max_score"],
                    [ItemResult.from_dict(i) for i in d["items"]], d["error"], d["flags"], d.get("notes", []),
                    d["cells"], d["seconds"], d.get("isolation", ""))

@@ -135,12 +135,13 @@ def gather(inputs) -> tuple[dict[str, str], dict[str, dict]]:
             owner[key] = folder
             path = folder / "results" / f"{key}.json"
             if path.is_file():
-                text = path.read_text(encoding="utf-8")
-                try:
+                try:   # bytes that are not UTF-8 (a disk error, a hand edit) are damage too, not a grader bug
+                    text = path.read_text(encoding="utf-8")
                     SubmissionResult.from_dict(json.loads(text))
-                except (ValueError, KeyError, TypeError) as exc:
+                except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                     raise ShardIncomplete(f"nnkit merge: {outdir.show(path)} is damaged ({exc}); rerun that "
-                                          "shard with --force for it") from None
+                                          "shard's command (it grades a damaged result again) and merge again") \
+                        from None
                 texts[key] = text
             elif key in m.get("unsaved", {}):
                 unsaved[key] = m["unsaved"][key]
