@@ -107,14 +107,38 @@ def activation_layers_forward_and_backward(ns, t):
         t.close(f"{cls}().forward", out, getattr(ref_act, fn)(x))
         dx = ns.method(layer, "backward", dout)
         local = getattr(ref_act, fn + "_grad")(x)
-        wrong = {"the local derivative without multiplying by dout (the chain rule: dx = dout * f'(x))": local}
-        if cls == "Tanh":
-            wrong["tanh' = 1 - tanh: the square is missing (1 - out**2)"] = dout * (1 - np.tanh(x))
-        if cls == "ReLU":
-            wrong["the mask of dout instead of the mask of the input x (pass dout where x > 0)"] = dout * (dout > 0)
-        t.close(f"{cls}().backward", dx, dout * local, kind="backward", known_wrong=wrong)
+        t.close(f"{cls}().backward", dx, dout * local, kind="backward", known_wrong=_layer_mistakes(cls, x, dout))
         t.grad_matches_numeric(f"{cls}().backward against numeric differentiation of its forward",
                                lambda v, ly=layer: ns.method(ly, "forward", v), x, dout, dx)
+    x = t.rng.normal(size=(3, 4))
+    x[:, ::2] = 0.0
+    dout = t.rng.normal(size=x.shape)
+    layer = ns.new("ReLU")
+    ns.method(layer, "forward", x)
+    t.close("ReLU().backward where the input is exactly 0 passes no gradient (relu'(0) = 0)",
+            ns.method(layer, "backward", dout), dout * (x > 0), kind="backward",
+            known_wrong={"relu'(0) = 1: the mask is x >= 0; in this course (and PyTorch) relu'(0) = 0, so keep "
+                         "x > 0": dout * (x >= 0)})
+
+
+def _layer_mistakes(cls, x, dout):
+    """Wrong backwards of the activation layers, for ``known_wrong``."""
+    local = getattr(ref_act, cls.lower() + "_grad")(x)
+    wrong = {"the local derivative without multiplying by dout (the chain rule: dx = dout * f'(x))": local}
+    if cls == "Sigmoid":
+        s2 = ref_act.sigmoid(ref_act.sigmoid(x))
+        wrong["the sigmoid applied to the stored output again: s is already sigmoid(x), so dx = dout * s * (1 - s)"] \
+            = dout * s2 * (1 - s2)
+        wrong["x * (1 - x) from the input: the derivative is s * (1 - s) with s = sigmoid(x), the output"] = \
+            dout * x * (1 - x)
+    if cls == "Tanh":
+        wrong["tanh' = 1 - tanh: the square is missing (1 - out**2)"] = dout * (1 - np.tanh(x))
+        wrong["tanh applied to the stored output again: out is already tanh(x), so dx = dout * (1 - out**2)"] = \
+            dout * (1 - np.tanh(np.tanh(x)) ** 2)
+        wrong["1 - x**2 from the input: the derivative is 1 - out**2 with out = tanh(x)"] = dout * (1 - x ** 2)
+    if cls == "ReLU":
+        wrong["the mask of dout instead of the mask of the input x (pass dout where x > 0)"] = dout * (dout > 0)
+    return wrong
 
 
 def _mlp(ns, t, sizes, act="Tanh"):
@@ -141,8 +165,9 @@ def sequential_forward_and_backward(ns, t):
     net, ref, linears = _mlp(ns, t, [4, 6, 3], act="ReLU")
     x = t.away_from_kinks((n, 4))
     dout = t.rng.normal(size=(n, 3))
+    first_W, first_b = linears[0][1].params["W"], linears[0][1].params["b"]
     t.close("Sequential(Linear(4, 6), ReLU(), Linear(6, 3)).forward", ns.method(net, "forward", x),
-            ref.forward(x))
+            ref.forward(x), known_wrong={RETURN_IN_LOOP: x @ first_W + first_b})
     try:
         dx = ns.method(net, "backward", dout)
     except StudentCodeError as exc:
@@ -152,12 +177,17 @@ def sequential_forward_and_backward(ns, t):
                ["a layer's backward got a dout of the wrong shape: Sequential.backward must visit "
                 "the layers in reverse order (last layer first), passing each one's dx on"])
         return
-    t.close("Sequential.backward returns dL/dx", dx, ref.backward(dout), kind="backward")
+    t.close("Sequential.backward returns dL/dx", dx, ref.backward(dout), kind="backward",
+            known_wrong={RETURN_IN_LOOP: dout @ linears[-1][1].params["W"].T})
     for k, (layer, ref_layer) in enumerate(linears):
         grads = ns.get(layer, "grads")
         for name in ("W", "b"):
             t.close(f"grads['{name}'] of Linear layer {k} after Sequential.backward", grads.get(name),
                     ref_layer.grads[name], kind="backward")
+
+
+RETURN_IN_LOOP = ("the result of only one layer: a `return` inside the loop over the layers ends it after the "
+                  "first layer visited; return after the loop")
 
 
 def sequential_parameters_in_order(ns, t):
@@ -167,6 +197,10 @@ def sequential_parameters_in_order(ns, t):
                                                              for p in pairs)
     if not t.true("parameters() returns 2 (params, grads) pairs for two Linear layers", ok,
                   f"got {pairs!r:.100}"):
+        if isinstance(pairs, list) and any(isinstance(p, list) for p in pairs):
+            t.results[-1].diagnosis.append(
+                "a list of lists: each layer's parameters() is itself a list of pairs, so appending it nests "
+                "them; extend the list with it (pairs.extend(layer.parameters()) or pairs += ...)")
         return
     for k, ((params, _), (ref_params, _)) in enumerate(zip(pairs, ref.parameters())):
         t.close(f"parameters()[{k}] holds layer {k}'s W", params.get("W"), ref_params["W"])
@@ -214,27 +248,72 @@ def minibatch_indices_match_reference(ns, t):
         t.true(f"the batches of n={n} cover every index exactly once",
                bool(np.array_equal(np.sort(np.concatenate(got)), np.arange(n))))
         flat = np.concatenate(got).astype(np.int64)
-        if not t.equal(f"minibatch_indices({n}, {bs}, seed) is default_rng(seed).permutation({n}) cut in order",
-                       flat, np.concatenate(expected)) and np.array_equal(flat, np.arange(n)):
+        if t.equal(f"minibatch_indices({n}, {bs}, seed) is default_rng(seed).permutation({n}) cut in order",
+                   flat, np.concatenate(expected)):
+            continue
+        if np.array_equal(flat, np.arange(n)):
             t.results[-1].diagnosis.append("the indices are not shuffled: cut np.random.default_rng(rng)"
                                            ".permutation(n), not 0..n-1, into batches")
+        elif np.array_equal(flat, np.random.RandomState(seed).permutation(n)):
+            t.results[-1].diagnosis.append("the legacy global generator (np.random.seed / np.random.permutation): "
+                                           "use the Generator np.random.default_rng(rng) and its permutation(n)")
+    if t.hidden:
+        for bad in (0, -2):
+            _refuses(ns, t, f"minibatch_indices(n, {bad}, seed) raises ValueError (batch_size must be >= 1)",
+                     "minibatch_indices", 10, bad, 0)
 
 
-def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed, *, last_batch_only=False):
+def _refuses(ns, t, what, name, *args) -> bool:
+    try:
+        got = ns.call(name, *args)
+    except StudentCodeError as exc:
+        if exc.not_implemented:
+            raise
+        return t.true(what, exc.exc_type == "ValueError", f"raised {exc.exc_type} ({exc.message})")
+    return t.fail(what, f"returned {got!r:.60} instead of raising ValueError",
+                  ["check batch_size at the start and raise ValueError when it is below 1; a batch size of 0 or "
+                   "less has no batches to cut (`range` with step 0 fails with a message that is not yours, and "
+                   "a negative step silently gives no batches)"])
+
+
+def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed, *, epoch_loss="mean", same_order=False,
+               per_example=False, ascent=False):
+    """The training loop on the reference net: the history of epoch losses (the net is trained in place).
+
+    The other settings replay a common mistake: ``epoch_loss`` "last", "sum" or "weighted" (by batch size)
+    instead of the mean of the batch losses; ``same_order``: the same shuffle in every epoch; ``per_example``: the
+    gradient divided by the batch size once more; ``ascent``: a step along the gradient.
+    """
+    step = -lr if ascent else lr
     fn = {"mse": ref_loss.mse, "bce": ref_loss.binary_cross_entropy_with_logits,
           "cross_entropy": ref_loss.cross_entropy}[loss]
     rng, history = np.random.default_rng(seed), []
     for _ in range(epochs):
-        values = []
-        for idx in _ref_batches(len(X), batch_size, rng):
+        values, sizes = [], []
+        for idx in _ref_batches(len(X), batch_size, seed if same_order else rng):
             value, dout = fn(ref_net.forward(X[idx]), Y[idx])
             ref_net.backward(dout)
             for params, grads in ref_net.parameters():
                 for k in params:
-                    params[k] -= lr * grads[k]
+                    params[k] -= step * grads[k] / (len(idx) if per_example else 1)
             values.append(value)
-        history.append(float(values[-1] if last_batch_only else np.mean(values)))
+            sizes.append(len(idx))
+        history.append(float({"mean": np.mean(values), "last": values[-1], "sum": np.sum(values),
+                              "weighted": np.dot(values, sizes) / np.sum(sizes)}[epoch_loss]))
     return np.array(history)
+
+
+TRAINING_MISTAKES = {
+    "gradient ascent (params += lr * grads): a descent step goes against the gradient": dict(ascent=True),
+    "the last batch's loss instead of the mean of the epoch's batch losses": dict(epoch_loss="last"),
+    "the sum of the epoch's batch losses: the history holds their mean": dict(epoch_loss="sum"),
+    "a mean weighted by batch size: the history holds the plain mean of the batch losses (each batch counts "
+    "once, the last, smaller one too)": dict(epoch_loss="weighted"),
+    "the same shuffle in every epoch: make one generator from the seed before the epoch loop and pass that "
+    "generator (not the seed) to minibatch_indices, so each epoch draws a new order": dict(same_order=True),
+    "the gradient divided by the batch size once more: the loss already averages over the batch, so step "
+    "with lr * grads": dict(per_example=True),
+}
 
 
 def _train_matches(ns, t, loss, Y, out_dim):
@@ -242,10 +321,8 @@ def _train_matches(ns, t, loss, Y, out_dim):
     net, ref, linears = _mlp(ns, t, [3, 4, out_dim])
     X = t.rng.normal(size=(n, 3))
     history = ns.call("train", net, X, Y, loss=loss, lr=lr, epochs=epochs, batch_size=bs, seed=seed)
-    wrong = {"gradient ascent (params += lr * grads): a descent step goes against the gradient":
-             _ref_train(copy.deepcopy(ref), X, Y, loss, -lr, epochs, bs, seed),
-             "the last batch's loss instead of the mean of the epoch's batch losses":
-             _ref_train(copy.deepcopy(ref), X, Y, loss, lr, epochs, bs, seed, last_batch_only=True)}
+    wrong = {why: _ref_train(copy.deepcopy(ref), X, Y, loss, lr, epochs, bs, seed, **kw)
+             for why, kw in TRAINING_MISTAKES.items()}
     expected = _ref_train(ref, X, Y, loss, lr, epochs, bs, seed)
     got = np.asarray(history, dtype=float) if isinstance(history, list) else history
     t.close(f"train(loss={loss!r}) returns the mean batch loss of each of {epochs} epochs", got, expected,

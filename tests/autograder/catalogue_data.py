@@ -294,7 +294,7 @@ UNIT3 = [
     E("u3_sequential", SQ, [("return np.where(self.mask, dout, 0.0)", "return np.where(dout > 0, dout, 0.0)")],
       r"mask of the input"),
     E("u3_sequential", SQ, [("            pairs.extend(layer.parameters())\n", "            pairs.append(layer.parameters())\n")],
-      None),
+      r"list of lists"),
     E("u3_training", TR, [("order = np.random.default_rng(rng).permutation(n)", "order = np.arange(n)")], r"not shuffled|no shuffl"),
     E("u3_training", TR, [("range(0, n, batch_size)]", "range(0, n - batch_size + 1, batch_size)]")], r"last, smaller batch is dropped"),
     E("u3_training", TR, [("params[name] -= lr * grads[name]", "params[name] += lr * grads[name]")], r"ascent|against the gradient"),
@@ -1035,7 +1035,80 @@ UNIT2_MORE_VARIANTS = [
                           "return shifted - np.log(np.sum(np.exp(shifted), axis=1))[:, None]")]),
 ]
 
-MISTAKES = (UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE + UNIT1_MORE + UNIT2_MORE)
+MA = "u3_more_activations_impl"
+LEAKY_GRAD, ELU_GRAD = ("np.where(np.asarray(z, dtype=float) > 0, 1.0, alpha)",
+                        "np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))")
+GELU_GRAD = "return cdf + z * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)"
+
+UNIT3_MORE = [
+    E("u3_more_activations", MA, [(LEAKY_GRAD, LEAKY_GRAD.replace("> 0", ">= 0"))], r"1 at z = 0",
+      label="leaky_relu'(0) = 1"),
+    E("u3_more_activations", MA, [("np.where(z > 0, z, alpha * z)", "np.where(z > 0, z, 0.01 * z)")],
+      r"slope fixed at 0\.01", label="leaky slope hard-coded"),
+    E("u3_more_activations", MA, [(LEAKY_GRAD, LEAKY_GRAD.replace("alpha)", "0.0)"))], r"0 on the negative side",
+      label="leaky_relu' is relu'"),
+    E("u3_more_activations", MA, [("alpha * np.expm1(np.minimum(z, 0.0))", "alpha * np.exp(np.minimum(z, 0.0))")],
+      r"without the - 1", label="elu without - 1"),
+    E("u3_more_activations", MA, [("alpha * np.expm1(np.minimum(z, 0.0))", "alpha * (np.exp(z) - 1.0)")], r"overflow",
+      label="elu exponentiates large z"),
+    E("u3_more_activations", MA, [(ELU_GRAD, ELU_GRAD.replace("z > 0", "z >= 0"))], r"1 at z = 0", label="elu'(0) = 1"),
+    E("u3_more_activations", MA, [("return z * 0.5 * (1.0 + np.vectorize(math.erf)(z / np.sqrt(2.0)))",
+                                   "return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))")],
+      r"tanh approximation", label="GELU's tanh approximation"),
+    E("u3_more_activations", MA, [(GELU_GRAD, "return cdf")], r"Phi\(z\) alone", label="gelu' = Phi"),
+    E("u3_more_activations", MA, [(GELU_GRAD, "return cdf + z * np.exp(-0.5 * z * z)")],
+      r"without its factor 1 / sqrt\(2 pi\)", label="normal density without 1/sqrt(2 pi)"),
+    E("u3_more_activations", MA, [('"multilabel": ("sigmoid", "bce")', '"multilabel": ("softmax", "cross_entropy")')],
+      r"labels compete", label="multilabel with softmax"),
+    E("u3_more_activations", MA, [('"binary": ("sigmoid", "bce")', '"binary": ("softmax", "cross_entropy")')],
+      r"one output per class", label="binary with softmax"),
+    E("u3_more_activations", MA, [('"regression": ("identity", "mse")', '"regression": ("linear", "mse")')],
+      r"named 'identity'", label="regression's activation named linear"),
+    E("u3_sequential", SQ, [("return dout * self.out * (1.0 - self.out)",
+                             "return dout * sigmoid(self.out) * (1.0 - sigmoid(self.out))")],
+      r"applied to the stored output again", label="Sigmoid backward applies sigmoid twice"),
+    E("u3_sequential", SQ, [("return dout * (1.0 - self.out ** 2)", "return dout * (1.0 - tanh(self.out) ** 2)")],
+      r"applied to the stored output again", label="Tanh backward applies tanh twice"),
+    E("u3_sequential", SQ, [("        self.out = sigmoid(x)\n", "        self.x = x\n        self.out = sigmoid(x)\n"),
+                            ("return dout * self.out * (1.0 - self.out)", "return dout * self.x * (1.0 - self.x)")],
+      r"x \* \(1 - x\) from the input", label="Sigmoid backward from the input"),
+    E("u3_sequential", SQ, [("self.mask = x > 0", "self.mask = x >= 0")], r"relu'\(0\) = 1", label="ReLU mask x >= 0"),
+    E("u3_sequential", SQ, [("            x = layer.forward(x, training=training)\n        return x",
+                             "            x = layer.forward(x, training=training)\n            return x")],
+      r"`return` inside the loop", label="forward returns inside the loop"),
+    E("u3_sequential", SQ, [("            dout = layer.backward(dout)\n        return dout",
+                             "            dout = layer.backward(dout)\n            return dout")],
+      r"`return` inside the loop", label="backward returns inside the loop"),
+    E("u3_training", TR, [("for idx in minibatch_indices(len(X), batch_size, rng):",
+                           "for idx in minibatch_indices(len(X), batch_size, seed):")], r"same shuffle in every epoch",
+      label="the seed passed each epoch"),
+    E("u3_training", TR, [("history.append(float(np.mean(batch_losses)))", "history.append(float(np.sum(batch_losses)))")],
+      r"sum of the epoch's batch losses", label="epoch loss summed"),
+    E("u3_training", TR, [("batch_losses.append(value)", "batch_losses.append(value * len(idx))"),
+                          ("history.append(float(np.mean(batch_losses)))", "history.append(float(np.sum(batch_losses) / len(X)))")],
+      r"weighted by batch size", label="epoch loss weighted by batch size"),
+    E("u3_training", TR, [("params[name] -= lr * grads[name]", "params[name] -= lr * grads[name] / len(idx)")],
+      r"divided by the batch size once more", label="step divided by the batch size"),
+    E("u3_training", TR, [("order = np.random.default_rng(rng).permutation(n)",
+                           "np.random.seed(rng)\n    order = np.random.permutation(n)")], r"legacy global generator",
+      label="np.random.seed and permutation"),
+    E("u3_training", TR, [('    if batch_size < 1:\n        raise ValueError(f"minibatch_indices: batch_size must be >= 1, got {batch_size}")\n',
+                           "")], r"raise ValueError when it is below 1", label="batch_size not checked"),
+    E("u3_capacity", CAP, [(MSE_LINE, "return np.mean((pred - y) ** 2, axis=0)")], r"values are right but the shape",
+      label="heldout_mse as a (1,) array"),
+]
+
+UNIT3_MORE_VARIANTS = [
+    E("u3_more_activations", MA, [("np.where(z > 0, z, alpha * z)", "np.maximum(z, alpha * z)")]),
+    E("u3_more_activations", MA, [(ELU_GRAD, "np.where(z > 0, 1.0, elu(z, alpha) + alpha)")]),
+    E("u3_sequential", SQ, [("return np.where(self.mask, dout, 0.0)", "return dout * self.mask")]),
+    E("u3_sequential", SQ, [("        for layer in reversed(self.layers):\n            dout = layer.backward(dout)",
+                             "        for layer in self.layers[::-1]:\n            dout = layer.backward(dout)")]),
+    E("u3_training", TR, [("params[name] -= lr * grads[name]", "params[name] = params[name] - lr * grads[name]")]),
+    E("u3_capacity", CAP, [(MSE_LINE, "return float(((pred - y) ** 2).mean())")]),
+]
+
+MISTAKES = (UNIT1 + UNIT2 + UNIT3 + UNIT4 + UNIT5 + UNIT4_MORE + UNIT5_MORE + UNIT45_MORE + UNIT1_MORE + UNIT2_MORE + UNIT3_MORE)
 VARIANTS = (UNIT1_VARIANTS + UNIT2_VARIANTS + UNIT3_VARIANTS + UNIT4_VARIANTS + UNIT5_VARIANTS + UNIT4_MORE_VARIANTS
             + UNIT5_MORE_VARIANTS + UNIT45_MORE_VARIANTS + UNIT1_MORE_VARIANTS
-            + UNIT2_MORE_VARIANTS)
+            + UNIT2_MORE_VARIANTS + UNIT3_MORE_VARIANTS)
