@@ -27,6 +27,7 @@ from autograder.suites.unit4_regularize import (
     grad_norms_match_reference,
     grad_norms_vanish_in_deep_sigmoid_net,
     max_norm_matches_reference,
+    note_hidden_case,
     penalties_match_reference,
     penalties_numeric,
     raises_value_error,
@@ -48,15 +49,29 @@ class _Reference:
         return self.params["w"].copy()
 
 
-def _trajectory(ns, t, label, name, cls, hyper, state0, *, ref_hyper=None, steps=6, mistakes=None,
-                state_update=None):
+def _trajectory(ns, t, settings, name, cls, hyper, state0, **kwargs):
+    """Run the student's ``name(w, g, *state, **hyper)`` and ``cls`` side by side (see ``_run_trajectory``).
+
+    ``settings`` ("lr 0.05, momentum 0.9") names the case in a visible check's descriptions. A hidden check's
+    settings may come from the secret, so its descriptions say "on hidden settings" and the settings, with the
+    step where ``w`` broke if it did, go into the details of its failed sub-checks, which only the instructor sees.
+    """
+    since = len(t.results)
+    label = f"{name} on hidden settings" if t.hidden else f"{name} ({settings})"
+    broke_at = _run_trajectory(ns, t, label, name, cls, hyper, state0, **kwargs)
+    note_hidden_case(t, since, settings + ("" if broke_at is None else f"; w broke at step {broke_at}"))
+
+
+def _run_trajectory(ns, t, label, name, cls, hyper, state0, *, ref_hyper=None, steps=6, mistakes=None,
+                    state_update=None) -> int | None:
     """Run the student's ``name(w, g, *state, **hyper)`` and ``cls`` side by side for ``steps`` steps.
 
     Each gradient is computed at the student's current ``w`` and given to both, and to every rule in
     ``mistakes`` ({description: step(w, g, state) -> (w, state)}), so a student who made one of those mistakes
     is recognised from the whole trajectory. Sub-checks: ``w`` after the first step, the whole trajectory of
     ``w``, and the state after the last step (``state_update(state, g)`` replays the correct state). A function
-    without state (``state0`` empty) returns ``w`` alone.
+    without state (``state0`` empty) returns ``w`` alone. Returns the step after which the student's ``w`` was
+    not a finite array of the right shape, if it broke (and then judges that step alone).
     """
     w0, grad = _quadratic(t)
     ref = _Reference(cls, w0, **(ref_hyper or hyper))
@@ -71,7 +86,7 @@ def _trajectory(ns, t, label, name, cls, hyper, state0, *, ref_hyper=None, steps
             result = t.unpack(f"{name} returns (w, {', '.join(['state'] * len(state))}) as a tuple", result,
                             1 + len(state))
             if result is None:
-                return
+                return None
             new_w, state = result[0], list(result[1:])
         else:
             new_w = result
@@ -82,18 +97,20 @@ def _trajectory(ns, t, label, name, cls, hyper, state0, *, ref_hyper=None, steps
             wrong[desc] = (ww, ws, path)
         if state_update is not None:
             expected_state = state_update(expected_state, g)
+        # where the student's w broke is measured on their output: a hidden description does not say it
+        at_step = f"{label}: w after every step" if t.hidden else f"{label}: w after step {step + 1}"
         if not (isinstance(new_w, np.ndarray) and new_w.shape == w.shape):
-            t.close(f"{label}: w after step {step + 1}", new_w, ref_ws[-1])   # records what came back instead
-            return
+            t.close(at_step, new_w, ref_ws[-1])   # records what came back instead
+            return step + 1
         if not np.all(np.isfinite(new_w)):    # the reference cannot step from NaN: judge this step alone
-            t.close(f"{label}: w after step {step + 1}", new_w, ref_ws[-1],
-                    known_wrong={desc: path[-1] for desc, (_, _, path) in wrong.items()})
-            return
+            t.close(at_step, new_w, ref_ws[-1], known_wrong={desc: path[-1] for desc, (_, _, path) in wrong.items()})
+            return step + 1
         got_ws.append(np.asarray(new_w, dtype=float))
         w = got_ws[-1]
     t.close(f"{label}: the whole {steps}-step trajectory of w (steps x shape)", np.stack(got_ws), np.stack(ref_ws),
             rtol=1e-9, atol=1e-12, known_wrong={desc: np.stack(path) for desc, (_, _, path) in wrong.items()})
     _state_matches(t, f"{label}: the state after {steps} steps", name, hyper, state, expected_state)
+    return None
 
 
 def _state_matches(t, what, name, hyper, state, expected_state):
@@ -119,7 +136,7 @@ def _state_matches(t, what, name, hyper, state, expected_state):
 # -- SGD, momentum, Nesterov ------------------------------------------------------------------------------
 @watch_calls()
 def sgd_matches_reference(ns, t):
-    _trajectory(ns, t, "sgd_step (lr 0.1)", "sgd_step", ref_optim.SGD, {"lr": 0.1}, lambda w: [],
+    _trajectory(ns, t, "lr 0.1", "sgd_step", ref_optim.SGD, {"lr": 0.1}, lambda w: [],
                 mistakes={"gradient ascent (w + lr * g): a descent step goes against the gradient":
                           lambda w, g, s: (w + 0.1 * g, s)})
 
@@ -131,7 +148,7 @@ def _momentum_state(mu):
 @watch_calls()
 def momentum_matches_reference(ns, t):
     lr, mu = 0.05, float(t.rng.choice([0.8, 0.9]))
-    _trajectory(ns, t, f"momentum_step (lr {lr}, momentum {mu})", "momentum_step", ref_optim.SGD,
+    _trajectory(ns, t, f"lr {lr}, momentum {mu}", "momentum_step", ref_optim.SGD,
                 {"lr": lr, "momentum": mu}, lambda w: [np.zeros_like(w)], state_update=_momentum_state(mu),
                 mistakes={"plain SGD (the velocity is never used)": lambda w, g, s: (w - lr * g, s),
                           "dampened momentum v <- mu v + (1 - mu) g": lambda w, g, s: (
@@ -143,7 +160,7 @@ def momentum_matches_reference(ns, t):
 @watch_calls()
 def nesterov_matches_reference(ns, t):
     lr, mu = 0.05, float(t.rng.choice([0.8, 0.9]))
-    _trajectory(ns, t, f"nesterov_step (lr {lr}, momentum {mu})", "nesterov_step", ref_optim.SGD,
+    _trajectory(ns, t, f"lr {lr}, momentum {mu}", "nesterov_step", ref_optim.SGD,
                 {"lr": lr, "momentum": mu}, lambda w: [np.zeros_like(w)],
                 ref_hyper={"lr": lr, "momentum": mu, "nesterov": True}, state_update=_momentum_state(mu),
                 mistakes={"classical momentum, w - lr * v (Nesterov steps by g + momentum * v)":
@@ -175,7 +192,7 @@ def rmsprop_matches_reference(ns, t):
                 return w - lr * g / (np.sqrt(s_step + eps) if inside else np.sqrt(s_step) + eps), [s_new]
         return step
 
-    _trajectory(ns, t, f"rmsprop_step (lr {lr}, alpha {alpha})", "rmsprop_step", ref_optim.RMSprop,
+    _trajectory(ns, t, f"lr {lr}, alpha {alpha}", "rmsprop_step", ref_optim.RMSprop,
                 {"lr": lr, "alpha": alpha, "eps": eps}, lambda w: [np.zeros_like(w)],
                 state_update=lambda state, g: [alpha * state[0] + (1 - alpha) * g * g],
                 mistakes={"eps inside the square root": rule(inside=True),
@@ -218,7 +235,7 @@ def adam_matches_reference(ns, t):
                 return w - lr * m_hat / (np.sqrt(v_hat + eps) if inside else np.sqrt(v_hat) + eps), [m, v, k]
         return step
 
-    _trajectory(ns, t, f"adam_step (lr {lr}, betas {betas})", "adam_step", ref_optim.Adam,
+    _trajectory(ns, t, f"lr {lr}, betas {betas}", "adam_step", ref_optim.Adam,
                 {"lr": lr, "betas": betas, "eps": eps}, lambda w: [np.zeros_like(w), np.zeros_like(w), 0],
                 steps=8, state_update=_adam_state(*betas),
                 mistakes={"Adam without bias correction": rule(correct=False),
@@ -289,7 +306,9 @@ def adam_default_hyperparameters(ns, t):
 def _sample_stats(t, what, W, shape, var, *, uniform_bound=None, alternatives=None):
     """Shape, mean, variance and distribution-shape checks with tolerances of 6 standard errors.
 
-    ``alternatives`` maps a description of a common mistake to the variance it would give.
+    ``alternatives`` maps a description of a common mistake to the variance it would give. A visible description
+    quotes the statistics measured on the student's array; a hidden one does not (they are measured on an array
+    drawn with a seed from the secret), and its measurements go into the details, which only a failure has.
     """
     if not t.true(f"{what} has shape {shape} (fan_in, fan_out)", isinstance(W, np.ndarray) and W.shape == shape,
                   f"got {getattr(W, 'shape', type(W).__name__)}"
@@ -297,24 +316,33 @@ def _sample_stats(t, what, W, shape, var, *, uniform_bound=None, alternatives=No
         return
     n = W.size
     mean, sample_var = float(W.mean()), float(W.var())
-    t.true(f"{what}: mean {mean:.2e} is 0 within sampling error", abs(mean) <= 6 * np.sqrt(var / n))
+    mean_se = np.sqrt(var / n)
+    t.true(f"{what}: the mean is 0 within sampling error" if t.hidden else
+           f"{what}: mean {mean:.2e} is 0 within sampling error", abs(mean) <= 6 * mean_se,
+           f"the mean is {mean:.2e}, expected 0 within +- {6 * mean_se:.2e}")
     # The variance of a sample variance is (mu4 - var^2) / n, with mu4 = 3 var^2 (normal) or 9/5 var^2 (uniform).
     rel_se = np.sqrt((0.8 if uniform_bound else 2.0) / n)
     ratio = sample_var / var
     hints = [f"this looks like {label}" for label, alt in (alternatives or {}).items()
              if abs(sample_var / alt - 1) <= 6 * rel_se]
-    t.true(f"{what}: variance {sample_var:.4g} matches {var:.4g} within sampling error (ratio {ratio:.3f})",
-           abs(ratio - 1) <= 6 * rel_se, "; ".join([f"expected the ratio within 1 +- {6 * rel_se:.3f}"] + hints))
+    t.true(f"{what}: the variance matches {var:.4g} within sampling error" if t.hidden else
+           f"{what}: variance {sample_var:.4g} matches {var:.4g} within sampling error (ratio {ratio:.3f})",
+           abs(ratio - 1) <= 6 * rel_se, "; ".join([f"the variance is {sample_var:.4g} (ratio {ratio:.3f}), "
+                                                    f"expected the ratio within 1 +- {6 * rel_se:.3f}"] + hints))
     kurt = float(np.mean((W - mean) ** 4) / sample_var ** 2) - 3
     if uniform_bound is None:
-        t.true(f"{what}: the entries look normal (excess kurtosis {kurt:.2f}, expected 0)",
-               abs(kurt) <= 6 * np.sqrt(24 / n), "a uniform draw has excess kurtosis -1.2: use rng.normal")
+        t.true(f"{what}: the entries look normal (excess kurtosis 0)" if t.hidden else
+               f"{what}: the entries look normal (excess kurtosis {kurt:.2f}, expected 0)",
+               abs(kurt) <= 6 * np.sqrt(24 / n),
+               f"excess kurtosis {kurt:.2f}: a uniform draw has excess kurtosis -1.2: use rng.normal")
     else:
         t.true(f"{what}: every entry lies in [-a, a] with a = {uniform_bound:.4f}",
                bool(np.max(np.abs(W)) <= uniform_bound), f"max |w| = {np.max(np.abs(W)):.4f}")
         # excess kurtosis of a uniform sample: -1.2, standard error about sqrt(1.1 / n)
-        t.true(f"{what}: the entries look uniform (excess kurtosis {kurt:.2f}, expected -1.2)",
-               abs(kurt + 1.2) <= 6 * np.sqrt(1.1 / n), "a normal draw has excess kurtosis 0: use rng.uniform")
+        t.true(f"{what}: the entries look uniform (excess kurtosis -1.2)" if t.hidden else
+               f"{what}: the entries look uniform (excess kurtosis {kurt:.2f}, expected -1.2)",
+               abs(kurt + 1.2) <= 6 * np.sqrt(1.1 / n),
+               f"excess kurtosis {kurt:.2f}: a normal draw has excess kurtosis 0: use rng.uniform")
 
 
 def _he_alternatives(fan_in, fan_out):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.suites.unit4_regularize import note_hidden_case
 from autograder.tester import watch_calls
 
 
@@ -66,13 +67,21 @@ def _adagrad_trajectory(ns, t, ref_lr, ref_eps, steps=6, **hyper):
             ww, ws = rule(ww, g, ws)
             wrong_state[d] = (ww, ws, path + [ww])
         if not (isinstance(got[0], np.ndarray) and got[0].shape == w.shape):
-            t.close(f"{label}: w after step {step + 1}", got[0], ref_ws[-1])
+            _broke(t, label, step, got[0], ref_ws[-1])
             return
         w, s = np.asarray(got[0], dtype=float), got[1]
         got_ws.append(w)
     t.close(f"{label}: the whole {steps}-step trajectory of w", np.stack(got_ws), np.stack(ref_ws), rtol=1e-9,
             atol=1e-12, known_wrong={d: np.stack(p) for d, (_, _, p) in wrong_state.items()})
     t.close(f"{label}: the sum of squares s after {steps} steps", s, s_ref, rtol=1e-9, atol=1e-12)
+
+
+def _broke(t, label, step, w, expected, known_wrong=None):
+    """Judge the step after which the student's ``w`` broke (wrong shape, NaN) alone. The step is measured on the
+    student's output, so a hidden description does not say it: it goes into the details."""
+    t.close(f"{label}: w after every step" if t.hidden else f"{label}: w after step {step + 1}", w, expected,
+            known_wrong=known_wrong)
+    note_hidden_case(t, len(t.results) - 1, f"w broke at step {step + 1}")
 
 
 def adagrad_matches_reference(ns, t):
@@ -148,8 +157,7 @@ def _adadelta_trajectory(ns, t, ref_lr, ref_rho, ref_eps, steps=8, **hyper):
             ww, ws = rule(ww, g, ws)
             paths[d] = (ww, ws, path + [ww])
         if not (isinstance(got[0], np.ndarray) and got[0].shape == w.shape and np.all(np.isfinite(got[0]))):
-            t.close(f"{label}: w after step {step + 1}", got[0], ref_ws[-1],
-                    known_wrong={d: p[-1] for d, (_, _, p) in paths.items()})
+            _broke(t, label, step, got[0], ref_ws[-1], known_wrong={d: p[-1] for d, (_, _, p) in paths.items()})
             return
         w, a, u = np.asarray(got[0], dtype=float), got[1], got[2]
         got_ws.append(w)

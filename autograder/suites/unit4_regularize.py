@@ -24,6 +24,19 @@ def raises_value_error(ns, t, what, name, *args, **kwargs) -> bool:
     return t.fail(what, "returned a result instead of raising ValueError")
 
 
+def note_hidden_case(t, since: int, case: str) -> None:
+    """Name the hidden case in the details of the hidden sub-checks recorded since ``since`` that failed.
+
+    A hidden sub-check's description is shown to the student, so it must not vary with the secret (a
+    hyperparameter drawn from ``t.rng``, a history's length): the case goes into its details, which only the
+    instructor sees (and which only a failure has).
+    """
+    if t.hidden:
+        for sub in t.results[since:]:
+            if not sub.passed:
+                sub.details.append(f"the hidden case: {case}")
+
+
 # -- gradient norms per layer ---------------------------------------------------------------------------------
 def _deep_sigmoid(ns, t, depth, width, scale):
     """The same deep sigmoid net on both sides: the student's (via ns) and the reference."""
@@ -99,8 +112,10 @@ def dropout_forward_is_exact(ns, t):
              "p used as the probability of keeping": (np.random.default_rng(seed).random(x.shape) < p) / p,
              "keep = rng.random(x.shape) < p: p is the probability of dropping, so keep where random >= p":
                  (np.random.default_rng(seed).random(x.shape) < p) / (1 - p)}
-    t.close(f"the mask for p = {p} with keep = default_rng(seed).random(x.shape) >= p", got[1], mask,
-            known_wrong=wrong)
+    since = len(t.results)
+    t.close(f"the mask for {'the hidden p' if t.hidden else f'p = {p}'} with keep = default_rng(seed).random(x.shape) "
+            ">= p", got[1], mask, known_wrong=wrong)
+    note_hidden_case(t, since, f"p = {p}")
     t.close("out = x * mask", got[0], out)
     if isinstance(got[1], np.ndarray) and got[1].shape == x.shape:
         t.close("out equals x times your own mask", got[0], x * got[1])
@@ -170,8 +185,11 @@ def penalties_match_reference(ns, t):
             "λ·W, the L2 gradient, instead of λ·sign(W)": lam * W, "the gradient without λ (it is λ·sign(W))":
             np.sign(W), "sign(0) = 1 (as np.where(W >= 0, 1, -1) gives): use np.sign, whose sign(0) = 0":
             lam * np.where(W >= 0, 1.0, -1.0)}
-        t.close(f"{name}(W, {lam}) value", got[0], np.float64(value))
-        t.close(f"{name}(W, {lam}) gradient", got[1], grad, kind="backward", known_wrong=wrong)
+        call, case = (f"{name}(W, lam)", " on a hidden W and lam") if t.hidden else (f"{name}(W, {lam})", "")
+        since = len(t.results)
+        t.close(f"{call} value{case}", got[0], np.float64(value))
+        t.close(f"{call} gradient{case}", got[1], grad, kind="backward", known_wrong=wrong)
+        note_hidden_case(t, since, f"lam = {lam}")
 
 
 def penalties_numeric(ns, t):
@@ -224,9 +242,14 @@ def _as_epochs(got):
 
 
 def _es_case(ns, t, losses, patience, min_delta=0.0, label=""):
+    """One history. In a hidden check ``label`` alone describes it (the history's length, ``patience`` and
+    ``min_delta`` come from the secret) and the case goes into the details of a failure."""
     expected = _ref_early_stopping(losses, patience, min_delta)
     got = _as_epochs(ns.call("early_stopping", list(map(float, losses)), patience, min_delta=min_delta))
-    ok = t.equal(f"early_stopping({label or losses}, patience={patience}, min_delta={min_delta})", got, expected)
+    settings = f"patience={patience}, min_delta={min_delta}"
+    ok = t.equal(f"early_stopping on {label or 'a hidden history'}" if t.hidden
+                 else f"early_stopping({label or losses}, {settings})", got, expected)
+    note_hidden_case(t, len(t.results) - 1, f"{len(losses)} epochs {losses}, {settings}")
     if not ok and isinstance(got, tuple) and len(got) == 2 and got[0] is not None and got[0] == got[1] \
             and expected[0] == got[0] and expected[1] != got[1]:
         t.results[-1].diagnosis.append("you returned the stopping epoch as the best one: keep the epoch of the "
@@ -241,11 +264,11 @@ def early_stopping_examples(ns, t):
 
 
 def early_stopping_random_histories(ns, t):
-    for _ in range(6):
+    for k in range(6):
         n = int(t.rng.integers(5, 30))
         losses = np.round(2.0 * np.exp(-np.arange(n) / 5) + 0.05 * np.arange(n) / 5
                           + t.rng.normal(size=n) * 0.05, 3).tolist()
         _es_case(ns, t, losses, int(t.rng.integers(1, 6)), float(t.rng.choice([0.0, 0.01])),
-                 label=f"a noisy history of {n} epochs")
+                 label=f"hidden noisy history {k + 1} of 6" if t.hidden else f"a noisy history of {n} epochs")
     raises_value_error(ns, t, "an empty history raises ValueError", "early_stopping", [], 3)
     raises_value_error(ns, t, "patience = 0 raises ValueError", "early_stopping", [1.0, 2.0], 0)

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.unit4_regularize import raises_value_error
+from autograder.suites.unit4_regularize import note_hidden_case, raises_value_error
 from autograder.tester import watch_calls
 
 # -- schedules and clipping ------------------------------------------------------------------------------------
 def schedules_match(ns, t):
+    """Both schedules over a whole run. The settings come from the secret in the hidden check, whose descriptions
+    therefore say "hidden settings" and leave the settings to the details of a failure."""
     base, drop, every = float(t.rng.choice([0.1, 0.05])), 0.5, int(t.rng.integers(3, 7))
     epochs = list(range(0, 3 * every + 2))
     got = [ns.call("step_decay_lr", e, base, drop=drop, every=every) for e in epochs]
     exp = [base * drop ** (e // every) for e in epochs]
-    t.close(f"step_decay_lr(epoch, {base}, drop={drop}, every={every}) for epochs 0..{epochs[-1]}",
+    since = len(t.results)
+    t.close("step_decay_lr on hidden settings, every epoch up to the third drop and one past it" if t.hidden else
+            f"step_decay_lr(epoch, {base}, drop={drop}, every={every}) for epochs 0..{epochs[-1]}",
             _floats(got), np.array(exp), rtol=1e-12, atol=0,
             known_wrong={"drop ** (epoch / every) (no floor: a smooth decay, not steps)":
                          np.array([base * drop ** (e / every) for e in epochs]),
@@ -28,11 +32,14 @@ def schedules_match(ns, t):
                          np.array([base * drop ** ((e + 1) // every) for e in epochs]),
                          "drop * (epoch // every): drop is raised to the power epoch // every, not multiplied":
                          np.array([base * drop * (e // every) for e in epochs])})
+    note_hidden_case(t, since, f"step_decay_lr(epoch, {base}, drop={drop}, every={every}) for epochs 0..{epochs[-1]}")
     total, lo = int(t.rng.integers(10, 30)), float(t.rng.choice([0.0, 1e-3]))
     steps = list(range(total + 1))
     got = [ns.call("cosine_lr", s, base, total, min_lr=lo) for s in steps]
     exp = [lo + 0.5 * (base - lo) * (1 + np.cos(np.pi * s / total)) for s in steps]
-    t.close(f"cosine_lr(step, {base}, total={total}, min_lr={lo}) for steps 0..{total}", _floats(got),
+    since = len(t.results)
+    t.close("cosine_lr on hidden settings, every step from 0 to total" if t.hidden else
+            f"cosine_lr(step, {base}, total={total}, min_lr={lo}) for steps 0..{total}", _floats(got),
             np.array(exp), rtol=1e-12, atol=1e-15,
             known_wrong={"min_lr ignored": np.array([0.5 * base * (1 + np.cos(np.pi * s / total)) for s in steps]),
                          "cos(step / total) without pi": np.array(
@@ -41,6 +48,7 @@ def schedules_match(ns, t):
                              [lo + (base - lo) * (1 + np.cos(np.pi * s / total)) for s in steps]),
                          "pi * step / (total - 1): min_lr is reached at step total, not total - 1": np.array(
                              [lo + 0.5 * (base - lo) * (1 + np.cos(np.pi * s / (total - 1))) for s in steps])})
+    note_hidden_case(t, since, f"cosine_lr(step, {base}, total={total}, min_lr={lo}) for steps 0..{total}")
 
 
 def _floats(values):
