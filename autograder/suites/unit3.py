@@ -53,6 +53,18 @@ def _pair(t, what, got):
     return got
 
 
+def _note_hidden_case(t, since: int, case: str) -> None:
+    """Name the hidden case in the details of the hidden sub-checks recorded since ``since`` that failed.
+
+    A hidden sub-check's description is shown to the student, so it must not vary with the secret: the hidden
+    shape goes into its details, which only the instructor sees (and which only a failure has).
+    """
+    if t.hidden:
+        for sub in t.results[since:]:
+            if not sub.passed:
+                sub.details.append(f"the hidden case: {case}")
+
+
 def _loss_checks(ns, t, name, ref, pred, target, label, *, batch_size=None, known_wrong=None):
     """Value and gradient against the reference, plus a numeric check of the student's own value."""
     got = _pair(t, f"{name} returns (value, gradient)", ns.call(name, pred, target))
@@ -121,14 +133,17 @@ def mse_and_mae_match_reference(ns, t):
     n = int(t.rng.integers(5, 9))
     pred, target = t.rng.normal(size=(n, 3)), t.rng.normal(size=(n, 3))
     diff = pred - target
-    _loss_checks(ns, t, "mse", ref_loss.mse, pred, target, f"({n}, 3) arrays", known_wrong={
+    arrays = "random hidden arrays" if t.hidden else f"({n}, 3) arrays"   # n comes from the secret
+    since = len(t.results)
+    _loss_checks(ns, t, "mse", ref_loss.mse, pred, target, arrays, known_wrong={
         "dividing by the number of rows N instead of the number of entries N*3": 2 * diff / n,
         "the gradient of sum((p - t)**2) / 2, without the mean": diff})
     target[0, 0] = pred[0, 0]   # sign(0) = 0 is part of the spec
-    _loss_checks(ns, t, "mae", ref_loss.mae, pred, target, f"({n}, 3) arrays with one exact tie",
+    _loss_checks(ns, t, "mae", ref_loss.mae, pred, target, f"{arrays} with one exact tie",
                  known_wrong={"dividing by N instead of the number of entries": np.sign(diff) / n,
                               "(diff > 0) instead of np.sign(diff): the sign is -1 below 0 and sign(0) = 0":
                               (diff > 0) / diff.size})
+    _note_hidden_case(t, since, f"({n}, 3) arrays")
 
 
 def losses_refuse_mismatched_shapes(ns, t):
@@ -175,11 +190,14 @@ def cross_entropy_matches_reference(ns, t):
     n, c = int(t.rng.integers(4, 8)), 5
     logits, labels = t.rng.normal(size=(n, c)) * 2, t.rng.integers(0, c, size=n)
     probs = ref_act.softmax(logits)
-    _loss_checks(ns, t, "cross_entropy", ref_loss.cross_entropy, logits, labels, f"({n}, {c}) logits",
+    since = len(t.results)
+    _loss_checks(ns, t, "cross_entropy", ref_loss.cross_entropy, logits, labels,
+                 "random hidden logits" if t.hidden else f"({n}, {c}) logits",   # n comes from the secret
                  batch_size=n, known_wrong={
                      "softmax / N without subtracting the one-hot labels (the gradient is (softmax - one-hot) / N)":
                      probs / n, "softmax + one-hot: the one-hot labels must be subtracted, not added":
                      (probs + np.eye(c)[labels]) / n})
+    _note_hidden_case(t, since, f"({n}, {c}) logits")
 
 
 def cross_entropy_at_large_logits(ns, t):
