@@ -2,7 +2,8 @@
 
 Each submission's result is written atomically to ``<out>/results/<key>.json`` as
 soon as it is graded (by the process that graded it), so an interrupted run
-resumes where it stopped; ``force=True`` regrades everything. A submission whose
+resumes where it stopped; a result whose notebook changed since (its SHA-256 differs)
+is graded again, and ``force=True`` regrades everything. A submission whose
 grading fails unexpectedly gets an error row and is not written, so a rerun
 retries it. After the run: ``<out>/grades.csv`` (rows in result-key order) and Gradescope
 ``<out>/gradescope/<key>/results.json`` (plus ``<out>/results.json`` when there is
@@ -187,10 +188,12 @@ def _resume(submissions, out, force) -> tuple[dict[int, SubmissionResult], list[
         done = out / "results" / f"{sub.key}.json" if out is not None else None
         if done is not None and done.is_file() and not force:
             try:
-                results[n] = report.read_json(done)
-                continue
+                kept = report.read_json(done)
             except (ValueError, KeyError, TypeError, AttributeError, OSError):
-                pass  # a damaged result file (truncated, hand-edited, not UTF-8): grade again
+                kept = None  # a damaged result file (truncated, hand-edited, not UTF-8): grade again
+            if kept is not None and kept.sha256 and kept.sha256 == file_digest(sub.path):
+                results[n] = kept
+                continue  # else the notebook changed since (a late submission collected again): grade it again
         todo.append(n)
     return results, todo
 
@@ -221,8 +224,18 @@ def _keep_what_finished(submissions, results, out) -> None:
 
 
 # -- grading one submission ----------------------------------------------------------------------
+def file_digest(path: Path) -> str:
+    """SHA-256 of the submitted file's bytes, or "" when it cannot be read (then a rerun grades it again)."""
+    try:
+        return hashlib.sha256(notebook.read_regular_file(Path(path))).hexdigest()
+    except (OSError, notebook.SubmissionError):
+        return ""
+
+
 def _grade_one(sub: Submission, out: Path | None, options: dict) -> dict:
+    digest = file_digest(sub.path)   # before grading: a file replaced meanwhile is graded again by the next run
     result = grade_submission(sub.path, student=sub.student, **options)
+    result.sha256 = digest
     if not result.assignment:
         result.assignment = sub.assignment
     if result.error:

@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--source", help="trusted notebooks: <source>/<assignment>/<notebook>.ipynb "
                                         "(default: the kit's solutions/)")
     grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: number of cores)")
-    grade.add_argument("--force", action="store_true", help="regrade submissions that already have a result")
+    grade.add_argument("--force", action="store_true", help="regrade submissions that already have a result "
+                                                            "(a notebook that changed is regraded anyway)")
     grade.add_argument("--out", default="nnkit-grades", help="output folder (default: nnkit-grades); one grader "
                                                              "at a time")
     grade.add_argument("--shard", metavar="K/N", help="grade only shard K of N (K = 0..N-1, by result key); "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,7 @@ def read_notebook(path) -> SimpleNamespace:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path)
     except OSError as exc:
         raise SubmissionError(f"cannot read {path}: {exc.strerror}") from None
     if not raw.strip():
@@ -69,6 +71,43 @@ def read_notebook(path) -> SimpleNamespace:
             raise SubmissionError(f"{path.name}: cell {n} has malformed metadata: expected an object, found "
                                   f"{_json_kind(cell['metadata'])}")
     return SimpleNamespace(cells=data["cells"], metadata=data.get("metadata", {}))
+
+
+MAX_NOTEBOOK_BYTES = 256 * 1024 ** 2   # a notebook with many plots is tens of MB; parsed JSON takes ~10x its size
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``MAX_NOTEBOOK_BYTES``, else ``SubmissionError``.
+
+    Opened without blocking and checked before reading: a named pipe called ``x.ipynb`` would hang the grader
+    for ever, and a file of many GB would fill its memory.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{path.name} is not a regular file (it is a {_file_kind(info.st_mode)}); "
+                                  "submit the notebook file itself")
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            raise SubmissionError(f"{path.name} is {info.st_size / 1024 ** 2:.0f} MB, and the grader reads notebooks "
+                                  f"of at most {MAX_NOTEBOOK_BYTES // 1024 ** 2} MB; clear the outputs "
+                                  "(Edit > Clear Outputs of All Cells) and save it again")
+        chunks, size = [], 0
+        while size <= MAX_NOTEBOOK_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")]
+    return next((name for test, name in kinds if test(mode)), "special file")
 
 
 def _json_kind(value) -> str:

@@ -271,6 +271,13 @@ TAMPERED = {
     "format_5": (format_5, "fixture.ipynb"),
     "bad_utf8": (bad_utf8_in_one_cell, "fixture.ipynb"),
 }
+def _sparse_file(path: Path) -> None:
+    with open(path, "wb") as f:
+        f.truncate(300 * 1024 ** 2)          # 300 MB that take no disk
+
+
+# student -> how their file is made: not a notebook file at all
+SPECIAL_FILES = {"named_pipe": os.mkfifo, "three_hundred_megabytes": _sparse_file}
 SAME_AS_WRONG = ["forged_points", "forged_test_cells", "forged_outputs", "forged_locked_markdown", "duplicate_keys"]
 FULL_MARKS = ["honest", "flags_removed", "shuffled_test_cells", "setup_made_markdown", "nbformat_4_0",
               "nbformat_4_future", "python2_kernel", "fifty_megabytes", "hundred_thousand_cells", "renamed_file"]
@@ -284,6 +291,8 @@ ERRORS = {
                  "open it in Jupyter and save it again"],
     "format_5": ["fixture.ipynb is in notebook format 5, the grader reads format 4"],
     "bad_utf8": ["fixture.ipynb is not UTF-8 text: a notebook is UTF-8 JSON, and byte", "is 0xe9"],
+    "named_pipe": ["fixture.ipynb is not a regular file (it is a named pipe)"],          # it hung the batch
+    "three_hundred_megabytes": ["fixture.ipynb is 300 MB, and the grader reads notebooks of at most 256 MB"],
 }
 
 
@@ -300,8 +309,12 @@ def tampered(tmp_path_factory):
         path.parent.mkdir(parents=True)
         content = build()
         path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+    for student, make in SPECIAL_FILES.items():
+        path = course / "submitted" / student / fx.ASSIGNMENT / "fixture.ipynb"
+        path.parent.mkdir(parents=True)
+        make(path)
     done = subprocess.run(_grade_argv([course / "submitted"], course / "source", course / "out", "--jobs", "2"),
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=_env())
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=_env())
     return course, done.returncode, done.stdout, done.stderr
 
 
@@ -336,7 +349,7 @@ def test_unreadable_and_foreign_notebooks_get_an_error_row_and_the_class_is_stil
     assert rc == 1, stdout + stderr                               # error rows, not a usage or internal error
     assert "Traceback" not in stderr and "internal grader error" not in stdout + stderr
     rows = _rows(course / "out")
-    assert sorted(rows) == sorted(TAMPERED)                       # every submission has its row
+    assert sorted(rows) == sorted([*TAMPERED, *SPECIAL_FILES])    # every submission has its row
     for student, row in rows.items():
         if student in ERRORS:
             assert (row["score"], row["max_score"]) == ("0.0", "10.0"), row
@@ -344,7 +357,8 @@ def test_unreadable_and_foreign_notebooks_get_an_error_row_and_the_class_is_stil
                 assert part in row["error"], (student, row["error"])
         else:
             assert row["error"] == "", (student, row["error"])
-    assert f"{len(TAMPERED)} submissions: {len(TAMPERED)} graded now; {len(ERRORS)} could not be graded" in stdout
+    total = len(TAMPERED) + len(SPECIAL_FILES)
+    assert f"{total} submissions: {total} graded now; {len(ERRORS)} could not be graded" in stdout
 
 
 def test_a_broken_trusted_notebook_is_named_as_the_instructors_file_not_blamed_on_the_student(tmp_path):
@@ -586,6 +600,25 @@ def test_damaged_result_files_are_graded_again_and_never_taken_as_results(lifecy
     assert rerun.returncode == 1 and "Traceback" not in rerun.stderr, rerun.stderr
     assert f"{len(LIFECYCLE_CLASS)} submissions: 3 graded now, 3 skipped" in rerun.stdout, rerun.stdout
     assert _snapshot(out) == _snapshot(reference)
+
+
+def test_a_notebook_replaced_after_grading_is_graded_again_by_the_rerun(lifecycle_class, two_at_once, tmp_path):
+    # a late submission collected again (nbgrader collect --update, a new zip) over a graded class: resuming by
+    # result file alone kept the old grade
+    course = tmp_path / "course"
+    shutil.copytree(lifecycle_class / "source", course / "source")
+    shutil.copytree(lifecycle_class / "submitted", course / "submitted")
+    out = tmp_path / "out"
+    shutil.copytree(two_at_once[0], out)
+    argv = _grade_argv([course / "submitted"], course / "source", out, "--jobs", "1")
+    erin = course / "submitted" / "erin" / fx.ASSIGNMENT / "fixture.ipynb"
+    fx.write(fx.notebook(extra_cells=[PAUSE]), erin)                       # erin's softmax, fixed
+    rerun = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, env=_env())
+    assert f"{len(LIFECYCLE_CLASS)} submissions: 1 graded now, 5 skipped" in rerun.stdout, rerun.stdout + rerun.stderr
+    before, after = _rows(two_at_once[0]), _rows(out)
+    assert float(before["erin"]["score"]) < 10.0 and after["erin"]["score"] == "10.0"
+    assert {k: v["score"] for k, v in after.items() if k != "erin"} == \
+        {k: v["score"] for k, v in before.items() if k != "erin"}
 
 
 def test_merge_names_a_damaged_result_instead_of_failing_inside_the_grader(lifecycle_class, two_at_once, tmp_path):
