@@ -86,6 +86,16 @@ MISTAKES = [
         ("        w = w + lr * Xb.T @ (y - Xb @ w)\n        losses.append(0.5 * float(np.sum((y - Xb @ w) ** 2)))",
          "        losses.append(0.5 * float(np.sum((y - Xb @ w) ** 2)))\n        w = w + lr * Xb.T @ (y - Xb @ w)")]},
      "before each update"),
+    ("u1_perceptron_step", {"u1_perceptron_step_impl": [("a = heaviside(x_tilde @ theta)",
+                                                         "a = (x_tilde @ theta >= 0).astype(float)")]}, "H(0) = 1"),
+    ("u1_perceptron_step", {"u1_perceptron_step_impl": [("np.concatenate([[1.0], np.asarray(x, dtype=float)])",
+                                                         "np.concatenate([[-1.0], np.asarray(x, dtype=float)])")]},
+     "x0 = -1"),
+    ("u1_train_perceptron", {"u1_train_perceptron_impl": [
+        ("np.zeros((X.shape[1] + 1, y.shape[1])) if theta0 is None else np.array(theta0, dtype=float)",
+         "np.zeros((X.shape[1] + 1, y.shape[1]))")]}, "theta0 ignored"),
+    ("u1_delta_rule", {"u1_delta_rule_impl": [("losses.append(0.5 * float(np.sum(", "losses.append(float(np.mean(")]},
+     "exactly 2/8 of the expected"),
 ]
 
 
@@ -115,3 +125,12 @@ def test_the_solution_gets_full_marks_whatever_the_instructor_secret(secret):
     scores = {item.grade_id: run_item(item, LocalHandle(ns), include_hidden=True, secret=secret).score
               for item in REGISTRY}
     assert scores == {item.grade_id: item.points for item in REGISTRY}
+
+
+def test_a_gate_with_an_input_on_its_boundary_is_told_to_move_the_bias_not_to_scale_up():
+    """W_AND = (-20, 20, 20) puts the inputs 01 and 10 at z = 0 (output 0.5): scaling the weights never helps."""
+    result = grade({"u1_gates_impl": [("W_AND = np.array([-30.0, 20.0, 20.0])", "W_AND = np.array([-20.0, 20.0, 20.0])")]},
+                   only="u1_gates")["u1_gates"]
+    text = result.render()
+    assert result.score < REGISTRY.get("u1_gates").points, text
+    assert "decision boundary" in text and "scale them up" not in text, text

@@ -107,6 +107,17 @@ MISTAKES = [
                                         ("    dtheta = z1.T @ d2 ", "    dtheta = z1.T @ d2 / n ")]},
      "mean over the batch"),
     ("u2_softmax", {"u2_softmax_impl": [("d2 = d3 - np.exp(z3)", "d2 = -d3 + np.exp(z3)")]}, "sign is flipped"),
+    ("u2_value_backward", {"u2_value_impl": [("            self.grad += other.data * out.grad\n"
+                                              "            other.grad += self.data * out.grad",
+                                              "            self.grad += other.data\n            other.grad += self.data")]},
+     "the chain rule missing in the backward of __mul__"),
+    ("u2_value_backward", {"u2_value_impl": [("out = Value(self.data * other.data, (self, other), \"*\")",
+                                              "out = Value(self.data * other.data, (other,), \"*\")")]},
+     "left out of `_prev`"),
+    ("u2_softmax", {"u2_softmax_impl": [("    z3 = log_softmax(z2)  ",
+                                         "    z3 = np.log(np.exp(z2 - z2.max(axis=1, keepdims=True)) / "
+                                         "np.exp(z2 - z2.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))  ")]},
+     "log(0) = -inf"),
 ]
 
 
@@ -131,3 +142,20 @@ def test_the_solution_gets_full_marks_whatever_the_instructor_secret(secret):
     scores = {item.grade_id: run_item(item, LocalHandle(ns), include_hidden=True, secret=secret).score
               for item in REGISTRY}
     assert scores == {item.grade_id: item.points for item in REGISTRY}
+
+
+def test_the_chain_rule_replay_without_a_mistake_is_the_reference_backward():
+    """``chain_rule_missing`` recognises a backward that forgets out.grad; with an operation that the expression
+    does not use it must reproduce the reference engine exactly, or its hints would name correct engines."""
+    import numpy as np
+
+    from autograder.suites.unit2_graphs import build_reference, chain_rule_missing, random_expression
+    from nnkit import autodiff as ref_ad
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        steps, xs = random_expression(rng, 3, 9), rng.uniform(-1.5, 1.5, size=3)
+        nodes = build_reference(ref_ad.Value, steps, xs)
+        nodes[-1].backward()
+        expected = np.array([nodes[k].grad for k in range(3)])
+        np.testing.assert_allclose(chain_rule_missing(steps, xs, "no such op"), expected, rtol=1e-12, atol=1e-12)

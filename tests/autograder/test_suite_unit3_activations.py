@@ -22,7 +22,9 @@ MISTAKES = [
     ([("return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))",
        "return np.where(z >= 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))")], "elu_grad at z = 0 is alpha"),
     ([('"multilabel": ("sigmoid", "bce")', '"multilabel": ("softmax", "cross_entropy")')],
-     "output_layer_for('multilabel')"),
+     "the labels compete"),
+    ([("return np.where(z > 0, z, alpha * z)", "return np.where(z > 0, z, 0.01 * z)")], "slope fixed at 0.01"),
+    ([("alpha * np.expm1(np.minimum(z, 0.0))", "alpha * (np.exp(z) - 1.0)")], "made NumPy warn: overflow"),
 ]
 
 
@@ -55,3 +57,17 @@ def test_reference_activations_and_derivatives_match_torch():
     zero = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     torch.nn.functional.elu(zero, 0.5).sum().backward()
     assert A.elu_grad(np.zeros(1), 0.5)[0] == pytest.approx(float(zero.grad[0]))
+
+
+def test_hidden_descriptions_do_not_name_the_secret_alphas():
+    """The hidden alphas come from the secret: a description that names them would leak the hidden case."""
+    from autograder.handle import LocalHandle
+    from autograder.runner import run_item
+    from tests.autograder.test_suite_unit3 import REGISTRY
+
+    ns = namespace({CELL: [("return np.where(z > 0, z, alpha * z)", "return np.where(z > 0, z, 0.01 * z)")]})
+    item = REGISTRY.get("u3_more_activations")
+    hidden = [[s.what for s in run_item(item, LocalHandle(ns), include_hidden=True, secret=secret).subchecks
+               if s.hidden] for secret in ("term a", "term b", "term c", "term d")]
+    assert all(h == hidden[0] for h in hidden), hidden
+    assert not any(a in what for what in hidden[0] for a in ("0.1", "0.2", "0.5", "1.5")), hidden[0]
