@@ -17,6 +17,7 @@ others down (the sandbox gives every item its own restarts and CPU budget).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -53,11 +54,13 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
         return source
     if not source.is_dir():
         raise notebook.SubmissionError(f"the source {source} does not exist (pass --source DIR)")
-    by_name = source / submission.parent.name / submission.name
+    folder = Path(os.path.abspath(submission)).parent.name   # `nnkit check unit1.ipynb`: the cwd's name, not ""
+    by_name = source / folder / submission.name
     if by_name.is_file():
         return by_name
-    if (source / submission.parent.name).is_dir():   # its folder names the assignment: look there only, so that
-        candidates = sorted((source / submission.parent.name).glob("*.ipynb"))   # unit 1 in unit 2's place fails
+    in_assignment = bool(folder) and (source / folder).is_dir()
+    if in_assignment:   # its folder names the assignment: look there only, so that unit 1 in unit 2's place fails
+        candidates = sorted((source / folder).glob("*.ipynb"))
     else:
         candidates = sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb"))
     if not candidates:
@@ -73,8 +76,8 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
             continue
         if len(ours & theirs) > best_shared:
             best, best_shared = path, len(ours & theirs)
-    if best is None and (source / submission.parent.name).is_dir():
-        raise notebook.SubmissionError(f"this notebook is not the assignment {submission.parent.name}: it shares no "
+    if best is None and in_assignment:
+        raise notebook.SubmissionError(f"this notebook is not the assignment {folder}: it shares no "
                                        f"nbgrader cells with {', '.join(p.name for p in candidates)} (is it the "
                                        "right file?)")
     if best is None:
