@@ -49,3 +49,23 @@ def test_nothing_beside_a_flat_submission_is_in_the_workers_view(tmp_path, sourc
     path = fx.write(fx.notebook(extra_cells=[probe, "assert not seen\n"]), flat / "alice.ipynb")
     result, scores = _grade(path, source)
     assert scores == FULL and all(c["status"] == "ok" for c in result.cells), result.cells
+
+
+def test_a_path_relative_to_the_working_folder_finds_its_trusted_notebook(tmp_path, source, monkeypatch):
+    # `nnkit check unit1.ipynb` in the folder holding it: the path has no folder part, and the lookup must use
+    # the working folder's name (an empty name sent it to the source's top folder, which holds no notebooks).
+    from pathlib import Path
+
+    from autograder.grader import find_trusted
+
+    here = tmp_path / "anywhere"
+    nb = fx.notebook()
+    fx.write(nb, here / "mine.ipynb")
+    monkeypatch.chdir(here)
+    trusted = source / fx.ASSIGNMENT / "fixture.ipynb"
+    from autograder import notebook
+    assert find_trusted(Path("mine.ipynb"), source, notebook.read_notebook(here / "mine.ipynb")) == trusted
+    (here / fx.ASSIGNMENT).mkdir()                       # inside a folder named like the assignment, by name
+    fx.write(nb, here / fx.ASSIGNMENT / "fixture.ipynb")
+    monkeypatch.chdir(here / fx.ASSIGNMENT)
+    assert find_trusted(Path("fixture.ipynb"), source) == trusted
