@@ -2,8 +2,8 @@
 
 Each submission's result is written atomically to ``<out>/results/<key>.json`` as
 soon as it is graded (by the process that graded it), so an interrupted run
-resumes where it stopped; a result whose notebook changed since (its SHA-256 differs)
-is graded again, and ``force=True`` regrades everything. A submission whose
+resumes where it stopped; a result whose notebook changed since (its SHA-256 differs),
+or that another kit version wrote, is graded again, and ``force=True`` regrades everything. A submission whose
 grading fails unexpectedly gets an error row and is not written, so a rerun
 retries it. After the run: ``<out>/grades.csv`` (rows in result-key order) and Gradescope
 ``<out>/gradescope/<key>/results.json`` (plus ``<out>/results.json`` when there is
@@ -191,9 +191,10 @@ def _resume(submissions, out, force) -> tuple[dict[int, SubmissionResult], list[
                 kept = report.read_json(done)
             except (ValueError, KeyError, TypeError, AttributeError, OSError):
                 kept = None  # a damaged result file (truncated, hand-edited, not UTF-8): grade again
-            if kept is not None and kept.sha256 and kept.sha256 == file_digest(sub.path):
+            if kept is not None and kept.kit == shards.kit_version() and kept.sha256 and \
+                    kept.sha256 == file_digest(sub.path):
                 results[n] = kept
-                continue  # else the notebook changed since (a late submission collected again): grade it again
+                continue  # else another kit graded it, or the notebook changed since: grade it again
         todo.append(n)
     return results, todo
 
@@ -235,7 +236,7 @@ def file_digest(path: Path) -> str:
 def _grade_one(sub: Submission, out: Path | None, options: dict) -> dict:
     digest = file_digest(sub.path)   # before grading: a file replaced meanwhile is graded again by the next run
     result = grade_submission(sub.path, student=sub.student, **options)
-    result.sha256 = digest
+    result.sha256, result.kit = digest, shards.kit_version()
     if not result.assignment:
         result.assignment = sub.assignment
     if result.error:

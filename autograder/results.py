@@ -197,12 +197,13 @@ class SubmissionResult:
     seconds: float = 0.0
     isolation: str = ""
     sha256: str = ""           # of the submitted file's bytes when it was graded: a rerun regrades a changed file
+    kit: str = ""              # the nnkit version that graded it: a rerun with another version regrades it
 
     def to_dict(self, show_hidden_details: bool = False) -> dict:
         return {"path": self.path, "assignment": self.assignment, "notebook": self.notebook,
                 "student": self.student, "score": self.score, "max_score": self.max_score, "error": self.error,
                 "flags": self.flags, "notes": self.notes, "cells": self.cells, "seconds": round(self.seconds, 3),
-                "isolation": self.isolation, "sha256": self.sha256,
+                "isolation": self.isolation, "sha256": self.sha256, "kit": self.kit,
                 "items": [i.to_dict(show_hidden_details) for i in self.items]}
 
     @classmethod
@@ -214,4 +215,5 @@ class SubmissionResult:
             _check_fields("ItemResult", item, numbers=("points", "score"), lists=("subchecks",))
         return cls(d["path"], d["assignment"], d["notebook"], d["student"], d["score"], d["max_score"],
                    [ItemResult.from_dict(i) for i in d["items"]], d["error"], d["flags"], d.get("notes", []),
-                   d["cells"], d["seconds"], d.get("isolation", ""), d.get("sha256", ""))
+                   d["cells"], d["seconds"], d.get("isolation", ""), d.get("sha256", ""),
+                   d.get("kit", ""))

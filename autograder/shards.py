@@ -55,14 +55,15 @@ def select(submissions: list, shard: tuple[int, int]) -> list:
     return [sub for sub in submissions if shard_of(sub.key, n) == k]
 
 
-def _kit_version() -> str:
+def kit_version() -> str:
+    """The nnkit version that grades: every shard of a merge, and every result a rerun keeps, must have it."""
     from nnkit import __version__
     return __version__
 
 
 def write_manifest(out: Path, keys, shard: tuple[int, int] | None, *, finished: bool,
                    unsaved: dict | None = None) -> None:
-    doc = {"kit": _kit_version(), "shard": f"{shard[0]}/{shard[1]}" if shard else None, "keys": sorted(keys),
+    doc = {"kit": kit_version(), "shard": f"{shard[0]}/{shard[1]}" if shard else None, "keys": sorted(keys),
            "finished": finished, "unsaved": dict(sorted((unsaved or {}).items()))}
     outdir.write_text(Path(out) / MANIFEST, json.dumps(doc, indent=1, allow_nan=False))
 

@@ -594,11 +594,15 @@ def test_damaged_result_files_are_graded_again_and_never_taken_as_results(lifecy
     dave = results / "dave" / fx.ASSIGNMENT / "fixture.json"
     dave.write_bytes(b"\xff\xfe" + dave.read_bytes()[2:])                       # bytes that are not UTF-8
     (results / "erin" / fx.ASSIGNMENT / ".fixture.json.abc123.tmp").write_text('{"score": 1')  # a write cut short
+    frank = results / "frank" / fx.ASSIGNMENT / "fixture.json"
+    doc = json.loads(frank.read_text())
+    doc["kit"] = "0.0.1"                                         # written by another version, before an upgrade
+    frank.write_text(json.dumps(doc))
     (out / "grades.csv").write_text("student,score\nalice,10")                  # truncated
     rerun = subprocess.run(_grade_argv([course / "submitted"], course / "source", out, "--jobs", "1"), cwd=ROOT,
                            capture_output=True, text=True, timeout=600, env=_env())
     assert rerun.returncode == 1 and "Traceback" not in rerun.stderr, rerun.stderr
-    assert f"{len(LIFECYCLE_CLASS)} submissions: 3 graded now, 3 skipped" in rerun.stdout, rerun.stdout
+    assert f"{len(LIFECYCLE_CLASS)} submissions: 4 graded now, 2 skipped" in rerun.stdout, rerun.stdout
     assert _snapshot(out) == _snapshot(reference)
 
 
