@@ -47,7 +47,9 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
     ``source`` is a notebook, or an nbgrader source directory
     ``<source>/<assignment>/<notebook>.ipynb``. The submission's
     ``<assignment>/<notebook>.ipynb`` names it; failing that, the trusted notebook
-    sharing the most nbgrader grade ids with the submission is taken.
+    sharing the most nbgrader grade ids with the submission is taken, from
+    ``<source>/<assignment>/`` alone when the submission's folder names one there
+    (another unit's notebook handed in for this one is then not this assignment).
     """
     source = Path(source)
     if source.is_file():
