@@ -185,18 +185,27 @@ def _resume(submissions, out, force) -> tuple[dict[int, SubmissionResult], list[
     results: dict[int, SubmissionResult] = {}
     todo = []
     for n, sub in enumerate(submissions):
-        done = out / "results" / f"{sub.key}.json" if out is not None else None
-        if done is not None and done.is_file() and not force:
-            try:
-                kept = report.read_json(done)
-            except (ValueError, KeyError, TypeError, AttributeError, OSError):
-                kept = None  # a damaged result file (truncated, hand-edited, not UTF-8): grade again
-            if kept is not None and kept.kit == shards.kit_version() and kept.sha256 and \
-                    kept.sha256 == file_digest(sub.path):
-                results[n] = kept
-                continue  # else another kit graded it, or the notebook changed since: grade it again
-        todo.append(n)
+        kept = _kept_result(sub, out) if out is not None and not force else None
+        if kept is not None:
+            results[n] = kept
+        else:
+            todo.append(n)
     return results, todo
+
+
+def _kept_result(sub: Submission, out: Path) -> SubmissionResult | None:
+    """``sub``'s result in ``out`` if it is whole, this kit's, and about the notebook now in place, else None
+    (a damaged file, an upgrade, or a late submission collected again over a graded one: grade it again)."""
+    path = out / "results" / f"{sub.key}.json"
+    if not path.is_file():
+        return None
+    try:
+        kept = report.read_json(path)
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        return None   # truncated, edited by hand, not UTF-8
+    if kept.kit != shards.kit_version() or not kept.sha256 or kept.sha256 != file_digest(sub.path):
+        return None
+    return kept
 
 
 def _unsaved(result: SubmissionResult) -> bool:
@@ -210,14 +219,9 @@ def _keep_what_finished(submissions, results, out) -> None:
     that stopped the batch is the one reported."""
     finished = {}
     for n, sub in enumerate(submissions):
-        path = out / "results" / f"{sub.key}.json"
-        if n in results and not _unsaved(results[n]):
-            finished[sub.key] = results[n]
-        elif path.is_file():
-            try:
-                finished[sub.key] = report.read_json(path)
-            except (ValueError, KeyError, TypeError, OSError):
-                pass
+        kept = results[n] if n in results and not _unsaved(results[n]) else _kept_result(sub, out)
+        if kept is not None:
+            finished[sub.key] = kept
     try:
         report.write_batch(out, finished)
     except outdir.OutputError:
