@@ -339,7 +339,7 @@ def _describe_returned_value(got) -> str:
     if type(got) in (int, float, bool, str, complex) or got is None or isinstance(got, np.generic):
         return repr(got)
     if type(got) in (list, tuple) and len(got) <= 30 and all(
-            type(v) in (int, float, bool) or isinstance(v, np.generic) for v in got):
+            v is None or type(v) in (int, float, bool) or isinstance(v, np.generic) for v in got):
         text = repr(type(got)(v.item() if isinstance(v, np.generic) else v for v in got))
         return f"{text} ({'a list' if type(got) is list else 'a tuple'} of {len(got)})"
     return _describe_returned(got)

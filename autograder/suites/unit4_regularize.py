@@ -260,7 +260,9 @@ def early_stopping_examples(ns, t):
     _es_case(ns, t, [5, 4, 3, 3.5, 3.2, 3.1, 3.3], 3)
     _es_case(ns, t, [5, 4, 3, 2, 1], 2)                 # never stops
     _es_case(ns, t, [1.0, 2.0, 1.0, 3.0, 4.0], 3)         # a tie is not an improvement: the earliest best
-    _es_case(ns, t, [3.0, 2.95, 2.9, 2.85, 2.8], 2, min_delta=0.1)
+    # no loss sits exactly min_delta below the best: there `loss < best - min_delta` and the equally correct
+    # `best - loss > min_delta` round differently (3.0 - 0.1 == 2.9, but 3.0 - 2.9 > 0.1)
+    _es_case(ns, t, [3.0, 2.95, 2.92, 2.85, 2.8], 2, min_delta=0.1)
 
 
 def early_stopping_random_histories(ns, t):
@@ -268,7 +270,8 @@ def early_stopping_random_histories(ns, t):
         n = int(t.rng.integers(5, 30))
         losses = np.round(2.0 * np.exp(-np.arange(n) / 5) + 0.05 * np.arange(n) / 5
                           + t.rng.normal(size=n) * 0.05, 3).tolist()
-        _es_case(ns, t, losses, int(t.rng.integers(1, 6)), float(t.rng.choice([0.0, 0.01])),
+        # min_delta is no multiple of 0.001, the losses' step, so no improvement sits on the rounding boundary
+        _es_case(ns, t, losses, int(t.rng.integers(1, 6)), float(t.rng.choice([0.0, 0.0125])),
                  label=f"hidden noisy history {k + 1} of 6" if t.hidden else f"a noisy history of {n} epochs")
     raises_value_error(ns, t, "an empty history raises ValueError", "early_stopping", [], 3)
     raises_value_error(ns, t, "patience = 0 raises ValueError", "early_stopping", [1.0, 2.0], 0)

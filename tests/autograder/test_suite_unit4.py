@@ -158,3 +158,16 @@ def test_a_numpy_integer_epoch_is_accepted_by_early_stopping():
     inner = ns["early_stopping"]
     ns["early_stopping"] = lambda *a, **k: tuple(None if v is None else np.int64(v) for v in inner(*a, **k))
     assert grade("u4_early_stopping", ns).score == 2.0
+
+
+ES_IMPROVES = "        if loss < best - min_delta:\n"
+
+
+@pytest.mark.parametrize("improves", ["best - loss > min_delta", "loss + min_delta < best"])
+def test_early_stopping_written_with_another_rounding_gets_full_marks_whatever_the_secret(improves):
+    """`loss < best - min_delta` and `best - loss > min_delta` round differently when a loss sits exactly
+    min_delta below the best (3.0 - 0.1 == 2.9 but 3.0 - 2.9 > 0.1): no history may put one there."""
+    ns = namespace({"u4_early_stopping_impl": [(ES_IMPROVES, f"        if {improves}:\n")]})
+    for secret in [f"secret {k}" for k in range(24)]:
+        result = run_item(REGISTRY.get("u4_early_stopping"), LocalHandle(ns), include_hidden=True, secret=secret)
+        assert result.score == result.points, result.render(show_hidden_details=True)
