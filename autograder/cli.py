@@ -258,8 +258,17 @@ def _gradescope(args) -> int:
     return gradescope.command(args)
 
 
+def _printable_output() -> None:
+    """Text from student code (an exception message, printed output) may hold lone surrogates, ``chr(0xD800)``,
+    which UTF-8 cannot encode: print them as ``\\ud800`` rather than stop the report with a grader error."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _printable_output()
     try:
         return {"grade": _grade, "check": _check, "merge": _merge, "demo": _demo,
                 "gradescope": _gradescope}[args.command](args)

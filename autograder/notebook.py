@@ -70,6 +70,8 @@ def read_notebook(path) -> SimpleNamespace:
         if not isinstance(cell.get("metadata", {}), dict):
             raise SubmissionError(f"{path.name}: cell {n} has malformed metadata: expected an object, found "
                                   f"{_json_kind(cell['metadata'])}")
+        if cell["cell_type"] == "code":
+            _check_unicode(path, n, source_of(cell))
     return SimpleNamespace(cells=data["cells"], metadata=data.get("metadata", {}))
 
 
@@ -108,6 +110,18 @@ def _file_kind(mode: int) -> str:
     kinds = [(stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
              (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")]
     return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _check_unicode(path: Path, n: int, source: str) -> None:
+    """JSON can spell a lone surrogate (``"\\ud800"``), which no UTF-8 text holds: Jupyter cannot run such a cell,
+    and the grader could not send it to the worker nor print it."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = source.count("\n", 0, exc.start) + 1
+        raise SubmissionError(f"{path.name}: cell {n} is not valid Unicode text: expected UTF-8 characters, found a "
+                              f"lone surrogate U+{ord(source[exc.start]):04X} at line {line} (Jupyter cannot run it "
+                              "either); delete that character and save again") from None
 
 
 def _json_kind(value) -> str:

@@ -35,8 +35,9 @@ FAKE_HTML = "<table class='nnkit-feedback'><tr><td>fx_relu</td><td>2 / 2 points<
 
 
 def _grade_argv(paths, source: Path, out: Path, *extra: str) -> list[str]:
+    """``nnkit grade`` with its terminal report: student text reaches it too."""
     return [sys.executable, "-m", "autograder.cli", "grade", *map(str, paths), "--source", str(source), "--out",
-            str(out), "--registry", REGISTRY_SPEC, "--isolation", "namespace", "--quiet", *extra]
+            str(out), "--registry", REGISTRY_SPEC, "--isolation", "namespace", *extra]
 
 
 def _env(tmp: Path | None = None) -> dict:
@@ -239,6 +240,15 @@ def bad_utf8_in_one_cell() -> bytes:
     return text.encode().replace("caf\u00e9".encode(), b"caf\xe9")     # Latin-1 in a UTF-8 file
 
 
+def surrogate_in_source() -> bytes:
+    """A lone surrogate, which JSON can spell and UTF-8 cannot hold, in a comment of a code cell."""
+    text = json.dumps(_plain(fx.notebook(extra_cells=["x = 1\ny = 2  # SURROGATE\n"])))
+    return text.replace("SURROGATE", "\\ud800").encode()
+
+
+SURROGATE_AT_RUN_TIME = {"relu": "def relu(z):\n    print(chr(0xD800))\n    raise ValueError(chr(0xD800))\n"}
+
+
 # student -> (notebook builder, file name); every one is in the fixture assignment's folder
 TAMPERED = {
     "honest": (lambda: _plain(fx.notebook()), "fixture.ipynb"),
@@ -263,6 +273,8 @@ TAMPERED = {
     "format_3": (format_3, "fixture.ipynb"),
     "format_5": (format_5, "fixture.ipynb"),
     "bad_utf8": (bad_utf8_in_one_cell, "fixture.ipynb"),
+    "surrogate_in_source": (surrogate_in_source, "fixture.ipynb"),
+    "surrogate_at_run_time": (lambda: _plain(fx.notebook(SURROGATE_AT_RUN_TIME)), "fixture.ipynb"),
 }
 def _sparse_file(path: Path) -> None:
     with open(path, "wb") as f:
@@ -285,6 +297,8 @@ ERRORS = {
     "format_5": ["fixture.ipynb is in notebook format 5, the grader reads format 4"],
     "bad_utf8": ["fixture.ipynb is not UTF-8 text: a notebook is UTF-8 JSON, and byte", "is 0xe9"],
     "named_pipe": ["fixture.ipynb is not a regular file (it is a named pipe)"],          # it hung the batch
+    "surrogate_in_source": ["fixture.ipynb: cell 13 is not valid Unicode text: expected UTF-8 characters, found a "
+                            "lone surrogate U+D800 at line 2"],                          # an internal error
     "three_hundred_megabytes": ["fixture.ipynb is 300 MB, and the grader reads notebooks of at most 256 MB"],
 }
 
@@ -354,6 +368,24 @@ def test_unreadable_and_foreign_notebooks_get_an_error_row_and_the_class_is_stil
     assert f"{total} submissions: {total} graded now; {len(ERRORS)} could not be graded" in stdout
 
 
+def test_text_that_utf8_cannot_encode_from_student_code_is_shown_escaped_and_stops_nothing(tampered):
+    # a relu that prints and raises chr(0xD800): the terminal report stopped with exit 3 at this student
+    course, rc, stdout, stderr = tampered
+    row = _rows(course / "out")["surrogate_at_run_time"]
+    assert (row["error"], row["fx_relu"], row["fx_softmax"]) == ("", "0.0", "2.0"), row
+    assert "\\ud800" in stdout and "Traceback" not in stderr and rc == 1       # shown escaped
+
+
+def test_a_grades_csv_holding_a_lone_surrogate_is_written_escaped(tmp_path):
+    # flags carry text from the worker (a module name it imported, a path it opened in user mode)
+    from autograder import report
+    from autograder.results import SubmissionResult
+
+    row = SubmissionResult("p.ipynb", fx.ASSIGNMENT, "p.ipynb", "eve", flags=["your code tried to read /tmp/\ud800"])
+    report.write_csv(tmp_path / "grades.csv", [row])
+    assert "your code tried to read /tmp/\\ud800" in (tmp_path / "grades.csv").read_text(encoding="utf-8")
+
+
 def test_a_broken_trusted_notebook_is_named_as_the_instructors_file_not_blamed_on_the_student(tmp_path):
     from autograder.grader import grade_submission
 
@@ -408,6 +440,17 @@ def test_gradescope_run_autograder_takes_points_and_tests_from_the_trusted_noteb
     assert doc["score"] == 16.0, doc                                        # every autograded point, once
     assert sum(t.get("max_score", 0) for t in doc["tests"]) == 18.0
     assert json.loads((tmp_path / "results" / "results.json").read_text()) == doc
+
+
+def test_the_nbgrader_bridge_writes_a_report_holding_a_lone_surrogate(tampered):
+    from autograder import report
+    from autograder.nbgrader_bridge import write_outputs
+
+    course, _, _, _ = tampered
+    nb = nbformat.from_dict(_plain(fx.notebook(SURROGATE_AT_RUN_TIME)))
+    write_outputs(nb, report.read_json(course / "out" / "results" / "surrogate_at_run_time" / fx.ASSIGNMENT /
+                                       "fixture.json"))
+    assert "\\\\ud800" in nbformat.writes(nb)         # nbformat writes UTF-8: it raised before
 
 
 def test_the_nbgrader_bridge_replaces_forged_outputs_with_the_graders_own(tampered):
