@@ -108,8 +108,10 @@ def derivatives_match_reference_and_numeric(ns, t):
 
 
 DERIVATIVE_MISTAKES = {
-    "sigmoid": lambda z: {"sigmoid' = s: the factor (1 - s) is missing (sigmoid' = s * (1 - s))": ref_act.sigmoid(z)},
-    "tanh": lambda z: {"tanh' = 1 - tanh(z): the square is missing (tanh' = 1 - tanh(z)**2)": 1.0 - np.tanh(z)},
+    "sigmoid": lambda z: {"sigmoid' = s: the factor (1 - s) is missing (sigmoid' = s * (1 - s))": ref_act.sigmoid(z),
+                          "z * (1 - z) from the input: sigmoid' = s * (1 - s) with s = sigmoid(z)": z * (1 - z)},
+    "tanh": lambda z: {"tanh' = 1 - tanh(z): the square is missing (tanh' = 1 - tanh(z)**2)": 1.0 - np.tanh(z),
+                       "1 - z**2 from the input: tanh' = 1 - tanh(z)**2": 1.0 - z ** 2},
     "relu": lambda z: {"relu itself instead of its derivative (relu'(z) is 1 for z > 0, else 0)": ref_act.relu(z)},
 }
 
@@ -175,6 +177,11 @@ def bce_is_stable_and_checks_shapes(ns, t):
     _raises_value_error(ns, t, "binary_cross_entropy_with_logits((5, 1), (5,)) raises ValueError",
                         "binary_cross_entropy_with_logits",
                         logits, target[:, 0])
+    logits, target = t.rng.normal(size=(6, 3)) * 2, (t.rng.random((6, 3)) < 0.5).astype(float)
+    _loss_checks(ns, t, "binary_cross_entropy_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
+                 "(6, 3) logits (several outputs per example)", known_wrong={
+                     "dividing by the number of rows N instead of the number of entries K = logits.size":
+                     (ref_act.sigmoid(logits) - target) / 6})
 
 
 def softmax_matches_reference(ns, t):
@@ -272,7 +279,12 @@ def numeric_gradient_is_central(ns, t):
 def rel_error_matches_formula(ns, t):
     a, b = t.rng.normal(size=(4, 3)), t.rng.normal(size=(4, 3))
     b[0, 0] = a[0, 0] = 0.0
-    t.close("rel_error(a, b)", ns.call("rel_error", a, b), np.float64(_rel(a, b)))
+    terms = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    t.close("rel_error(a, b)", ns.call("rel_error", a, b), np.float64(_rel(a, b)), known_wrong={
+        "|a + b| in the denominator instead of |a| + |b|: where a and b have opposite signs |a + b| is small and "
+        "the error blows up": np.float64(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a + b)))),
+        "the mean of the entries' errors instead of their max: a check must see its worst entry":
+        np.float64(np.mean(terms))})
     t.close("rel_error(a, a) is 0", ns.call("rel_error", a, a), np.float64(0.0))
 
 
@@ -292,6 +304,10 @@ def gradient_check_separates_right_from_wrong(ns, t):
                          ("one entry off by 0.1", one_off)]:
         t.close(f"gradient_check on {label}", ns.call("gradient_check", probe, x, wrong),
                 np.float64(_rel(wrong, numeric)), rtol=1e-3, atol=1e-6)
+    t.close("gradient_check(probe, x, analytic, eps=1e-2) differentiates with step 1e-2",
+            ns.call("gradient_check", probe, x, right, eps=1e-2), np.float64(_rel(right, _central(_probe, x, 1e-2))),
+            rtol=1e-3, atol=1e-12, known_wrong={"eps ignored: pass gradient_check's eps on to numeric_grad":
+                                                np.float64(_rel(right, numeric))})
 
 
 # -- Linear ------------------------------------------------------------------------------------------------
@@ -324,13 +340,18 @@ def linear_backward_matches_reference_and_numeric(ns, t):
     layer, W, b = student_linear(ns, t, d, m)
     x, dout = t.rng.normal(size=(n, d)), t.rng.normal(size=(n, m))
     ns.method(layer, "forward", x)
+    first = t.rng.normal(size=(n, m))
+    ns.method(layer, "backward", first)          # an earlier batch's backward: grads are replaced, not added to
     dx = ns.method(layer, "backward", dout)
     grads = ns.get(layer, "grads")
-    t.close("dx = dout @ W.T", dx, dout @ W.T, kind="backward")
+    summed = ("grads added to with += over backward calls (PyTorch accumulates .grad until zero_grad(); this "
+              "course's layers replace them): store dW = x.T @ dout and db = dout.sum(0)")
+    t.close("dx = dout @ W.T", dx, dout @ W.T, kind="backward", batch_size=n)
     t.close("grads['W'] = x.T @ dout", grads.get("W") if isinstance(grads, dict) else grads, x.T @ dout,
-            kind="backward", batch_size=n)
+            kind="backward", batch_size=n, known_wrong={summed: x.T @ (first + dout)})
     t.close("grads['b'] = dout summed over the batch", grads.get("b") if isinstance(grads, dict) else grads,
-            dout.sum(axis=0), kind="backward", batch_size=n, known_wrong={"averaging db over the batch": dout.mean(0)})
+            dout.sum(axis=0), kind="backward", batch_size=n, known_wrong={"averaging db over the batch": dout.mean(0),
+                                                                          summed: (first + dout).sum(axis=0)})
     t.grad_matches_numeric("dx against numeric differentiation of your forward",
                            lambda v: ns.method(layer, "forward", v), x, dout, dx)
 
