@@ -225,7 +225,7 @@ def mlp_forward_backward(ns, t):
 
     def loss_of_W0(W):
         out = ns.call("mlp_forward", [(W, params[0][1])] + params[1:], X)
-        return out[0] if isinstance(out, tuple) else out
+        return out[0] if isinstance(out, (tuple, list)) and len(out) == 2 else out   # (scores, caches), as a list too
 
     t.grad_matches_numeric("mlp_backward: dW of layer 0 against numeric differentiation of your mlp_forward",
                            loss_of_W0, W0, dout, grads[0][0])

@@ -140,7 +140,7 @@ def _backward_case(ns, t, shape, training, *, numeric: bool):
     if numeric:
         def forward(xv):
             res = ns.call("batchnorm_forward", xv, gamma, beta, rmean, rvar, training=training)
-            return res[0] if isinstance(res, tuple) and len(res) == 4 else res
+            return res[0] if isinstance(res, (tuple, list)) and len(res) == 4 else res   # a list of the four too
 
         t.grad_matches_numeric(f"{label}: dx against numeric differentiation of your forward", forward, x, dout,
                                grads[0])

@@ -191,3 +191,11 @@ def test_the_early_stopping_case_really_stops_early_and_restoring_matters():
     last, _ = fit.ref_fit(X, y, Xv, yv, restore=False, **hyper)
     assert hist["stop_epoch"] is not None and hist["stop_epoch"] < 24
     assert not np.allclose(best[0][0], last[0][0])
+
+
+def test_mlp_forward_returning_a_list_gets_full_marks():
+    """The task says it returns (scores, caches); a list of the two is the same answer, also to the numeric check
+    of mlp_backward, which differentiates the student's own mlp_forward."""
+    edit = [("            return z, caches\n", "            return [z, caches]\n")]
+    result = grade("u4_fit", namespace({"u4_fit_impl": edit}))
+    assert result.score == result.points, result.render(show_hidden_details=True)

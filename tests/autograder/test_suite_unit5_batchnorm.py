@@ -69,3 +69,11 @@ def test_reference_forward_running_stats_and_backward_match_torch(shape, trainin
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(dgamma, tg.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dbeta, tb.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_batchnorm_forward_returning_a_list_gets_full_marks():
+    """out, new_mean, new_var, cache returned as a list is the same answer, also to the numeric checks of the
+    backward, which differentiate the student's own forward."""
+    last = "    return out, new_mean, new_var, (xhat, inv_std, gamma.reshape(shape), axes, training)"
+    result = grade({"u5_batchnorm_impl": [(last, f"    return [{last[11:]}]")]}, only="u5_batchnorm")["u5_batchnorm"]
+    assert result.score == result.points, result.render(show_hidden_details=True)
