@@ -166,6 +166,8 @@ def merge(inputs, out: Path) -> dict[str, SubmissionResult]:
     results.update({key: SubmissionResult.from_dict(row) for key, row in unsaved.items()})
     with outdir.claim(out, "nnkit merge"):
         outdir.sweep_partial_writes(out)
+        # unfinished until the end: a merge stopped half-way over an earlier one must not look complete
+        write_manifest(out, results, None, finished=False, unsaved=unsaved)
         for key, text in sorted(texts.items()):
             outdir.write_text(out / "results" / f"{key}.json", text)
         report.write_batch(out, results)

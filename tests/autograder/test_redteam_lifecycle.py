@@ -254,3 +254,25 @@ def test_merge_names_a_damaged_result_instead_of_failing_inside_the_grader(lifec
     assert done.stderr.strip().endswith("rerun that shard's command (it grades a damaged result again) and merge "
                                         "again"), done.stderr
     assert not merged.exists()
+
+
+def test_a_merge_stopped_half_way_over_an_earlier_one_does_not_look_finished(two_at_once, tmp_path):
+    from autograder import cli, shards
+
+    merged = tmp_path / "merged"
+    first = subprocess.run([sys.executable, "-m", "autograder.cli", "merge", str(two_at_once[0]), "--out",
+                            str(merged)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert first.returncode == cli.EXIT_SUBMISSION_ERRORS and json.loads((merged / shards.MANIFEST).read_text())[
+        "finished"] is True, first.stderr                                   # carol's error row: exit 1
+    blocked = merged / "results" / "dave" / fx.ASSIGNMENT / "fixture.json"
+    blocked.unlink()
+    blocked.mkdir()                                                         # the second merge cannot write dave
+    second = subprocess.run([sys.executable, "-m", "autograder.cli", "merge", str(two_at_once[0]), "--out",
+                             str(merged)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert second.returncode == cli.EXIT_SUBMISSION_ERRORS and f"could not write {blocked}" in second.stderr, \
+        second.stderr
+    assert json.loads((merged / shards.MANIFEST).read_text())["finished"] is False
+    again = subprocess.run([sys.executable, "-m", "autograder.cli", "merge", str(merged), "--out",
+                            str(tmp_path / "again")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == cli.EXIT_SUBMISSION_ERRORS and "did not finish" in again.stderr, again.stderr
+    assert not (tmp_path / "again").exists()                                # nothing taken from a half merge
