@@ -13,14 +13,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.autograder import catalogue, catalogue_data  # noqa: E402
+from tests.autograder import catalogue, catalogue_data, catalogue_more  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
     verbose = "-v" in argv
     start = time.process_time()
     rows = defaultdict(lambda: [0, 0, 0, 0, 0])   # mistakes, caught, named, variants, variants full
-    for entry in catalogue_data.MISTAKES:
+    for entry in catalogue_data.MISTAKES + catalogue_more.MISTAKES:
         try:
             result = catalogue.grade(entry)
         except ValueError as exc:     # an edit that no longer applies to the solution notebook
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
         if verbose and not (caught and named):
             print(f"--- {'NOT CAUGHT' if not caught else 'unnamed'}: {entry.grade_id} {entry.edit!r:.150} "
                   f"hint {entry.hint!r}\n{catalogue.student_feedback(result)}\n")
-    for entry in catalogue_data.VARIANTS:
+    for entry in catalogue_data.VARIANTS + catalogue_more.VARIANTS:
         try:
             result = catalogue.grade(entry)
         except ValueError as exc:

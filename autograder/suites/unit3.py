@@ -284,7 +284,10 @@ def rel_error_matches_formula(ns, t):
         "|a + b| in the denominator instead of |a| + |b|: where a and b have opposite signs |a + b| is small and "
         "the error blows up": np.float64(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a + b)))),
         "the mean of the entries' errors instead of their max: a check must see its worst entry":
-        np.float64(np.mean(terms))})
+        np.float64(np.mean(terms)),
+        "max(|a_i|, |b_i|) in the denominator instead of |a_i| + |b_i|":
+        np.float64(np.max(np.abs(a - b) / np.maximum(1e-8, np.maximum(np.abs(a), np.abs(b))))),
+        "the largest absolute error max |a_i - b_i|, not divided by |a_i| + |b_i|": np.float64(np.max(np.abs(a - b)))})
     t.close("rel_error(a, a) is 0", ns.call("rel_error", a, a), np.float64(0.0))
 
 

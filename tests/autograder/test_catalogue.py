@@ -1,6 +1,7 @@
 """The mistake catalogue graded: every mistake loses points, most are named, every correct variant gets full marks.
 
-The entries live in ``catalogue_data.py``; ``benchmarks/catalogue.py`` prints the same rates per unit.
+The entries live in ``catalogue_data.py`` and ``catalogue_more.py``; ``benchmarks/catalogue.py`` prints the same
+rates per unit.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ import functools
 
 import pytest
 
-from tests.autograder import catalogue, catalogue_data
+from tests.autograder import catalogue, catalogue_data, catalogue_more
 
-MISTAKES = catalogue_data.MISTAKES
-VARIANTS = catalogue_data.VARIANTS
+MISTAKES = catalogue_data.MISTAKES + catalogue_more.MISTAKES
+VARIANTS = catalogue_data.VARIANTS + catalogue_more.VARIANTS
 NAMED_GOAL = 0.80
 
 

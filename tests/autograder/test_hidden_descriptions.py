@@ -7,12 +7,13 @@ the same way, or a number measured on the student's output for those inputs woul
 hidden case, and a student could tailor their code to it.
 
 Each item with hidden checks is graded under several secrets, and its hidden descriptions must be the same text.
-The students are one mistake and one correct variant of every catalogue item (``catalogue_data.py``), so both
-a failing and a passing path are seen; an item the catalogue does not cover is graded with the instructor's own
-solution cells, or for the three digits classifiers (whose training takes ~20 s) with a nearest-class-mean
-classifier. A choice between two hyperparameters agrees between two secrets half of the time, so six secrets
-are used (they all agree one time in 32). Each student's namespace is built and its visible checks run once
-(they do not read the secret), then its hidden checks run under each secret (~4 s of CPU per secret).
+The students are one mistake and one correct variant of every catalogue item (``catalogue_data.py`` and
+``catalogue_more.py``), so both a failing and a passing path are seen; an item the catalogue does not cover is
+graded with the instructor's own solution cells, or for the three digits classifiers (whose training takes ~20 s)
+with a nearest-class-mean classifier. A choice between two hyperparameters agrees between two secrets half of the
+time, so six secrets are used (they all agree one time in 32). Each student's namespace is built and its visible
+checks run once (they do not read the secret), then its hidden checks run under each secret (~4 s of CPU per
+secret).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from autograder.handle import LocalHandle
 from autograder.items import UNITS
 from autograder.runner import item_result, run_hidden, run_visible
 from tests.autograder.catalogue import namespace, registry
-from tests.autograder.catalogue_data import MISTAKES, VARIANTS
+from tests.autograder import catalogue_data, catalogue_more
 from tests.notebooks import _kit
 
 SECRETS = tuple(f"term {k}'s secret" for k in range(1, 7))
@@ -50,7 +51,8 @@ def _one_per_item(entries):
     return list(seen.values())
 
 
-CASES = _one_per_item(MISTAKES) + _one_per_item(VARIANTS)
+CASES = (_one_per_item(catalogue_data.MISTAKES + catalogue_more.MISTAKES)
+         + _one_per_item(catalogue_data.VARIANTS + catalogue_more.VARIANTS))
 
 
 def _quietly(build):
