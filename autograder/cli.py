@@ -181,7 +181,7 @@ def _grade(args) -> int:
     results = outcome.results
     if not args.quiet:
         for result in results:
-            print(report.render_text(result, show_hidden_details=args.show_hidden))
+            print(report.render_text(result.displayable(), show_hidden_details=args.show_hidden))
             print()
     print(_summary(outcome, shard, out))
     if any(r.error and r.error.startswith("internal grader error") for r in results):
@@ -220,7 +220,7 @@ def _check(args) -> int:
               "checking it without isolation, which is fine for your own code", file=sys.stderr)
     result = grade_submission(path, source=args.source, registry=_registry(args.registry),
                               limits=Limits(isolation=mode))
-    print(report.render_text(result))
+    print(report.render_text(result.displayable()))
     return EXIT_SUBMISSION_ERRORS if result.error else EXIT_OK
 
 

@@ -115,6 +115,7 @@ def write_outputs(nb, result, log=None) -> None:
 
     from autograder.feedback_html import safe_item_html
 
+    result = result.displayable()   # student text as one inert line: no ANSI moves or forged lines in the outputs
     by_id = {item.grade_id: item for item in result.items}
     preamble = notebook_lines(result)
     if preamble:

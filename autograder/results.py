@@ -21,13 +21,24 @@ Numbers in ``expected``/``got`` are JSON numbers, except NaN and infinities, whi
 from __future__ import annotations
 
 import math
-
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 MAX_MISMATCH_SIZE = 4096   # larger arrays get no mismatch map (only their shape)
 MAX_VALUES_SIZE = 400      # larger arrays, and every hidden check, get no expected/got values
+
+# What a terminal or a notebook acts on instead of showing: C0 and C1 controls (ANSI cursor moves, \r, \n) and
+# the bidirectional overrides that reorder text on screen. Student code writes exception messages, printed text
+# and file names; shown raw, one could erase the lines above it and print "fx_relu -- relu(z): 2 / 2 points".
+_NOT_SHOWN = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
+_NOT_SHOWN |= {0x0A: "\\n", 0x0D: "\\r"}
+_NOT_SHOWN |= {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def shown(text: str) -> str:
+    """``text`` as one line that can only be read, never acted on: controls, newlines and bidi overrides escaped."""
+    return text.translate(_NOT_SHOWN)
 
 
 # -- SubCheck --------------------------------------------------------------------------------------
@@ -206,11 +217,27 @@ class SubmissionResult:
                 "isolation": self.isolation, "sha256": self.sha256, "kit": self.kit,
                 "items": [i.to_dict(show_hidden_details) for i in self.items]}
 
+    def displayable(self) -> "SubmissionResult":
+        """A copy in which every text that student code or file names can reach is ``shown`` as one line: for
+        the terminal report and the notebook outputs nbgrader writes (the JSON keeps the text as it was)."""
+        items = [replace(item, title=shown(item.title), flag=item.flag and shown(item.flag),
+                         subchecks=[replace(sub, what=shown(sub.what), details=[shown(d) for d in sub.details],
+                                            diagnosis=[shown(d) for d in sub.diagnosis]) for sub in item.subchecks])
+                 for item in self.items]
+        return replace(self, path=shown(self.path), notebook=shown(self.notebook), student=shown(self.student),
+                       assignment=shown(self.assignment), error=self.error and shown(self.error),
+                       flags=[shown(f) for f in self.flags], notes=[shown(n) for n in self.notes],
+                       cells=[{**cell, "name": shown(cell["name"]), "message": shown(cell["message"])}
+                              for cell in self.cells], items=items)
+
     @classmethod
     def from_dict(cls, d: dict) -> "SubmissionResult":
         """The result written by ``to_dict``; ``ValueError`` when a field that decides a grade has the wrong type
         (a damaged or hand-edited file must be graded again, never shown as a result)."""
-        _check_fields("SubmissionResult", d, numbers=("score", "max_score"), lists=("items",))
+        _check_fields("SubmissionResult", d, numbers=("score", "max_score"), lists=("items", "cells"))
+        if not all(isinstance(c, dict) and all(isinstance(c.get(k), str) for k in ("name", "status", "message"))
+                   for c in d["cells"]):
+            raise ValueError("SubmissionResult.from_dict: every cell must have a name, a status and a message")
         for item in d["items"]:
             _check_fields("ItemResult", item, numbers=("points", "score"), lists=("subchecks",))
         return cls(d["path"], d["assignment"], d["notebook"], d["student"], d["score"], d["max_score"],

@@ -249,6 +249,11 @@ def surrogate_in_source() -> bytes:
 SURROGATE_AT_RUN_TIME = {"relu": "def relu(z):\n    print(chr(0xD800))\n    raise ValueError(chr(0xD800))\n"}
 
 
+FORGED = "FORGED fx_relu -- relu(z): 2 / 2 points"
+TERMINAL_FORGERY = {"relu": ("def relu(z):\n"     # erase the line above, then write over it; or start a new one
+                             f"    raise ValueError('\\x1b[1A\\x1b[2K\\r{FORGED}' if z.ndim == 2 else '\\n{FORGED}')\n")}
+
+
 # student -> (notebook builder, file name); every one is in the fixture assignment's folder
 TAMPERED = {
     "honest": (lambda: _plain(fx.notebook()), "fixture.ipynb"),
@@ -275,6 +280,8 @@ TAMPERED = {
     "bad_utf8": (bad_utf8_in_one_cell, "fixture.ipynb"),
     "surrogate_in_source": (surrogate_in_source, "fixture.ipynb"),
     "surrogate_at_run_time": (lambda: _plain(fx.notebook(SURROGATE_AT_RUN_TIME)), "fixture.ipynb"),
+    "terminal_forgery": (lambda: _plain(fx.notebook(TERMINAL_FORGERY, extra_cells=[
+        f"raise RuntimeError('\\u202e\\n{FORGED}')\n"])), "fixture.ipynb"),
 }
 def _sparse_file(path: Path) -> None:
     with open(path, "wb") as f:
@@ -376,6 +383,15 @@ def test_text_that_utf8_cannot_encode_from_student_code_is_shown_escaped_and_sto
     assert "\\ud800" in stdout and "Traceback" not in stderr and rc == 1       # shown escaped
 
 
+def test_student_text_cannot_move_the_cursor_or_forge_lines_in_the_terminal_report(tampered):
+    course, _, stdout, _ = tampered
+    row = _rows(course / "out")["terminal_forgery"]
+    assert (row["error"], row["fx_relu"]) == ("", "0.0"), row
+    assert FORGED in stdout                                   # the text is shown, escaped, inside its own line
+    assert "\x1b" not in stdout and "\u202e" not in stdout
+    assert not [line for line in stdout.splitlines() if line.startswith("FORGED")]
+
+
 def test_a_grades_csv_holding_a_lone_surrogate_is_written_escaped(tmp_path):
     # flags carry text from the worker (a module name it imported, a path it opened in user mode)
     from autograder import report
@@ -442,7 +458,7 @@ def test_gradescope_run_autograder_takes_points_and_tests_from_the_trusted_noteb
     assert json.loads((tmp_path / "results" / "results.json").read_text()) == doc
 
 
-def test_the_nbgrader_bridge_writes_a_report_holding_a_lone_surrogate(tampered):
+def test_the_nbgrader_bridge_writes_student_text_escaped(tampered):
     from autograder import report
     from autograder.nbgrader_bridge import write_outputs
 
@@ -451,6 +467,14 @@ def test_the_nbgrader_bridge_writes_a_report_holding_a_lone_surrogate(tampered):
     write_outputs(nb, report.read_json(course / "out" / "results" / "surrogate_at_run_time" / fx.ASSIGNMENT /
                                        "fixture.json"))
     assert "\\\\ud800" in nbformat.writes(nb)         # nbformat writes UTF-8: it raised before
+
+    nb = nbformat.from_dict(_plain(fx.notebook(TERMINAL_FORGERY)))
+    write_outputs(nb, report.read_json(course / "out" / "results" / "terminal_forgery" / fx.ASSIGNMENT /
+                                       "fixture.json"))
+    texts = [text for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs
+             for text in output.get("data", {}).values()]
+    assert any(FORGED in text for text in texts)                     # shown, escaped, inside its own line
+    assert not any("\x1b" in text or "\nFORGED" in text for text in texts)
 
 
 def test_the_nbgrader_bridge_replaces_forged_outputs_with_the_graders_own(tampered):
