@@ -229,6 +229,11 @@ MORE_VARIANTS = [
                        "    w_new = np.asarray(w, dtype=float) - step * m_new / (np.sqrt(v_new) + eps * np.sqrt(1.0 - beta2 ** t_new))\n"
                        "    return w_new, m_new, v_new, t_new")],
       label="trained with an Adam whose step is rounded differently (the bias corrections folded into lr)"),
+    E("u4_dropout", DR, [("        return x.copy(), np.ones_like(x)\n", "        return x, np.ones(x.shape)\n")],
+      label="evaluation returns x itself, not a copy"),
+    E("u4_grad_norms", GN, [('for layer in model.layers if "W" in layer.params]',
+                             'for layer in model.layers if isinstance(layer, Linear)]')],
+      label="the layers with a W picked as the Linear layers"),
 ]
 
 REL_LINE = "return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))"
