@@ -34,7 +34,9 @@ def select_config_matches_replay(ns, t):
         return
     fitted, ref = _ref_scores(X, y, Xv, yv, _CONFIGS)
     on_train = [float(np.mean(np.argmax(ref_forward(p, X)[0], axis=1) == y)) for p in fitted]
-    scores = np.asarray(got[1], dtype=float) if isinstance(got[1], list) else got[1]
+    scores = got[1]
+    if isinstance(scores, (list, tuple)) and all(isinstance(s, (int, float)) for s in scores):
+        scores = np.asarray(scores, dtype=float)   # the task's list, or a tuple: the same accuracies
     t.close("select_config: the validation accuracy of each config (2 configs, 2 epochs)", scores, np.asarray(ref),
             rtol=0, atol=1e-12, known_wrong={"the accuracy on the training data: score each config on the "
                                              "(X_val, y_val) passed in": np.asarray(on_train)})

@@ -199,3 +199,9 @@ def test_mlp_forward_returning_a_list_gets_full_marks():
     edit = [("            return z, caches\n", "            return [z, caches]\n")]
     result = grade("u4_fit", namespace({"u4_fit_impl": edit}))
     assert result.score == result.points, result.render(show_hidden_details=True)
+
+
+def test_select_config_returning_its_scores_as_a_tuple_gets_full_marks():
+    edit = [("    return configs[int(np.argmax(scores))], scores", "    return configs[int(np.argmax(scores))], tuple(scores)")]
+    result = grade("u4_search", namespace({"u4_search_impl": edit}))
+    assert result.score == result.points, result.render(show_hidden_details=True)
