@@ -97,8 +97,14 @@ def csv_text(results: list[SubmissionResult]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([[_inert(cell) for cell in row] for row in rows])
     return buffer.getvalue()
+
+
+def _inert(cell):
+    """A text cell that a spreadsheet would run as a formula (a notebook named ``=HYPERLINK(...).ipynb``, and the
+    error row that starts with that name) gets a leading ``'``, which spreadsheets show as text."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
 
 
 def write_csv(path: Path, results: list[SubmissionResult]) -> None:

@@ -254,6 +254,9 @@ TERMINAL_FORGERY = {"relu": ("def relu(z):\n"     # erase the line above, then w
                              f"    raise ValueError('\\x1b[1A\\x1b[2K\\r{FORGED}' if z.ndim == 2 else '\\n{FORGED}')\n")}
 
 
+FORMULA = '=HYPERLINK("example.com","10 of 10").ipynb'   # a name a spreadsheet would run
+
+
 # student -> (notebook builder, file name); every one is in the fixture assignment's folder
 TAMPERED = {
     "honest": (lambda: _plain(fx.notebook()), "fixture.ipynb"),
@@ -280,6 +283,7 @@ TAMPERED = {
     "bad_utf8": (bad_utf8_in_one_cell, "fixture.ipynb"),
     "surrogate_in_source": (surrogate_in_source, "fixture.ipynb"),
     "surrogate_at_run_time": (lambda: _plain(fx.notebook(SURROGATE_AT_RUN_TIME)), "fixture.ipynb"),
+    "spreadsheet_formula": (lambda: b"{not json", FORMULA),
     "terminal_forgery": (lambda: _plain(fx.notebook(TERMINAL_FORGERY, extra_cells=[
         f"raise RuntimeError('\\u202e\\n{FORGED}')\n"])), "fixture.ipynb"),
 }
@@ -304,6 +308,7 @@ ERRORS = {
     "format_5": ["fixture.ipynb is in notebook format 5, the grader reads format 4"],
     "bad_utf8": ["fixture.ipynb is not UTF-8 text: a notebook is UTF-8 JSON, and byte", "is 0xe9"],
     "named_pipe": ["fixture.ipynb is not a regular file (it is a named pipe)"],          # it hung the batch
+    "spreadsheet_formula": [f"'{FORMULA} is not valid notebook JSON"],                 # text, not a formula
     "surrogate_in_source": ["fixture.ipynb: cell 13 is not valid Unicode text: expected UTF-8 characters, found a "
                             "lone surrogate U+D800 at line 2"],                          # an internal error
     "three_hundred_megabytes": ["fixture.ipynb is 300 MB, and the grader reads notebooks of at most 256 MB"],
@@ -367,6 +372,7 @@ def test_unreadable_and_foreign_notebooks_get_an_error_row_and_the_class_is_stil
     for student, row in rows.items():
         if student in ERRORS:
             assert (row["score"], row["max_score"]) == ("0.0", "10.0"), row
+            assert not row["notebook"].startswith("="), row
             for part in ERRORS[student]:
                 assert part in row["error"], (student, row["error"])
         else:
