@@ -274,8 +274,9 @@ def _with_assignment_max(result: SubmissionResult, sub: Submission, options: dic
     try:
         trusted_path = find_trusted(sub.path, source)
     except notebook.SubmissionError:
-        assignment = source / sub.path.parent.name
-        candidates = (sorted(assignment.glob("*.ipynb")) if assignment.is_dir() else
+        folder = Path(os.path.abspath(sub.path)).parent.name   # as find_trusted: a relative path's is the cwd's
+        assignment = source / folder
+        candidates = (sorted(assignment.glob("*.ipynb")) if folder and assignment.is_dir() else
                       sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb")) if source.is_dir() else [])
         if len(candidates) != 1:
             return result

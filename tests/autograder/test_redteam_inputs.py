@@ -408,6 +408,22 @@ def test_a_grades_csv_holding_a_lone_surrogate_is_written_escaped(tmp_path):
     assert "your code tried to read /tmp/\\ud800" in (tmp_path / "grades.csv").read_text(encoding="utf-8")
 
 
+def test_an_error_row_for_a_notebook_named_by_a_relative_path_gets_the_assignments_max_score(tmp_path,
+                                                                                               monkeypatch):
+    from autograder import cli
+
+    fx.write(fx.notebook(), tmp_path / "source" / fx.ASSIGNMENT / "fixture.ipynb")
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "mine.ipynb").write_bytes(b"{not json")
+    monkeypatch.chdir(tmp_path / "flat")
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setenv("NNKIT_GRADER_SECRET", "redteam-inputs")
+    assert cli.main(["grade", "mine.ipynb", "--source", str(tmp_path / "source"), "--out", str(tmp_path / "out"),
+                     "--registry", REGISTRY_SPEC, "--jobs", "1", "--quiet"]) == cli.EXIT_SUBMISSION_ERRORS
+    row = next(iter(_rows(tmp_path / "out").values()))
+    assert (row["score"], row["max_score"], row["assignment"]) == ("0.0", "10.0", fx.ASSIGNMENT), row
+
+
 def test_a_broken_trusted_notebook_is_named_as_the_instructors_file_not_blamed_on_the_student(tmp_path):
     from autograder.grader import grade_submission
 
