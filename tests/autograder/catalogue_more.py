@@ -188,6 +188,9 @@ UNIT5_VARIANTS = [
                             "        mean = x.mean(axis=axes)\n"
                             "        var = ((x - mean.reshape(shape)) ** 2).mean(axis=axes)\n")],
       label="biased variance written out"),
+    E("u5_batchnorm", BN, [("        mean, var = x.mean(axis=axes), x.var(axis=axes)             # biased variance for normalising\n",
+                            "        mean = x.mean(axis=axes)\n        var = (x * x).mean(axis=axes) - mean ** 2\n")],
+      label="variance as E[x**2] - E[x]**2"),
 ]
 
 
