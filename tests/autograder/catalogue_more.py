@@ -128,6 +128,8 @@ UNIT4_VARIANTS = [
       label="Adagrad with np.add and np.square"),
     E("u4_adadelta", ADD, [(DELTA, "delta = g * np.sqrt(u + eps) / np.sqrt(a_new + eps)")],
       label="Adadelta step multiplied in another order"),
+    E("u4_adadelta", ADD, [("    a_new = rho * a + (1.0 - rho) * g * g\n", "    a_new = a.copy()\n    a_new *= rho\n    a_new += (1.0 - rho) * g ** 2\n")],
+      label="Adadelta's average updated in place on a copy"),
     E("u4_schedule_clip", SC, [("return base_lr * drop ** (epoch // every)", "import math\n    return base_lr * math.pow(drop, math.floor(epoch / every))")],
       label="step decay with math.pow and math.floor"),
     E("u4_schedule_clip", SC, [("total = float(np.sqrt(sum(np.sum(np.asarray(g, dtype=float) ** 2) for g in grads)))",
@@ -191,6 +193,10 @@ UNIT5_VARIANTS = [
     E("u5_batchnorm", BN, [("        mean, var = x.mean(axis=axes), x.var(axis=axes)             # biased variance for normalising\n",
                             "        mean = x.mean(axis=axes)\n        var = (x * x).mean(axis=axes) - mean ** 2\n")],
       label="variance as E[x**2] - E[x]**2"),
+    E("u5_batchnorm", BN, [(BN_TRAIN, "        new_mean, new_var = np.array(running_mean, dtype=float), np.array(running_var, dtype=float)\n"
+                                      "        new_mean *= 1 - momentum\n        new_mean += momentum * mean\n"
+                                      "        new_var *= 1 - momentum\n        new_var += momentum * var * count / (count - 1)\n")],
+      label="running statistics updated in place on copies"),
 ]
 
 
