@@ -43,16 +43,18 @@ class Budget:
 @dataclass
 class Allowance:
     """What one request may use: ``step`` for each of its ``steps`` operations (several for ``call_many``),
-    and ``shared`` CPU seconds over all of them (what is left of the item's budget; None outside items)."""
+    and ``shared`` CPU seconds over all of them: what is left of a larger budget, named ``shared_what`` (the
+    item's, the notebook's cells' or the submission's; None when no larger budget is nearer than the step's)."""
 
     step: Budget
     steps: int = 1
     shared: float | None = None
+    shared_what: str = "item"
 
     def budget(self, used: float) -> Budget:
         """The next operation's budget, after the operations before it used ``used`` CPU seconds."""
         if self.shared is not None and self.shared - used < self.step.cpu:
-            return Budget("item", self.shared - used)
+            return Budget(self.shared_what, self.shared - used)
         return self.step
 
 

@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell (default 60)")
     grade.add_argument("--call-timeout", type=float, default=None, help="seconds per call into student code "
                                                                         "(default 20; items may set their own)")
+    grade.add_argument("--notebook-timeout", type=float, default=None,
+                       help="seconds for all of a notebook's cells together (default 600)")
+    grade.add_argument("--submission-timeout", type=float, default=None,
+                       help="seconds for everything one submission runs: cells, re-runs, calls (default 3600)")
 
     check = sub.add_parser("check", help="self-study: grade one notebook now, hidden checks included")
     check.add_argument("notebook")
@@ -114,7 +118,8 @@ def _limits(args):
 
     limits = Limits()
     for name, value in (("run_as", args.worker_user), ("cell_timeout", args.cell_timeout),
-                        ("call_timeout", args.call_timeout)):
+                        ("call_timeout", args.call_timeout), ("notebook_timeout", args.notebook_timeout),
+                        ("submission_timeout", args.submission_timeout)):
         if value is not None:
             if isinstance(value, float) and not value > 0:
                 raise UsageError(f"nnkit grade: --{name.replace('_', '-')} must be positive, got {value}")

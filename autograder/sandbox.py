@@ -43,6 +43,9 @@ class Limits:
     """Resource limits for one submission's workers. Times are CPU seconds of the worker unless named wall."""
 
     cell_timeout: float = 60.0          # CPU seconds per notebook cell
+    notebook_timeout: float = 600.0     # CPU seconds for all the cells of one run of the notebook
+    submission_timeout: float = 3600.0  # CPU seconds for everything one submission runs: its cells (again after
+                                        # a worker died), every call of every item
     call_timeout: float = 20.0          # CPU seconds per call into student code (items may set their own)
     item_timeout: float = 300.0         # CPU seconds for all the calls of one item
     startup_timeout: float = 30.0       # CPU seconds for a worker to start
@@ -563,27 +566,58 @@ class Sandbox:
         self.reports: list[tuple[str, str]] = []
         self.call_timeout = self.limits.call_timeout
         self._item_cpu: float | None = None    # CPU left for the current item
+        self._spent = 0.0                      # CPU the submission's requests have used, in all workers
+        self._cells_end: int | None = None     # cells from this index on are not run (the notebook's budget)
         self._started = False
 
     def boot(self) -> list[CellRun]:
-        """Start a worker and run every cell except those that crashed a worker before."""
+        """Start a worker and run every cell except those that crashed a worker before.
+
+        The cells of one run share ``notebook_timeout`` of CPU: the cell that uses it up is stopped, and it
+        and every later cell stay unrun in this and every later run, so each worker holds the same
+        namespace. All runs and calls share ``submission_timeout``: a worker that dies again and again
+        cannot run the cells again for ever."""
         replacing = True
         while True:
             self._new_worker(counted=replacing)   # re-runs after a cell crashed are bounded by the cells
             replacing = False
-            runs, crashed = [], False
-            for name, source in self.cells:
+            runs, crashed, left = [], False, self.limits.notebook_timeout
+            for index, (name, source) in enumerate(self.cells):
                 if name in self.crashed_cells:
                     runs.append(self._crash_notes[name])
                     continue
+                if self._spent >= self.limits.submission_timeout:
+                    runs.append(CellRun(name, "not run", f"the submission had used up its "
+                                                         f"{self.limits.submission_timeout:g} s of CPU time"))
+                    continue
+                if self._cells_end is not None and index >= self._cells_end:
+                    runs.append(CellRun(name, "not run", f"the notebook's cells had used up their "
+                                                         f"{self.limits.notebook_timeout:g} s of CPU time"))
+                    continue
+                total = self.limits.submission_timeout - self._spent
+                allowance = Allowance(Budget("cell", self.limits.cell_timeout), 1,
+                                      *((left, "notebook") if left <= total else (total, "submission")))
+                if self._cells_end is not None:   # a re-run of cells that ran within the budget before
+                    allowance = Allowance(allowance.step, 1, total, "submission")
                 try:
-                    response = self.worker.request("exec", [source, name],
-                                                   Allowance(Budget("cell", self.limits.cell_timeout)))
+                    response = self.worker.request("exec", [source, name], allowance)
+                except OutOfTime as exc:
+                    if exc.what == "notebook":
+                        self._cells_end = index
+                    if exc.what in ("notebook", "submission"):   # the whole budget, not what was left of it
+                        exc = OutOfTime(exc.what, "cpu", getattr(self.limits, f"{exc.what}_timeout"))
+                    self.crashed_cells.add(name)
+                    self._crash_notes[name] = CellRun(name, "crashed", str(exc))
+                    crashed = True
+                    break
                 except WorkerFailure as exc:
                     self.crashed_cells.add(name)
                     self._crash_notes[name] = CellRun(name, "crashed", str(exc))
                     crashed = True
                     break
+                finally:
+                    self._spent += self.worker.last_cost
+                left -= self.worker.last_cost
                 error = response.get("error")
                 runs.append(CellRun(name, "error" if error else "ok",
                                     f"{error.get('exc_type')}: {error.get('message')}" if error else "",
@@ -645,19 +679,27 @@ class Sandbox:
         one by one."""
         if self._item_cpu is not None and self._item_cpu <= 0:
             raise OutOfTime("item", "cpu", self.limits.item_timeout)
-        steps = len(args[0]) if op == "call_many" and args and type(args[0]) is list else 1
-        allowance = Allowance(Budget("call", self.call_timeout), max(1, steps), self._item_cpu)
+        if self._spent >= self.limits.submission_timeout:
+            raise OutOfTime("submission", "cpu", self.limits.submission_timeout)
         if self.worker is None or self.worker.proc is None or self.worker.proc.poll() is not None:
             self.boot()
+            if self._spent >= self.limits.submission_timeout:   # the cells ran again and used it up
+                raise OutOfTime("submission", "cpu", self.limits.submission_timeout)
+        steps = len(args[0]) if op == "call_many" and args and type(args[0]) is list else 1
+        total = self.limits.submission_timeout - self._spent
+        shared = (self._item_cpu, "item") if self._item_cpu is not None and self._item_cpu <= total else \
+            (total, "submission")
+        allowance = Allowance(Budget("call", self.call_timeout), max(1, steps), *shared)
         try:
             response = self.worker.request(op, list(args), allowance)
         except OutOfTime as exc:
-            if exc.what == "item":
-                raise OutOfTime("item", "cpu", self.limits.item_timeout) from None
+            if exc.what in ("item", "submission"):   # the whole budget, not what was left of it
+                raise OutOfTime(exc.what, "cpu", getattr(self.limits, f"{exc.what}_timeout")) from None
             raise
         finally:
             if self._item_cpu is not None:
                 self._item_cpu -= self.worker.last_cost
+            self._spent += self.worker.last_cost
             self._collect()
         if response["ok"]:
             return response.get("value")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.handle import OutOfTime, RemoteHandle, StudentCodeError, WorkerFailure
+from autograder.namespace import NamespaceError
 from autograder.sandbox import Limits, Policy, Sandbox, sweep_stale_tempdirs, temp_root
 from tests.conftest import require_namespaces
 
@@ -211,6 +212,73 @@ def test_output_is_captured_and_truncated():
     sandbox, ns, runs = run(["print('a' * 5000)\nimport sys\nsys.stderr.write('b' * 10)\n"])
     sandbox.close()
     assert runs[0].stdout.startswith("a" * 1000) and "4011 more characters of output truncated" in runs[0].stdout
+
+
+BURN = "import time\nend = time.process_time() + {s}\nwhile time.process_time() < end:\n    pass\n"
+
+
+def test_the_cells_of_a_notebook_share_one_cpu_budget_and_later_runs_stop_where_the_first_did(mode):
+    # Twelve cells of 0.3 s each would all pass a 1 s cell limit; together they may use 1 s. The cell that
+    # crosses it is stopped and every later cell stays unrun, in this run and in the run after a crash.
+    cells = ["def die():\n    import os\n    os._exit(3)\n"] + \
+        [f"c{k} = {k}\n" + BURN.format(s=0.3) for k in range(1, 13)]
+    sandbox, ns, runs = run(cells, mode, cell_timeout=1.0, notebook_timeout=1.0)
+    try:
+        statuses = [r.status for r in runs]
+        cut = statuses.index("crashed")
+        assert 3 <= cut <= 5 and statuses == ["ok"] * cut + ["crashed"] + ["not run"] * (12 - cut), statuses
+        assert "1 s of CPU time for this notebook" in runs[cut].message, runs[cut].message
+        assert "used up their 1 s of CPU time" in runs[-1].message
+        for _ in range(2):                 # the first worker, then a new one after a crash: the same cells ran
+            assert ns.get(f"c{cut - 1}") == cut - 1
+            with pytest.raises(NamespaceError, match=f"c{cut}"):
+                ns.get(f"c{cut}")
+            sandbox.begin_item()
+            with pytest.raises(WorkerFailure, match="exited with code 3"):
+                ns.call("die")
+    finally:
+        sandbox.close()
+
+
+def test_a_worker_that_dies_again_and_again_cannot_rerun_the_cells_past_the_submissions_budget(mode):
+    # Each crash costs a new worker, which runs the cells again (0.4 s here); all of it counts against one
+    # budget for the submission, so crashing in item after item ends with the budget, not with the grader.
+    cells = [BURN.format(s=0.4), "def die():\n    import os\n    os._exit(1)\n", "def ok():\n    return 1\n"]
+    sandbox, ns, runs = run(cells, mode, cell_timeout=1.0, submission_timeout=2.0, max_restarts=50)
+    try:
+        assert [r.status for r in runs] == ["ok", "ok", "ok"]
+        stopped = None
+        for _ in range(20):
+            sandbox.begin_item()
+            try:
+                ns.call("die")
+            except OutOfTime as exc:
+                stopped = exc
+                break
+            except WorkerFailure:
+                continue
+        assert stopped is not None and stopped.what == "submission", stopped
+        assert "2 s of CPU time for this submission" in str(stopped)
+        sandbox.begin_item()
+        with pytest.raises(OutOfTime, match="this submission"):
+            ns.call("ok")                  # nothing is left for any later item either
+    finally:
+        sandbox.close()
+
+
+def test_calls_of_every_item_count_against_the_submissions_budget():
+    busy = ("import time\ndef busy(s):\n    end = time.process_time() + s\n    while time.process_time() < end:\n"
+            "        pass\n    return s\n")
+    sandbox, ns, _ = run([busy], call_timeout=1.0, item_timeout=1.0, submission_timeout=2.0)
+    try:
+        done = 0
+        with pytest.raises(OutOfTime, match="2 s of CPU time for this submission"):
+            for _ in range(10):            # each item is within its own budget; together they are not
+                sandbox.begin_item()
+                done += ns.call("busy", 0.6) == 0.6
+        assert done == 3, done
+    finally:
+        sandbox.close()
 
 
 def test_crash_restarts_replays_cells_and_skips_the_crashing_one(mode):
