@@ -12,6 +12,7 @@ import copy
 import numpy as np
 
 from autograder.handle import StudentCodeError
+from autograder.namespace import Ref
 from autograder.suites.digits import score_digits_split
 from nnkit import activations as ref_act
 from nnkit import losses as ref_loss
@@ -58,7 +59,7 @@ def trained_weights(ns, model, sizes) -> tuple[list | None, str]:
     """
     shapes = mlp_shapes(sizes)
     wanted = f"{len(shapes)} Linear layers with {_shape_text(shapes)}"
-    pairs = ns.method(model, "parameters")
+    pairs = parameter_pairs(ns, model)
     if not (isinstance(pairs, list) and all(isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], dict)
                                             for p in pairs)):
         return None, f"parameters() must return a list of (params, grads) pairs, got {pairs!r:.80}"
@@ -79,6 +80,23 @@ def trained_weights(ns, model, sizes) -> tuple[list | None, str]:
     return weights, ""
 
 
+def parameter_pairs(ns, model, limit: int = 256):
+    """``model.parameters()`` as plain data: a generator (``yield``, like PyTorch's ``parameters()``) cannot cross
+    the handle, so it is drained one ``__next__`` at a time."""
+    pairs = ns.method(model, "parameters")
+    if type(pairs) is not Ref or pairs.type_name != "generator":
+        return pairs
+    items = []
+    for _ in range(limit):
+        try:
+            items.append(ns.method(pairs, "__next__"))
+        except StudentCodeError as exc:
+            if exc.exc_type != "StopIteration":
+                raise
+            break
+    return items
+
+
 def finite_weights(weights) -> bool:
     return all(bool(np.all(np.isfinite(a))) for pair in weights for a in pair)
 
@@ -90,7 +108,7 @@ def reference_outputs(weights, x) -> np.ndarray:
 
 
 def _n_weights(ns, t, net):
-    pairs = ns.method(net, "parameters")
+    pairs = parameter_pairs(ns, net)
     if not isinstance(pairs, list):
         t.fail(f"`{net}`.parameters() returns a list", f"got {type(pairs).__name__}")
         return None
@@ -192,7 +210,7 @@ RETURN_IN_LOOP = ("the result of only one layer: a `return` inside the loop over
 
 def sequential_parameters_in_order(ns, t):
     net, ref, _ = _mlp(ns, t, [3, 4, 2])
-    pairs = ns.method(net, "parameters")
+    pairs = parameter_pairs(ns, net)
     ok = isinstance(pairs, list) and len(pairs) == 2 and all(isinstance(p, (tuple, list)) and len(p) == 2
                                                              for p in pairs)
     if not t.true("parameters() returns 2 (params, grads) pairs for two Linear layers", ok,

@@ -67,6 +67,12 @@ UNIT3_VARIANTS = [
                              "        return pairs",
                              "        return [pair for layer in self.layers for pair in layer.parameters()]")],
       label="parameters as one comprehension"),
+    E("u3_sequential", SQ, [("        pairs = []\n        for layer in self.layers:\n            pairs.extend(layer.parameters())\n"
+                             "        return pairs", "        for layer in self.layers:\n            yield from layer.parameters()")],
+      label="parameters as a generator (yield from, like PyTorch's)"),
+    E("u3_capacity", SQ, [("        pairs = []\n        for layer in self.layers:\n            pairs.extend(layer.parameters())\n"
+                           "        return pairs", "        for layer in self.layers:\n            yield from layer.parameters()")],
+      label="capacity nets whose parameters() is a generator"),
     E("u3_sequential", SQ, [("        for layer in self.layers:\n            x = layer.forward(x, training=training)\n        return x",
                              "        out = x\n        for layer in self.layers:\n            out = layer.forward(out, training)\n        return out")],
       label="training passed on by position"),
