@@ -241,7 +241,7 @@ class _Replay:
 def _error(error: dict) -> Exception:
     """The exception that a failed operation raises (as ``autograder.sandbox`` makes it for one request)."""
     if error["kind"] == "student":
-        return StudentCodeError(error["where"], error["exc_type"], error["message"])
+        return StudentCodeError(error["where"], error["exc_type"], error["message"], error.get("bases", ""))
     return NamespaceError(error["message"])
 
 

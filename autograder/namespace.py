@@ -63,14 +63,20 @@ class StudentCodeError(Exception):
     """Student code raised while serving an operation.
 
     ``where`` names what was being called (``heaviside`` or ``Linear.forward``),
-    ``exc_type``/``message`` describe the student's exception.
+    ``exc_type``/``message`` describe the student's exception, and ``bases`` names the built-in exceptions it
+    derives from, comma-separated (``"ValueError,Exception"`` for a ``class ShapeError(ValueError)``).
     """
 
-    def __init__(self, where: str, exc_type: str, message: str):
+    def __init__(self, where: str, exc_type: str, message: str, bases: str = ""):
         super().__init__(f"{where}: {exc_type}: {message}")
         self.where = where
         self.exc_type = exc_type
         self.message = message
+        self.bases = bases
+
+    def is_a(self, name: str) -> bool:
+        """Whether the exception is a ``name`` (a built-in exception's name), as ``except name:`` would catch."""
+        return name == self.exc_type or name in self.bases.split(",")
 
     @property
     def not_implemented(self) -> bool:
@@ -80,6 +86,11 @@ class StudentCodeError(Exception):
     def report(self) -> str:
         """The line feedback gives for it: ``your code raised ValueError in `relu`: ...``."""
         return f"your code raised {self.exc_type} in `{self.where}`: {self.message}"
+
+
+def _builtin_bases(cls) -> str:
+    """The built-in exceptions ``cls`` derives from, itself left out: ``"ValueError,Exception,BaseException"``."""
+    return ",".join(c.__name__ for c in cls.__mro__[1:] if c.__module__ == "builtins" and c is not object)
 
 
 class NamespaceError(Exception):
@@ -175,7 +186,7 @@ class NamespaceServer:
         except (NamespaceError, StudentCodeError):
             raise
         except Exception as exc:  # noqa: BLE001 - any student exception is reported, never re-raised raw
-            raise StudentCodeError(where, type(exc).__name__, _safe_str(exc)) from None
+            raise StudentCodeError(where, type(exc).__name__, _safe_str(exc), _builtin_bases(type(exc))) from None
         except SystemExit as exc:
             raise StudentCodeError(where, "SystemExit", f"your code called sys.exit({exc.code!r})") from None
 
@@ -235,7 +246,8 @@ class NamespaceServer:
                 values.append(getattr(self, entry[0])(*entry[1]))
             except StudentCodeError as exc:
                 return {"values": values, "error": {"kind": "student", "where": exc.where,
-                                                    "exc_type": exc.exc_type, "message": exc.message}}
+                                                    "exc_type": exc.exc_type, "message": exc.message,
+                                                    "bases": exc.bases}}
             except NamespaceError as exc:
                 return {"values": values, "error": {"kind": "namespace", "message": str(exc)}}
         return {"values": values, "error": None}

@@ -111,7 +111,7 @@ class BatchReply:
     """The reply to ``call_many`` (``NamespaceServer.call_many``), checked against the request it answers.
 
     ``values`` holds one result per operation, in order, up to the first that raised; ``error`` is that
-    operation's error (``{"kind": "student", "where", "exc_type", "message"}`` or ``{"kind": "namespace",
+    operation's error (``{"kind": "student", "where", "exc_type", "message", "bases"}`` or ``{"kind": "namespace",
     "message"}``), or None when every operation ran.
     """
 
@@ -128,7 +128,7 @@ class BatchReply:
             raise ProtocolError(f"call_many reply: {done} results{'' if error is None else ' and an error'} "
                                 f"for {count} operations")
         if error is not None:
-            keys = {"student": {"kind", "where", "exc_type", "message"}, "namespace": {"kind", "message"}}
+            keys = {"student": {"kind", "where", "exc_type", "message", "bases"}, "namespace": {"kind", "message"}}
             if type(error) is not dict or keys.get(error.get("kind")) != set(error) \
                     or not all(type(v) is str for v in error.values()):
                 raise ProtocolError("call_many reply: malformed error")

@@ -706,7 +706,8 @@ class Sandbox:
         error = response.get("error") or {}
         kind = error.get("kind")
         if kind == "student":
-            raise StudentCodeError(str(error.get("where")), str(error.get("exc_type")), str(error.get("message")))
+            raise StudentCodeError(str(error.get("where")), str(error.get("exc_type")), str(error.get("message")),
+                                   str(error.get("bases", "")))
         if kind == "namespace":
             raise NamespaceError(str(error.get("message")))
         raise WorkerFailure(f"the worker could not serve {op}: {error.get('message')}")

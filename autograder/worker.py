@@ -304,7 +304,7 @@ def _serve(rfd: int, wfd: int, server, protocol, namespace, output_chars: int) -
                 response = {"ok": False, "error": {"kind": "protocol", "message": f"unknown op {op!r}"}}
         except student_error as exc:
             response = {"ok": False, "error": {"kind": "student", "where": exc.where, "exc_type": exc.exc_type,
-                                               "message": exc.message}}
+                                               "message": exc.message, "bases": exc.bases}}
         except namespace_error as exc:
             response = {"ok": False, "error": {"kind": "namespace", "message": str(exc)}}
         except Exception as exc:  # noqa: BLE001 - e.g. a student thread mutating a result while it is copied

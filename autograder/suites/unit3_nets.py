@@ -91,7 +91,7 @@ def parameter_pairs(ns, model, limit: int = 256):
         try:
             items.append(ns.method(pairs, "__next__"))
         except StudentCodeError as exc:
-            if exc.exc_type != "StopIteration":
+            if not exc.is_a("StopIteration"):
                 raise
             break
     return items
@@ -287,7 +287,7 @@ def _refuses(ns, t, what, name, *args) -> bool:
     except StudentCodeError as exc:
         if exc.not_implemented:
             raise
-        return t.true(what, exc.exc_type == "ValueError", f"raised {exc.exc_type} ({exc.message})")
+        return t.true(what, exc.is_a("ValueError"), f"raised {exc.exc_type} ({exc.message})")
     return t.fail(what, f"returned {got!r:.60} instead of raising ValueError",
                   ["check batch_size at the start and raise ValueError when it is below 1; a batch size of 0 or "
                    "less has no batches to cut (`range` with step 0 fails with a message that is not yours, and "

@@ -20,7 +20,7 @@ def raises_value_error(ns, t, what, name, *args, **kwargs) -> bool:
     except StudentCodeError as exc:
         if exc.not_implemented:
             raise
-        return t.true(what, exc.exc_type == "ValueError", f"raised {exc.exc_type} ({exc.message})")
+        return t.true(what, exc.is_a("ValueError"), f"raised {exc.exc_type} ({exc.message})")
     return t.fail(what, "returned a result instead of raising ValueError")
 
 

@@ -82,14 +82,15 @@ def test_receive_enforces_size_limit_and_timeout():
 
 def test_a_batch_reply_must_answer_exactly_the_operations_sent():
     from autograder.protocol import BatchReply
-    error = {"kind": "student", "where": "f", "exc_type": "ValueError", "message": "no"}
+    error = {"kind": "student", "where": "f", "exc_type": "ValueError", "message": "no",
+             "bases": "Exception,BaseException"}
     assert BatchReply.from_wire({"values": [1, 2], "error": None}, 2) == BatchReply([1, 2], None)
     assert BatchReply.from_wire({"values": [1], "error": error}, 3).error == error
     assert BatchReply.from_wire({"values": [], "error": {"kind": "namespace", "message": "m"}}, 1).values == []
     bad = [({"values": [1], "error": None}, 2), ({"values": [1, 2, 3], "error": None}, 2),
            ({"values": [1, 2], "error": error}, 2), ({"values": (1, 2), "error": None}, 2),
            ([1, 2], 2), ({"values": [], "error": {**error, "extra": "x"}}, 1),
-           ({"values": [], "error": {"kind": "student", "where": 3, "exc_type": "E", "message": "m"}}, 1),
+           ({"values": [], "error": {"kind": "student", "where": 3, "exc_type": "E", "message": "m", "bases": ""}}, 1),
            ({"values": [], "error": {"kind": "protocol", "message": "m"}}, 1)]
     for message, count in bad:
         with pytest.raises(protocol.ProtocolError, match="call_many reply"):
