@@ -13,6 +13,13 @@ import the reference, or patch numpy before the test cells run. The kit's ``nbgr
                  text/html: the table of ``autograder.feedback_html``, which ``generate_feedback`` shows) and
                  the item's points as its value; nbgrader's ``SaveAutoGrades`` reads that value as partial credit
 
+Before that, ``TrustSourceCells`` runs first among nbgrader's sanitizing steps
+(``c.Autograde.sanitize_preprocessors``): the submission's nbgrader metadata is never trusted. Each cell's is
+replaced by the trusted notebook's for the same grade id, a grade id the trusted notebook does not hold (or
+holds already, higher up) makes an ordinary student cell, and a test or locked cell the submission lost is put
+back. Without it, nbgrader's own steps stopped on a renamed, repeated or invented grade id, or a solution cell
+marked as a test, and the student got no autograde at all where ``nnkit grade`` gave the honest score.
+
 Manually graded cells, and every other cell, pass through untouched (with no outputs: student code never runs
 in nbgrader's process). The report is the whole item, visible and hidden checks together, with the hidden
 checks' inputs left out, so the feedback shows one score per item: the score in the gradebook.
@@ -20,6 +27,8 @@ checks' inputs left out, so the feedback shows one score per item: the score in 
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +38,78 @@ from nbformat.v4 import new_output
 from traitlets import Enum, Float
 
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+
+def _trusted_path(config, info: dict) -> Path:
+    """``source/<assignment>/<notebook>.ipynb`` of the course nbgrader runs in: the instructor's notebook."""
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(config=config)
+    return Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])) / f"{info['notebook']}.ipynb"
+
+
+def _nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+class TrustSourceCells(NbGraderPreprocessor):
+    """The first sanitizing step: the submission's nbgrader metadata replaced by the trusted notebook's."""
+
+    def preprocess(self, nb, resources):
+        trusted = nbformat.read(str(_trusted_path(self.config, resources["nbgrader"])), as_version=4)
+        restore_trusted_cells(nb, trusted, self.log)
+        return nb, resources
+
+
+def restore_trusted_cells(nb, trusted, log=None) -> None:
+    """Give ``nb``'s cells the nbgrader metadata of ``trusted``'s cells with the same grade id, in place.
+
+    The first cell holding a grade id the trusted notebook has gets that cell's metadata (points, grade,
+    solution, locked), whatever the submission says. A cell whose grade id the trusted notebook lacks, or that
+    repeats one seen above it, loses its nbgrader metadata and is an ordinary student cell. A test or locked
+    cell of the trusted notebook that no cell holds any more is put back after the cell that precedes it there.
+    nbgrader's ``OverwriteCells`` then restores the locked sources and cell types, as it does for any notebook.
+    """
+    by_id = {meta["grade_id"]: cell for cell in trusted.cells if (meta := _nbgrader_meta(cell)).get("grade_id")}
+    placed: dict[str, object] = {}
+    for cell in nb.cells:
+        if "nbgrader" not in cell.get("metadata", {}):
+            continue
+        grade_id = _nbgrader_meta(cell).get("grade_id")
+        if grade_id in by_id and grade_id not in placed:
+            cell.metadata["nbgrader"] = copy.deepcopy(by_id[grade_id].metadata["nbgrader"])
+            placed[grade_id] = cell
+            continue
+        if log is not None:
+            log.warning("cell %r: grade id %r is %s; it is graded as an ordinary cell", cell.get("id"), grade_id,
+                        "repeated" if grade_id in placed else "not in the trusted notebook")
+        del cell.metadata["nbgrader"]
+    _put_back_lost_cells(nb, trusted, placed, log)
+
+
+def _put_back_lost_cells(nb, trusted, placed: dict, log=None) -> None:
+    """The trusted notebook's test and locked cells that ``nb`` lost, each after its predecessor's place."""
+    after = None                       # the cell of ``nb`` that the next lost cell goes after (None: the top)
+    for cell in trusted.cells:
+        meta = _nbgrader_meta(cell)
+        grade_id = meta.get("grade_id")
+        if grade_id is None:
+            continue
+        if grade_id in placed:
+            after = placed[grade_id]
+            continue
+        if meta.get("solution") or not (meta.get("grade") or meta.get("locked")):
+            continue                   # a lost answer stays lost: it was the student's to write
+        lost = copy.deepcopy(cell)
+        if lost.cell_type == "code":
+            lost.outputs, lost.execution_count = [], None
+        if "id" in lost or any("id" in c for c in nb.cells):
+            lost["id"] = "nnkit-restored-" + hashlib.sha256(grade_id.encode()).hexdigest()[:16]
+        index = 0 if after is None else next(i for i, c in enumerate(nb.cells) if c is after) + 1
+        nb.cells.insert(index, lost)
+        placed[grade_id] = after = lost
+        if log is not None:
+            log.warning("cell %r of the trusted notebook was missing from the submission; it is put back", grade_id)
 
 
 class GradeInSandbox(NbGraderPreprocessor):
@@ -46,10 +127,8 @@ class GradeInSandbox(NbGraderPreprocessor):
         from nbgrader.coursedir import CourseDirectory
 
         info = resources["nbgrader"]
-        coursedir = CourseDirectory(config=self.config)
-        trusted = Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])) \
-            / f"{info['notebook']}.ipynb"
-        result = self._grade(nb, trusted, info, denied=(coursedir.root,))
+        trusted = _trusted_path(self.config, info)
+        result = self._grade(nb, trusted, info, denied=(CourseDirectory(config=self.config).root,))
         write_outputs(nb, result, self.log)
         return nb, resources
 
