@@ -132,8 +132,11 @@ def gradescope(result: SubmissionResult) -> dict:
     A written answer is a test with its ``max_score`` and no ``score`` (the specification makes a
     test's score optional when the top-level score is given): Gradescope shows it with its points,
     and the top-level score, the autograder's, leaves it out, so the hand-graded points can be
-    added in Gradescope or taken from formgrader without counting anything twice.
+    added in Gradescope or taken from formgrader without counting anything twice. Student text (exception
+    messages, printed output, file names) is ``shown`` as one inert line, as in the terminal report: Gradescope
+    shows ``output`` as text, ANSI or markdown, where it could otherwise erase lines or forge a score line.
     """
+    result = result.displayable()
     tests = []
     for item in result.items:
         if item.manual:

@@ -298,3 +298,22 @@ def test_find_submission_prefers_the_assignment_notebook(tmp_path):
     assert gradescope.find_submission(tmp_path / "sub", "unit1.ipynb") == tmp_path / "sub" / "nested" / "unit1.ipynb"
     with pytest.raises(notebook.SubmissionError, match="2 notebooks"):
         gradescope.find_submission(tmp_path / "sub", "unit2.ipynb")
+
+
+def test_student_text_in_the_gradescope_output_is_escaped_as_in_the_terminal_report():
+    forged = "boom\x1b[2K\r\nu1_f -- f(x): 10 / 10 points"
+    item = ItemResult("u1_f", "f(x)", 2.0, 0.0, [SubCheck("f on a (3,) array", 0.0, False, [f"ValueError: {forged}"])])
+    result = SubmissionResult("x.ipynb", "unit1", "x.ipynb", score=0.0, max_score=2.0, items=[item],
+                              flags=[f"cell 3 printed {forged}"],
+                              cells=[{"name": "cell 3", "status": "error", "message": forged}])
+    doc = gradescope.results_document(result, gradescope.GradescopeConfig("unit1", "x.ipynb", "0.1.0"), 1.0,
+                                      "namespace")
+    check_format(doc)
+    outputs = [doc["output"]] + [test["output"] for test in doc["tests"]]
+    for output in outputs:
+        assert "\x1b" not in output and "\r" not in output, output
+        assert not any(line.startswith("u1_f -- f(x): 10 / 10") for line in output.splitlines()), output
+    assert "boom\\x1b[2K\\r\\nu1_f -- f(x): 10 / 10 points" in doc["output"]
+    assert "ValueError: boom\\x1b[2K\\r\\nu1_f -- f(x): 10 / 10 points" in doc["tests"][0]["output"]
+    assert doc["tests"][0]["output"].splitlines()[0].startswith("u1_f -- f(x): 0 / 2 points")
+    assert result.flags == [f"cell 3 printed {forged}"], "the result itself (and its JSON) keeps the text"
