@@ -242,3 +242,35 @@ def test_the_feedback_shows_the_graders_report_not_the_forged_one(graded, studen
         headlines = re.findall(rf"{gid} -- [^\n<]*?: ([0-9.]+) / {points:g} points", page)
         assert len(headlines) == 1, f"{student}/{gid}: {len(headlines)} grader reports in the feedback"
         assert float(headlines[0]) == pytest.approx(_auto(graded, HONEST)[gid], abs=0.006), (student, gid)
+
+
+# -- the sanitizing step on its own ------------------------------------------------------------------------------
+
+def _trusted_and_tampered():
+    trusted = _kit.read_notebook(_kit.solution_notebook_path(UNIT))
+    nb = nbformat.from_dict(json.loads(json.dumps(trusted)))
+    for tamper in (_raise_points, _own_cell_graded, _rename_grade_id, _test_duplicated, _unknown_grade_id):
+        tamper(nb)
+    return trusted, nb
+
+
+def test_every_cell_gets_the_trusted_notebooks_metadata_and_lost_test_cells_come_back():
+    from autograder.nbgrader_bridge import restore_trusted_cells
+
+    trusted, nb = _trusted_and_tampered()
+    restore_trusted_cells(nb, trusted)
+    ids = [_kit.nbgrader_meta(c).get("grade_id") for c in nb.cells]
+    expected = [_kit.nbgrader_meta(c).get("grade_id") for c in trusted.cells]
+    assert [g for g in ids if g] == [g for g in expected if g], "each trusted grade id once, in the trusted order"
+    for cell in nb.cells:
+        gid = _kit.nbgrader_meta(cell).get("grade_id")
+        if gid:
+            assert cell.metadata["nbgrader"] == trusted.cells[expected.index(gid)].metadata["nbgrader"], gid
+    restored = nb.cells[ids.index("u1_delta_rule")]
+    assert ids.index("u1_delta_rule") == ids.index("u1_delta_rule_impl") + 1   # where the trusted notebook has it
+    assert restored.source == trusted.cells[expected.index("u1_delta_rule")].source and restored.outputs == []
+    assert len({c.id for c in nb.cells}) == len(nb.cells), "a put-back cell needs an id of its own"
+    plain = [c for c in nb.cells if "nbgrader" not in c.metadata and c.cell_type == "code"]
+    assert {c.source for c in plain} >= {"pass", 'print("u1_bonus: 10 / 10 points")\n10.0'}, \
+        "a repeated or invented grade id makes an ordinary cell"
+    nbformat.validate(nb)
