@@ -12,7 +12,7 @@ import copy
 import numpy as np
 
 from autograder.handle import StudentCodeError
-from autograder.namespace import Ref
+from autograder.namespace import NamespaceError, Ref
 from autograder.suites.digits import score_digits_split
 from nnkit import activations as ref_act
 from nnkit import losses as ref_loss
@@ -80,16 +80,23 @@ def trained_weights(ns, model, sizes) -> tuple[list | None, str]:
     return weights, ""
 
 
-def parameter_pairs(ns, model, limit: int = 256):
-    """``model.parameters()`` as plain data: a generator (``yield``, like PyTorch's ``parameters()``) cannot cross
-    the handle, so it is drained one ``__next__`` at a time."""
+MAX_PAIRS = 256   # a parameters() that never ends is cut here; the pair count then fails its check
+
+
+def parameter_pairs(ns, model):
+    """``model.parameters()`` as plain data. A generator (``yield``, like PyTorch's ``parameters()``), ``chain``
+    or any other iterable that cannot cross the handle is drained one ``__next__`` at a time."""
     pairs = ns.method(model, "parameters")
-    if type(pairs) is not Ref or pairs.type_name != "generator":
+    if type(pairs) is not Ref:
         return pairs
+    try:
+        iterator = ns.method(pairs, "__iter__")
+    except (StudentCodeError, NamespaceError):
+        return pairs                                   # not iterable: the caller says what it got
     items = []
-    for _ in range(limit):
+    while len(items) < MAX_PAIRS:
         try:
-            items.append(ns.method(pairs, "__next__"))
+            items.append(ns.method(iterator, "__next__"))
         except StudentCodeError as exc:
             if not exc.is_a("StopIteration"):
                 raise

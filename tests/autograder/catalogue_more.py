@@ -70,6 +70,11 @@ UNIT3_VARIANTS = [
     E("u3_sequential", SQ, [("        pairs = []\n        for layer in self.layers:\n            pairs.extend(layer.parameters())\n"
                              "        return pairs", "        for layer in self.layers:\n            yield from layer.parameters()")],
       label="parameters as a generator (yield from, like PyTorch's)"),
+    E("u3_sequential", SQ, [("        pairs = []\n        for layer in self.layers:\n            pairs.extend(layer.parameters())\n"
+                             "        return pairs",
+                             "        import itertools\n"
+                             "        return itertools.chain.from_iterable(layer.parameters() for layer in self.layers)")],
+      label="parameters as an itertools.chain (an iterator, not a generator)"),
     E("u3_linear", LI, [("class Linear(Layer):", "class ShapeError(ValueError):\n    pass\n\n\nclass Linear(Layer):"),
                         ('raise ValueError(f"Linear.forward:', 'raise ShapeError(f"Linear.forward:')],
       label="a ValueError subclass of its own for a bad shape (except ValueError catches it)"),

@@ -201,7 +201,9 @@ def test_mlp_forward_returning_a_list_gets_full_marks():
     assert result.score == result.points, result.render(show_hidden_details=True)
 
 
-def test_select_config_returning_its_scores_as_a_tuple_gets_full_marks():
-    edit = [("    return configs[int(np.argmax(scores))], scores", "    return configs[int(np.argmax(scores))], tuple(scores)")]
+@pytest.mark.parametrize("returned", ["tuple(scores)", "[np.float32(s) for s in scores]", "np.array(scores)"])
+def test_select_config_returning_its_scores_as_a_tuple_numpy_scalars_or_an_array_gets_full_marks(returned):
+    edit = [("    return configs[int(np.argmax(scores))], scores",
+             f"    return configs[int(np.argmax(scores))], {returned}")]
     result = grade("u4_search", namespace({"u4_search_impl": edit}))
     assert result.score == result.points, result.render(show_hidden_details=True)
