@@ -403,3 +403,16 @@ def test_cli_lists_written_answers_and_says_when_grading_was_not_isolated(tmp_pa
     [written] = [t for t in doc["tests"] if t["name"].startswith("fx_written")]
     assert written["max_score"] == 2.0 and "score" not in written and doc["score"] == 10.0
     assert doc["output"].startswith(f"WARNING: {report.NOT_ISOLATED}")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_csv_text_cell_that_a_spreadsheet_would_run_as_a_formula_is_inert(start):
+    name = f"{start}HYPERLINK(\"http://x\",\"open\").ipynb"
+    rows = list(csv.reader(io.StringIO(report.csv_text([SubmissionResult(
+        path=f"/c/{name}", student=f"{start}cmd|' /C calc'!A0", notebook=name, error=f"{name} is not JSON")]))))
+    header, row = rows[0], rows[1]
+    for column in ("student", "notebook", "path", "error"):
+        cell = row[header.index(column)]
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (column, cell)
+    assert row[header.index("notebook")] == "'" + name    # shown as the text it was, behind the quote
+    assert row[header.index("score")] == "0.0"             # numbers stay numbers
