@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import notebook, outdir, pool, report, sandbox, shards
-from autograder.grader import default_source, find_trusted, grade_submission
+from autograder.grader import default_source, find_trusted, grade_submission, trusted_candidates
 from autograder.results import SubmissionResult
 from autograder.pool import Interrupted  # noqa: F401 - raised by run_batch, part of this module's interface
 
@@ -238,9 +238,8 @@ def file_digest(path: Path) -> str:
 
 
 def _grade_one(sub: Submission, out: Path | None, options: dict) -> dict:
-    digest = file_digest(sub.path)   # before grading: a file replaced meanwhile is graded again by the next run
-    result = grade_submission(sub.path, student=sub.student, **options)
-    result.sha256, result.kit = digest, shards.kit_version()
+    result = grade_submission(sub.path, student=sub.student, **options)   # sets sha256: of the bytes it graded
+    result.kit = shards.kit_version()
     if not result.assignment:
         result.assignment = sub.assignment
     if result.error:
@@ -274,10 +273,7 @@ def _with_assignment_max(result: SubmissionResult, sub: Submission, options: dic
     try:
         trusted_path = find_trusted(sub.path, source)
     except notebook.SubmissionError:
-        folder = Path(os.path.abspath(sub.path)).parent.name   # as find_trusted: a relative path's is the cwd's
-        assignment = source / folder
-        candidates = (sorted(assignment.glob("*.ipynb")) if folder and assignment.is_dir() else
-                      sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb")) if source.is_dir() else [])
+        candidates = trusted_candidates(sub.path, source)[0] if source.is_dir() else []
         if len(candidates) != 1:
             return result
         trusted_path = candidates[0]

@@ -17,6 +17,7 @@ others down (the sandbox gives every item its own restarts and CPU budget).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -60,11 +61,7 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
     by_name = source / folder / submission.name
     if by_name.is_file():
         return by_name
-    in_assignment = bool(folder) and (source / folder).is_dir()
-    if in_assignment:   # its folder names the assignment: look there only, so that unit 1 in unit 2's place fails
-        candidates = sorted((source / folder).glob("*.ipynb"))
-    else:
-        candidates = sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb"))
+    candidates, assignment = trusted_candidates(submission, source)
     if not candidates:
         raise notebook.SubmissionError(f"no trusted notebooks under {source}")
     if submitted_nb is None:
@@ -78,14 +75,24 @@ def find_trusted(submission: Path, source: Path, submitted_nb=None) -> Path:
             continue
         if len(ours & theirs) > best_shared:
             best, best_shared = path, len(ours & theirs)
-    if best is None and in_assignment:
-        raise notebook.SubmissionError(f"this notebook is not the assignment {folder}: it shares no "
+    if best is None and assignment is not None:
+        raise notebook.SubmissionError(f"this notebook is not the assignment {assignment}: it shares no "
                                        f"nbgrader cells with {', '.join(p.name for p in candidates)} (is it the "
                                        "right file?)")
     if best is None:
         raise notebook.SubmissionError(f"{submission.name} matches no assignment under {source}: it shares no "
                                        "nbgrader cells with any of them (is it the right file?)")
     return best
+
+
+def trusted_candidates(submission: Path, source: Path) -> tuple[list[Path], str | None]:
+    """The notebooks of the source directory ``source`` that ``submission`` may be graded against, and the
+    assignment its folder names: that folder's notebooks alone (so that unit 1 handed in for unit 2 fails), or
+    when its folder names none (None), every notebook of ``source``. A relative path's folder is the cwd."""
+    folder = Path(os.path.abspath(submission)).parent.name
+    if folder and (source / folder).is_dir():
+        return sorted((source / folder).glob("*.ipynb")), folder
+    return sorted(source.glob("*/*.ipynb")) + sorted(source.glob("*.ipynb")), None
 
 
 def other_notebooks(path: Path) -> tuple[str, ...]:
@@ -124,7 +131,9 @@ def grade_submission(path, *, source=None, registry: Registry | None = None, lim
 def _grade(result, path, source, registry, limits, secret, denied=()) -> None:
     if path.is_symlink():   # the grader would read whatever it points to: the trusted notebook, say
         raise notebook.SubmissionError(f"{path.name} is a symbolic link, not a notebook: submit the file itself")
-    submitted = notebook.read_notebook(path)                                    # 1. read
+    raw = notebook.read_bytes(path)                                             # 1. read
+    result.sha256 = hashlib.sha256(raw).hexdigest()   # of the bytes graded: a rerun regrades a file changed since
+    submitted = notebook.parse_notebook(raw, path)
     trusted_path = find_trusted(path, source, submitted)                        # 2. trusted
     try:
         trusted = notebook.read_notebook(trusted_path)

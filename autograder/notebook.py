@@ -30,11 +30,19 @@ def read_notebook(path) -> SimpleNamespace:
     Every way a file can be broken gets a clear ``SubmissionError``. (nbformat itself
     is not used: importing it costs seconds per grading process.)
     """
-    path = Path(path)
+    return parse_notebook(read_bytes(path), Path(path))
+
+
+def read_bytes(path) -> bytes:
+    """The bytes of the notebook file ``path`` (``read_regular_file``), or ``SubmissionError`` saying why not."""
     try:
-        raw = read_regular_file(path)
+        return read_regular_file(Path(path))
     except OSError as exc:
         raise SubmissionError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def parse_notebook(raw: bytes, path: Path) -> SimpleNamespace:
+    """``raw``, the bytes of the file ``path``, as ``read_notebook`` reads them."""
     if not raw.strip():
         raise SubmissionError(f"{path.name} is empty")
     try:
