@@ -112,11 +112,24 @@ def _unknown_grade_id(nb):
     nb.cells.insert(_index(nb, "u1_heaviside") + 1, cell)
 
 
+def _test_deleted(nb):
+    del nb.cells[_index(nb, "u1_xor")]
+
+
+def _graded_cell_without_grade_id(nb):
+    cell = new_code_cell("10.0")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": False, "points": 10,
+                                 "schema_version": 3}
+    cell.outputs = _forged_outputs("u1_extra", 10)
+    nb.cells.append(cell)
+
+
 # Three tampered students, each the honest work with one class of tampering (grading a notebook is the slow
 # part, so the tamperings that do not overlap share one).
 TAMPERINGS = {"metadata": [_raise_points, _checksums_changed, _own_cell_graded],
               "test_cells": [_test_becomes_pass, _test_becomes_markdown, _fake_outputs],
-              "grade_ids": [_rename_grade_id, _test_duplicated, _unknown_grade_id]}
+              "grade_ids": [_rename_grade_id, _test_duplicated, _unknown_grade_id, _test_deleted,
+                            _graded_cell_without_grade_id]}
 
 # Until the kit's nbgrader_config.py puts it there itself, the course's config runs the bridge's
 # TrustSourceCells first among nbgrader's sanitizing steps.
@@ -249,7 +262,7 @@ def test_the_feedback_shows_the_graders_report_not_the_forged_one(graded, studen
 def _trusted_and_tampered():
     trusted = _kit.read_notebook(_kit.solution_notebook_path(UNIT))
     nb = nbformat.from_dict(json.loads(json.dumps(trusted)))
-    for tamper in (_raise_points, _own_cell_graded, _rename_grade_id, _test_duplicated, _unknown_grade_id):
+    for tamper in (_raise_points, _own_cell_graded, *TAMPERINGS["grade_ids"]):
         tamper(nb)
     return trusted, nb
 
@@ -267,10 +280,11 @@ def test_every_cell_gets_the_trusted_notebooks_metadata_and_lost_test_cells_come
         if gid:
             assert cell.metadata["nbgrader"] == trusted.cells[expected.index(gid)].metadata["nbgrader"], gid
     restored = nb.cells[ids.index("u1_delta_rule")]
-    assert ids.index("u1_delta_rule") == ids.index("u1_delta_rule_impl") + 1   # where the trusted notebook has it
+    for lost in ("u1_delta_rule", "u1_xor"):       # renamed, deleted: back where the trusted notebook has them
+        assert ids.index(lost) == ids.index(f"{lost}_impl") + 1, ids
     assert restored.source == trusted.cells[expected.index("u1_delta_rule")].source and restored.outputs == []
     assert len({c.id for c in nb.cells}) == len(nb.cells), "a put-back cell needs an id of its own"
     plain = [c for c in nb.cells if "nbgrader" not in c.metadata and c.cell_type == "code"]
-    assert {c.source for c in plain} >= {"pass", 'print("u1_bonus: 10 / 10 points")\n10.0'}, \
-        "a repeated or invented grade id makes an ordinary cell"
+    assert {c.source for c in plain} >= {"pass", 'print("u1_bonus: 10 / 10 points")\n10.0', "10.0"}, \
+        "a repeated, invented or missing grade id makes an ordinary cell"
     nbformat.validate(nb)
