@@ -45,11 +45,15 @@ def _trusted_path(config, info: dict) -> Path:
     from nbgrader.coursedir import CourseDirectory
 
     coursedir = CourseDirectory(config=config)
-    return Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])) / f"{info['notebook']}.ipynb"
+    folder = Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]))
+    return folder / f"{info['notebook']}.ipynb"
 
 
-def _nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+def _grade_id(cell) -> str | None:
+    """The cell's nbgrader grade id, or None (a submission's metadata can be any JSON: a list, a number)."""
+    meta = cell.get("metadata", {}).get("nbgrader")
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
 
 
 class TrustSourceCells(NbGraderPreprocessor):
@@ -70,12 +74,12 @@ def restore_trusted_cells(nb, trusted, log=None) -> None:
     cell of the trusted notebook that no cell holds any more is put back after the cell that precedes it there.
     nbgrader's ``OverwriteCells`` then restores the locked sources and cell types, as it does for any notebook.
     """
-    by_id = {meta["grade_id"]: cell for cell in trusted.cells if (meta := _nbgrader_meta(cell)).get("grade_id")}
+    by_id = {_grade_id(cell): cell for cell in trusted.cells if _grade_id(cell) is not None}
     placed: dict[str, object] = {}
     for cell in nb.cells:
         if "nbgrader" not in cell.get("metadata", {}):
             continue
-        grade_id = _nbgrader_meta(cell).get("grade_id")
+        grade_id = _grade_id(cell)
         if grade_id in by_id and grade_id not in placed:
             cell.metadata["nbgrader"] = copy.deepcopy(by_id[grade_id].metadata["nbgrader"])
             placed[grade_id] = cell
@@ -91,10 +95,10 @@ def _put_back_lost_cells(nb, trusted, placed: dict, log=None) -> None:
     """The trusted notebook's test and locked cells that ``nb`` lost, each after its predecessor's place."""
     after = None                       # the cell of ``nb`` that the next lost cell goes after (None: the top)
     for cell in trusted.cells:
-        meta = _nbgrader_meta(cell)
-        grade_id = meta.get("grade_id")
+        grade_id = _grade_id(cell)
         if grade_id is None:
             continue
+        meta = cell.metadata["nbgrader"]
         if grade_id in placed:
             after = placed[grade_id]
             continue

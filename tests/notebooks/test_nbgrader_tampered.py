@@ -121,7 +121,10 @@ def _graded_cell_without_grade_id(nb):
     cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": False, "points": 10,
                                  "schema_version": 3}
     cell.outputs = _forged_outputs("u1_extra", 10)
-    nb.cells.append(cell)
+    odd = new_code_cell("20.0")          # a grade id that is no string at all
+    odd.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": ["u1_xor"],
+                                "points": 20, "schema_version": 3}
+    nb.cells += [cell, odd]
 
 
 # Three tampered students, each the honest work with one class of tampering (grading a notebook is the slow
@@ -285,6 +288,6 @@ def test_every_cell_gets_the_trusted_notebooks_metadata_and_lost_test_cells_come
     assert restored.source == trusted.cells[expected.index("u1_delta_rule")].source and restored.outputs == []
     assert len({c.id for c in nb.cells}) == len(nb.cells), "a put-back cell needs an id of its own"
     plain = [c for c in nb.cells if "nbgrader" not in c.metadata and c.cell_type == "code"]
-    assert {c.source for c in plain} >= {"pass", 'print("u1_bonus: 10 / 10 points")\n10.0', "10.0"}, \
+    assert {c.source for c in plain} >= {"pass", 'print("u1_bonus: 10 / 10 points")\n10.0', "10.0", "20.0"}, \
         "a repeated, invented or missing grade id makes an ordinary cell"
     nbformat.validate(nb)
