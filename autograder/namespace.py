@@ -80,7 +80,7 @@ class StudentCodeError(Exception):
 
     @property
     def not_implemented(self) -> bool:
-        return self.exc_type == "NotImplementedError"
+        return self.is_a("NotImplementedError")
 
     @property
     def report(self) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from autograder import numeric, tolerance
 from autograder.diagnose import diagnose
-from autograder.handle import evaluate_many
+from autograder.handle import StudentCodeError, evaluate_many
 from autograder.namespace import CALL_REPORT, Ref
 from autograder.results import SubCheck, array_detail
 
@@ -91,6 +91,31 @@ class Tester:
         got = f"a {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
         self.fail(what, f"expected a tuple of {n} values, got {got}")
         return None
+
+    def raises_value_error(self, what: str, run, *args, hint: str | None = None, **kwargs) -> bool:
+        """Record whether ``run(*args, **kwargs)`` (a call into student code: ``ns.call``, ``ns.method``) refuses
+        bad input with a ValueError, or anything ``except ValueError`` catches, and never gives a silent result
+        (NumPy would broadcast). ``hint`` goes with a result returned instead."""
+        try:
+            got = run(*args, **kwargs)
+        except StudentCodeError as exc:
+            if exc.not_implemented:
+                raise
+            return self.true(what, exc.is_a("ValueError"), f"raised {exc.exc_type} ({exc.message}), expected "
+                                                           "ValueError")
+        return self.fail(what, f"returned a result instead of raising ValueError: {got!r:.60}",
+                         [hint] if hint else [])
+
+    def note_hidden_case(self, since: int, case: str) -> None:
+        """Name the hidden case in the details of the hidden sub-checks recorded since ``since`` that failed.
+
+        A hidden sub-check's description is shown to the student, so it must not vary with the secret (a shape
+        or a hyperparameter drawn from ``rng``): the case goes into its details, which only the instructor sees
+        (and which only a failure has)."""
+        if self.hidden:
+            for sub in self.results[since:]:
+                if not sub.passed:
+                    sub.details.append(f"the hidden case: {case}")
 
     def true(self, what: str, cond, detail: str = "") -> bool:
         """A property check: passes when ``cond`` is exactly True (or a numpy True)."""

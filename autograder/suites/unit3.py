@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.handle import StudentCodeError
 from autograder.items import Item
 from autograder.tester import watch_calls
 from autograder.suites.unit3_nets import (
@@ -33,36 +32,12 @@ from nnkit import losses as ref_loss
 # -- helpers ----------------------------------------------------------------------------------------------
 
 
-def _raises_value_error(ns, t, what, name, *args, **kwargs) -> bool:
-    """Record whether ``name(*args)`` refuses bad input with a ValueError (never a silent result)."""
-    try:
-        ns.call(name, *args, **kwargs)
-    except StudentCodeError as exc:
-        if exc.not_implemented:
-            raise
-        return t.true(what, exc.is_a("ValueError"), f"raised {exc.exc_type} ({exc.message}), "
-                                                           "expected ValueError")
-    return t.fail(what, "returned a result instead of raising ValueError (NumPy would broadcast silently)")
-
-
 def _pair(t, what, got):
     """A (value, gradient) result as a pair, or record why it is not one."""
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         t.fail(what, f"expected a (value, gradient) pair, got {type(got).__name__}")
         return None
     return got
-
-
-def _note_hidden_case(t, since: int, case: str) -> None:
-    """Name the hidden case in the details of the hidden sub-checks recorded since ``since`` that failed.
-
-    A hidden sub-check's description is shown to the student, so it must not vary with the secret: the hidden
-    shape goes into its details, which only the instructor sees (and which only a failure has).
-    """
-    if t.hidden:
-        for sub in t.results[since:]:
-            if not sub.passed:
-                sub.details.append(f"the hidden case: {case}")
 
 
 def _loss_checks(ns, t, name, ref, pred, target, label, *, batch_size=None, known_wrong=None):
@@ -145,13 +120,13 @@ def mse_and_mae_match_reference(ns, t):
                  known_wrong={"dividing by N instead of the number of entries": np.sign(diff) / n,
                               "(diff > 0) instead of np.sign(diff): the sign is -1 below 0 and sign(0) = 0":
                               (diff > 0) / diff.size})
-    _note_hidden_case(t, since, f"({n}, 3) arrays")
+    t.note_hidden_case(since, f"({n}, 3) arrays")
 
 
 def losses_refuse_mismatched_shapes(ns, t):
     pred = t.rng.normal(size=(4, 1))
     for name in ("mse", "mae"):
-        _raises_value_error(ns, t, f"{name}((4, 1), (4,)) raises ValueError", name, pred, pred[:, 0])
+        t.raises_value_error(f"{name}((4, 1), (4,)) raises ValueError", ns.call, name, pred, pred[:, 0])
 
 
 def mse_on_other_shapes(ns, t):
@@ -174,9 +149,8 @@ def bce_is_stable_and_checks_shapes(ns, t):
     target = np.array([[0.0], [1.0], [1.0], [0.0], [1.0]])
     _loss_checks(ns, t, "binary_cross_entropy_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
                  "logits up to +-1000")
-    _raises_value_error(ns, t, "binary_cross_entropy_with_logits((5, 1), (5,)) raises ValueError",
-                        "binary_cross_entropy_with_logits",
-                        logits, target[:, 0])
+    t.raises_value_error("binary_cross_entropy_with_logits((5, 1), (5,)) raises ValueError", ns.call,
+                         "binary_cross_entropy_with_logits", logits, target[:, 0])
     logits, target = t.rng.normal(size=(6, 3)) * 2, (t.rng.random((6, 3)) < 0.5).astype(float)
     _loss_checks(ns, t, "binary_cross_entropy_with_logits", ref_loss.binary_cross_entropy_with_logits, logits, target,
                  "(6, 3) logits (several outputs per example)", known_wrong={
@@ -204,7 +178,7 @@ def cross_entropy_matches_reference(ns, t):
                      "softmax / N without subtracting the one-hot labels (the gradient is (softmax - one-hot) / N)":
                      probs / n, "softmax + one-hot: the one-hot labels must be subtracted, not added":
                      (probs + np.eye(c)[labels]) / n})
-    _note_hidden_case(t, since, f"({n}, {c}) logits")
+    t.note_hidden_case(since, f"({n}, {c}) logits")
 
 
 def cross_entropy_at_large_logits(ns, t):
@@ -216,10 +190,10 @@ def cross_entropy_at_large_logits(ns, t):
 
 def cross_entropy_refuses_bad_labels(ns, t):
     logits = t.rng.normal(size=(3, 4))
-    _raises_value_error(ns, t, "label 4 with 4 classes raises ValueError", "cross_entropy", logits,
-                        np.array([0, 4, 1]))
-    _raises_value_error(ns, t, "labels of shape (3, 1) raise ValueError", "cross_entropy", logits,
-                        np.array([[0], [1], [2]]))
+    t.raises_value_error("label 4 with 4 classes raises ValueError", ns.call, "cross_entropy", logits,
+                         np.array([0, 4, 1]))
+    t.raises_value_error("labels of shape (3, 1) raise ValueError", ns.call, "cross_entropy", logits,
+                         np.array([[0], [1], [2]]))
 
 
 # -- numeric gradient check ----------------------------------------------------------------------------------
@@ -374,15 +348,8 @@ def linear_edge_cases(ns, t):
     t.close("grads['b'] for a batch of one", ns.get(layer, "grads")["b"],
             dout.sum(0), kind="backward")
     layer2, _, _ = student_linear(ns, t, 3, 2)
-    try:
-        ns.method(layer2, "forward", t.rng.normal(size=(4, 5)))
-    except StudentCodeError as exc:
-        if exc.not_implemented:
-            raise
-        t.true("forward on x with 5 columns for Linear(3, 2) raises ValueError", exc.is_a("ValueError"),
-               f"raised {exc.exc_type}")
-    else:
-        t.fail("forward on x with 5 columns for Linear(3, 2) raises ValueError", "it returned a result")
+    t.raises_value_error("forward on x with 5 columns for Linear(3, 2) raises ValueError", ns.method, layer2,
+                         "forward", t.rng.normal(size=(4, 5)))
 
 
 # What this unit's notebook may import from nnkit: the worker's view holds exactly these (autograder.policy).

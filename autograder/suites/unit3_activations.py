@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.tester import watch_calls
-from autograder.suites.unit4_regularize import note_hidden_case
-
 PAIRS = {"regression": ("identity", "mse"), "binary": ("sigmoid", "bce"),
          "multiclass": ("softmax", "cross_entropy"), "multilabel": ("sigmoid", "bce")}
 # Wrong (activation, loss) pairs students give, by task, with why the course's pair is the right one.
@@ -98,7 +96,7 @@ def activations_hidden(ns, t):
     t.close("elu_grad at z = 0 is alpha", ns.call("elu_grad", zero, alpha=a2), A.elu_grad(zero, a2),
             kind="backward", known_wrong={"1 at z = 0 (z >= 0): the course, like PyTorch, takes alpha at 0 (z > 0)":
                                           np.ones(3)})
-    note_hidden_case(t, since, f"leaky_relu alpha={a1}, elu alpha={a2}")
+    t.note_hidden_case(since, f"leaky_relu alpha={a1}, elu alpha={a2}")
     big = np.array([-1000.0, -50.0, 50.0, 1000.0])
     t.close("elu at +-1000 (no overflow: exp of large positive z must never be computed)", ns.call("elu", big),
             A.elu(big))
@@ -115,7 +113,6 @@ def pairing_rule(ns, t):
 
 
 def pairing_rule_rejects_unknown(ns, t):
-    from autograder.suites.unit4_regularize import raises_value_error
-
-    raises_value_error(ns, t, "output_layer_for('clustering') raises ValueError", "output_layer_for", "clustering")
+    t.raises_value_error("output_layer_for('clustering') raises ValueError", ns.call, "output_layer_for",
+                         "clustering")
     pairing_rule(ns, t)

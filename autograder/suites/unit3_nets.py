@@ -80,6 +80,9 @@ def trained_weights(ns, model, sizes) -> tuple[list | None, str]:
     return weights, ""
 
 
+BATCH_SIZE_HINT = ("check batch_size at the start and raise ValueError when it is below 1; a batch size of 0 or less "
+                   "has no batches to cut (`range` with step 0 fails with a message that is not yours, and a "
+                   "negative step silently gives no batches)")
 MAX_PAIRS = 256   # a parameters() that never ends is cut here; the pair count then fails its check
 
 
@@ -284,21 +287,8 @@ def minibatch_indices_match_reference(ns, t):
                                            "use the Generator np.random.default_rng(rng) and its permutation(n)")
     if t.hidden:
         for bad in (0, -2):
-            _refuses(ns, t, f"minibatch_indices(n, {bad}, seed) raises ValueError (batch_size must be >= 1)",
-                     "minibatch_indices", 10, bad, 0)
-
-
-def _refuses(ns, t, what, name, *args) -> bool:
-    try:
-        got = ns.call(name, *args)
-    except StudentCodeError as exc:
-        if exc.not_implemented:
-            raise
-        return t.true(what, exc.is_a("ValueError"), f"raised {exc.exc_type} ({exc.message})")
-    return t.fail(what, f"returned {got!r:.60} instead of raising ValueError",
-                  ["check batch_size at the start and raise ValueError when it is below 1; a batch size of 0 or "
-                   "less has no batches to cut (`range` with step 0 fails with a message that is not yours, and "
-                   "a negative step silently gives no batches)"])
+            t.raises_value_error(f"minibatch_indices(n, {bad}, seed) raises ValueError (batch_size must be >= 1)",
+                                 ns.call, "minibatch_indices", 10, bad, 0, hint=BATCH_SIZE_HINT)
 
 
 def _ref_train(ref_net, X, Y, loss, lr, epochs, batch_size, seed, *, epoch_loss="mean", same_order=False,

@@ -27,10 +27,8 @@ from autograder.suites.unit4_regularize import (
     grad_norms_match_reference,
     grad_norms_vanish_in_deep_sigmoid_net,
     max_norm_matches_reference,
-    note_hidden_case,
     penalties_match_reference,
     penalties_numeric,
-    raises_value_error,
 )
 from autograder.suites.unit4_adaptive import quadratic as _quadratic
 from nnkit import optim as ref_optim
@@ -59,7 +57,7 @@ def _trajectory(ns, t, settings, name, cls, hyper, state0, **kwargs):
     since = len(t.results)
     label = f"{name} on hidden settings" if t.hidden else f"{name} ({settings})"
     broke_at = _run_trajectory(ns, t, label, name, cls, hyper, state0, **kwargs)
-    note_hidden_case(t, since, settings + ("" if broke_at is None else f"; w broke at step {broke_at}"))
+    t.note_hidden_case(since, settings + ("" if broke_at is None else f"; w broke at step {broke_at}"))
 
 
 def _run_trajectory(ns, t, label, name, cls, hyper, state0, *, ref_hyper=None, steps=6, mistakes=None,
@@ -381,7 +379,7 @@ def init_is_seeded(ns, t):
         c = ns.call(name, 7, 5, seed=seed + 1)
         t.true(f"{name} with another seed gives another array", isinstance(c, np.ndarray) and
                not np.array_equal(a, c))
-    raises_value_error(ns, t, "he_normal(0, 5) raises ValueError", "he_normal", 0, 5)
+    t.raises_value_error("he_normal(0, 5) raises ValueError", ns.call, "he_normal", 0, 5)
 
 
 def init_other_shapes(ns, t):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.unit4_regularize import note_hidden_case
 from autograder.tester import watch_calls
 
 
@@ -81,7 +80,7 @@ def _broke(t, label, step, w, expected, known_wrong=None):
     student's output, so a hidden description does not say it: it goes into the details."""
     t.close(f"{label}: w after every step" if t.hidden else f"{label}: w after step {step + 1}", w, expected,
             known_wrong=known_wrong)
-    note_hidden_case(t, len(t.results) - 1, f"w broke at step {step + 1}")
+    t.note_hidden_case(len(t.results) - 1, f"w broke at step {step + 1}")
 
 
 def adagrad_matches_reference(ns, t):

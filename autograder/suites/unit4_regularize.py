@@ -8,33 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.handle import StudentCodeError
 from nnkit import optim as ref_optim
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-
-def raises_value_error(ns, t, what, name, *args, **kwargs) -> bool:
-    try:
-        ns.call(name, *args, **kwargs)
-    except StudentCodeError as exc:
-        if exc.not_implemented:
-            raise
-        return t.true(what, exc.is_a("ValueError"), f"raised {exc.exc_type} ({exc.message})")
-    return t.fail(what, "returned a result instead of raising ValueError")
-
-
-def note_hidden_case(t, since: int, case: str) -> None:
-    """Name the hidden case in the details of the hidden sub-checks recorded since ``since`` that failed.
-
-    A hidden sub-check's description is shown to the student, so it must not vary with the secret (a
-    hyperparameter drawn from ``t.rng``, a history's length): the case goes into its details, which only the
-    instructor sees (and which only a failure has).
-    """
-    if t.hidden:
-        for sub in t.results[since:]:
-            if not sub.passed:
-                sub.details.append(f"the hidden case: {case}")
 
 
 # -- gradient norms per layer ---------------------------------------------------------------------------------
@@ -115,7 +91,7 @@ def dropout_forward_is_exact(ns, t):
     since = len(t.results)
     t.close(f"the mask for {'the hidden p' if t.hidden else f'p = {p}'} with keep = default_rng(seed).random(x.shape) "
             ">= p", got[1], mask, known_wrong=wrong)
-    note_hidden_case(t, since, f"p = {p}")
+    t.note_hidden_case(since, f"p = {p}")
     t.close("out = x * mask", got[0], out)
     if isinstance(got[1], np.ndarray) and got[1].shape == x.shape:
         t.close("out equals x times your own mask", got[0], x * got[1])
@@ -167,8 +143,8 @@ def dropout_edge_cases(ns, t):
     got = ns.call("dropout_forward", x, 0.0, seed=3)
     if t.unpack("dropout_forward returns (out, mask)", got, 2) is not None:
         t.close("p = 0 keeps every unit unchanged", got[0], x)
-    raises_value_error(ns, t, "p = 1 raises ValueError", "dropout_forward", x, 1.0, seed=3)
-    raises_value_error(ns, t, "p = -0.1 raises ValueError", "dropout_forward", x, -0.1, seed=3)
+    t.raises_value_error("p = 1 raises ValueError", ns.call, "dropout_forward", x, 1.0, seed=3)
+    t.raises_value_error("p = -0.1 raises ValueError", ns.call, "dropout_forward", x, -0.1, seed=3)
 
 
 # -- penalties and max-norm ---------------------------------------------------------------------------------
@@ -189,7 +165,7 @@ def penalties_match_reference(ns, t):
         since = len(t.results)
         t.close(f"{call} value{case}", got[0], np.float64(value))
         t.close(f"{call} gradient{case}", got[1], grad, kind="backward", known_wrong=wrong)
-        note_hidden_case(t, since, f"lam = {lam}")
+        t.note_hidden_case(since, f"lam = {lam}")
 
 
 def penalties_numeric(ns, t):
@@ -213,7 +189,7 @@ def max_norm_matches_reference(ns, t):
                          "rescaling every column to norm c": W * (c / norms),
                          "clipping each entry to [-c, c]: max-norm rescales each column whose 2-norm exceeds c":
                          np.clip(W, -c, c)})
-    raises_value_error(ns, t, "max_norm with c = 0 raises ValueError", "max_norm", W, 0.0)
+    t.raises_value_error("max_norm with c = 0 raises ValueError", ns.call, "max_norm", W, 0.0)
 
 
 # -- early stopping ------------------------------------------------------------------------------------------
@@ -249,7 +225,7 @@ def _es_case(ns, t, losses, patience, min_delta=0.0, label=""):
     settings = f"patience={patience}, min_delta={min_delta}"
     ok = t.equal(f"early_stopping on {label or 'a hidden history'}" if t.hidden
                  else f"early_stopping({label or losses}, {settings})", got, expected)
-    note_hidden_case(t, len(t.results) - 1, f"{len(losses)} epochs {losses}, {settings}")
+    t.note_hidden_case(len(t.results) - 1, f"{len(losses)} epochs {losses}, {settings}")
     if not ok and isinstance(got, tuple) and len(got) == 2 and got[0] is not None and got[0] == got[1] \
             and expected[0] == got[0] and expected[1] != got[1]:
         t.results[-1].diagnosis.append("you returned the stopping epoch as the best one: keep the epoch of the "
@@ -273,5 +249,5 @@ def early_stopping_random_histories(ns, t):
         # min_delta is no multiple of 0.001, the losses' step, so no improvement sits on the rounding boundary
         _es_case(ns, t, losses, int(t.rng.integers(1, 6)), float(t.rng.choice([0.0, 0.0125])),
                  label=f"hidden noisy history {k + 1} of 6" if t.hidden else f"a noisy history of {n} epochs")
-    raises_value_error(ns, t, "an empty history raises ValueError", "early_stopping", [], 3)
-    raises_value_error(ns, t, "patience = 0 raises ValueError", "early_stopping", [1.0, 2.0], 0)
+    t.raises_value_error("an empty history raises ValueError", ns.call, "early_stopping", [], 3)
+    t.raises_value_error("patience = 0 raises ValueError", ns.call, "early_stopping", [1.0, 2.0], 0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.suites.unit4_regularize import note_hidden_case, raises_value_error
 from autograder.tester import watch_calls
 
 # -- schedules and clipping ------------------------------------------------------------------------------------
@@ -32,7 +31,7 @@ def schedules_match(ns, t):
                          np.array([base * drop ** ((e + 1) // every) for e in epochs]),
                          "drop * (epoch // every): drop is raised to the power epoch // every, not multiplied":
                          np.array([base * drop * (e // every) for e in epochs])})
-    note_hidden_case(t, since, f"step_decay_lr(epoch, {base}, drop={drop}, every={every}) for epochs 0..{epochs[-1]}")
+    t.note_hidden_case(since, f"step_decay_lr(epoch, {base}, drop={drop}, every={every}) for epochs 0..{epochs[-1]}")
     total, lo = int(t.rng.integers(10, 30)), float(t.rng.choice([0.0, 1e-3]))
     steps = list(range(total + 1))
     got = [ns.call("cosine_lr", s, base, total, min_lr=lo) for s in steps]
@@ -48,7 +47,7 @@ def schedules_match(ns, t):
                              [lo + (base - lo) * (1 + np.cos(np.pi * s / total)) for s in steps]),
                          "pi * step / (total - 1): min_lr is reached at step total, not total - 1": np.array(
                              [lo + 0.5 * (base - lo) * (1 + np.cos(np.pi * s / (total - 1))) for s in steps])})
-    note_hidden_case(t, since, f"cosine_lr(step, {base}, total={total}, min_lr={lo}) for steps 0..{total}")
+    t.note_hidden_case(since, f"cosine_lr(step, {base}, total={total}, min_lr={lo}) for steps 0..{total}")
 
 
 def _floats(values):
@@ -105,6 +104,6 @@ def clipping_edge_cases(ns, t):
     _clip_case(ns, t, grads, float(t.rng.uniform(0.5, 2.0)), "clip_by_global_norm (one large and one small array)")
     _clip_case(ns, t, [t.rng.normal(size=(2, 3)) * 1e-4], 1e-5, "clip_by_global_norm(norm ~2e-4, max_norm 1e-5)")
     _clip_case(ns, t, [np.zeros((2, 3))], 1.0, "clip_by_global_norm of a zero gradient")
-    raises_value_error(ns, t, "clip_by_global_norm with max_norm 0 raises ValueError", "clip_by_global_norm",
-                        [np.ones(2)], 0.0)
+    t.raises_value_error("clip_by_global_norm with max_norm 0 raises ValueError", ns.call,
+                         "clip_by_global_norm", [np.ones(2)], 0.0)
 
