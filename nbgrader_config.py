@@ -37,7 +37,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 from nbgrader.converters import Autograde  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 
-from autograder.nbgrader_bridge import GradeInSandbox  # noqa: E402
+from autograder.nbgrader_bridge import GradeInSandbox, TrustSourceCells  # noqa: E402
 
 # In nbgrader 0.9: Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
 # AssignLatePenalties, CheckCellMetadata.
@@ -45,6 +45,12 @@ _steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
 if Execute not in _steps:
     raise RuntimeError(f"nnkit's nbgrader_config.py: nbgrader's autograde steps have no Execute to replace: {_steps}")
 c.Autograde.autograde_preprocessors = [GradeInSandbox if step is Execute else step for step in _steps]
+
+# Before nbgrader's own sanitizing steps, every cell's nbgrader metadata is taken from the trusted source notebook
+# (a test cell a submission renamed, duplicated, deleted or invented breaks nbgrader's OverwriteCells, or stops
+# the whole class's run); see TrustSourceCells in autograder/nbgrader_bridge.py.
+_sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+c.Autograde.sanitize_preprocessors = [TrustSourceCells, *(s for s in _sanitize if s is not TrustSourceCells)]
 
 # `nbgrader validate` still executes a notebook in a kernel (students use `nnkit check` instead). The slowest cell
 # (a short training run) takes a few seconds; the limit only stops runaway notebooks.

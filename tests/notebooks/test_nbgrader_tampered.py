@@ -134,15 +134,6 @@ TAMPERINGS = {"metadata": [_raise_points, _checksums_changed, _own_cell_graded],
               "grade_ids": [_rename_grade_id, _test_duplicated, _unknown_grade_id, _test_deleted,
                             _graded_cell_without_grade_id]}
 
-# Until the kit's nbgrader_config.py puts it there itself, the course's config runs the bridge's
-# TrustSourceCells first among nbgrader's sanitizing steps.
-WIRING = """
-from nbgrader.converters import Autograde
-from autograder.nbgrader_bridge import TrustSourceCells
-_sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())
-c.Autograde.sanitize_preprocessors = [TrustSourceCells] + [s for s in _sanitize if s is not TrustSourceCells]
-"""
-
 
 def _submissions(course):
     release = _kit.read_notebook(course / "release" / UNIT / f"{UNIT}.ipynb")
@@ -172,8 +163,7 @@ def _build_and_grade(root):
     if course.exists():
         shutil.rmtree(course)
     (course / "source").mkdir(parents=True)
-    (course / "nbgrader_config.py").write_text(_kit.COURSE_CONFIG.format(config=_kit.REPO / "nbgrader_config.py")
-                                               + WIRING)
+    (course / "nbgrader_config.py").write_text(_kit.COURSE_CONFIG.format(config=_kit.REPO / "nbgrader_config.py"))
     shutil.copytree(_kit.REPO / "solutions" / UNIT, course / "source" / UNIT,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
     _kit.nbtools.run_nbgrader(["generate_assignment", UNIT, "--force", "--log-level=WARN"], course)
