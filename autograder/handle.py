@@ -45,7 +45,8 @@ class WorkerFailure(Exception):
 
 
 class OutOfTime(WorkerFailure):
-    """A time budget ran out: ``what`` ("cell", "call", "item", "start-up") and ``kind``:
+    """A time budget ran out: ``what`` ("cell", "call", "item", "notebook", "submission", "start-up") and
+    ``kind``:
 
     - ``"cpu"``: the worker used more CPU time than the budget (load on the machine does not count);
     - ``"idle"``: the worker used no CPU at all for ``seconds`` of wall-clock time (asleep or blocked);

@@ -594,23 +594,16 @@ class Sandbox:
                     runs.append(CellRun(name, "not run", f"the notebook's cells had used up their "
                                                          f"{self.limits.notebook_timeout:g} s of CPU time"))
                     continue
-                total = self.limits.submission_timeout - self._spent
-                allowance = Allowance(Budget("cell", self.limits.cell_timeout), 1,
-                                      *((left, "notebook") if left <= total else (total, "submission")))
-                if self._cells_end is not None:   # a re-run of cells that ran within the budget before
-                    allowance = Allowance(allowance.step, 1, total, "submission")
+                # a re-run after the notebook's budget cut the cells runs those that fitted in it before
+                allowance = self._allowance(Budget("cell", self.limits.cell_timeout), 1,
+                                            (left, "notebook") if self._cells_end is None else None)
                 try:
                     response = self.worker.request("exec", [source, name], allowance)
-                except OutOfTime as exc:
-                    if exc.what == "notebook":
-                        self._cells_end = index
-                    if exc.what in ("notebook", "submission"):   # the whole budget, not what was left of it
-                        exc = OutOfTime(exc.what, "cpu", getattr(self.limits, f"{exc.what}_timeout"))
-                    self.crashed_cells.add(name)
-                    self._crash_notes[name] = CellRun(name, "crashed", str(exc))
-                    crashed = True
-                    break
                 except WorkerFailure as exc:
+                    if isinstance(exc, OutOfTime):
+                        if exc.what == "notebook":
+                            self._cells_end = index
+                        exc = self._whole(exc)
                     self.crashed_cells.add(name)
                     self._crash_notes[name] = CellRun(name, "crashed", str(exc))
                     crashed = True
@@ -626,6 +619,18 @@ class Sandbox:
                 if not self.cell_runs:
                     self.cell_runs = runs
                 return self.cell_runs
+
+    def _allowance(self, step: Budget, steps: int, nearer: tuple[float, str] | None) -> Allowance:
+        """``step`` for each of ``steps`` operations, all within the nearer of ``nearer`` (seconds left of a
+        budget, and its name) and what is left of the submission's budget."""
+        total = (self.limits.submission_timeout - self._spent, "submission")
+        return Allowance(step, steps, *(nearer if nearer is not None and nearer[0] <= total[0] else total))
+
+    def _whole(self, exc: OutOfTime) -> OutOfTime:
+        """``exc`` naming the whole budget that ran out (``Limits``), not what was left of it at the request."""
+        limit = {"item": self.limits.item_timeout, "notebook": self.limits.notebook_timeout,
+                 "submission": self.limits.submission_timeout}.get(exc.what)
+        return exc if limit is None or exc.kind != "cpu" else OutOfTime(exc.what, "cpu", limit)
 
     def begin_item(self, call_timeout: float | None = None) -> None:
         """A new item: its own restart allowance and CPU budget."""
@@ -686,16 +691,12 @@ class Sandbox:
             if self._spent >= self.limits.submission_timeout:   # the cells ran again and used it up
                 raise OutOfTime("submission", "cpu", self.limits.submission_timeout)
         steps = len(args[0]) if op == "call_many" and args and type(args[0]) is list else 1
-        total = self.limits.submission_timeout - self._spent
-        shared = (self._item_cpu, "item") if self._item_cpu is not None and self._item_cpu <= total else \
-            (total, "submission")
-        allowance = Allowance(Budget("call", self.call_timeout), max(1, steps), *shared)
+        allowance = self._allowance(Budget("call", self.call_timeout), max(1, steps),
+                                    None if self._item_cpu is None else (self._item_cpu, "item"))
         try:
             response = self.worker.request(op, list(args), allowance)
         except OutOfTime as exc:
-            if exc.what in ("item", "submission"):   # the whole budget, not what was left of it
-                raise OutOfTime(exc.what, "cpu", getattr(self.limits, f"{exc.what}_timeout")) from None
-            raise
+            raise self._whole(exc) from None
         finally:
             if self._item_cpu is not None:
                 self._item_cpu -= self.worker.last_cost
