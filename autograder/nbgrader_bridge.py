@@ -182,12 +182,6 @@ def notebook_lines(result) -> list[str]:
     return lines
 
 
-def _encodable(text: str) -> str:
-    """``text`` with any lone surrogate (student code can raise ``ValueError(chr(0xD800))``) spelled ``\\ud800``:
-    nbformat writes UTF-8, and one such character in a report failed the whole notebook's autograde."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def write_outputs(nb, result, log=None) -> None:
     """3. outputs: each autograded test cell's report (text and HTML) and points (its value), from ``result``.
 
@@ -221,7 +215,6 @@ def write_outputs(nb, result, log=None) -> None:
         whole = "\n".join(top + [text])
         page = (safe_item_html(_without_hidden_maps(item), whole, False, top)
                 if item is not None and not result.error else f"<pre>{escape(whole)}</pre>")
-        whole, page = _encodable(whole), _encodable(page)
         cell.outputs = [new_output("display_data", {"text/plain": whole, "text/html": page}),
                         new_output("execute_result", {"text/plain": repr(score)}, execution_count=count)]
         cell.execution_count = count

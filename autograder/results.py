@@ -34,10 +34,13 @@ MAX_VALUES_SIZE = 400      # larger arrays, and every hidden check, get no expec
 _NOT_SHOWN = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
 _NOT_SHOWN |= {0x0A: "\\n", 0x0D: "\\r"}
 _NOT_SHOWN |= {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# ... and lone surrogates (``ValueError(chr(0xD800))``), which no UTF-8 file, terminal or notebook can hold
+_NOT_SHOWN |= {c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}
 
 
 def shown(text: str) -> str:
-    """``text`` as one line that can only be read, never acted on: controls, newlines and bidi overrides escaped."""
+    """``text`` as one line that can only be read, never acted on: controls, newlines, bidi overrides and lone
+    surrogates escaped."""
     return text.translate(_NOT_SHOWN)
 
 
