@@ -113,8 +113,9 @@ def _check_shards(inputs: list[Path], manifests: list[dict]) -> None:
                                   "finish; rerun that shard's command (it resumes) and merge again")
 
 
-def gather(inputs) -> tuple[dict[str, str], dict[str, dict]]:
-    """Check the inputs; ``({key: result JSON text}, {key: unsaved error row})`` over all of them."""
+def gather(inputs) -> tuple[dict[str, str], dict[str, SubmissionResult], dict[str, dict]]:
+    """Check the inputs; ``({key: result JSON text}, {key: its result}, {key: unsaved error row})`` over all of
+    them (the text is copied as it is, the result is what it says)."""
     inputs = [Path(p) for p in inputs]
     manifests = []
     for folder in inputs:
@@ -126,6 +127,7 @@ def gather(inputs) -> tuple[dict[str, str], dict[str, dict]]:
         manifests.append(read_manifest(folder))
     _check_shards(inputs, manifests)
     texts: dict[str, str] = {}
+    results: dict[str, SubmissionResult] = {}
     unsaved: dict[str, dict] = {}
     owner: dict[str, Path] = {}
     for m, folder in zip(manifests, inputs):
@@ -138,7 +140,7 @@ def gather(inputs) -> tuple[dict[str, str], dict[str, dict]]:
             if path.is_file():
                 try:   # bytes that are not UTF-8 (a disk error, a hand edit) are damage too, not a grader bug
                     text = path.read_text(encoding="utf-8")
-                    SubmissionResult.from_dict(json.loads(text))
+                    results[key] = SubmissionResult.from_dict(json.loads(text))
                 except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                     raise ShardIncomplete(f"nnkit merge: {outdir.show(path)} is damaged ({exc}); rerun that "
                                           "shard's command (it grades a damaged result again) and merge again") \
@@ -149,7 +151,7 @@ def gather(inputs) -> tuple[dict[str, str], dict[str, dict]]:
             else:
                 raise ShardIncomplete(f"nnkit merge: {outdir.show(folder)} has no result for {key}; rerun its "
                                       "shard (it resumes) and merge again")
-    return texts, unsaved
+    return texts, results, unsaved
 
 
 def merge(inputs, out: Path) -> dict[str, SubmissionResult]:
@@ -161,8 +163,7 @@ def merge(inputs, out: Path) -> dict[str, SubmissionResult]:
     out = Path(out)
     if any(Path(p).resolve() == out.resolve() for p in inputs):
         raise MergeUnusable(f"nnkit merge: --out {outdir.show(out)} is one of the inputs; give a new folder")
-    texts, unsaved = gather(inputs)
-    results = {key: SubmissionResult.from_dict(json.loads(text)) for key, text in texts.items()}
+    texts, results, unsaved = gather(inputs)
     results.update({key: SubmissionResult.from_dict(row) for key, row in unsaved.items()})
     with outdir.claim(out, "nnkit merge"):
         outdir.sweep_partial_writes(out)
