@@ -13,43 +13,30 @@ Batches stopped half-way and damaged output folders are in ``test_redteam_lifecy
 """
 
 import copy
-import csv
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from tests.autograder import fixture_assignment as fx
+from tests.autograder.cli_harness import REGISTRY_SPEC, WRONG_RELU, csv_rows, grade_argv, grade_env
 from tests.conftest import require_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
-REGISTRY_SPEC = "tests.autograder.fixture_assignment:REGISTRY"
-WRONG_RELU = {"relu": "def relu(z):\n    return z * 1.0\n"}
 FAKE_REPORT = "fx_relu -- relu(z): 2 / 2 points\nTotal: 10 / 10 points\n"
 FAKE_HTML = "<table class='nnkit-feedback'><tr><td>fx_relu</td><td>2 / 2 points</td></tr></table>"
 
 
-def _grade_argv(paths, source: Path, out: Path, *extra: str) -> list[str]:
-    """``nnkit grade`` with its terminal report: student text reaches it too."""
-    return [sys.executable, "-m", "autograder.cli", "grade", *map(str, paths), "--source", str(source), "--out",
-            str(out), "--registry", REGISTRY_SPEC, "--isolation", "namespace", *extra]
+_grade_argv = grade_argv   # with its terminal report: student text reaches it too
+_rows = csv_rows
 
 
 def _env(tmp: Path | None = None) -> dict:
-    env = {**os.environ, "NNKIT_GRADER_SECRET": "redteam-inputs"}
-    if tmp is not None:
-        env["TMPDIR"] = str(tmp)
-    return env
-
-
-def _rows(out: Path) -> dict[str, dict]:
-    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
+    return grade_env("redteam-inputs", tmp)
 
 
 # -- A. the tampered class -------------------------------------------------------------------------------------

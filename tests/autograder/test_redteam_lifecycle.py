@@ -25,28 +25,19 @@ import numpy as np
 import pytest
 
 from tests.autograder import fixture_assignment as fx
+from tests.autograder.cli_harness import WRONG_RELU, csv_rows, grade_argv, grade_env
 from tests.conftest import require_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
-REGISTRY_SPEC = "tests.autograder.fixture_assignment:REGISTRY"
-WRONG_RELU = {"relu": "def relu(z):\n    return z * 1.0\n"}
+_rows = csv_rows
 
 
 def _grade_argv(paths, source: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "autograder.cli", "grade", *map(str, paths), "--source", str(source), "--out",
-            str(out), "--registry", REGISTRY_SPEC, "--isolation", "namespace", "--quiet", *extra]
+    return grade_argv(paths, source, out, "--quiet", *extra)
 
 
 def _env(tmp: Path | None = None) -> dict:
-    env = {**os.environ, "NNKIT_GRADER_SECRET": "redteam-lifecycle"}
-    if tmp is not None:
-        env["TMPDIR"] = str(tmp)
-    return env
-
-
-def _rows(out: Path) -> dict[str, dict]:
-    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
+    return grade_env("redteam-lifecycle", tmp)
 
 
 PAUSE = "import time\ntime.sleep(1.0)\n"       # wall time, not CPU: keeps the batch slow enough to stop half-way
