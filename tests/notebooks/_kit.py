@@ -299,11 +299,9 @@ with Gradebook("sqlite:///gradebook.db", course_id="nnkit") as gb:
 '''
 
 
-def build_course(unit: str, course: Path) -> dict[str, Path]:
-    """An instructor's course directory for ``unit``: ``source/`` from the kit's solutions, ``release/`` from
-    ``nbgrader generate_assignment``, and ``submitted/<student>/<unit>/<unit>.ipynb`` for the solution itself,
-    the untouched release and every scripted submission. Returns the submissions by student id.
-    """
+def released_course(unit: str, course: Path) -> None:
+    """A fresh instructor's course directory ``course`` for ``unit``: the kit's ``nbgrader_config.py``, ``source/``
+    from the kit's solutions, and ``release/`` from ``nbgrader generate_assignment``."""
     import shutil
 
     if course.exists():
@@ -313,6 +311,24 @@ def build_course(unit: str, course: Path) -> dict[str, Path]:
     shutil.copytree(REPO / "solutions" / unit, course / "source" / unit,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
     nbtools.run_nbgrader(["generate_assignment", unit, "--force", "--log-level=WARN"], course)
+
+
+def submit(course: Path, unit: str, notebooks: dict) -> dict[str, Path]:
+    """Each of ``notebooks`` (by student id) as ``submitted/<student>/<unit>/<unit>.ipynb``; their paths."""
+    paths = {}
+    for student, nb in notebooks.items():
+        path = course / "submitted" / student / unit / f"{unit}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, str(path))
+        paths[student] = path
+    return paths
+
+
+def build_course(unit: str, course: Path) -> dict[str, Path]:
+    """An instructor's course directory for ``unit`` (``released_course``) with ``submitted/`` holding the
+    solution itself, the untouched release and every scripted submission. Returns the submissions by student id.
+    """
+    released_course(unit, course)
     release_nb = read_notebook(course / "release" / unit / f"{unit}.ipynb")
     solution_nb = read_notebook(solution_notebook_path(unit))
     # The solution ends with one student-added cell showing the kernel's thread settings (it earns nothing and
@@ -322,13 +338,7 @@ def build_course(unit: str, course: Path) -> dict[str, Path]:
     notebooks = {"solution": probed, "untouched": release_nb}
     for name, edits in submission_specs(unit).items():
         notebooks[name] = make_submission(release_nb, solution_nb, edits, f"{unit}/{name}")
-    paths = {}
-    for student, nb in notebooks.items():
-        path = course / "submitted" / student / unit / f"{unit}.ipynb"
-        path.parent.mkdir(parents=True)
-        nbformat.write(nb, str(path))
-        paths[student] = path
-    return paths
+    return submit(course, unit, notebooks)
 
 
 def shared_course(root: Path, unit: str) -> tuple[Path, list[str]]:

@@ -18,7 +18,6 @@ import secrets
 import subprocess
 import sys
 
-import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -64,21 +63,10 @@ def _students(course):
 
 
 def _build_and_grade(root):
-    import shutil
-
     course = root / "bridge-course"
-    if course.exists():
-        shutil.rmtree(course)
-    (course / "source").mkdir(parents=True)
-    (course / "nbgrader_config.py").write_text(_kit.COURSE_CONFIG.format(config=_kit.REPO / "nbgrader_config.py"))
-    shutil.copytree(_kit.REPO / "solutions" / UNIT, course / "source" / UNIT,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
-    _kit.nbtools.run_nbgrader(["generate_assignment", UNIT, "--force", "--log-level=WARN"], course)
+    _kit.released_course(UNIT, course)
     students = _students(course)
-    for student, nb in students.items():
-        path = course / "submitted" / student / UNIT / f"{UNIT}.ipynb"
-        path.parent.mkdir(parents=True)
-        nbformat.write(nb, str(path))
+    _kit.submit(course, UNIT, students)
     secret = secrets.token_hex(16)
     env = {**_kit.kernel_env(), "NNKIT_GRADER_SECRET": secret}
     _kit.nbtools.run_nbgrader(["autograde", UNIT, "--force", "--log-level=WARN"], course, env=env)

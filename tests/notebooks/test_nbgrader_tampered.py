@@ -157,21 +157,10 @@ def _nbgrader(step, course):
 
 
 def _build_and_grade(root):
-    import shutil
-
     course = root / "tampered-course"
-    if course.exists():
-        shutil.rmtree(course)
-    (course / "source").mkdir(parents=True)
-    (course / "nbgrader_config.py").write_text(_kit.COURSE_CONFIG.format(config=_kit.REPO / "nbgrader_config.py"))
-    shutil.copytree(_kit.REPO / "solutions" / UNIT, course / "source" / UNIT,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc"))
-    _kit.nbtools.run_nbgrader(["generate_assignment", UNIT, "--force", "--log-level=WARN"], course)
+    _kit.released_course(UNIT, course)
     students = _submissions(course)
-    for student, nb in students.items():
-        path = course / "submitted" / student / UNIT / f"{UNIT}.ipynb"
-        path.parent.mkdir(parents=True)
-        nbformat.write(nb, str(path))
+    _kit.submit(course, UNIT, students)
     start = time.perf_counter()
     logs = {step: _nbgrader(step, course) for step in ("autograde", "generate_feedback")}
     seconds = time.perf_counter() - start
