@@ -1,12 +1,15 @@
-"""``nnkit grade`` on the fixture course as a real process: the command line, its environment and its CSV rows,
-shared by the red-team tests of the grader's inputs and of its lifecycle."""
+"""``nnkit grade`` on the fixture course as a real process: the command line, its environment, its CSV rows and
+its output files, shared by the red-team, lifecycle and shard tests."""
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 from pathlib import Path
+
+from autograder.outdir import LOCK_NAME
 
 REGISTRY_SPEC = "tests.autograder.fixture_assignment:REGISTRY"
 WRONG_RELU = {"relu": "def relu(z):\n    return z * 1.0\n"}
@@ -30,3 +33,19 @@ def csv_rows(out: Path) -> dict[str, dict]:
     """``OUT/grades.csv`` by student."""
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def output_files(out: Path) -> dict[str, str]:
+    """Every file of the output folder ``out`` but its lock, by relative path; JSON without its timing fields
+    (``seconds``, ``execution_time``), which differ between any two runs."""
+    files = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.name != LOCK_NAME:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix == ".json":
+                doc = json.loads(text)
+                for field in ("seconds", "execution_time"):
+                    doc.pop(field, None)
+                text = json.dumps(doc, sort_keys=True)
+            files[str(path.relative_to(out))] = text
+    return files

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from tests.autograder import fixture_assignment as fx
-from tests.autograder.cli_harness import WRONG_RELU, csv_rows, grade_argv, grade_env
+from tests.autograder.cli_harness import WRONG_RELU, csv_rows, grade_argv, grade_env, output_files
 from tests.conftest import require_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,19 +116,7 @@ def two_at_once(lifecycle_class):
     return out, outcomes
 
 
-def _snapshot(out: Path) -> dict:
-    """Every output file; JSON without its timing fields, which differ between any two runs."""
-    files = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file() and path.name != ".lock":
-            text = path.read_text(encoding="utf-8")
-            if path.suffix == ".json":
-                doc = json.loads(text)
-                for field in ("seconds", "execution_time"):
-                    doc.pop(field, None)
-                text = json.dumps(doc, sort_keys=True)
-            files[str(path.relative_to(out))] = text
-    return files
+_snapshot = output_files
 
 
 def _graded_now(stdout: str) -> int:

@@ -19,6 +19,7 @@ import pytest
 
 from autograder import cli, outdir, shards
 from tests.autograder import fixture_assignment as fx
+from tests.autograder.cli_harness import output_files
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_SPEC = "tests.autograder.fixture_assignment:REGISTRY"
@@ -87,19 +88,7 @@ def shard_1(course):
     return course / "shard1"
 
 
-def _snapshot(out: Path) -> dict:
-    """Every output file; JSON with its timing fields left out (they differ between any two runs)."""
-    files = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file() and path.name != outdir.LOCK_NAME:
-            text = path.read_text()
-            if path.suffix == ".json":
-                doc = json.loads(text)
-                for field in ("seconds", "execution_time"):
-                    doc.pop(field, None)
-                text = json.dumps(doc, sort_keys=True)
-            files[str(path.relative_to(out))] = text
-    return files
+_snapshot = output_files
 
 
 def _merge(inputs, out) -> tuple[int, str, str]:
